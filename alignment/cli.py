@@ -1,0 +1,172 @@
+"""The ``alignment`` command line: thin wrappers around the public functions.
+
+Exit codes: 0 success; 2 a user mistake (one line on stderr, no traceback);
+1 an internal error (set ALIGNMENT_DEBUG=1 to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import warnings
+
+from . import catalog
+from .exceptions import AlignmentError, AlignmentWarning
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+
+
+class UsageError(AlignmentError):
+    """A command-line argument is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other user mistake
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _split(values) -> list[str]:
+    out = []
+    for v in values or ():
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return out
+
+
+def _extra(spec: str):
+    """``PATH[,by=queue[+site]][,aggregate=mean][,time=date]`` -> ExtraSource."""
+    from .data import ExtraSource
+    path, *opts = spec.split(",")
+    kwargs = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        key = key.strip()
+        if not sep or key not in ("by", "aggregate", "time", "timezone"):
+            raise UsageError(f"--extra {spec!r}: options are by=, aggregate=, time=, timezone= "
+                             f"(e.g. backlog.csv,by=queue,aggregate=mean). Got {opt!r}.")
+        kwargs[key] = [b for b in value.split("+") if b] if key == "by" else value.strip()
+    return ExtraSource(path.strip(), **kwargs)
+
+
+def cmd_kpis(args) -> int:
+    from .catalog import KpiOptions
+    from .data import Source
+    from .io import atomic_path
+    from .panel import build_panel
+    options = KpiOptions(service_level_threshold_s=args.sl_threshold, service_level_variant=args.sl_variant,
+                         short_abandon_s=args.short_abandon, csat_variant=args.csat_variant)
+    contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    panel = build_panel(contacts, surveys=args.surveys, extras=[_extra(e) for e in args.extra or ()],
+                        grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
+                        end=args.end, metrics=_split(args.metrics) or None, options=options,
+                        min_responses=args.min_responses)
+    with atomic_path(args.out) as tmp:
+        panel.to_csv(tmp)
+    if not args.quiet:
+        print(panel.summary())
+        print(f"panel written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_catalog(args) -> int:
+    if args.name:
+        print(catalog.describe(args.name) if args.name in catalog.names() else catalog.get(args.name))
+        return EXIT_OK
+    t = catalog.table()
+    labels = [n if not isinstance(v, str) else f"{n}[{v}]" for n, v in zip(t["name"], t["variant"])]
+    width = max(map(len, labels)) + 2
+    current = None
+    for label, row in zip(labels, t.itertuples()):
+        if row.kind != current:
+            current = row.kind
+            print({"cx": "CX (survey) metrics", "operational": "Operational KPIs"}.get(current, current))
+        direction = "higher is better" if row.higher_is_better else "lower is better"
+        print(f"  {label:<{width}} {row.unit:<19} {direction:<17} {row.formula}")
+    print("\n`alignment catalog NAME` describes one metric.")
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from .simulate import simulate
+    truth = simulate(args.out, seed=args.seed, days=args.days, queues=args.queues)
+    if not args.quiet:
+        drivers = ", ".join(f"{d['name']} ({d['role']})" for d in truth.get("drivers", []))
+        print(f"simulated world written to {args.out} (seed {args.seed}); planted: {drivers}")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="alignment", description="Which contact-center KPIs really move customer experience.")
+    p.add_argument("--version", action="version", version=f"alignment {__import__('alignment').__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    k = sub.add_parser("kpis", help="build a KPI panel from contact records (no study file needed)",
+                       description="Build a pooled KPI panel: one row per period x segment.")
+    k.add_argument("contacts", help="contacts file (CSV or Parquet)")
+    k.add_argument("--surveys", help="survey responses file")
+    k.add_argument("--extra", action="append", metavar="PATH[,by=COL][,aggregate=RULE][,time=COL]",
+                   help="extra source (repeatable); aggregate is mean, sum, last or max")
+    k.add_argument("--grain", default="week", help="day, week or month (default week)")
+    k.add_argument("--by", action="append", help="segment column(s), comma-separated")
+    k.add_argument("--timezone", help="study timezone, e.g. America/New_York")
+    k.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
+    k.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
+    k.add_argument("--metrics", action="append", help="catalog metrics to compute (default: all possible)")
+    k.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
+    k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
+    k.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
+    k.add_argument("--sl-variant", default="offered", help="service-level denominator variant (offered)")
+    k.add_argument("--short-abandon", type=float, default=5, help="short-abandon threshold in seconds (5)")
+    k.add_argument("--csat-variant", default="top2", help="top2 (share of 4-5) or mean")
+    k.add_argument("--min-responses", type=int, default=30, help="flag rows with fewer surveys (30)")
+    k.add_argument("--out", required=True, help="panel CSV to write")
+    k.add_argument("--quiet", action="store_true", help="print nothing on success")
+    k.set_defaults(func=cmd_kpis)
+
+    c = sub.add_parser("catalog", help="print the metric catalog, or one entry",
+                       description="Print the catalog of CX metrics and operational KPIs.")
+    c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
+    c.set_defaults(func=cmd_catalog)
+
+    s = sub.add_parser("simulate", help="write a simulated contact-center world with a planted truth",
+                       description="Write contacts, surveys, extra sources and truth.json to DIR.")
+    s.add_argument("--out", required=True, help="folder to write")
+    s.add_argument("--seed", type=int, required=True, help="random seed")
+    s.add_argument("--days", type=int, default=364, help="days to simulate (364)")
+    s.add_argument("--queues", type=int, default=4, help="number of queues (4)")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``alignment`` console script."""
+    try:
+        args = parser().parse_args(argv)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", AlignmentWarning)
+            warnings.showwarning = _show_warning
+            return args.func(args)
+    except AlignmentError as error:
+        print(f"alignment: error: {error}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("alignment: interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0)
+    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+        if os.environ.get("ALIGNMENT_DEBUG"):
+            traceback.print_exc()
+        print(f"alignment: internal error: {type(error).__name__}: {error} "
+              f"(set ALIGNMENT_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"alignment: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

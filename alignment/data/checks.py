@@ -1,0 +1,74 @@
+"""Running validation rules: count every problem in one pass, then name the first bad row of each.
+
+Like pandera's lazy validation, all problems are collected before raising, so
+the user sees every failing column at once; the message's first clause names
+the first one precisely (file, column, row, how many rows).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+
+from ..exceptions import InputError
+from .read import RawTable, quote
+from .types import Rule
+
+
+class ValidationFailed(InputError):
+    """Input rows break one or more rules; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[dict]):
+        self.problems = problems
+        first = problems[0]
+        more = ""
+        if len(problems) > 1:
+            others = "; ".join(f"column '{p['column']}' {p['what']} ({p['count']} rows)" for p in problems[1:3])
+            extra = len(problems) - 3
+            more = f"; also {others}" + (f" and {extra} more problems" if extra > 0 else "")
+        rows = "row is" if first["count"] == 1 else "rows are"
+        super().__init__(f"{first['what']} ({first['count']} {rows} bad){more}",
+                         source=first["source"], column=first["column"], row=first["row"])
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[Rule],
+              unique: Sequence[str] = (), aggregates: Sequence[str] = ()) -> tuple[int, list]:
+    """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan.
+
+    Returns the row count and the values of ``aggregates`` (SQL aggregates
+    computed in the same scan, e.g. the first and last timestamp).
+
+    Raises
+    ------
+    ValidationFailed
+        Listing every broken rule with its count and first bad row.
+    """
+    view = quote(table.view)
+    counts = ", ".join([f"count_if({r.bad})" for r in rules] + list(aggregates))
+    dup = ""
+    if unique:
+        key = ", ".join(quote(c) for c in unique)
+        dup = f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view})"
+    row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
+    n_rows, bad = row[0], list(row[1:1 + len(rules)])
+    values = list(row[1 + len(rules):1 + len(rules) + len(aggregates)])
+    problems = []
+    for rule, count in zip(rules, bad):
+        if count:
+            first = con.execute(
+                f"SELECT min(__row) FROM ({table.numbered_sql}) WHERE {rule.bad}").fetchall()[0][0]
+            problems.append({"source": table.label, "column": rule.column, "what": rule.what,
+                             "count": int(count), "row": int(first)})
+    if unique and row[-1]:
+        key = ", ".join(quote(c) for c in unique)
+        first, count = con.execute(
+            f"SELECT min(__row), count(*) FROM (SELECT __row, row_number() OVER "
+            f"(PARTITION BY {key} ORDER BY __row) AS k FROM ({table.numbered_sql})) WHERE k > 1").fetchall()[0]
+        problems.append({"source": table.label, "column": ", ".join(unique),
+                         "what": "repeats an id already used in an earlier row",
+                         "count": int(count), "row": int(first)})
+    if problems:
+        problems.sort(key=lambda p: p["row"])
+        raise ValidationFailed(problems)
+    return int(n_rows), values

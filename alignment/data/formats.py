@@ -1,0 +1,196 @@
+"""Built-in file formats: how a known raw export maps onto the canonical contact columns.
+
+A :class:`Format` is data, not code: DuckDB ``read_csv`` options, the raw
+columns that must be present, and one SQL expression per canonical column,
+evaluated over the raw columns read as VARCHAR. The reader
+(:func:`alignment.data.read.register`) applies it; this module never touches a file.
+
+Formats
+-------
+``"technion-anonymous-bank"``
+    The call-by-call log of the small call center of an Israeli bank
+    ("Anonymous Bank", 1999), collected by the Technion SEE lab and analysed
+    in Brown et al., JASA 100 (2005) 36-50. The project bundles February 1999
+    as ``data/anonymous_bank/anonymous_bank_feb1999.txt``.
+
+Examples
+--------
+>>> from alignment.data.formats import get_format
+>>> fmt = get_format("technion-anonymous-bank")
+>>> fmt.timezone
+'Asia/Jerusalem'
+>>> sorted(fmt.columns)[:3]
+['abandoned', 'agent_id', 'answered']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from ..exceptions import OptionError
+
+__all__ = ["Format", "FORMATS", "get_format"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A built-in raw-file format, as data for the reader.
+
+    Parameters
+    ----------
+    name : str
+        The name users pass as ``Source(..., format=name)``.
+    description : str
+        What the file is and every mapping decision, for humans.
+    read_options : mapping
+        DuckDB ``read_csv`` options (e.g. ``{"delim": "\\t", "header": True}``).
+    required : tuple of str
+        Raw column names that must be present.
+    columns : mapping
+        Canonical column -> DuckDB SQL expression over the raw columns (all read
+        as VARCHAR; raw names quoted with double quotes, e.g. ``"vru+line"``).
+    timezone : str or None
+        IANA timezone of the format's naive times.
+    """
+
+    name: str
+    description: str
+    read_options: Mapping[str, object]
+    required: tuple[str, ...]
+    columns: Mapping[str, str]
+    timezone: str | None
+
+
+# ---------------------------------------------------------------------------
+# technion-anonymous-bank
+# ---------------------------------------------------------------------------
+
+def _seconds(raw: str) -> str:
+    """Seconds since midnight of an 'H:MM:SS' clock time (hours are not zero-padded).
+
+    TRY_CAST so that a malformed time becomes NULL and the reader's validation
+    names the row, instead of the whole query failing inside DuckDB.
+    """
+    return f"date_part('epoch', TRY_CAST({raw} AS TIME))"
+
+
+# The file writes 0:00:00 in q_start for calls that never joined the queue. But
+# one call (AA0102 31056, 15 Feb) really joined it at midnight: q_start 0:00:00
+# with q_time 27. A positive q_time tells the two apart.
+_QUEUED = """("q_start" <> '0:00:00' OR TRY_CAST("q_time" AS INTEGER) > 0)"""
+
+# When the call reached the agent queue: q_start if it queued, else the end of its
+# VRU stage (it went straight to an agent, or hung up in the VRU). Not vru_entry:
+# the time spent in self-service is not waiting for an agent, and q_start is what
+# q_time (our wait_s) is measured from.
+_ENTERED = f"""(CASE WHEN {_QUEUED} THEN {_seconds('"q_start"')} ELSE {_seconds('"vru_exit"')} END)"""
+
+# `date` is the date of vru_entry (call_ids grow with (date, vru_entry) on every
+# line). A call entering the VRU just before midnight joins the queue after it
+# (2 calls in Feb 1999), so its clock time is smaller than vru_entry's. Move it
+# to the next day only when it is more than 12 h "earlier": 25 calls have
+# vru_exit up to 192 s before vru_entry (negative vru_time, a clock
+# discrepancy between the VRU and the switch), which must stay on their day.
+_DAY_SHIFT = f"""(CASE WHEN {_ENTERED} < {_seconds('"vru_entry"')} - 43200 THEN 86400 ELSE 0 END)"""
+
+# %y follows the POSIX pivot (69-99 -> 19xx), so 990201 is 1999-02-01.
+_ARRIVED_AT = (
+    f"""strftime(TRY_STRPTIME("date", '%y%m%d') + to_seconds(CAST({_ENTERED} + {_DAY_SHIFT} AS BIGINT)), """
+    """'%Y-%m-%d %H:%M:%S')"""
+)
+
+_ANONYMOUS_BANK_DESCRIPTION = """\
+Call-by-call log of the small call center of an Israeli bank ("Anonymous Bank"),
+1999, from the Technion Service Enterprise Engineering (SEE) lab; analysed in
+Brown, Gans, Mandelbaum, Sakov, Shen, Zeltyn and Zhao, "Statistical Analysis of a
+Telephone Call Center: A Queueing-Science Perspective", JASA 100 (2005) 36-50.
+Tab-separated text with a header row (CRLF line ends), one row per call, times
+as naive Israel local clock times (Asia/Jerusalem).
+
+Mapping to the canonical contact columns, and why:
+- contact_id = "vru+line" + "-" + call_id (e.g. 'AA0101-34536'). call_id alone is
+  not unique (each VRU numbers its own calls: in Feb 1999, 8,559 call_ids occur
+  on 2 to 7 lines), the pair is.
+- queue = type (PS regular, PE English, IN internet, NE stock exchange,
+  NW prospective customers, TT callbacks); channel = 'voice'.
+- arrived_at = when the call entered the agent queue: q_start when the call
+  queued, else vru_exit (it went straight to an agent, or hung up in the VRU).
+  q_start 0:00:00 means "never queued" unless q_time > 0 (a call can queue at
+  midnight). The date column is the date of vru_entry, so a call that reaches
+  the queue after midnight is moved to the next day. Text 'YYYY-MM-DD HH:MM:SS'.
+- answered = outcome 'AGENT'; abandoned = outcome 'HANG'. This includes
+  HANG calls that hung up in the VRU before queueing (q_start 0:00:00; 1,941
+  in Feb 1999): their wait is 0 s, so they count as abandoned within the
+  service-level threshold and as short abandons, and the
+  abandon_rate_excl_short metric leaves them out.
+- PHANTOM calls (outcome 'PHANTOM', 278 in Feb 1999; "a virtual call to be
+  ignored" in the Technion documentation) are kept as contacts but are neither
+  answered nor abandoned, so they count in offered (n_contacts) only.
+- wait_s = q_time (seconds in the agent queue; 0 for calls that never queued).
+  The VRU (self-service) time is not part of it.
+- handle_s = ser_time (seconds with an agent). The log has no after-call work,
+  so AHT here is talk time only.
+- customer_id = customer_id, NULL when '0' (caller not identified). 21 ids in
+  Feb 1999 were mangled to scientific notation (e.g. '3.26702E+11') before
+  publication; they are kept verbatim and may merge distinct customers.
+- agent_id = server, NULL for 'NO_SERVER'. 491 AGENT calls in Feb 1999 have
+  NO_SERVER (mostly a few seconds of service): answered, without an agent.
+- priority = priority as an integer (0 unidentified/legacy, 1 regular,
+  2 high priority, which starts 1.5 minutes ahead in the queue).
+Unused raw columns: vru_time (25 negative values in Feb 1999), q_exit,
+ser_start, ser_exit (these are implied by the start times and durations).
+"""
+
+TECHNION_ANONYMOUS_BANK = Format(
+    name="technion-anonymous-bank",
+    description=_ANONYMOUS_BANK_DESCRIPTION,
+    read_options=MappingProxyType({
+        "delim": "\t",
+        "header": True,
+        # The export never quotes a field; turning quoting off means a stray quote
+        # character cannot swallow the rest of the file.
+        "quote": "",
+        "escape": "",
+    }),
+    required=("vru+line", "call_id", "customer_id", "priority", "type", "date", "vru_entry",
+              "vru_exit", "q_start", "q_time", "outcome", "ser_time", "server"),
+    columns=MappingProxyType({
+        "contact_id": """("vru+line" || '-' || "call_id")""",
+        "queue": '"type"',
+        "channel": "'voice'",
+        "arrived_at": _ARRIVED_AT,
+        "answered": """("outcome" = 'AGENT')""",
+        "abandoned": """("outcome" = 'HANG')""",
+        "wait_s": """TRY_CAST("q_time" AS DOUBLE)""",
+        "handle_s": """TRY_CAST("ser_time" AS DOUBLE)""",
+        "customer_id": """NULLIF("customer_id", '0')""",
+        "agent_id": """NULLIF("server", 'NO_SERVER')""",
+        "priority": """TRY_CAST("priority" AS INTEGER)""",
+    }),
+    timezone="Asia/Jerusalem",
+)
+
+FORMATS: dict[str, Format] = {TECHNION_ANONYMOUS_BANK.name: TECHNION_ANONYMOUS_BANK}
+
+
+def get_format(name: str) -> Format:
+    """The built-in format called ``name``.
+
+    Raises
+    ------
+    OptionError
+        ``name`` is not a built-in format; the message lists the known ones.
+
+    Examples
+    --------
+    >>> get_format("technion-anonymous-bank").name
+    'technion-anonymous-bank'
+    """
+    try:
+        return FORMATS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(repr(n) for n in sorted(FORMATS))
+        raise OptionError(
+            f"The 'format' parameter of Source must be one of {known}. Got {name!r} instead.") from None

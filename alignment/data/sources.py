@@ -1,0 +1,112 @@
+"""Declarations of where data comes from: :class:`Source` and :class:`ExtraSource`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ..exceptions import OptionError
+
+AGGREGATES = ("mean", "sum", "last", "max")
+
+
+def _check_data(owner: str, data) -> None:
+    if not isinstance(data, (str, Path, pd.DataFrame)):
+        raise OptionError(
+            f"The data of {owner} must be a file path or a pandas DataFrame. Got {type(data).__name__} instead.")
+
+
+def _names(owner: str, param: str, value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    value = tuple(value or ())
+    for v in value:
+        if not isinstance(v, str) or not v:
+            raise OptionError(f"The '{param}' parameter of {owner} must list column names. Got {v!r} instead.")
+    return value
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table of contacts or surveys: a file path or a DataFrame, with optional renames.
+
+    Parameters
+    ----------
+    data : str, Path or pandas.DataFrame
+        CSV or Parquet file (by extension; anything else is read as delimited text), or a DataFrame.
+    columns : mapping, optional
+        ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
+    format : str, optional
+        A built-in format such as ``"technion-anonymous-bank"`` (see :mod:`alignment.data.formats`).
+    timezone : str, optional
+        IANA timezone of naive (offset-less) times in this source.
+
+    Examples
+    --------
+    >>> Source("data/demo/contacts.csv").label
+    'data/demo/contacts.csv'
+    """
+
+    data: object
+    columns: Mapping[str, str] = field(default_factory=dict)
+    format: str | None = None
+    timezone: str | None = None
+
+    def __post_init__(self):
+        _check_data("Source", self.data)
+        object.__setattr__(self, "columns", dict(self.columns or {}))
+
+    @property
+    def label(self) -> str:
+        """How messages name this source: the path as given, or 'DataFrame'."""
+        return "DataFrame" if isinstance(self.data, pd.DataFrame) else str(self.data)
+
+
+@dataclass(frozen=True)
+class ExtraSource(Source):
+    """Other data suspected to matter (staffing, backlog, marketing, outages, QA scores...).
+
+    Parameters
+    ----------
+    data, columns, timezone
+        As for :class:`Source`.
+    time : str, default "date"
+        The date or time column.
+    by : sequence of str, default ()
+        Segment columns of the source; empty when a value applies to every segment.
+    aggregate : {"mean", "sum", "last", "max"}, default "mean"
+        How the source's rows roll up to a period (and to the panel's segments).
+    values : sequence of str, optional
+        Numeric columns to keep; default every column but ``time`` and ``by``.
+
+    Examples
+    --------
+    >>> ExtraSource("data/demo/backlog.csv", by=["queue"], aggregate="mean").by
+    ('queue',)
+    """
+
+    time: str = "date"
+    by: Sequence[str] = ()
+    aggregate: str = "mean"
+    values: Sequence[str] | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "by", _names("ExtraSource", "by", self.by))
+        if self.values is not None:
+            object.__setattr__(self, "values", _names("ExtraSource", "values", self.values))
+        if self.aggregate not in AGGREGATES:
+            raise OptionError(
+                f"The 'aggregate' parameter of ExtraSource must be one of "
+                f"{', '.join(map(repr, AGGREGATES))}. Got {self.aggregate!r} instead.")
+
+
+def as_source(data, kind: str = "Source") -> Source:
+    """Accept a path, a DataFrame or a :class:`Source`."""
+    if isinstance(data, Source):
+        return data
+    _check_data(kind, data)
+    return Source(data)

@@ -1,0 +1,88 @@
+"""Errors and warnings raised by ``alignment``.
+
+User mistakes (bad files, bad options) raise subclasses of :class:`AlignmentError`,
+which are also ``ValueError`` so that generic handlers keep working. Their
+messages are one line that says what was given, what was expected and where
+(file, column, row). Statistical caveats are warnings, all subclasses of
+:class:`AlignmentWarning`, so that a user can filter them as a family.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlignmentError",
+    "InputError",
+    "OptionError",
+    "EngineError",
+    "AlignmentWarning",
+    "UnmatchedSurveysWarning",
+    "LowResponsesWarning",
+    "SmallSampleWarning",
+    "CollinearityWarning",
+    "AutocorrelationWarning",
+]
+
+
+class AlignmentError(ValueError):
+    """Base class of every error caused by what the user gave us."""
+
+
+class InputError(AlignmentError):
+    """A data file or table is missing, unreadable or holds invalid values.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in one line.
+    source : str, optional
+        The file (or table) name, prefixed to the message.
+    column : str, optional
+        The offending column.
+    row : int, optional
+        The first offending data row (1-based, header not counted).
+    """
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 column: str | None = None, row: int | None = None):
+        self.source, self.column, self.row = source, column, row
+        where = []
+        if source:
+            where.append(str(source))
+        if column:
+            where.append(f"column '{column}'")
+        if row is not None:
+            where.append(f"row {row}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class OptionError(AlignmentError):
+    """An option or parameter has an invalid value."""
+
+
+class EngineError(AlignmentError):
+    """The requested data engine is unavailable."""
+
+
+class AlignmentWarning(UserWarning):
+    """Base class of every warning issued by ``alignment``."""
+
+
+class UnmatchedSurveysWarning(AlignmentWarning):
+    """Some surveys rate a contact that is not in the contact records."""
+
+
+class LowResponsesWarning(AlignmentWarning):
+    """Some periods have fewer survey responses than ``min_responses``."""
+
+
+class SmallSampleWarning(AlignmentWarning):
+    """Too few observations for the requested analysis to be reliable."""
+
+
+class CollinearityWarning(AlignmentWarning):
+    """Predictors are strongly collinear (high variance inflation factor)."""
+
+
+class AutocorrelationWarning(AlignmentWarning):
+    """A series is strongly autocorrelated; naive inference would mislead."""

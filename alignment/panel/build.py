@@ -1,0 +1,366 @@
+"""Build the KPI panel (step 3 of the method): validate inputs, run the panel query, wrap the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+import zoneinfo
+from typing import Sequence
+
+import duckdb
+
+from .. import catalog
+from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_survey_metrics
+from ..data.checks import run_rules
+from ..data.read import RawTable, duckdb_message, quote, register
+from ..data.sources import ExtraSource, Source, as_source
+from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
+from .components import contact_components, survey_components
+from .query import GRAINS, ExtraSpec, PanelSpec, panel_sql
+from .result import Panel
+from .schema import contacts_view, extra_view, surveys_view
+
+__all__ = ["build_panel"]
+
+
+def _check_timezone(timezone: str | None) -> None:
+    if timezone is None:
+        return
+    try:
+        zoneinfo.ZoneInfo(str(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise OptionError(f"The 'timezone' parameter must be an IANA timezone such as "
+                          f"'America/New_York'. Got {timezone!r} instead.") from None
+
+
+def _date(name: str, value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise OptionError(f"The '{name}' parameter must be a date YYYY-MM-DD. Got {value!r} instead.") from None
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class _Survey:
+    """Which survey metrics exist: built in (CSAT, NPS, CES), or declared by the study."""
+
+    def __init__(self, declared: Sequence[SurveyMetric | CompositeScore]):
+        self.simple: dict[str, SurveyMetric] = builtin_survey_metrics()
+        self.declared: set[str] = set()
+        self.composites: dict[str, CompositeScore] = {}
+        for m in declared:
+            if isinstance(m, CompositeScore):
+                self.composites[m.name] = m
+            elif isinstance(m, SurveyMetric):
+                self.simple[m.name] = m
+                self.declared.add(m.name)
+            else:
+                raise OptionError(f"survey_metrics must hold SurveyMetric or CompositeScore. Got {m!r} instead.")
+        for c in self.composites.values():
+            for k in c.weights:
+                if k not in self.simple:
+                    raise OptionError(f"The composite score '{c.name}' uses '{k}', which is not a survey "
+                                      f"metric (known: {', '.join(self.simple)}).")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.simple or name in self.composites
+
+    def metric(self, name: str, options: KpiOptions) -> Metric:
+        """The catalog's definition for undeclared built-ins (CSAT variant from the options), else the declaration's."""
+        if name in self.composites:
+            return self.composites[name].metric(catalog.entry(name))
+        if name in self.declared or name not in catalog.names():
+            return self.simple[name].metric(catalog.entry(name))
+        return catalog.resolve(name, options)
+
+    def columns(self, name: str) -> list[str]:
+        """Survey columns a metric reads."""
+        if name in self.composites:
+            return [self.simple[k].column for k in self.composites[name].weights]
+        return [self.simple[name].column]
+
+    def scores(self, name: str) -> list[SurveyMetric]:
+        """The simple survey metrics whose typed scores a metric needs."""
+        keys = self.composites[name].weights if name in self.composites else [name]
+        return [self.simple[k] for k in keys]
+
+
+def _choose(metrics, contacts: RawTable, surveys: RawTable | None, known: _Survey, options: KpiOptions):
+    """The metrics to compute, the contact components they need, the survey scores to type,
+    the composite scores, and names left for extra sources."""
+    comps = contact_components(options)
+
+    def columns_of(m: Metric) -> list[str]:
+        return sorted({col for c in m.components if c in comps for col in comps[c].needs})
+
+    if metrics is None:
+        chosen = [catalog.resolve(n, options) for n in catalog.names("operational")]
+        chosen = [m for m in chosen if all(contacts.has(c) for c in columns_of(m))]
+        if surveys is not None:
+            chosen += [known.metric(n, options) for n in [*known.simple, *known.composites]
+                       if all(surveys.has(c) for c in known.columns(n))]
+        leftover = []
+    else:
+        names = list(dict.fromkeys([metrics] if isinstance(metrics, str) else metrics))
+        chosen, leftover = [], []
+        for n in names:
+            if n in known:
+                if surveys is None:
+                    raise OptionError(f"The metric '{n}' is a survey metric: give a surveys table.")
+                chosen.append(known.metric(n, options))
+            elif n == "cis":
+                raise OptionError("The metric 'cis' (Customer Impact Score) has no standard formula: "
+                                  "declare it as a CompositeScore with weights.")
+            elif n in catalog.names():
+                chosen.append(catalog.resolve(n, options))
+            else:
+                leftover.append(n)
+        for m in chosen:
+            if m.kind == "operational":
+                for col in columns_of(m):
+                    if not contacts.has(col):
+                        raise InputError(f"is missing; the metric '{m.name}' needs it",
+                                         source=contacts.label, column=col)
+    needed = {"n_contacts", *(c for m in chosen if m.kind == "operational" for c in m.components)}
+    if contacts.has("answered"):
+        needed.add("n_answered")
+    scores: dict[str, SurveyMetric] = {}
+    for m in chosen:
+        if m.kind == "cx":
+            for sm in known.scores(m.name):
+                if not surveys.has(sm.column):
+                    raise InputError(f"is missing; the survey metric '{m.name}' needs it",
+                                     source=surveys.label, column=sm.column)
+                scores[sm.name] = sm
+    composites = [known.composites[m.name] for m in chosen if m.name in known.composites]
+    return chosen, needed, scores, composites, leftover
+
+
+def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), grain: str = "week",
+                by: Sequence[str] = (), timezone: str | None = None, start=None, end=None,
+                metrics: Sequence[str] | None = None, options: KpiOptions | None = None,
+                survey_metrics: Sequence[SurveyMetric | CompositeScore] = (),
+                min_responses: int = 30) -> Panel:
+    """Build a KPI panel: one row per period x segment with pooled KPIs and CX metrics.
+
+    Raw data is read, joined and aggregated by DuckDB; only the panel (periods
+    x segments) comes back into pandas. Every rate is pooled: sums of
+    numerators over sums of denominators within the period and segment.
+
+    Parameters
+    ----------
+    contacts : str, Path, pandas.DataFrame or Source
+        Contact records (see the README for the canonical columns).
+    surveys : str, Path, pandas.DataFrame or Source, optional
+        Survey responses; each counts in the period and segment of the contact it rates.
+    extras : sequence of ExtraSource
+        Other data, rolled up to the grain by each source's declared rule.
+    grain : {"day", "week", "month"}
+        Periods in the local calendar of ``timezone``; weeks are ISO weeks (Monday start).
+    by : sequence of str
+        Segment columns (e.g. ``["queue"]``); empty for the whole center.
+    timezone : str, optional
+        IANA timezone of the study. Aware times are converted to it; naive
+        times are taken as its wall-clock time unless their source names another.
+    start, end : str or date, optional
+        Inclusive window of local dates; default the data's first and last day.
+    metrics : sequence of str, optional
+        Catalog metrics to compute; default every metric the inputs allow.
+    options : KpiOptions, optional
+        Service-level threshold and variant, short-abandon threshold, CSAT variant.
+    survey_metrics : sequence of SurveyMetric or CompositeScore
+        Declarations that override the built-in CSAT/NPS/CES scales or add metrics (e.g. a CIS).
+    min_responses : int, default 30
+        Rows with fewer survey responses are flagged in ``low_responses``.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    InputError
+        A file is missing or unreadable, a column is missing, or rows hold bad
+        values (the message names the file, column, first bad row and count).
+    OptionError
+        A parameter has an invalid value.
+
+    Examples
+    --------
+    >>> from alignment import build_panel
+    >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
+    ...                     grain="week", by=["queue"], timezone="America/New_York")
+    >>> {"period", "queue", "service_level", "csat"} <= set(panel.table.columns)
+    True
+    """
+    if grain not in GRAINS:
+        raise OptionError(f"The 'grain' parameter of build_panel must be one of 'day', 'week', 'month'. "
+                          f"Got {grain!r} instead.")
+    by = (by,) if isinstance(by, str) else tuple(by or ())
+    if len(set(by)) != len(by):
+        raise OptionError(f"The 'by' parameter of build_panel lists a column twice: {list(by)}.")
+    _check_timezone(timezone)
+    start, end = _date("start", start), _date("end", end)
+    if start and end and end < start:
+        raise OptionError(f"The window ends ({end}) before it starts ({start}).")
+    if isinstance(min_responses, bool) or not isinstance(min_responses, int) or min_responses < 0:
+        raise OptionError(f"The 'min_responses' parameter must be a non-negative whole number. "
+                          f"Got {min_responses!r} instead.")
+    options = options or KpiOptions()
+    if not isinstance(options, KpiOptions):
+        raise OptionError(f"The 'options' parameter must be a KpiOptions. Got {type(options).__name__} instead.")
+    known = _Survey(survey_metrics)
+    contacts_src = as_source(contacts, "contacts")
+    surveys_src = as_source(surveys, "surveys") if surveys is not None else None
+    extras = tuple(extras or ())
+    for e in extras:
+        if not isinstance(e, ExtraSource):
+            raise OptionError(f"extras must hold ExtraSource declarations. Got {type(e).__name__} instead.")
+
+    con = _connect()
+    try:
+        return _build(con, contacts_src, surveys_src, extras, grain, by, timezone, start, end,
+                      metrics, options, known, min_responses)
+    except duckdb.Error as error:  # a value the checks let through but the engine refused
+        raise InputError(f"the data engine refused the input: {duckdb_message(error)}") from None
+    finally:
+        con.close()
+
+
+def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
+           end, metrics, options, known: _Survey, min_responses) -> Panel:
+    contacts = register(con, contacts_src, "contacts_raw")
+    for col in ("contact_id", "arrived_at", *by):
+        if not contacts.has(col):
+            raise InputError(f"is missing; the file has {', '.join(map(repr, contacts.types))}",
+                             source=contacts.label, column=col)
+    surveys = register(con, surveys_src, "surveys_raw") if surveys_src is not None else None
+    if surveys is not None and not surveys.has("survey_id"):
+        raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
+                         source=surveys.label, column="survey_id")
+    chosen, needed, scores, composites, leftover = _choose(metrics, contacts, surveys, known, options)
+
+    comps = contact_components(options)
+    needed_cols = {col for name in needed for col in comps[name].needs}
+    id_as_text = bool(surveys is not None and surveys.has("contact_id")
+                      and surveys.types["contact_id"] != contacts.types["contact_id"])
+    cview = contacts_view(contacts, needed_cols, by, source_tz=contacts_src.timezone or _fmt_tz(contacts_src),
+                          study_tz=timezone, id_as_text=id_as_text)
+    n_contacts, (first, last) = run_rules(con, contacts, cview.rules, unique=("contact_id",),
+                                          aggregates=(f"min({cview.columns['local_ts']})",
+                                                      f"max({cview.columns['local_ts']})"))
+    if n_contacts == 0:
+        raise InputError("has no contact rows", source=contacts.label)
+    cview.create(con, contacts, "contacts_t")
+    start = start or first.date()
+    end = end or last.date()
+    if end < start:
+        raise OptionError(f"The window ends ({end}) before it starts ({start}).")
+
+    n_surveys = n_matched = 0
+    notes = []
+    survey_parts: dict[str, str] = {}
+    own_segments = False
+    if surveys is not None:
+        sview = surveys_view(surveys, scores, by, source_tz=surveys_src.timezone or _fmt_tz(surveys_src),
+                             study_tz=timezone, id_as_text=id_as_text)
+        for c in composites:
+            sview.columns[c.name] = c.row_sql(known.simple, quote)
+        missing_seg = [b for b in by if not surveys.has(b)]
+        n_surveys, _ = run_rules(con, surveys, sview.rules, unique=("survey_id",))
+        sview.create(con, surveys, "surveys_t")
+        n_orphan, n_unknown, first_unknown = con.execute(
+            "SELECT count_if(s.contact_id IS NULL), count_if(s.contact_id IS NOT NULL AND k.contact_id IS NULL), "
+            "min(s.survey_id) FILTER (WHERE s.contact_id IS NOT NULL AND k.contact_id IS NULL) "
+            "FROM surveys_t s LEFT JOIN (SELECT DISTINCT contact_id FROM contacts_t) k "
+            "ON s.contact_id = k.contact_id").fetchall()[0]
+        if n_orphan and (missing_seg or not surveys.has("responded_at")):
+            col = missing_seg[0] if missing_seg else "responded_at"
+            raise InputError(f"is missing: {n_orphan} surveys have no contact_id, so they need their own "
+                             f"time and segment columns", source=surveys.label, column=col)
+        own_segments = bool(n_orphan)
+        n_matched = n_surveys - n_orphan - n_unknown
+        if n_unknown and n_unknown == n_surveys - n_orphan:
+            raise InputError(f"none of the {n_unknown} surveys rates a known contact (first: survey "
+                             f"{first_unknown}); are these the surveys of these contacts?",
+                             source=surveys.label, column="contact_id")
+        if n_unknown:
+            message = (f"{n_unknown} of {n_surveys} surveys rate a contact that is not in {contacts.label} "
+                       f"(first: survey {first_unknown}); they are left out")
+            notes.append(("unmatched_surveys", message))
+            warnings.warn(message, UnmatchedSurveysWarning, stacklevel=3)
+        for m in [*scores.values(), *composites]:
+            if m.name in {x.name for x in chosen}:
+                survey_parts.update(survey_components(m, quote(m.name)))
+
+    extra_specs, extra_rules = _extras(con, extras, by, timezone, set(comps) | set(survey_parts) |
+                                       {m.name for m in chosen} | {"period", *by})
+    unknown = [n for n in leftover if n not in extra_rules]
+    if unknown:
+        raise OptionError(f"Unknown metric {unknown[0]!r}: not in the catalog "
+                          f"({', '.join(catalog.names())}), not a declared survey metric and not a "
+                          f"column of an extra source.")
+
+    spec = PanelSpec(grain=grain, by=by, start=start, end=end, contacts_view="contacts_t",
+                     contact_components={n: comps[n].sql for n in comps if n in needed},
+                     metrics=tuple(chosen), surveys_view="surveys_t" if surveys is not None else None,
+                     survey_components=survey_parts, surveys_have_own_segments=own_segments,
+                     survey_scores=tuple(sview.columns)[len(sview.columns) - len(scores) - len(composites):]
+                     if surveys is not None else (),
+                     extras=tuple(extra_specs), min_responses=min_responses)
+    table = con.execute(panel_sql(spec)).df()
+    if int(table["n_contacts"].sum()) == 0:
+        raise InputError(f"no contacts between {start} and {end} (the data runs from {first.date()} "
+                         f"to {last.date()}, local time)", source=contacts.label, column="arrived_at")
+    table["period"] = table["period"].astype("datetime64[ns]")
+    if surveys is not None:
+        low = int(table["low_responses"].sum())
+        if low:
+            notes.append(("low_responses", f"{low} of {len(table)} rows have fewer than {min_responses} "
+                                           f"survey responses"))
+    return Panel(table=table, grain=grain, by=by, timezone=timezone, start=start, end=end,
+                 definitions={m.name: m for m in chosen}, extra_rules=extra_rules,
+                 min_responses=min_responses, n_contacts=n_contacts, n_surveys=n_surveys,
+                 n_surveys_matched=n_matched, notes=tuple(notes))
+
+
+def _fmt_tz(source: Source) -> str | None:
+    if source.format is None:
+        return None
+    from ..data.formats import get_format
+    return get_format(source.format).timezone
+
+
+def _extras(con, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraSpec], dict[str, str]]:
+    specs, rules = [], {}
+    for i, e in enumerate(extras):
+        raw = register(con, e, f"extra{i}_raw")
+        for col in (e.time, *e.by):
+            if not raw.has(col):
+                raise InputError(f"is missing; the file has {', '.join(map(repr, raw.types))}",
+                                 source=raw.label, column=col)
+        values = list(e.values) if e.values is not None else [c for c in raw.types if c not in (e.time, *e.by)]
+        if not values:
+            raise InputError("has no value columns besides its time and segment columns", source=raw.label)
+        for v in values:
+            if not raw.has(v):
+                raise InputError("is missing", source=raw.label, column=v)
+            if v in taken or v in rules:
+                raise InputError("has the same name as another panel column; rename it in the source",
+                                 source=raw.label, column=v)
+            rules[v] = e.aggregate
+        view = extra_view(raw, e.time, e.by, values, source_tz=e.timezone, study_tz=timezone)
+        unique = (e.time, *e.by) if e.aggregate == "last" else ()
+        run_rules(con, raw, view.rules, unique=unique)
+        view.create(con, raw, f"extra{i}_t")
+        specs.append(ExtraSpec(view=f"extra{i}_t", by=tuple(b for b in e.by if b in by),
+                               aggregate=e.aggregate, values=tuple(values)))
+    return specs, rules

@@ -1,0 +1,192 @@
+"""The panel query: contacts + surveys + extra sources -> one row per period x segment.
+
+This module holds the whole of the panel's logic as one SQL statement built
+from a :class:`PanelSpec`: local-time periods, the inclusive window, pooled
+components, survey attribution to the rated contact's period and segment,
+extra sources rolled up by their declared rule, and the metrics computed from
+the summed components. No pandas step takes part, so that another SQL engine
+can run the same logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from ..catalog import Metric
+from ..data.read import quote
+
+GRAINS = ("day", "week", "month")
+_STEP = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH"}
+
+
+@dataclass(frozen=True)
+class ExtraSpec:
+    """An extra source as the query needs it: typed view, shared segments, rule, value columns."""
+
+    view: str
+    by: tuple[str, ...]
+    aggregate: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """Everything the panel query needs, already validated."""
+
+    grain: str
+    by: tuple[str, ...]
+    start: dt.date
+    end: dt.date
+    contacts_view: str
+    contact_components: Mapping[str, str]
+    metrics: tuple[Metric, ...]
+    surveys_view: str | None = None
+    survey_components: Mapping[str, str] = field(default_factory=dict)
+    survey_scores: tuple[str, ...] = ()
+    surveys_have_own_segments: bool = False
+    extras: tuple[ExtraSpec, ...] = ()
+    min_responses: int = 30
+
+
+def period_of(ts: str, grain: str) -> str:
+    """The local start date of the period that the local timestamp ``ts`` falls in."""
+    if grain == "day":
+        return f"CAST({ts} AS DATE)"
+    return f"CAST(date_trunc('{grain}', {ts}) AS DATE)"
+
+
+def first_period(day: dt.date, grain: str) -> dt.date:
+    """Start date of the period holding ``day`` (ISO weeks start on Monday)."""
+    if grain == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def extra_columns(extra: ExtraSpec) -> list[tuple[str, str]]:
+    """(name, SQL aggregate) pairs an extra source contributes, support columns included."""
+    out = []
+    for v in extra.values:
+        q = quote(v)
+        if extra.aggregate == "mean":
+            out += [(f"{v}__sum", f"sum({q})"), (f"{v}__n", f"count({q})")]
+        elif extra.aggregate == "sum":
+            out.append((v, f"sum({q})"))
+        elif extra.aggregate == "max":
+            out.append((v, f"max({q})"))
+        else:  # last: the latest non-missing value of the period
+            out += [(v, f"arg_max({q}, local_ts) FILTER (WHERE {q} IS NOT NULL)"),
+                    (f"{v}__at", f"max(local_ts) FILTER (WHERE {q} IS NOT NULL)")]
+    return out
+
+
+def extra_value(extra: ExtraSpec, v: str, alias: str) -> list[str]:
+    """Final-select expressions for value ``v`` of an extra joined as ``alias``."""
+    if extra.aggregate == "mean":
+        s, n = f"{alias}.{quote(v + '__sum')}", f"{alias}.{quote(v + '__n')}"
+        return [f"CASE WHEN {n} > 0 THEN {s} / {n} END AS {quote(v)}",
+                f"{s} AS {quote(v + '__sum')}", f"coalesce({n}, 0) AS {quote(v + '__n')}"]
+    cols = [f"CAST({alias}.{quote(v)} AS DOUBLE) AS {quote(v)}"]
+    if extra.aggregate == "last":
+        cols.append(f"{alias}.{quote(v + '__at')} AS {quote(v + '__at')}")
+    return cols
+
+
+def panel_sql(spec: PanelSpec) -> str:
+    """The single SQL statement that builds the panel described by ``spec``."""
+    by = [quote(b) for b in spec.by]
+    start = f"TIMESTAMP '{spec.start.isoformat()} 00:00:00'"
+    stop = f"TIMESTAMP '{(spec.end + dt.timedelta(days=1)).isoformat()} 00:00:00'"
+    window = f"local_ts >= {start} AND local_ts < {stop}"
+    by_sel = "".join(f", {b}" for b in by)
+    group = "GROUP BY period" + by_sel
+    ctes = [
+        f"c AS (SELECT {period_of('local_ts', spec.grain)} AS period{by_sel}, * EXCLUDE (local_ts{by_sel}) "
+        f"FROM {quote(spec.contacts_view)} WHERE {window})",
+        "ca AS (SELECT period" + by_sel + "".join(
+            f", {sql} AS {quote(name)}" for name, sql in spec.contact_components.items())
+        + f" FROM c {group})",
+    ]
+    segment_sources = ["c"]
+    if spec.surveys_view:
+        sv = quote(spec.surveys_view)
+        scores = ", ".join(["s.survey_id", *(f"s.{quote(x)}" for x in spec.survey_scores)])
+        parts = [f"SELECT c.period" + "".join(f", c.{b}" for b in by) + f", {scores} "
+                 f"FROM {sv} s JOIN c ON s.contact_id = c.contact_id"]
+        if spec.surveys_have_own_segments:
+            parts.append(f"SELECT {period_of('s.local_ts', spec.grain)} AS period"
+                         + "".join(f", s.{b}" for b in by) + f", {scores} FROM {sv} s "
+                         f"WHERE s.contact_id IS NULL AND s.{window}")
+        ctes.append("sv AS (" + " UNION ALL BY NAME ".join(parts) + ")")
+        ctes.append("sa AS (SELECT period" + by_sel + ", CAST(count(*) AS BIGINT) AS n_surveys" + "".join(
+            f", {sql} AS {quote(name)}" for name, sql in spec.survey_components.items())
+            + f" FROM sv {group})")
+        segment_sources.append("sv")
+    for i, extra in enumerate(spec.extras):
+        shared = [quote(b) for b in extra.by]
+        sel = "".join(f", {b}" for b in shared)
+        aggs = "".join(f", {sql} AS {quote(name)}" for name, sql in extra_columns(extra))
+        ctes.append(f"e{i} AS (SELECT {period_of('local_ts', spec.grain)} AS period{sel}{aggs} "
+                    f"FROM {quote(extra.view)} WHERE {window} GROUP BY period{sel})")
+    ctes.append(
+        "periods AS (SELECT CAST(unnest(generate_series("
+        f"TIMESTAMP '{first_period(spec.start, spec.grain).isoformat()} 00:00:00', "
+        f"TIMESTAMP '{spec.end.isoformat()} 00:00:00', {_STEP[spec.grain]})) AS DATE) AS period)")
+    if by:
+        segs = " UNION ".join(f"SELECT DISTINCT {', '.join(by)} FROM {src}" for src in segment_sources)
+        ctes.append(f"segs AS ({segs})")
+        ctes.append("grid AS (SELECT * FROM periods CROSS JOIN segs)")
+    else:
+        ctes.append("grid AS (SELECT * FROM periods)")
+
+    def on(alias: str, cols: Sequence[str]) -> str:
+        return " AND ".join([f"g.period = {alias}.period"] + [f"g.{b} = {alias}.{b}" for b in cols])
+
+    select = ["g.period"] + [f"g.{b}" for b in by]
+    select += [f"coalesce(ca.{quote(n)}, 0) AS {quote(n)}" for n in spec.contact_components]
+    joins = [f"LEFT JOIN ca ON {on('ca', by)}"]
+    if spec.surveys_view:
+        select += [f"coalesce(sa.{quote(n)}, 0) AS {quote(n)}"
+                   for n in ["n_surveys", *spec.survey_components]]
+        joins.append(f"LEFT JOIN sa ON {on('sa', by)}")
+    extra_select = []
+    for i, extra in enumerate(spec.extras):
+        joins.append(f"LEFT JOIN e{i} ON {on(f'e{i}', [quote(b) for b in extra.by])}")
+        for v in extra.values:
+            extra_select += extra_value(extra, v, f"e{i}")
+    inner = (f"SELECT {', '.join(select + extra_select)} FROM grid g {' '.join(joins)}")
+
+    outer = ["period"] + by + [quote(n) for n in spec.contact_components]
+    if spec.surveys_view:
+        outer += [quote(n) for n in ["n_surveys", *spec.survey_components]]
+    for m in spec.metrics:
+        outer.append(f"{m.sql(quote)} AS {quote(m.name)}")
+        if m.name == "nps" and m.denominator is not None:
+            outer.append(_nps_se_sql(m))
+    if spec.surveys_view:
+        outer.append(f"n_surveys < {int(spec.min_responses)} AS low_responses")
+    for extra in spec.extras:
+        for v in extra.values:
+            outer.append(quote(v))
+    support = [name for extra in spec.extras for v in extra.values
+               for name in (f"{v}__sum", f"{v}__n", f"{v}__at") if _has_support(extra, name, v)]
+    outer += [quote(s) for s in support]
+    return ("WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(outer)} FROM ({inner}) "
+            f"ORDER BY period{by_sel}")
+
+
+def _has_support(extra: ExtraSpec, name: str, v: str) -> bool:
+    suffix = name[len(v):]
+    return (extra.aggregate == "mean" and suffix in ("__sum", "__n")) or (
+        extra.aggregate == "last" and suffix == "__at")
+
+
+def _nps_se_sql(m: Metric) -> str:
+    n = quote(m.denominator.names[0])
+    prom, det = (quote(name) for name in m.numerator.names)
+    p, d = f"(CAST({prom} AS DOUBLE) / {n})", f"(CAST({det} AS DOUBLE) / {n})"
+    return (f"CASE WHEN {n} > 0 THEN 100 * sqrt(({p} + {d} - ({p} - {d}) ^ 2) / {n}) END "
+            f"AS {quote(m.name + '_se')}")

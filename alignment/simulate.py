@@ -1,0 +1,674 @@
+"""Simulate a contact-center world whose customer-experience drivers are known.
+
+:func:`simulate` writes contact records, survey responses and daily extra
+sources in the canonical formats of the API contract, together with the truth
+it planted (``truth.json``). The world is built to test a driver analysis the
+way real data would test it:
+
+* three real drivers of satisfaction at the week x queue grain: the week's
+  average speed of answer (ASA) with a threshold (no effect below 60 s, a steep
+  fall above), first-contact resolution (FCR), and last week's e-mail backlog
+  (a lagged driver: lag 7 days, lag 1 at week grain);
+* three kinds of non-driver that fool a naive pooled correlation: a trend trap
+  (``marketing_spend`` rises over the year while satisfaction drifts up for an
+  unmeasured reason), a between-segment trap (queues with a higher baseline
+  satisfaction have a shorter average handle time, ``aht``, but week-to-week
+  handle time does not move satisfaction) and pure noise (``training_hours``,
+  ``transfer_rate``).
+
+A sound analysis (within queue, detrended or differenced, lags considered) of
+the default 52 weeks x 4 queues finds the drivers and rejects the traps.
+
+The outcome model, every coefficient and the role of every column are written
+to ``truth.json`` (see :func:`simulate`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alignment.exceptions import OptionError
+
+__all__ = ["simulate"]
+
+# One independent random stream per component, spawned in this fixed order, so
+# that changing how one component is generated leaves the others unchanged.
+_COMPONENTS = (
+    "queues", "volume", "intraday", "staffing", "waits", "handle", "resolution",
+    "transfer", "customers", "agents", "quality", "backlog", "marketing", "training",
+    "response", "timing", "scores",
+)
+
+_QUEUE_NAMES = ("billing", "orders", "tech_support", "retention",
+                "claims", "accounts", "loyalty", "business")
+
+# Planted outcome model (logit scale of the top-two-box probability).
+_DRIFT_LOGIT = 1.0            # unmeasured drift over the whole window
+_FCR_LOGIT = 2.0              # resolved on first contact vs not
+_ASA_THRESHOLD_S = 60.0       # ASA threshold of the hinge
+_ASA_SLOPE = -0.02           # logit per second of weekly ASA above the threshold
+_BACKLOG_SLOPE = -0.003       # logit per e-mail of last week's mean daily backlog
+_ITEM_SD = 0.4                # per-item noise added to the shared response latent
+_CSAT_CUTS = (-2.2, -1.2, 0.0, 1.8)                  # 1..5, top-two box above 0
+_NPS_CUTS = (-4.0, -3.4, -2.8, -2.2, -1.7, -1.2, -0.5, 0.3, 1.0, 2.3)  # 0..10
+_CES_CUTS = (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)        # 1..7 on the negated latent
+
+# Calendar patterns (normalized to mean 1 where they scale volume).
+_WEEKDAY_VOLUME = np.array([1.25, 1.15, 1.10, 1.05, 1.00, 0.55, 0.35])
+_WEEKDAY_HOURS = np.arange(8, 20)       # 08:00-19:59 Monday-Friday
+_WEEKDAY_PROFILE = np.array([0.6, 1.0, 1.3, 1.35, 1.1, 1.0, 1.2, 1.25, 1.1, 0.9, 0.7, 0.5])
+_WEEKEND_HOURS = np.arange(9, 17)       # 09:00-16:59 Saturday-Sunday
+_WEEKEND_PROFILE = np.array([0.7, 1.0, 1.2, 1.2, 1.1, 1.0, 0.9, 0.6])
+_WEEKDAY_BACKLOG = np.array([1.10, 1.05, 1.00, 0.97, 0.95, 0.95, 0.98])
+_WEEKDAY_MARKETING = np.array([1.1, 1.1, 1.1, 1.1, 1.0, 0.6, 0.5])
+
+
+def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
+             timezone="America/New_York", contacts_per_day=60):
+    """Write a simulated contact-center world and return its planted truth.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        Directory to write into (created if missing; existing files of the same
+        names are overwritten).
+    seed : int
+        Non-negative seed. Child streams come from ``numpy.random.SeedSequence
+        (seed).spawn``, one per component; the same arguments give byte-identical
+        files.
+    days : int, default 364
+        Number of local calendar days, from ``start``. 364 days from a Monday
+        are 52 full ISO weeks.
+    queues : int, default 4
+        Number of queues (segments). The first four are billing, orders,
+        tech_support and retention, in falling order of baseline satisfaction
+        and rising order of handle time.
+    start : str, default "2025-01-06"
+        First local date, ``YYYY-MM-DD``.
+    timezone : str, default "America/New_York"
+        IANA timezone of the center; times are written with its UTC offset, so
+        daylight-saving changes show in the offsets.
+    contacts_per_day : float, default 60
+        Mean number of contacts offered per queue per day (queues differ in
+        size around this mean; weekends are quieter).
+
+    Returns
+    -------
+    dict
+        The planted truth, identical to the content of ``out_dir/truth.json``:
+        ``seed, days, queues, start, timezone, contacts_per_day, grain_note,
+        drivers`` (one entry per planted variable with ``name, role, sign,
+        lag_days, lag_weeks, threshold, effect``), ``proxies`` (KPIs that move
+        with a driver without entering the outcome model), ``queue_parameters``,
+        ``outcome_model`` (text) and ``files``.
+
+    Raises
+    ------
+    alignment.exceptions.OptionError
+        If a parameter has an invalid value.
+
+    Notes
+    -----
+    Files (CSV, UTF-8, comma-separated, ``\\n`` line ends):
+
+    ``contacts.csv``
+        contact_id, queue, channel, arrived_at, answered, abandoned, wait_s,
+        handle_s, transferred, resolved, customer_id, quality_score, agent_id.
+    ``surveys.csv``
+        survey_id, contact_id, responded_at, csat (1-5), nps (0-10), ces (1-7,
+        higher = more effort).
+    ``backlog.csv``
+        date, queue, email_backlog (daily snapshot of open e-mails).
+    ``marketing.csv``
+        date, marketing_spend (center-wide daily spend).
+    ``staffing.csv``
+        date, queue, training_hours (agent hours spent in training).
+    ``truth.json``
+        The returned dictionary.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from alignment.simulate import simulate
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     truth = simulate(tmp, seed=1, days=14, queues=2)
+    >>> [d["name"] for d in truth["drivers"] if d["role"] == "driver"]
+    ['asa', 'fcr', 'email_backlog']
+    """
+    seed, days, queues, start_ts, tz, cpd = _validate(
+        seed, days, queues, start, timezone, contacts_per_day)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rngs = dict(zip(_COMPONENTS, (np.random.default_rng(s) for s in
+                                  np.random.SeedSequence(seed).spawn(len(_COMPONENTS)))))
+
+    cal = _calendar(start_ts, days)
+    qp = _queue_parameters(queues, cpd, rngs["queues"])
+    contacts = _contacts(cal, qp, cpd, tz, rngs)
+    backlog, backlog_prev = _backlog(cal, qp, rngs["backlog"])
+    marketing = _marketing(cal, rngs["marketing"])
+    staffing = _training(cal, qp, rngs["training"])
+    surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs)
+
+    _write_contacts(contacts, qp, tz, out / "contacts.csv")
+    _write_csv(surveys, out / "surveys.csv")
+    _write_csv(backlog, out / "backlog.csv")
+    _write_csv(marketing, out / "marketing.csv")
+    _write_csv(staffing, out / "staffing.csv")
+
+    truth = _truth(seed, days, queues, start, timezone, cpd, qp)
+    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return truth
+
+
+# --------------------------------------------------------------------------- checks
+
+def _option(name, expected, got):
+    return OptionError(f"The '{name}' parameter of simulate must be {expected}. "
+                       f"Got {got!r} instead.")
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _validate(seed, days, queues, start, timezone, contacts_per_day):
+    if not _is_int(seed) or seed < 0:
+        raise _option("seed", "a non-negative integer", seed)
+    if not _is_int(days) or days < 1:
+        raise _option("days", "a positive integer", days)
+    if not _is_int(queues) or not 1 <= queues <= 50:
+        raise _option("queues", "an integer from 1 to 50", queues)
+    if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
+        raise _option("start", "a date 'YYYY-MM-DD'", start)
+    try:
+        start_ts = pd.Timestamp(start)
+    except ValueError:
+        raise _option("start", "a date 'YYYY-MM-DD'", start) from None
+    try:
+        tz = zoneinfo.ZoneInfo(timezone) if isinstance(timezone, str) else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = None
+    if tz is None:
+        raise _option("timezone", "an IANA timezone name such as 'America/New_York'",
+                      timezone)
+    if (isinstance(contacts_per_day, bool)
+            or not isinstance(contacts_per_day, (int, float, np.integer, np.floating))
+            or not np.isfinite(contacts_per_day) or not 1 <= contacts_per_day <= 100_000):
+        raise _option("contacts_per_day", "a number from 1 to 100000", contacts_per_day)
+    return int(seed), int(days), int(queues), start_ts, timezone, float(contacts_per_day)
+
+
+# ------------------------------------------------------------------------- calendar
+
+def _calendar(start, days):
+    """Local dates with their weekday and Monday-start week index (0 = first week)."""
+    dates = pd.date_range(start, periods=days, freq="D")
+    weekday = dates.dayofweek.to_numpy()
+    monday = dates - pd.to_timedelta(weekday, unit="D")
+    week = ((monday - monday[0]).days // 7).to_numpy()
+    tfrac = np.arange(days) / max(days - 1, 1)
+    return {"dates": dates, "weekday": weekday, "week": week, "n_weeks": int(week[-1]) + 1,
+            "monday0": monday[0], "tfrac": tfrac, "doy": dates.dayofyear.to_numpy()}
+
+
+def _queue_parameters(queues, cpd, rng):
+    """Per-queue constants. Baseline satisfaction falls and handle time rises with
+    the queue's rank: the between-segment trap."""
+    rank = np.arange(queues)
+    frac = rank / max(queues - 1, 1)
+    names = [(_QUEUE_NAMES[i] if i < len(_QUEUE_NAMES) else f"queue_{i + 1:02d}")
+             for i in rank]
+    # Sizes deliberately unrelated to baseline satisfaction, so that volume is
+    # not a second between-segment trap.
+    weight = 1 + 0.2 * np.cos(2.1 * rank)
+    weight = weight / weight.mean()
+    return pd.DataFrame({
+        "queue": names,
+        "weight": weight,                                  # share of volume
+        "alpha": 1.8 - 1.2 * frac,                         # baseline logit of top-two box
+        "aht_s": 270.0 + 390.0 * frac,                     # mean handle time
+        "fcr0": 0.80 - 0.10 * frac,                        # typical FCR
+        "transfer0": np.full(queues, 0.10),                # typical transfer rate
+        "rho0": rng.uniform(0.76, 0.82, queues),           # planned occupancy
+        "backlog0": np.round(250 * weight * rng.uniform(0.8, 1.2, queues)),  # open e-mails
+        "response_rate": rng.uniform(0.20, 0.25, queues),
+        "n_agents": np.maximum(4, np.round(cpd * weight / 5)).astype(int),
+    })
+
+
+# ------------------------------------------------------------------------- contacts
+
+def _ar1(rng, shape, phi):
+    """Stationary AR(1) series with unit variance along the last axis."""
+    e = rng.standard_normal(shape)
+    x = np.empty(shape)
+    x[..., 0] = e[..., 0]
+    s = np.sqrt(1 - phi ** 2)
+    for t in range(1, shape[-1]):
+        x[..., t] = phi * x[..., t - 1] + s * e[..., t]
+    return x
+
+
+def _contacts(cal, qp, cpd, tz, rngs):
+    nq, nd, nw = len(qp), len(cal["dates"]), cal["n_weeks"]
+
+    # Daily volume: weekday and yearly patterns, a day-level surprise the
+    # staffing plan did not foresee, Poisson arrivals.
+    r = rngs["volume"]
+    wd = _WEEKDAY_VOLUME / _WEEKDAY_VOLUME.mean()
+    season = 1 + 0.08 * np.cos(2 * np.pi * (cal["doy"] - 15) / 365.25)
+    lam = cpd * qp["weight"].to_numpy()[:, None] * wd[cal["weekday"]][None, :] * season
+    surprise = r.gamma(150.0, 1 / 150.0, (nq, nd))
+    counts = r.poisson(lam * surprise)
+
+    q_idx = np.repeat(np.repeat(np.arange(nq), nd), counts.ravel())
+    d_idx = np.repeat(np.tile(np.arange(nd), nq), counts.ravel())
+    n = len(q_idx)
+
+    # Arrival hour from the intraday profile (weekday vs weekend), second uniform.
+    r = rngs["intraday"]
+    weekend = cal["weekday"][d_idx] >= 5
+    u = r.random(n)
+    hour = np.where(weekend, _hour_of(u, _WEEKEND_HOURS, _WEEKEND_PROFILE),
+                    _hour_of(u, _WEEKDAY_HOURS, _WEEKDAY_PROFILE))
+    second = r.integers(0, 3600, n)
+    local = (cal["dates"].to_numpy()[d_idx].astype("datetime64[s]")
+             + (hour * 3600 + second).astype("timedelta64[s]"))
+
+    # Staffing: weekly shortfall episodes (absence, attrition) as a two-state
+    # Markov chain, day-level wobble and hour-level mismatch with the plan.
+    r = rngs["staffing"]
+    state = np.zeros((nq, nw), dtype=bool)
+    go = r.random((nq, nw))
+    for w in range(nw):
+        prev = state[:, w - 1] if w else np.zeros(nq, dtype=bool)
+        state[:, w] = np.where(prev, go[:, w] < 0.55, go[:, w] < 0.18)
+    depth = r.uniform(0.06, 0.16, (nq, nw))
+    staff_w = 1 - depth * state + r.normal(0, 0.015, (nq, nw))
+    staff_d = staff_w[:, cal["week"]] * (1 + r.normal(0, 0.02, (nq, nd)))
+    mismatch = r.normal(0, 0.03, (nq, nd, 24))
+    mismatch[:, :, 12:14] += 0.02                   # lunch breaks
+    rho = (qp["rho0"].to_numpy()[q_idx] * surprise[q_idx, d_idx] / staff_d[q_idx, d_idx]
+           * (1 + mismatch[q_idx, d_idx, hour]))
+    rho = np.clip(rho, 0.3, 0.975)
+
+    # Waiting: the chance of queueing and the mean wait grow with occupancy
+    # (Erlang-C-like); callers hang up when their patience runs out first, so
+    # abandonment grows with the wait.
+    r = rngs["waits"]
+    waits = r.random(n) < rho ** 3
+    potential = np.where(waits, r.exponential(1.0, n) * 10.0 / (1 - rho), 0.0)
+    quick = r.random(n) < 0.08
+    patience = np.where(quick, r.exponential(4.0, n), r.exponential(480.0, n))
+    abandoned = waits & (patience < potential)
+    disconnected = ~abandoned & waits & (r.random(n) < 0.002)   # dropped by the system
+    answered = ~abandoned & ~disconnected
+    wait_s = np.round(np.where(abandoned, patience, potential)).astype(np.int64)
+
+    # Handle time: lognormal around the queue's mean, scaled by a weekly factor
+    # (no effect on satisfaction).
+    r = rngs["handle"]
+    week_factor = np.exp(0.07 * _ar1(r, (nq, nw), 0.5))
+    mean_h = qp["aht_s"].to_numpy()[q_idx] * week_factor[q_idx, cal["week"][d_idx]]
+    sd_log = 0.55
+    handle = np.exp(np.log(mean_h) - sd_log ** 2 / 2 + sd_log * r.standard_normal(n))
+    handle_s = np.where(answered, np.maximum(np.round(handle), 10), 0).astype(np.int64)
+
+    # First-contact resolution and transfers: weekly rates wander (AR(1) on the
+    # logit scale) independently of each other and of staffing.
+    r = rngs["resolution"]
+    fcr_w = _expit(_logit(qp["fcr0"].to_numpy())[:, None] + 0.5 * _ar1(r, (nq, nw), 0.5))
+    resolved = answered & (r.random(n) < fcr_w[q_idx, cal["week"][d_idx]])
+    r = rngs["transfer"]
+    tr_w = _expit(_logit(qp["transfer0"].to_numpy())[:, None] + 0.3 * _ar1(r, (nq, nw), 0.5))
+    transferred = answered & (r.random(n) < tr_w[q_idx, cal["week"][d_idx]])
+
+    # Repeat customers: a center-wide pool with heavy-tailed calling propensity;
+    # a few callers stay anonymous.
+    r = rngs["customers"]
+    pool = max(int(0.5 * n), 1)
+    propensity = r.gamma(0.5, 1.0, pool)
+    cust = r.choice(pool, size=n, p=propensity / propensity.sum())
+    anonymous = r.random(n) < 0.04
+
+    r = rngs["agents"]
+    n_agents = qp["n_agents"].to_numpy()
+    agent = np.floor(r.random(n) * n_agents[q_idx]).astype(int)
+
+    r = rngs["quality"]
+    scored = answered & (r.random(n) < 0.10)
+    quality = np.clip(np.round(r.normal(84, 8, n)), 0, 100).astype(np.int64)
+
+    # Sort into ACD export order (by arrival), then number the contacts.
+    utc = _to_utc_seconds(local, tz)
+    order = np.lexsort((q_idx, utc))
+    df = pd.DataFrame({
+        "q": q_idx, "d": d_idx, "utc": utc, "answered": answered, "abandoned": abandoned,
+        "wait_s": wait_s, "handle_s": handle_s, "transferred": transferred,
+        "resolved": resolved, "cust": cust, "anonymous": anonymous, "agent": agent,
+        "scored": scored, "quality": quality,
+    }).iloc[order].reset_index(drop=True)
+    df["week"] = cal["week"][df["d"].to_numpy()]
+    df["contact_id"] = [f"C{i:07d}" for i in range(1, len(df) + 1)]
+    return df
+
+
+def _hour_of(u, hours, profile):
+    """Inverse-CDF draw of an hour from an intraday profile, given uniforms ``u``."""
+    cdf = np.cumsum(profile) / profile.sum()
+    return hours[np.minimum(np.searchsorted(cdf, u, side="right"), len(hours) - 1)]
+
+
+def _logit(p):
+    return np.log(p / (1 - p))
+
+
+def _expit(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _to_utc_seconds(local, tz):
+    """Local wall-clock times -> UTC epoch seconds. Times in a spring-forward gap
+    move forward; ambiguous autumn times take standard time."""
+    idx = pd.DatetimeIndex(local).tz_localize(
+        tz, ambiguous=np.zeros(len(local), dtype=bool), nonexistent="shift_forward")
+    utc = idx.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
+    return utc.astype(np.int64)
+
+
+def _iso_local(utc_seconds, tz):
+    """UTC epoch seconds -> 'YYYY-MM-DDTHH:MM:SS+HH:MM' in the local time of ``tz``."""
+    utc = pd.DatetimeIndex(np.asarray(utc_seconds).astype("datetime64[s]"))
+    naive = utc.tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    offset_min = ((naive - utc).total_seconds().to_numpy() // 60).astype(np.int64)
+    text = np.datetime_as_string(naive.to_numpy().astype("datetime64[s]"), unit="s")
+    labels = {}
+    for m in np.unique(offset_min):
+        sign = "+" if m >= 0 else "-"
+        labels[m] = f"{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+    suffix = np.array([labels[m] for m in offset_min], dtype=object) if len(labels) > 1 \
+        else np.full(len(offset_min), next(iter(labels.values()), ""), dtype=object)
+    return pd.Series(text, dtype=object) + pd.Series(suffix, dtype=object)
+
+
+# ---------------------------------------------------------------- extra sources
+
+def _backlog(cal, qp, rng):
+    """Daily e-mail backlog per queue, and each week's previous-week mean.
+
+    The weekly level wanders with little memory (AR(1), phi = 0.2) so that the
+    lag-1 effect is not mirrored at lag 0. A burn-in week before the first week
+    (not written) gives the first week its previous-week value.
+    """
+    nq, nw = len(qp), cal["n_weeks"]
+    first = cal["monday0"] - pd.Timedelta(days=7)
+    all_dates = pd.date_range(first, cal["dates"][-1], freq="D")
+    week = ((all_dates - first).days // 7).to_numpy() - 1           # -1 = burn-in
+    weekday = all_dates.dayofweek.to_numpy()
+    level = qp["backlog0"].to_numpy()[:, None] * np.exp(0.3 * _ar1(rng, (nq, nw + 1), 0.1))
+    wd = _WEEKDAY_BACKLOG / _WEEKDAY_BACKLOG.mean()
+    daily = np.round(level[:, week + 1] * wd[weekday]
+                     * np.exp(rng.normal(0, 0.07, (nq, len(all_dates)))))
+    written = np.asarray(all_dates >= cal["dates"][0])
+    use = written | (week == -1)
+    # Mean over the days a reader of the file sees (the burn-in week in full).
+    mean_w = np.full((nq, nw + 1), np.nan)
+    for w in range(-1, nw):
+        sel = use & (week == w)
+        mean_w[:, w + 1] = daily[:, sel].mean(axis=1)
+    prev = mean_w[:, :-1]                                   # previous week, for weeks 0..nw-1
+    table = pd.DataFrame({
+        "date": np.tile(all_dates[written].strftime("%Y-%m-%d"), nq),
+        "queue": np.repeat(qp["queue"].to_numpy(), written.sum()),
+        "email_backlog": daily[:, written].ravel().astype(np.int64),
+    })
+    return table, prev
+
+
+def _marketing(cal, rng):
+    """Center-wide daily marketing spend: an upward trend, campaign weeks and noise.
+    It has no effect on arrivals or on satisfaction (the trend trap)."""
+    nw = cal["n_weeks"]
+    campaign = np.where(rng.random(nw) < 0.2, 1.6, 1.0)
+    wd = _WEEKDAY_MARKETING / _WEEKDAY_MARKETING.mean()
+    spend = (20000.0 * (1 + 1.0 * cal["tfrac"]) * wd[cal["weekday"]]
+             * campaign[cal["week"]] * np.exp(rng.normal(0, 0.10, len(cal["dates"]))))
+    return pd.DataFrame({"date": cal["dates"].strftime("%Y-%m-%d"),
+                         "marketing_spend": np.round(spend, 2)})
+
+
+def _training(cal, qp, rng):
+    """Agent hours in training per queue and day: pure noise (sessions are
+    back-filled, so they do not change capacity)."""
+    nq, nd = len(qp), len(cal["dates"])
+    session = (rng.random((nq, nd)) < 0.4) & (cal["weekday"][None, :] < 5)
+    hours = np.where(session, np.round(rng.uniform(2, 16, (nq, nd)) * 2) / 2, 0.0)
+    return pd.DataFrame({
+        "date": np.tile(cal["dates"].strftime("%Y-%m-%d"), nq),
+        "queue": np.repeat(qp["queue"].to_numpy(), nd),
+        "training_hours": hours.ravel(),
+    })
+
+
+# -------------------------------------------------------------------------- surveys
+
+def _surveys(c, cal, qp, backlog_prev, tz, rngs):
+    nq, nw = len(qp), cal["n_weeks"]
+    q = c["q"].to_numpy()
+    w = c["week"].to_numpy()
+    answered = c["answered"].to_numpy()
+
+    # The realized weekly ASA of each queue, exactly as a panel computes it.
+    wait_sum = np.zeros((nq, nw))
+    n_ans = np.zeros((nq, nw))
+    np.add.at(wait_sum, (q[answered], w[answered]), c["wait_s"].to_numpy()[answered])
+    np.add.at(n_ans, (q[answered], w[answered]), 1)
+    asa_w = np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
+
+    responds = answered & (rngs["response"].random(len(c)) < qp["response_rate"].to_numpy()[q])
+    s = c.loc[responds].reset_index(drop=True)
+    sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
+    tfrac = cal["tfrac"][s["d"].to_numpy()]
+    eta = (qp["alpha"].to_numpy()[sq]
+           + _DRIFT_LOGIT * (tfrac - 0.5)
+           + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq])
+           + _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
+           + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
+
+    r = rngs["scores"]
+    m = len(s)
+    latent = eta + r.logistic(0.0, 1.0, m)
+    csat = 1 + _cut(latent + r.normal(0, _ITEM_SD, m), _CSAT_CUTS)
+    nps = _cut(latent + r.normal(0, _ITEM_SD, m), _NPS_CUTS)
+    ces = 1 + _cut(-latent + r.normal(0, _ITEM_SD, m), _CES_CUTS)
+    # Some respondents skip the later questions.
+    nps = pd.array(nps, dtype="Int64")
+    ces = pd.array(ces, dtype="Int64")
+    nps[r.random(m) < 0.05] = pd.NA
+    ces[r.random(m) < 0.08] = pd.NA
+
+    # Responses arrive hours to days after the call ends (median ~4 h, up to a week).
+    r = rngs["timing"]
+    delay = np.minimum(np.exp(np.log(4 * 3600) + 1.2 * r.standard_normal(m)), 7 * 86400)
+    delay = np.maximum(delay, 300)
+    end = s["utc"].to_numpy() + s["wait_s"].to_numpy() + s["handle_s"].to_numpy()
+    at = end + np.round(delay).astype(np.int64)
+
+    order = np.argsort(at, kind="stable")
+    out = pd.DataFrame({
+        "contact_id": s["contact_id"].to_numpy()[order],
+        "responded_at": _iso_local(at[order], tz).to_numpy(),
+        "csat": csat[order],
+        "nps": nps[order],
+        "ces": ces[order],
+    })
+    out.insert(0, "survey_id", [f"S{i:07d}" for i in range(1, m + 1)])
+    return out
+
+
+def _cut(x, cuts):
+    return (x[:, None] > np.asarray(cuts)[None, :]).sum(axis=1).astype(np.int64)
+
+
+# -------------------------------------------------------------------------- writing
+
+def _bool_text(x):
+    return np.where(np.asarray(x, dtype=bool), "true", "false")
+
+
+def _write_contacts(c, qp, tz, path):
+    names = qp["queue"].to_numpy(dtype=object)[c["q"].to_numpy()]
+    answered = c["answered"].to_numpy()
+    customer = np.array([f"K{k:06d}" for k in c["cust"].to_numpy()], dtype=object)
+    customer[c["anonymous"].to_numpy()] = ""
+    quality = pd.array(c["quality"].to_numpy(), dtype="Int64")
+    quality[~c["scored"].to_numpy()] = pd.NA
+    agent = np.array([f"A{qi + 1:02d}{a + 1:02d}" for qi, a in
+                      zip(c["q"].to_numpy(), c["agent"].to_numpy())], dtype=object)
+    agent[~answered] = ""
+    table = pd.DataFrame({
+        "contact_id": c["contact_id"],
+        "queue": names,
+        "channel": "voice",
+        "arrived_at": _iso_local(c["utc"].to_numpy(), tz).to_numpy(),
+        "answered": _bool_text(answered),
+        "abandoned": _bool_text(c["abandoned"]),
+        "wait_s": c["wait_s"],
+        "handle_s": c["handle_s"],
+        "transferred": _bool_text(c["transferred"]),
+        "resolved": _bool_text(c["resolved"]),
+        "customer_id": customer,
+        "quality_score": quality,
+        "agent_id": agent,
+    })
+    _write_csv(table, path)
+
+
+def _write_csv(df, path):
+    df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- truth
+
+def _driver(name, role, sign, effect, *, lag_weeks=0, threshold=None, **extra):
+    return {"name": name, "role": role, "sign": sign, "lag_days": 7 * lag_weeks,
+            "lag_weeks": lag_weeks, "threshold": threshold, "effect": effect, **extra}
+
+
+def _truth(seed, days, queues, start, timezone, cpd, qp):
+    """The planted truth, in JSON-ready Python types."""
+    drivers = [
+        _driver("asa", "driver", -1, threshold=_ASA_THRESHOLD_S, logit_coefficient=_ASA_SLOPE,
+                effect=(f"Threshold (hinge) on the realized weekly ASA of the queue: no effect "
+                        f"up to {_ASA_THRESHOLD_S:g} s; above it the logit of every response's "
+                        f"satisfaction falls by {-_ASA_SLOPE:g} per second "
+                        f"({-_ASA_SLOPE * 60:g} per extra minute). Weekly ASA varies with "
+                        "staffing shortfall episodes and unplanned volume.")),
+        _driver("fcr", "driver", +1, logit_coefficient=_FCR_LOGIT,
+                effect=(f"A response whose own contact was resolved on first contact has a "
+                        f"logit {_FCR_LOGIT:g} higher; the weekly FCR rate of a queue wanders "
+                        "(AR(1) on the logit scale, sd 0.45, phi 0.5), so weekly CSAT rises "
+                        "linearly with weekly FCR.")),
+        _driver("email_backlog", "driver", -1, lag_weeks=1, logit_coefficient=_BACKLOG_SLOPE,
+                effect=(f"Lagged: the logit falls by {-_BACKLOG_SLOPE * 100:g} per 100 e-mails "
+                        "of the queue's mean daily backlog in the PREVIOUS Monday-Sunday week "
+                        "(above the queue's typical level); this week's backlog has no effect. "
+                        "Weekly backlog levels have little memory (AR(1), phi 0.2).")),
+        _driver("marketing_spend", "trap_trend", 0, logit_coefficient=0.0,
+                effect=("None. Center-wide daily spend doubles over the window (plus campaign "
+                        "weeks and noise) while satisfaction drifts up by an unmeasured "
+                        f"{_DRIFT_LOGIT:g} logit over the same window; pooled levels "
+                        "correlate, first differences or detrended series do not.")),
+        _driver("aht", "trap_between_segment", 0, logit_coefficient=0.0,
+                effect=("None within a queue. Queues with a higher baseline satisfaction have "
+                        "a shorter mean handle time (see queue_parameters: alpha falls and "
+                        "aht_s rises with the queue's rank), so a pooled correlation across "
+                        "queues is strongly negative; the weekly handle-time factor "
+                        "(lognormal AR(1), sd 0.07) does not enter the outcome model.")),
+        _driver("training_hours", "noise", 0, logit_coefficient=0.0,
+                effect="None: daily sessions drawn independently of everything else."),
+        _driver("transfer_rate", "noise", 0, logit_coefficient=0.0,
+                effect=("None: weekly transfer rates wander independently of resolution, "
+                        "staffing and satisfaction; transfers do not enter the outcome model.")),
+    ]
+    proxies = [
+        {"name": "service_level", "of": "asa", "sign": +1,
+         "note": "Moves with the same congestion that drives ASA; not in the outcome model."},
+        {"name": "abandon_rate", "of": "asa", "sign": -1,
+         "note": "Abandonment grows with waiting; not in the outcome model."},
+        {"name": "abandon_rate_excl_short", "of": "asa", "sign": -1,
+         "note": "As abandon_rate."},
+        {"name": "avg_time_to_abandon", "of": "asa", "sign": -1,
+         "note": "Longer when queues are long; not in the outcome model."},
+        {"name": "offered", "of": "asa", "sign": -1,
+         "note": ("Weak: unforeseen volume raises occupancy and waits; seasonal volume is "
+                  "planned for and does not.")},
+        {"name": "interaction_quality_score", "of": None, "sign": 0,
+         "note": "Pure noise: a 10 % QA sample scored independently of everything."},
+        {"name": "nps", "of": "csat", "sign": +1,
+         "note": "Generated from the same response latent as csat (same drivers, same signs)."},
+        {"name": "ces", "of": "csat", "sign": -1,
+         "note": ("Generated from the negated response latent: every csat driver moves ces "
+                  "with the opposite sign (higher ces = more effort).")},
+    ]
+    outcome_model = (
+        "One latent per survey response r (a survey is sent only for answered contacts; "
+        "whether a customer responds does not depend on the experience): "
+        "eta_r = alpha[q] + %(drift)g * (t_r - 0.5) + %(fcr)g * (resolved_r - fcr0[q]) "
+        "%(asa)+g * max(0, ASA[q, w] - %(thr)g) %(bl)+g * (BACKLOG[q, w-1] - backlog0[q]), "
+        "where q is the contact's queue, w its Monday-start week in the local calendar, "
+        "t_r = (contact's local day index) / (days - 1) runs from 0 to 1 (the unmeasured "
+        "drift: it is in no file), resolved_r is 1 if the contact was resolved on first "
+        "contact, ASA[q, w] is the realized mean wait_s of answered contacts of queue q in "
+        "week w (as the panel computes it), BACKLOG[q, w-1] is the mean of the daily "
+        "email_backlog rows of queue q in the previous week (the week before the first "
+        "week is an unwritten burn-in week), and alpha, fcr0, backlog0 are listed in "
+        "queue_parameters. Then y_r = eta_r + e_r with e_r ~ Logistic(0, 1) shared by the "
+        "three answers, and each answer adds its own N(0, %(item)g^2) noise: "
+        "csat = 1 + #{c in %(csat)s : y_r + u1 > c} (so csat >= 4 iff y_r + u1 > 0); "
+        "nps = #{c in %(nps)s : y_r + u2 > c}; "
+        "ces = 1 + #{c in %(ces)s : -y_r + u3 > c} (higher = more effort). "
+        "5 %% of nps and 8 %% of ces answers are blank (skipped). No other column "
+        "(aht, transfers, marketing_spend, training_hours, quality_score, agent, customer) "
+        "enters the model."
+    ) % {"drift": _DRIFT_LOGIT, "fcr": _FCR_LOGIT, "asa": _ASA_SLOPE,
+         "thr": _ASA_THRESHOLD_S, "bl": _BACKLOG_SLOPE, "item": _ITEM_SD,
+         "csat": list(_CSAT_CUTS), "nps": list(_NPS_CUTS), "ces": list(_CES_CUTS)}
+    queue_parameters = [
+        {"queue": row.queue, "volume_weight": round(float(row.weight), 4),
+         "alpha": round(float(row.alpha), 4),
+         "baseline_csat_top2_pct": round(100 * float(_expit(row.alpha)), 1),
+         "aht_s": round(float(row.aht_s), 1), "fcr0": round(float(row.fcr0), 4),
+         "transfer0": round(float(row.transfer0), 4), "backlog0": float(row.backlog0),
+         "planned_occupancy": round(float(row.rho0), 4),
+         "response_rate": round(float(row.response_rate), 4)}
+        for row in qp.itertuples()
+    ]
+    return {
+        "seed": seed, "days": days, "queues": queues, "start": start, "timezone": timezone,
+        "contacts_per_day": cpd,
+        "grain_note": ("Effects are planted at the week x queue grain: ISO weeks starting "
+                       "Monday in the local calendar of the timezone, segments = queue. "
+                       "lag_weeks counts weeks at that grain and lag_days = 7 * lag_weeks. "
+                       "Signs are on csat (top-two box or mean); nps has the same signs, "
+                       "ces the opposite."),
+        "drivers": drivers,
+        "proxies": proxies,
+        "queue_parameters": queue_parameters,
+        "outcome_model": outcome_model,
+        "files": {
+            "contacts.csv": "one row per contact (canonical contacts format)",
+            "surveys.csv": "one row per survey response (canonical surveys format)",
+            "backlog.csv": "date, queue, email_backlog: daily open e-mails per queue",
+            "marketing.csv": "date, marketing_spend: center-wide daily spend",
+            "staffing.csv": "date, queue, training_hours: agent hours in training per day",
+            "truth.json": "this planted truth",
+        },
+    }
