@@ -9,12 +9,12 @@ way real data would test it:
   average speed of answer (ASA) with a threshold (no effect below 60 s, a steep
   fall above), first-contact resolution (FCR), and last week's e-mail backlog
   (a lagged driver: lag 7 days, lag 1 at week grain);
-* three kinds of non-driver that fool a naive pooled correlation: a trend trap
-  (``marketing_spend`` rises over the year while satisfaction drifts up for an
-  unmeasured reason), a between-segment trap (queues with a higher baseline
-  satisfaction have a shorter average handle time, ``aht``, but week-to-week
-  handle time does not move satisfaction) and pure noise (``training_hours``,
-  ``transfer_rate``).
+* two non-drivers that fool a naive pooled correlation, as real data's traps
+  do: a trend trap (``marketing_spend`` rises over the year while satisfaction
+  drifts up for an unmeasured reason) and a between-segment trap (queues with
+  a higher baseline satisfaction have a shorter average handle time, ``aht``,
+  but week-to-week handle time does not move satisfaction);
+* pure noise (``training_hours``, ``transfer_rate``).
 
 A sound analysis (within queue, detrended or differenced, lags considered) of
 the default 52 weeks x 4 queues finds the drivers and rejects the traps.
@@ -52,9 +52,11 @@ _QUEUE_NAMES = ("billing", "orders", "tech_support", "retention",
 _DRIFT_LOGIT = 1.0            # unmeasured drift over the whole window
 _FCR_LOGIT = 2.0              # resolved on first contact vs not
 _ASA_THRESHOLD_S = 60.0       # ASA threshold of the hinge
-_ASA_SLOPE = -0.02           # logit per second of weekly ASA above the threshold
+_ASA_SLOPE = -0.02            # logit per second of weekly ASA above the threshold
 _BACKLOG_SLOPE = -0.003       # logit per e-mail of last week's mean daily backlog
 _ITEM_SD = 0.4                # per-item noise added to the shared response latent
+_FCR_WEEK_SD = 0.5            # sd of the weekly FCR logit around the queue's typical level
+_MARKETING_GROWTH = 1.5       # spend grows by this multiple of its start level
 _CSAT_CUTS = (-2.2, -1.2, 0.0, 1.8)                  # 1..5, top-two box above 0
 _NPS_CUTS = (-4.0, -3.4, -2.8, -2.2, -1.7, -1.2, -0.5, 0.3, 1.0, 2.3)  # 0..10
 _CES_CUTS = (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)        # 1..7 on the negated latent
@@ -131,6 +133,14 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         date, queue, training_hours (agent hours spent in training).
     ``truth.json``
         The returned dictionary.
+
+    Booleans are written ``true``/``false``; ``wait_s`` and ``handle_s`` are
+    whole seconds, ``handle_s`` is 0 unless the contact was answered. About
+    0.2 % of the contacts that queue are dropped by the system (neither
+    answered nor abandoned). Surveys go to answered contacts only; 5 % of the
+    responses leave ``nps`` and 8 % leave ``ces`` blank. Weeks are Monday-start
+    weeks of the local calendar; the planted effects act at the week x queue
+    grain (see ``truth["outcome_model"]``).
 
     Examples
     --------
@@ -210,12 +220,12 @@ def _validate(seed, days, queues, start, timezone, contacts_per_day):
 def _calendar(start, days):
     """Local dates with their weekday and Monday-start week index (0 = first week)."""
     dates = pd.date_range(start, periods=days, freq="D")
-    weekday = dates.dayofweek.to_numpy()
+    weekday = dates.day_of_week.to_numpy()
     monday = dates - pd.to_timedelta(weekday, unit="D")
     week = ((monday - monday[0]).days // 7).to_numpy()
     tfrac = np.arange(days) / max(days - 1, 1)
     return {"dates": dates, "weekday": weekday, "week": week, "n_weeks": int(week[-1]) + 1,
-            "monday0": monday[0], "tfrac": tfrac, "doy": dates.dayofyear.to_numpy()}
+            "monday0": monday[0], "tfrac": tfrac, "doy": dates.day_of_year.to_numpy()}
 
 
 def _queue_parameters(queues, cpd, rng):
@@ -227,7 +237,7 @@ def _queue_parameters(queues, cpd, rng):
              for i in rank]
     # Sizes deliberately unrelated to baseline satisfaction, so that volume is
     # not a second between-segment trap.
-    weight = 1 + 0.2 * np.cos(2.1 * rank)
+    weight = 1 + 0.15 * np.cos(2.1 * rank)
     weight = weight / weight.mean()
     return pd.DataFrame({
         "queue": names,
@@ -238,7 +248,7 @@ def _queue_parameters(queues, cpd, rng):
         "transfer0": np.full(queues, 0.10),                # typical transfer rate
         "rho0": rng.uniform(0.76, 0.82, queues),           # planned occupancy
         "backlog0": np.round(250 * weight * rng.uniform(0.8, 1.2, queues)),  # open e-mails
-        "response_rate": rng.uniform(0.20, 0.25, queues),
+        "response_rate": rng.uniform(0.21, 0.25, queues),
         "n_agents": np.maximum(4, np.round(cpd * weight / 5)).astype(int),
     })
 
@@ -324,7 +334,7 @@ def _contacts(cal, qp, cpd, tz, rngs):
     # First-contact resolution and transfers: weekly rates wander (AR(1) on the
     # logit scale) independently of each other and of staffing.
     r = rngs["resolution"]
-    fcr_w = _expit(_logit(qp["fcr0"].to_numpy())[:, None] + 0.5 * _ar1(r, (nq, nw), 0.5))
+    fcr_w = _expit(_logit(qp["fcr0"].to_numpy())[:, None] + _FCR_WEEK_SD * _ar1(r, (nq, nw), 0.5))
     resolved = answered & (r.random(n) < fcr_w[q_idx, cal["week"][d_idx]])
     r = rngs["transfer"]
     tr_w = _expit(_logit(qp["transfer0"].to_numpy())[:, None] + 0.3 * _ar1(r, (nq, nw), 0.5))
@@ -411,7 +421,7 @@ def _backlog(cal, qp, rng):
     first = cal["monday0"] - pd.Timedelta(days=7)
     all_dates = pd.date_range(first, cal["dates"][-1], freq="D")
     week = ((all_dates - first).days // 7).to_numpy() - 1           # -1 = burn-in
-    weekday = all_dates.dayofweek.to_numpy()
+    weekday = all_dates.day_of_week.to_numpy()
     level = qp["backlog0"].to_numpy()[:, None] * np.exp(0.3 * _ar1(rng, (nq, nw + 1), 0.1))
     wd = _WEEKDAY_BACKLOG / _WEEKDAY_BACKLOG.mean()
     daily = np.round(level[:, week + 1] * wd[weekday]
@@ -436,9 +446,9 @@ def _marketing(cal, rng):
     """Center-wide daily marketing spend: an upward trend, campaign weeks and noise.
     It has no effect on arrivals or on satisfaction (the trend trap)."""
     nw = cal["n_weeks"]
-    campaign = np.where(rng.random(nw) < 0.2, 1.6, 1.0)
+    campaign = np.where(rng.random(nw) < 0.2, 1.3, 1.0)
     wd = _WEEKDAY_MARKETING / _WEEKDAY_MARKETING.mean()
-    spend = (20000.0 * (1 + 1.0 * cal["tfrac"]) * wd[cal["weekday"]]
+    spend = (20000.0 * (1 + _MARKETING_GROWTH * cal["tfrac"]) * wd[cal["weekday"]]
              * campaign[cal["week"]] * np.exp(rng.normal(0, 0.10, len(cal["dates"]))))
     return pd.DataFrame({"date": cal["dates"].strftime("%Y-%m-%d"),
                          "marketing_spend": np.round(spend, 2)})
@@ -574,16 +584,17 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         _driver("fcr", "driver", +1, logit_coefficient=_FCR_LOGIT,
                 effect=(f"A response whose own contact was resolved on first contact has a "
                         f"logit {_FCR_LOGIT:g} higher; the weekly FCR rate of a queue wanders "
-                        "(AR(1) on the logit scale, sd 0.45, phi 0.5), so weekly CSAT rises "
-                        "linearly with weekly FCR.")),
+                        f"(AR(1) on the logit scale, sd {_FCR_WEEK_SD:g}, phi 0.5), so weekly "
+                        "CSAT rises about linearly with weekly FCR.")),
         _driver("email_backlog", "driver", -1, lag_weeks=1, logit_coefficient=_BACKLOG_SLOPE,
                 effect=(f"Lagged: the logit falls by {-_BACKLOG_SLOPE * 100:g} per 100 e-mails "
                         "of the queue's mean daily backlog in the PREVIOUS Monday-Sunday week "
                         "(above the queue's typical level); this week's backlog has no effect. "
                         "Weekly backlog levels have little memory (AR(1), phi 0.2).")),
         _driver("marketing_spend", "trap_trend", 0, logit_coefficient=0.0,
-                effect=("None. Center-wide daily spend doubles over the window (plus campaign "
-                        "weeks and noise) while satisfaction drifts up by an unmeasured "
+                effect=("None. Center-wide daily spend grows linearly to "
+                        f"{1 + _MARKETING_GROWTH:g} times its start level over the window (plus "
+                        "campaign weeks and noise) while satisfaction drifts up by an unmeasured "
                         f"{_DRIFT_LOGIT:g} logit over the same window; pooled levels "
                         "correlate, first differences or detrended series do not.")),
         _driver("aht", "trap_between_segment", 0, logit_coefficient=0.0,

@@ -49,9 +49,10 @@ def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[R
     dup = ""
     if unique:
         key = ", ".join(quote(c) for c in unique)
-        dup = f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view})"
+        present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in unique)  # blanks are reported as missing
+        dup = f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view} WHERE {present})"
     row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
-    n_rows, bad = row[0], list(row[1:1 + len(rules)])
+    n_rows, bad = row[0], [b or 0 for b in row[1:1 + len(rules)]]
     values = list(row[1 + len(rules):1 + len(rules) + len(aggregates)])
     problems = []
     for rule, count in zip(rules, bad):
@@ -60,7 +61,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[R
                 f"SELECT min(__row) FROM ({table.numbered_sql}) WHERE {rule.bad}").fetchall()[0][0]
             problems.append({"source": table.label, "column": rule.column, "what": rule.what,
                              "count": int(count), "row": int(first)})
-    if unique and row[-1]:
+    if unique and row[-1]:  # duplicates (None on an empty table)
         key = ", ".join(quote(c) for c in unique)
         first, count = con.execute(
             f"SELECT min(__row), count(*) FROM (SELECT __row, row_number() OVER "

@@ -105,6 +105,8 @@ def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTa
         raw_types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {scan}").fetchall()}
     except duckdb.Error as error:
         raise InputError(f"cannot be read: {duckdb_message(error)}", source=source.label) from None
+    # An empty DataFrame column has no type; text is the safe reading of "nothing".
+    typed = {c: (f"CAST({quote(c)} AS VARCHAR)" if t == '"NULL"' else quote(c)) for c, t in raw_types.items()}
     if fmt is not None:
         missing = [c for c in fmt.required if c not in raw_types]
         if missing:
@@ -121,7 +123,7 @@ def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTa
                     f"{', '.join(map(repr, raw_types))}", source=source.label, column=original)
             renamed[original] = canonical
         taken = set(renamed.values())
-        parts = [f"{quote(c)} AS {quote(renamed[c])}" if c in renamed else quote(c)
+        parts = [f"{typed[c]} AS {quote(renamed.get(c, c))}"
                  for c in raw_types if c in renamed or c not in taken]
         select = ", ".join(parts)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM ({scan})")

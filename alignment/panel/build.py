@@ -129,9 +129,12 @@ def _choose(metrics, contacts: RawTable, surveys: RawTable | None, known: _Surve
                     if not contacts.has(col):
                         raise InputError(f"is missing; the metric '{m.name}' needs it",
                                          source=contacts.label, column=col)
-    needed = {"n_contacts", *(c for m in chosen if m.kind == "operational" for c in m.components)}
-    if contacts.has("answered"):
-        needed.add("n_answered")
+    if metrics is None:  # everything the inputs allow, so that any variant can be re-derived
+        needed = {n for n, c in comps.items() if all(contacts.has(col) for col in c.needs)}
+    else:
+        needed = {"n_contacts", *(c for m in chosen if m.kind == "operational" for c in m.components)}
+        if contacts.has("answered"):
+            needed.add("n_answered")
     scores: dict[str, SurveyMetric] = {}
     for m in chosen:
         if m.kind == "cx":
@@ -282,6 +285,7 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
             "min(s.survey_id) FILTER (WHERE s.contact_id IS NOT NULL AND k.contact_id IS NULL) "
             "FROM surveys_t s LEFT JOIN (SELECT DISTINCT contact_id FROM contacts_t) k "
             "ON s.contact_id = k.contact_id").fetchall()[0]
+        n_orphan, n_unknown = int(n_orphan or 0), int(n_unknown or 0)
         if n_orphan and (missing_seg or not surveys.has("responded_at")):
             col = missing_seg[0] if missing_seg else "responded_at"
             raise InputError(f"is missing: {n_orphan} surveys have no contact_id, so they need their own "

@@ -24,7 +24,7 @@ def period_start(periods: pd.Series, grain: str) -> pd.Series:
     """Start date of the ``grain`` period holding each date (ISO weeks start on Monday)."""
     periods = pd.to_datetime(periods)
     if grain == "week":
-        return periods - pd.to_timedelta(periods.dt.weekday, unit="D")
+        return periods - pd.to_timedelta(periods.dt.day_of_week, unit="D")
     if grain == "month":
         return periods.dt.to_period("M").dt.start_time
     return periods
