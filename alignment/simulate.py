@@ -334,7 +334,8 @@ def _contacts(cal, qp, cpd, tz, rngs):
     # First-contact resolution and transfers: weekly rates wander (AR(1) on the
     # logit scale) independently of each other and of staffing.
     r = rngs["resolution"]
-    fcr_w = _expit(_logit(qp["fcr0"].to_numpy())[:, None] + _FCR_WEEK_SD * _ar1(r, (nq, nw), 0.5))
+    fcr_w = _expit(_logit(qp["fcr0"].to_numpy())[:, None]
+                   + _FCR_WEEK_SD * _ar1(r, (nq, nw), 0.5))
     resolved = answered & (r.random(n) < fcr_w[q_idx, cal["week"][d_idx]])
     r = rngs["transfer"]
     tr_w = _expit(_logit(qp["transfer0"].to_numpy())[:, None] + 0.3 * _ar1(r, (nq, nw), 0.5))
@@ -399,13 +400,10 @@ def _iso_local(utc_seconds, tz):
     naive = utc.tz_localize("UTC").tz_convert(tz).tz_localize(None)
     offset_min = ((naive - utc).total_seconds().to_numpy() // 60).astype(np.int64)
     text = np.datetime_as_string(naive.to_numpy().astype("datetime64[s]"), unit="s")
-    labels = {}
-    for m in np.unique(offset_min):
-        sign = "+" if m >= 0 else "-"
-        labels[m] = f"{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-    suffix = np.array([labels[m] for m in offset_min], dtype=object) if len(labels) > 1 \
-        else np.full(len(offset_min), next(iter(labels.values()), ""), dtype=object)
-    return pd.Series(text, dtype=object) + pd.Series(suffix, dtype=object)
+    labels = {m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+              for m in np.unique(offset_min).tolist()}
+    suffix = pd.Series(offset_min, dtype=np.int64).map(labels).astype(object)
+    return pd.Series(text, dtype=object) + suffix
 
 
 # ---------------------------------------------------------------- extra sources
@@ -413,7 +411,7 @@ def _iso_local(utc_seconds, tz):
 def _backlog(cal, qp, rng):
     """Daily e-mail backlog per queue, and each week's previous-week mean.
 
-    The weekly level wanders with little memory (AR(1), phi = 0.2) so that the
+    The weekly level wanders with little memory (AR(1), phi = 0.1) so that the
     lag-1 effect is not mirrored at lag 0. A burn-in week before the first week
     (not written) gives the first week its previous-week value.
     """
@@ -633,7 +631,7 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         "One latent per survey response r (a survey is sent only for answered contacts; "
         "whether a customer responds does not depend on the experience): "
         "eta_r = alpha[q] + %(drift)g * (t_r - 0.5) + %(fcr)g * (resolved_r - fcr0[q]) "
-        "%(asa)+g * max(0, ASA[q, w] - %(thr)g) %(bl)+g * (BACKLOG[q, w-1] - backlog0[q]), "
+        "- %(asa)g * max(0, ASA[q, w] - %(thr)g) - %(bl)g * (BACKLOG[q, w-1] - backlog0[q]), "
         "where q is the contact's queue, w its Monday-start week in the local calendar, "
         "t_r = (contact's local day index) / (days - 1) runs from 0 to 1 (the unmeasured "
         "drift: it is in no file), resolved_r is 1 if the contact was resolved on first "
@@ -649,8 +647,8 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         "5 %% of nps and 8 %% of ces answers are blank (skipped). No other column "
         "(aht, transfers, marketing_spend, training_hours, quality_score, agent, customer) "
         "enters the model."
-    ) % {"drift": _DRIFT_LOGIT, "fcr": _FCR_LOGIT, "asa": _ASA_SLOPE,
-         "thr": _ASA_THRESHOLD_S, "bl": _BACKLOG_SLOPE, "item": _ITEM_SD,
+    ) % {"drift": _DRIFT_LOGIT, "fcr": _FCR_LOGIT, "asa": -_ASA_SLOPE,
+         "thr": _ASA_THRESHOLD_S, "bl": -_BACKLOG_SLOPE, "item": _ITEM_SD,
          "csat": list(_CSAT_CUTS), "nps": list(_NPS_CUTS), "ces": list(_CES_CUTS)}
     queue_parameters = [
         {"queue": row.queue, "volume_weight": round(float(row.weight), 4),
@@ -673,6 +671,12 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         "drivers": drivers,
         "proxies": proxies,
         "queue_parameters": queue_parameters,
+        "queue_parameters_note": (
+            "alpha: the queue's baseline logit of satisfaction at typical conditions "
+            "(FCR at fcr0, weekly ASA at or below the threshold, backlog at backlog0, "
+            "mid-window); baseline_csat_top2_pct = 100 * expit(alpha), ignoring the small "
+            "item noise. aht_s: mean handle time. planned_occupancy: occupancy the "
+            "staffing plan aims at; shortfall weeks and unforeseen volume raise it."),
         "outcome_model": outcome_model,
         "files": {
             "contacts.csv": "one row per contact (canonical contacts format)",

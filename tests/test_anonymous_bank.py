@@ -2,12 +2,16 @@
 
 Reference 1 - an independent count. The raw file is read here with the ``csv``
 module in plain Python (no alignment code, no DuckDB) and the daily KPIs are
-counted by hand: offered (every call, PHANTOM included), answered (AGENT),
-abandoned (HANG), the mean queue wait of answered calls and the service level
-(answered with q_time <= 20 s, over offered). The day of a call is the local
-date at which it entered the agent queue (q_start, or vru_exit when it never
-queued; the ``date`` column is the date of vru_entry, so the 2 calls that reach
-the queue after midnight belong to the next day). The panel must give the same
+counted by hand. A contact is a call offered to the agent queue: one served by
+an agent (AGENT), or one that hung up while in the agent queue (HANG that
+queued). So PHANTOM calls (278, "a virtual call to be ignored") and HANG calls
+that hung up in the VRU without queueing (1,941) are not contacts. Counted:
+offered (contacts), answered (AGENT), abandoned (HANG), the mean queue wait and
+the mean service time of answered calls and the service level (answered with
+q_time <= 20 s, over offered). The day of a call is the local date at which it
+entered the agent queue (q_start, or vru_exit when it went straight to an agent;
+the ``date`` column is the date of vru_entry, so the 2 calls that reach the
+queue after midnight belong to the next day). The panel must give the same
 per-day, per-queue and monthly figures.
 
 Reference 2 - published figures. The only February 1999 figures found in the
@@ -61,10 +65,23 @@ def clock(text: str) -> int:
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds)
 
 
+def joined_queue(row: dict[str, str]) -> bool:
+    """The call waited in the agent queue: q_start 0:00:00 means "never" unless it waited
+    (one call queued at midnight, q_time 27)."""
+    return row["q_start"] != "0:00:00" or int(row["q_time"]) > 0
+
+
+def is_contact(row: dict[str, str]) -> bool:
+    """Offered to the agent queue: served by an agent, or hung up while waiting in its queue.
+
+    Stated positively (what a contact is), where the format states what is left out.
+    """
+    return row["outcome"] == "AGENT" or (row["outcome"] == "HANG" and joined_queue(row))
+
+
 def queue_entry(row: dict[str, str]) -> dt.datetime:
-    """Local time at which the call entered the agent queue (or would have)."""
-    queued = row["q_start"] != "0:00:00" or int(row["q_time"]) > 0
-    seconds = clock(row["q_start"] if queued else row["vru_exit"])
+    """Local time at which the call entered the agent queue (or went straight to an agent)."""
+    seconds = clock(row["q_start"] if joined_queue(row) else row["vru_exit"])
     day = dt.datetime(1900 + int(row["date"][:2]), int(row["date"][2:4]), int(row["date"][4:6]))
     if seconds < clock(row["vru_entry"]) - 12 * 3600:  # reached the queue after midnight
         day += dt.timedelta(days=1)
@@ -109,9 +126,9 @@ def rows():
 
 @pytest.fixture(scope="module")
 def reference(rows):
-    """{'day': {date: Tally}, 'day_queue': {(date, queue): Tally}, 'month': Tally}."""
+    """{'day': {date: Tally}, 'day_queue': {(date, queue): Tally}, 'month': Tally}, contacts only."""
     by_day, by_day_queue, month = defaultdict(Tally), defaultdict(Tally), Tally()
-    for row in rows:
+    for row in filter(is_contact, rows):
         day = queue_entry(row).date()
         by_day[day].add(row)
         by_day_queue[(day, row["type"])].add(row)
@@ -175,6 +192,18 @@ def test_bundled_file_is_the_published_copy(rows):
     assert DATA.read_bytes().count(b"\r\n") == 33_345  # CRLF, header included
 
 
+def test_outcomes_and_what_is_not_a_contact(rows):
+    """Every row is AGENT, HANG or PHANTOM, so is_contact leaves out exactly PHANTOM and VRU hang-ups."""
+    kinds = defaultdict(int)
+    for r in rows:
+        kinds[(r["outcome"], joined_queue(r))] += 1
+    assert dict(kinds) == {("AGENT", True): 14_096, ("AGENT", False): 13_066, ("HANG", True): 3_963,
+                           ("HANG", False): 1_941, ("PHANTOM", True): 278}
+    same_second = [r for r in rows if r["outcome"] == "HANG" and joined_queue(r) and int(r["q_time"]) == 0]
+    assert len(same_second) == 31 and all(r["q_start"] != "0:00:00" for r in same_second)
+    assert sum(map(is_contact, rows)) == 33_344 - 278 - 1_941 == 31_125
+
+
 def test_call_id_repeats_but_line_and_call_id_identify_a_call(rows):
     ids = [r["call_id"] for r in rows]
     assert len(set(ids)) < len(ids)
@@ -187,7 +216,8 @@ def test_format_is_registered_and_frozen():
     assert fmt.timezone == TZ
     assert set(fmt.columns) >= {"contact_id", "queue", "channel", "arrived_at", "answered",
                                 "abandoned", "wait_s", "handle_s", "customer_id", "agent_id"}
-    assert "PHANTOM" in fmt.description
+    assert "PHANTOM" in fmt.description and "1,941" in fmt.description
+    assert "PHANTOM" in fmt.where and "HANG" in fmt.where
     with pytest.raises(Exception):
         fmt.name = "other"
 
@@ -207,8 +237,12 @@ def test_format_maps_the_awkward_rows():
         f"{k} = " + (str(v).lower() if isinstance(v, bool) else "'" + str(v).replace("'", "''") + "'")
         for k, v in opts.items())
     select = ", ".join(f'{expr} AS "{name}"' for name, expr in fmt.columns.items())
-    frame = duckdb.sql(f"SELECT {select} FROM read_csv('{DATA}', {rendered})").df()
-    assert len(frame) == 33_344 and frame["contact_id"].is_unique
+    everything = duckdb.sql(f"SELECT {select} FROM read_csv('{DATA}', {rendered})").df()
+    assert len(everything) == 33_344 and everything["contact_id"].is_unique
+    frame = duckdb.sql(f"SELECT {select} FROM read_csv('{DATA}', {rendered}) WHERE {fmt.where}").df()
+    assert len(frame) == 31_125  # 33,344 - 278 PHANTOM - 1,941 VRU hang-ups
+    left_out = set(everything["contact_id"]) - set(frame["contact_id"])
+    assert len(left_out) == 278 + 1_941
     assert frame.drop(columns=["customer_id", "agent_id"]).notna().all().all()
     row = frame.set_index("contact_id")
     # queued at real midnight: q_start 0:00:00 but q_time 27, date 15 Feb (vru_entry 23:59:54)
@@ -219,15 +253,18 @@ def test_format_maps_the_awkward_rows():
     assert row.loc["AA0105-35608", "arrived_at"] == "1999-02-10 23:59:29"
     # negative vru_time (vru_exit 9:47:17 before vru_entry 9:48:14): same day, at q_start
     assert row.loc["AA0102-30456", "arrived_at"] == "1999-02-07 09:47:17"
-    # never queued: arrives at vru_exit, waits 0
+    # never queued, straight to an agent: arrives at vru_exit, waits 0
     assert row.loc["AA0101-34536", ["arrived_at", "wait_s"]].tolist() == ["1999-02-01 07:02:56", 0.0]
-    # PHANTOM: neither answered nor abandoned
-    assert not row.loc["AA0101-34645", "answered"] and not row.loc["AA0101-34645", "abandoned"]
+    # PHANTOM (queued 13:13:42, q_time 30) and a HANG that never queued: not contacts
+    assert {"AA0101-34645", "AA0101-34585"} <= left_out
+    # HANG that queued: abandoned, with its queue wait
+    assert row.loc["AA0101-34539", ["answered", "abandoned", "wait_s"]].tolist() == [False, True, 5.0]
     # AGENT with NO_SERVER: answered, no agent; customer 0 -> NULL
     assert row.loc["AA0101-34537", "answered"] and pd.isna(row.loc["AA0101-34537", "agent_id"])
     assert pd.isna(row.loc["AA0101-34537", "customer_id"])
     assert (frame["channel"] == "voice").all()
-    assert int(frame["answered"].sum()) == 27_162 and int(frame["abandoned"].sum()) == 5_904
+    assert int(frame["answered"].sum()) == 27_162 and int(frame["abandoned"].sum()) == 3_963
+    assert not (frame["answered"] & frame["abandoned"]).any()
 
 
 # ---------------------------------------------------------------------------
@@ -270,9 +307,70 @@ def test_monthly_panel_matches_independent_count(monthly, reference):
     panel = by_date(monthly.table)
     assert list(panel) == [dt.date(1999, 2, 1)]
     ref = reference["month"]
-    assert (ref.offered, ref.answered, ref.abandoned) == (33_344, 27_162, 5_904)
+    # Typed in from the independent count (Tally over is_contact rows), not from the panel:
+    #   offered   = 33,344 rows - 278 PHANTOM - 1,941 VRU hang-ups = 31,125
+    #   answered  = 27,162 AGENT (14,096 queued + 13,066 straight to an agent)
+    #   abandoned = 3,963 HANG that queued = 5,904 HANG - 1,941 VRU hang-ups
+    #   ASA       = 1,107,512 s of queue wait / 27,162 answered = 40.7743 s
+    #   AHT       = 4,790,100 s of ser_time / 27,162 answered = 176.3530 s (talk only)
+    #   SL        = 100 * 16,209 answered within 20 s / 31,125 offered = 52.0771 %
+    assert (ref.offered, ref.answered, ref.abandoned) == (31_125, 27_162, 3_963)
+    assert (ref.wait_answered, ref.handle_answered, ref.answered_within) == (1_107_512, 4_790_100, 16_209)
     assert_cell(panel[dt.date(1999, 2, 1)], ref, "February 1999")
-    assert monthly.n_contacts == 33_344
+    record = panel[dt.date(1999, 2, 1)]
+    assert float(record["offered"]) == 31_125
+    assert float(record["asa"]) == pytest.approx(40.774317060599, abs=1e-9)
+    assert float(record["aht"]) == pytest.approx(176.352993152198, abs=1e-9)
+    assert float(record["service_level"]) == pytest.approx(52.077108433735, abs=1e-9)
+    assert float(record["abandon_rate"]) == pytest.approx(100 * 3_963 / 31_125, abs=1e-9)  # 12.7325 %
+    assert monthly.n_contacts == 31_125
+
+
+def write_rows(path: Path, keep) -> Path:
+    """The raw file's header and the lines whose row passes ``keep(row)``, byte for byte."""
+    lines = DATA.read_bytes().split(b"\r\n")
+    header, body = lines[0], [line for line in lines[1:] if line]
+    rows = read_rows()
+    assert len(body) == len(rows)
+    path.write_bytes(b"\r\n".join([header] + [line for line, r in zip(body, rows) if keep(r)]) + b"\r\n")
+    return path
+
+
+def test_phantom_and_vru_hang_ups_are_not_offered_but_same_second_abandons_are(tmp_path, rows, monthly):
+    """A file of every PHANTOM, every VRU-only hang-up and every HANG that left the queue
+    in the same second (all the HANG calls with q_time 0): only the last 31 are contacts,
+    abandoned within 0 s."""
+    def keep(r):
+        return r["outcome"] == "PHANTOM" or (r["outcome"] == "HANG" and r["q_time"] == "0")
+    path = write_rows(tmp_path / "not_offered.txt", keep)
+    assert sum(map(keep, rows)) == 278 + 1_941 + 31
+    panel = build_panel(Source(str(path), format=FORMAT), grain="month", by=(), timezone=TZ)
+    assert panel.n_contacts == 31
+    record = panel.table.iloc[0]
+    assert (int(record["n_contacts"]), int(record["n_answered"]), int(record["n_abandoned"])) == (31, 0, 31)
+    assert int(record["n_abandoned_within_t"]) == 31 and float(record["wait_abandoned_s"]) == 0.0
+    # and on the whole file, the month's offered is every row but those 278 + 1,941
+    assert monthly.n_contacts == len(rows) - 278 - 1_941
+
+
+def test_bad_rows_are_named_by_their_row_in_the_raw_file(tmp_path):
+    """Rows left out by the format still count in the row numbers of messages; a row whose
+    q_time is malformed is reported, never silently taken for a VRU hang-up."""
+    def corrupt(row_number, text):
+        lines = DATA.read_bytes().split(b"\r\n")[:61]  # header and data rows 1-60
+        cells = lines[row_number].split(b"\t")
+        header = lines[0].split(b"\t")
+        cells[header.index(b"q_time")] = text
+        lines[row_number] = b"\t".join(cells)
+        path = tmp_path / f"bad{row_number}.txt"
+        path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+        return path
+    # data row 58 (AA0101-34593) is a HANG that queued; data row 50 before it is a VRU hang-up
+    with pytest.raises(ValueError, match=r"column 'wait_s', row 58\b"):
+        build_panel(Source(str(corrupt(58, b"x")), format=FORMAT), grain="month", timezone=TZ)
+    # data row 50 (AA0101-34585): HANG with q_start 0:00:00; unreadable q_time keeps it in
+    with pytest.raises(ValueError, match=r"column 'wait_s', row 50\b"):
+        build_panel(Source(str(corrupt(50, b"x")), format=FORMAT), grain="month", timezone=TZ)
 
 
 # ---------------------------------------------------------------------------
@@ -317,28 +415,36 @@ def test_file_reproduces_miller_service_rate(rows):
 
 
 def test_panel_wednesdays_match_miller(daily, rows):
-    """Answered + abandoned on the 4 Wednesdays = Miller's 6,289 calls, up to his exclusions.
+    """Contacts on the 4 Wednesdays = Miller's 6,289 calls, up to his exclusions and ours.
 
-    Miller counts by vru_entry date and drops rows with negative vru_time; the panel
-    counts by queue-entry date and keeps them. On these Wednesdays that is +3 calls with
-    negative vru_time (all AGENT) and -1 call that entered the VRU at 23:59:56 on 10 Feb
-    and the queue on 11 Feb: 6,289 + 3 - 1 = 6,291. Both adjustments are re-derived
-    from the file below so that the literal numbers are checked, not assumed.
+    Miller counts every non-PHANTOM call by vru_entry date and drops rows with negative
+    vru_time. The panel counts contacts by queue-entry date and keeps negative vru_time:
+    -573 HANG calls that hung up in the VRU (none with negative vru_time; not offered
+    to the agent queue, so not contacts), +3 contacts with negative vru_time (all
+    AGENT), -1 contact that entered the VRU at 23:59:56 on 10 Feb and the queue on
+    11 Feb: 6,289 - 573 + 3 - 1 = 5,718. Every adjustment is re-derived from the file
+    below so that the literal numbers are checked, not assumed.
     """
     published = round(4 * sum(MILLER_WEDNESDAY_HOURLY))
     assert published == 6_289
+
+    def vru_date(r):
+        return dt.date(1999, 2, int(r["date"][4:]))
+
+    vru_hang_ups = sum(
+        1 for r in rows if r["outcome"] != "PHANTOM" and not is_contact(r)
+        and int(r["vru_time"]) >= 0 and vru_date(r) in WEDNESDAYS)
     negative_vru = sum(
-        1 for r in rows if r["outcome"] != "PHANTOM" and int(r["vru_time"]) < 0
-        and dt.date(1999, 2, int(r["date"][4:])) in WEDNESDAYS)
+        1 for r in rows if is_contact(r) and int(r["vru_time"]) < 0 and vru_date(r) in WEDNESDAYS)
     moved_out = sum(
-        1 for r in rows if r["outcome"] != "PHANTOM"
-        and dt.date(1999, 2, int(r["date"][4:])) in WEDNESDAYS
+        1 for r in rows if is_contact(r) and vru_date(r) in WEDNESDAYS
         and queue_entry(r).date() not in WEDNESDAYS)
     moved_in = sum(
-        1 for r in rows if r["outcome"] != "PHANTOM"
-        and dt.date(1999, 2, int(r["date"][4:])) not in WEDNESDAYS
+        1 for r in rows if is_contact(r) and vru_date(r) not in WEDNESDAYS
         and queue_entry(r).date() in WEDNESDAYS)
-    assert (negative_vru, moved_out, moved_in) == (3, 1, 0)
+    assert (vru_hang_ups, negative_vru, moved_out, moved_in) == (573, 3, 1, 0)
     panel = by_date(daily.table)
+    offered = sum(int(panel[d]["n_contacts"]) for d in WEDNESDAYS)
     served_or_abandoned = sum(int(panel[d]["n_answered"]) + int(panel[d]["n_abandoned"]) for d in WEDNESDAYS)
-    assert served_or_abandoned == published + negative_vru - moved_out + moved_in == 6_291
+    assert offered == served_or_abandoned  # no contact is neither, now that PHANTOM is left out
+    assert offered == published - vru_hang_ups + negative_vru - moved_out + moved_in == 5_718

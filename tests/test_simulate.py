@@ -164,10 +164,8 @@ def test_truth_file_matches_return_value(small):
     assert "csat" in truth["outcome_model"] and "eta" in truth["outcome_model"]
 
 
-def test_truth_drivers():
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        truth = simulate(tmp, seed=1, days=7, queues=1, contacts_per_day=5)
+def test_truth_drivers(tmp_path):
+    truth = simulate(str(tmp_path), seed=1, days=7, queues=1, contacts_per_day=5)
     by_name = {d["name"]: d for d in truth["drivers"]}
     required = {"name", "role", "sign", "lag_days", "lag_weeks", "threshold", "effect"}
     for d in truth["drivers"]:

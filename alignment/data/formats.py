@@ -53,6 +53,11 @@ class Format:
         as VARCHAR; raw names quoted with double quotes, e.g. ``"vru+line"``).
     timezone : str or None
         IANA timezone of the format's naive times.
+    where : str or None
+        DuckDB SQL boolean over the raw columns (as VARCHAR): the rows that are
+        contacts. Rows where it is not true are not contacts at all (e.g. records
+        that never reached the agent queue) and are left out before anything is
+        validated or counted; None keeps every row.
     """
 
     name: str
@@ -61,6 +66,7 @@ class Format:
     required: tuple[str, ...]
     columns: Mapping[str, str]
     timezone: str | None
+    where: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -81,10 +87,18 @@ def _seconds(raw: str) -> str:
 # with q_time 27. A positive q_time tells the two apart.
 _QUEUED = """("q_start" <> '0:00:00' OR TRY_CAST("q_time" AS INTEGER) > 0)"""
 
+# Rows that are not contacts offered to the agent queue: PHANTOM calls ("a
+# virtual call to be ignored" in the Technion documentation) and HANG calls that
+# never queued, i.e. hung up in the VRU (self-service), not in the agent queue.
+# HANG calls that queued and left in the same second (q_time 0) stay: offered
+# and abandoned. A row whose test is NULL (a malformed q_time) is kept by the
+# COALESCE, so that the reader's validation names it instead of the filter hiding it.
+_OFFERED = f"""(NOT COALESCE("outcome" = 'PHANTOM' OR ("outcome" = 'HANG' AND NOT {_QUEUED}), false))"""
+
 # When the call reached the agent queue: q_start if it queued, else the end of its
-# VRU stage (it went straight to an agent, or hung up in the VRU). Not vru_entry:
-# the time spent in self-service is not waiting for an agent, and q_start is what
-# q_time (our wait_s) is measured from.
+# VRU stage (it went straight to an agent; the calls that hung up in the VRU are
+# not contacts, see _OFFERED). Not vru_entry: the time spent in self-service is
+# not waiting for an agent, and q_start is what q_time (our wait_s) is measured from.
 _ENTERED = f"""(CASE WHEN {_QUEUED} THEN {_seconds('"q_start"')} ELSE {_seconds('"vru_exit"')} END)"""
 
 # `date` is the date of vru_entry (call_ids grow with (date, vru_entry) on every
@@ -116,18 +130,22 @@ Mapping to the canonical contact columns, and why:
 - queue = type (PS regular, PE English, IN internet, NE stock exchange,
   NW prospective customers, TT callbacks); channel = 'voice'.
 - arrived_at = when the call entered the agent queue: q_start when the call
-  queued, else vru_exit (it went straight to an agent, or hung up in the VRU).
+  queued, else vru_exit (it went straight to an agent).
   q_start 0:00:00 means "never queued" unless q_time > 0 (a call can queue at
   midnight). The date column is the date of vru_entry, so a call that reaches
   the queue after midnight is moved to the next day. Text 'YYYY-MM-DD HH:MM:SS'.
-- answered = outcome 'AGENT'; abandoned = outcome 'HANG'. This includes
-  HANG calls that hung up in the VRU before queueing (q_start 0:00:00; 1,941
-  in Feb 1999): their wait is 0 s, so they count as abandoned within the
-  service-level threshold and as short abandons, and the
-  abandon_rate_excl_short metric leaves them out.
-- PHANTOM calls (outcome 'PHANTOM', 278 in Feb 1999; "a virtual call to be
-  ignored" in the Technion documentation) are kept as contacts but are neither
-  answered nor abandoned, so they count in offered (n_contacts) only.
+- Contacts are the calls offered to the agent queue. Two kinds of rows are
+  not, and are left out (the format's `where`), so they count nowhere, not
+  even in offered (n_contacts):
+  * PHANTOM calls (outcome 'PHANTOM', 278 in Feb 1999): "a virtual call to be
+    ignored" in the Technion documentation;
+  * HANG calls that never queued (q_start 0:00:00 and q_time 0; 1,941 in Feb
+    1999): they hung up in the VRU (self-service) and never reached the agent
+    queue, so they did not abandon it.
+  Feb 1999 thus gives 33,344 - 278 - 1,941 = 31,125 contacts.
+- answered = outcome 'AGENT'; abandoned = outcome 'HANG' (every HANG call left
+  is one that queued). The 31 HANG calls that joined the queue and left it in
+  the same second (q_time 0) are offered and abandoned with a wait of 0 s.
 - wait_s = q_time (seconds in the agent queue; 0 for calls that never queued).
   The VRU (self-service) time is not part of it.
 - handle_s = ser_time (seconds with an agent). The log has no after-call work,
@@ -170,6 +188,7 @@ TECHNION_ANONYMOUS_BANK = Format(
         "priority": """TRY_CAST("priority" AS INTEGER)""",
     }),
     timezone="Asia/Jerusalem",
+    where=_OFFERED,
 )
 
 FORMATS: dict[str, Format] = {TECHNION_ANONYMOUS_BANK.name: TECHNION_ANONYMOUS_BANK}

@@ -88,8 +88,9 @@ def _literal(value) -> str:
 def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTable:
     """Register ``source`` as the view ``name`` with canonical column names.
 
-    Applies the source's built-in ``format`` (a SQL mapping of raw columns) or
-    its ``columns`` renames; every other column keeps its name.
+    Applies the source's built-in ``format`` (a SQL mapping of raw columns, and
+    its filter of the rows that are contacts) or its ``columns`` renames; every
+    other column keeps its name.
 
     Raises
     ------
@@ -126,7 +127,10 @@ def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTa
         parts = [f"{typed[c]} AS {quote(renamed.get(c, c))}"
                  for c in raw_types if c in renamed or c not in taken]
         select = ", ".join(parts)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM ({scan})")
+    # A format's `where` keeps only the rows that are contacts. In numbered_sql it
+    # filters after the numbering, so that __row stays the row of the raw file.
+    where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM ({scan}){where}")
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(name)}").fetchall()}
-    numbered_sql = f"SELECT __row, {select} FROM ({numbered})"
+    numbered_sql = f"SELECT __row, {select} FROM ({numbered}){where}"
     return RawTable(label=source.label, view=name, types=types, numbered_sql=numbered_sql)

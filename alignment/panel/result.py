@@ -105,7 +105,11 @@ class Panel:
             lines.append("  pooled over the whole panel:")
             for name, value in totals.items():
                 m = self.definitions[name]
-                lines.append(f"    {name:<28} {value:>12.2f} {m.unit}")
+                shown = f"{value:>12,.0f}" if m.rollup == "sum" else f"{value:>12.2f}"
+                lines.append(f"    {name:<28} {shown} {m.unit}")
+            per_row = [n for n, m in self.definitions.items() if not m.additive]
+            if per_row:
+                lines.append(f"    ({', '.join(per_row)}: per row only, distinct counts do not add up)")
         for _, message in self.notes:
             lines.append(f"  note: {message}")
         return "\n".join(lines)
