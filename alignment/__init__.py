@@ -5,13 +5,15 @@ The six steps of the method map onto the package:
 1-2. :mod:`alignment.catalog` -- choose the CX metric and the operational KPIs;
 3.   :mod:`alignment.data` and :mod:`alignment.panel` -- read contacts, surveys and
      other sources and build a pooled KPI panel (DuckDB does the heavy lifting);
-4-6. correlation, driver ranking and validation (later issues).
+4.   :mod:`alignment.correlation` -- lag-aware correlations, honest under autocorrelation;
+5-6. driver ranking and validation (later issues).
 
 :mod:`alignment.simulate` writes worlds with a planted truth for testing.
 """
 
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
+from .correlation import CorrelationResult, correlate
 from .data import ExtraSource, Source
 from .exceptions import (AlignmentError, AlignmentWarning, InputError, OptionError,
                          UnmatchedSurveysWarning)
@@ -20,7 +22,7 @@ from .panel import NonAdditiveMetricWarning, Panel, build_panel
 __version__ = "0.1.0"
 
 __all__ = [
-    "catalog", "build_panel", "Panel", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
+    "catalog", "build_panel", "Panel", "correlate", "CorrelationResult", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning",
 ]

@@ -128,7 +128,7 @@ def test_week_periods_start_on_monday_even_when_data_starts_midweek():
                              "2025-01-17T12:00:00-05:00"),    # Friday of the next week
                     grain="week", timezone=NY)
     periods = pd.to_datetime(p.table["period"])
-    assert (periods.dt.dayofweek == 0).all()
+    assert (periods.dt.day_of_week == 0).all()
     assert counts(p) == {"2025-01-06": 1, "2025-01-13": 1}
 
 

@@ -1,0 +1,309 @@
+"""Step 4 of the method: correlate KPIs with the CX metric, honestly for time series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from ..exceptions import InputError, OptionError
+from .inference import effective_n, fisher_interval, kish_factor, p_value, weighted_r
+from .series import (SCOPES, infer_grain, lagged_frame, parse_scope, period_number, transform)
+
+METHODS = ("pearson", "spearman", "kendall")
+ADJUST = {"bh": "fdr_bh", "holm": "holm"}
+COLUMNS = ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
+           "p_value", "p_adjusted", "status", "reason"]
+
+
+@dataclass(frozen=True)
+class CorrelationResult:
+    """Correlations of KPIs (at lags) with an outcome, by scope.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per KPI x lag x scope (x segment for ``per_segment`` scopes) with columns
+        ``x, y, lag, method, scope, segment, n, n_effective, r, ci_low, ci_high, p_value,
+        p_adjusted, status, reason``. ``status`` is ``ok``, ``not_enough_data`` or
+        ``constant``; r and its inference are missing unless it is ``ok``.
+    """
+
+    table: pd.DataFrame
+    outcome: str
+    kpis: tuple[str, ...]
+    lags: tuple[int, ...]
+    method: str
+    scopes: tuple[str, ...]
+    adjust: str
+    inference: str
+    ci: float
+    n_boot: int
+    seed: int | None
+
+    def summary(self) -> str:
+        """The strongest association of each KPI in each scope, best lag first."""
+        t = self.table[self.table["status"] == "ok"]
+        lines = [f"Correlations with {self.outcome} ({self.method}, {self.inference} inference, "
+                 f"{int(self.ci * 100)} % CI, p adjusted by {self.adjust} over {len(self.table)} tests)"]
+        for scope in self.scopes:
+            s = t[(t["scope"] == scope) & t["segment"].isna()]
+            if s.empty:
+                continue
+            lines.append(f"  scope {scope}:")
+            best = s.loc[s.groupby("x")["p_value"].idxmin()].sort_values("p_value")
+            for row in best.itertuples():
+                lines.append(f"    {row.x:<24} lag {row.lag}  r = {row.r:+.2f} [{row.ci_low:+.2f}, "
+                             f"{row.ci_high:+.2f}]  n = {row.n}, n_eff = {row.n_effective:.1f}, "
+                             f"p_adj = {row.p_adjusted:.3g}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")
+        return {"outcome": self.outcome, "kpis": list(self.kpis), "lags": list(self.lags),
+                "method": self.method, "scopes": list(self.scopes), "adjust": self.adjust,
+                "inference": self.inference, "ci": self.ci, "n_boot": self.n_boot, "seed": self.seed,
+                "rows": rows}
+
+
+def _lags(lags) -> tuple[int, ...]:
+    if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool):
+        values = tuple(range(0, int(lags) + 1))
+    else:
+        values = tuple(int(v) for v in lags)
+    if not values or any(v < 0 for v in values):
+        raise OptionError(f"The 'lags' parameter of correlate must be a maximum lag >= 0 or a list of "
+                          f"lags >= 0. Got {lags!r} instead.")
+    return values
+
+
+def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | None = None, lags=0,
+              method: str = "pearson", scope: Sequence[str] | str | None = None,
+              covariates: Sequence[str] | None = None, weights: str | None = None, adjust: str = "bh",
+              ci: float = 0.95, inference: str = "fisher", n_boot: int = 1000, block: int | None = None,
+              seed: int | None = None, grain: str | None = None, time: str = "period",
+              autocorrelation: bool = True) -> CorrelationResult:
+    """Correlate each KPI, at each lag, with the outcome, in each scope.
+
+    Parameters
+    ----------
+    panel : Panel or pandas.DataFrame
+        One row per period x segment.
+    outcome : str
+        The CX metric column (e.g. ``"csat"``).
+    kpis : sequence of str
+        KPI columns.
+    by : sequence of str, optional
+        Segment columns; default the panel's.
+    lags : int or sequence of int
+        Maximum lag (0..lags) or explicit lags: the KPI at period t - lag against the outcome at
+        t, within each segment, never across a gap in the periods.
+    method : {"pearson", "spearman", "kendall"}
+    scope : str or sequence of str
+        Any of ``pooled``, ``within`` (segment means removed), ``per_segment`` and each of them
+        ``_detrended`` (linear trend removed) or ``_differenced`` (first differences). Default:
+        pooled, within, within_detrended and within_differenced (pooled ones without segments).
+    covariates : sequence of str, optional
+        Partial correlation: both series are residualized on these (at the outcome's period).
+    weights : str, optional
+        Column of weights, e.g. the outcome's response count ``"csat_n"``.
+    adjust : {"bh", "holm"}
+        Multiple-testing adjustment across every row of the table.
+    ci : float
+        Confidence level.
+    inference : {"fisher", "block_bootstrap"}
+        Fisher-z with the effective sample size, or a moving-block bootstrap of periods.
+    n_boot, block, seed
+        Bootstrap resamples, block length in periods (default the cube root of the number of
+        periods, at least 2), seed.
+    grain : {"day", "week", "month"}, optional
+        The period grain; default the panel's, or inferred from the period dates.
+    time : str
+        The period column.
+    autocorrelation : bool
+        False gives textbook inference (n_effective = n minus estimated parameters), for comparison.
+
+    Returns
+    -------
+    CorrelationResult
+
+    Examples
+    --------
+    >>> from alignment import build_panel, correlate
+    >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
+    ...                     grain="week", by=["queue"], timezone="America/New_York")
+    >>> res = correlate(panel, "csat", ["asa", "fcr"], lags=1, scope="within")
+    >>> sorted(res.table["lag"].unique().tolist())
+    [0, 1]
+    """
+    data, by, grain = _unpack(panel, by, grain, time)
+    kpis = [kpis] if isinstance(kpis, str) else list(kpis)
+    covariates = list(covariates or ())
+    lags = _lags(lags)
+    if method not in METHODS:
+        raise OptionError(f"The 'method' parameter of correlate must be one of 'pearson', 'spearman', "
+                          f"'kendall'. Got {method!r} instead.")
+    if adjust not in ADJUST:
+        raise OptionError(f"The 'adjust' parameter of correlate must be 'bh' or 'holm'. Got {adjust!r} instead.")
+    if inference not in ("fisher", "block_bootstrap"):
+        raise OptionError(f"The 'inference' parameter of correlate must be 'fisher' or 'block_bootstrap'. "
+                          f"Got {inference!r} instead.")
+    if not 0 < ci < 1:
+        raise OptionError(f"The 'ci' parameter of correlate must be between 0 and 1. Got {ci!r} instead.")
+    if method == "kendall" and (weights or covariates):
+        raise OptionError("Kendall's tau takes neither weights nor covariates; use pearson or spearman.")
+    if scope is None:
+        scope = ("pooled", "within", "within_detrended", "within_differenced") if by else (
+            "pooled", "pooled_detrended", "pooled_differenced")
+    scopes = (scope,) if isinstance(scope, str) else tuple(scope)
+    for s in scopes:
+        parse_scope(s)
+    needed = [outcome, *kpis, *covariates, *([weights] if weights else []), time, *by]
+    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
+    if missing:
+        raise InputError(f"is not a column of the panel (columns: {', '.join(map(str, data.columns))})",
+                         column=missing[0])
+    for c in [outcome, *kpis, *covariates, *([weights] if weights else [])]:
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise InputError("is not numeric", column=c)
+    if weights is not None and (data[weights].dropna() < 0).any():
+        raise InputError("has negative weights", column=weights)
+    number = period_number(data[time], grain)
+    root = np.random.SeedSequence(seed)
+    extra = covariates + ([weights] if weights else [])
+    rows, boot_seeds = [], iter(root.spawn(len(kpis) * len(lags) * len(scopes)))
+    for kpi in kpis:
+        for lag in lags:
+            pairs = lagged_frame(data, outcome, kpi, lag, by, number, extra)
+            if weights:
+                pairs = pairs.rename(columns={weights: "w"})
+            labels = _segment_labels(data, by)
+            for s in scopes:
+                child = next(boot_seeds)
+                base, kind = parse_scope(s)
+                groups = [(None, pairs)] if base != "per_segment" else list(pairs.groupby("seg", sort=True))
+                for seg_code, part in groups:
+                    row = _one(part, base, kind, covariates, "w" in pairs, method, ci, inference,
+                               n_boot, block, child, autocorrelation)
+                    row.update(x=kpi, y=outcome, lag=lag, method=method, scope=s,
+                               segment=None if seg_code is None else labels[seg_code])
+                    rows.append(row)
+    table = pd.DataFrame(rows)
+    table["p_adjusted"] = np.nan
+    ok = table["p_value"].notna()
+    if ok.any():
+        table.loc[ok, "p_adjusted"] = multipletests(table.loc[ok, "p_value"], method=ADJUST[adjust])[1]
+    table["n"] = table["n"].astype(int)
+    return CorrelationResult(table=table[COLUMNS], outcome=outcome, kpis=tuple(kpis), lags=lags,
+                             method=method, scopes=scopes, adjust=adjust, inference=inference, ci=ci,
+                             n_boot=n_boot if inference == "block_bootstrap" else 0, seed=seed)
+
+
+def _unpack(panel, by, grain, time):
+    from ..panel import Panel
+    if isinstance(panel, Panel):
+        data = panel.table
+        by = panel.by if by is None else by
+        grain = grain or panel.grain
+    elif isinstance(panel, pd.DataFrame):
+        data = panel
+        by = by or ()
+    else:
+        raise OptionError(f"correlate needs a Panel or a DataFrame. Got {type(panel).__name__} instead.")
+    by = [by] if isinstance(by, str) else list(by)
+    if time not in data.columns:
+        raise InputError(f"is not a column of the panel", column=time)
+    grain = grain or infer_grain(data[time])
+    if grain not in ("day", "week", "month"):
+        raise OptionError(f"The 'grain' parameter of correlate must be 'day', 'week' or 'month'. Got {grain!r} instead.")
+    return data, by, grain
+
+
+def _segment_labels(data: pd.DataFrame, by: list[str]) -> dict[int, str]:
+    if not by:
+        return {0: "all"}
+    keys = data[by].drop_duplicates().sort_values(by).reset_index(drop=True)
+    return {i: " / ".join(str(v) for v in row) for i, row in enumerate(keys.itertuples(index=False))}
+
+
+def _empty(n: int, status: str, reason: str) -> dict:
+    return dict(n=n, n_effective=np.nan, r=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                status=status, reason=reason)
+
+
+def _one(pairs: pd.DataFrame, base: str, kind: str, covariates: list[str], weighted: bool, method: str,
+         ci: float, inference: str, n_boot: int, block: int | None, seed, autocorrelation: bool) -> dict:
+    cols = ["x", "y", *covariates]
+    tf, used = transform(pairs, cols, base, kind)
+    n = len(tf)
+    used += len(covariates)
+    if n - used < 4:
+        return _empty(n, "not_enough_data", f"{n} pairs for {used} estimated parameters")
+    w = tf["w"].to_numpy(dtype=float) if weighted else None
+    x, y = tf["x"].to_numpy(dtype=float), tf["y"].to_numpy(dtype=float)
+    if covariates:
+        x, y = _partial(x, y, tf[covariates].to_numpy(dtype=float), w)
+    if method == "spearman":
+        x, y = stats.rankdata(x), stats.rankdata(y)
+    if method == "kendall":
+        r = float(stats.kendalltau(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else np.nan
+    else:
+        r = weighted_r(x, y, w)
+    if not np.isfinite(r):
+        return _empty(n, "constant", "the KPI or the outcome does not vary in this scope")
+    seg, t = tf["seg"].to_numpy(), tf["t"].to_numpy()
+    if autocorrelation:
+        xc, yc = x - np.average(x, weights=w), y - np.average(y, weights=w)
+        n_star = effective_n(xc, yc, seg, t)
+    else:
+        n_star = float(n)
+    n_eff = max(n_star * (n - used) / n * kish_factor(w), 2.0)
+    if inference == "fisher":
+        lo, hi = fisher_interval(r, n_eff, method, ci)
+        p = p_value(r, n_eff, method)
+    else:
+        lo, hi, p = _block_bootstrap(x, y, w, t, r, method, ci, n_boot, block, seed)
+    return dict(n=n, n_effective=n_eff, r=r, ci_low=lo, ci_high=hi, p_value=p, status="ok", reason="")
+
+
+def _partial(x, y, z, w):
+    design = np.column_stack([np.ones(len(x)), z])
+    sw = np.sqrt(w) if w is not None else np.ones(len(x))
+    out = []
+    for v in (x, y):
+        beta, *_ = np.linalg.lstsq(design * sw[:, None], v * sw, rcond=None)
+        out.append(v - design @ beta)
+    return out
+
+
+def _block_bootstrap(x, y, w, t, r, method, ci, n_boot, block, seed):
+    """Moving blocks of consecutive periods (circular); every row of a drawn period comes along."""
+    periods, inverse = np.unique(t, return_inverse=True)
+    n_periods = len(periods)
+    length = block or max(2, int(round(n_periods ** (1 / 3))))
+    length = min(length, n_periods)
+    rows_of = [np.flatnonzero(inverse == k) for k in range(n_periods)]
+    rng = np.random.default_rng(seed)
+    n_blocks = int(np.ceil(n_periods / length))
+    draws = np.empty(n_boot)
+    for b in range(n_boot):
+        starts = rng.integers(0, n_periods, n_blocks)
+        chosen = ((starts[:, None] + np.arange(length)[None, :]) % n_periods).ravel()[:n_periods]
+        idx = np.concatenate([rows_of[k] for k in chosen])
+        xb, yb = x[idx], y[idx]
+        if method == "kendall":
+            draws[b] = stats.kendalltau(xb, yb).statistic
+        elif method == "spearman":
+            draws[b] = weighted_r(stats.rankdata(xb), stats.rankdata(yb), None if w is None else w[idx])
+        else:
+            draws[b] = weighted_r(xb, yb, None if w is None else w[idx])
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < max(10, n_boot // 2):
+        return np.nan, np.nan, np.nan
+    lo, hi = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+    p = (1 + np.sum(np.abs(draws - r) >= abs(r))) / (len(draws) + 1)
+    return float(lo), float(hi), float(p)
