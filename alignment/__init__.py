@@ -6,7 +6,9 @@ The six steps of the method map onto the package:
 3.   :mod:`alignment.data` and :mod:`alignment.panel` -- read contacts, surveys and
      other sources and build a pooled KPI panel (DuckDB does the heavy lifting);
 4.   :mod:`alignment.correlation` -- lag-aware correlations, honest under autocorrelation;
-5-6. driver ranking and validation (later issues).
+5.   :mod:`alignment.drivers` -- effect sizes (regressions, tipping points) and exact
+     relative importance with bootstrap intervals;
+6.   validation (a later issue).
 
 :mod:`alignment.simulate` writes worlds with a planted truth for testing.
 """
@@ -15,14 +17,21 @@ from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
 from .correlation import CorrelationResult, correlate
 from .data import ExtraSource, Source
-from .exceptions import (AlignmentError, AlignmentWarning, InputError, OptionError,
-                         UnmatchedSurveysWarning)
+from .drivers import (ImportanceResult, RegressionResult, TippingPoint, regress, relative_importance,
+                      tipping_point)
+from .exceptions import (AlignmentError, AlignmentWarning, AutocorrelationWarning, CollinearityWarning,
+                         ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
+                         InputError, LowResponsesWarning, MissingDataWarning, OptionError,
+                         SmallSampleWarning, UnmatchedSurveysWarning)
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "catalog", "build_panel", "Panel", "correlate", "CorrelationResult", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
-    "CompositeScore", "AlignmentError", "InputError", "OptionError", "AlignmentWarning",
-    "UnmatchedSurveysWarning", "NonAdditiveMetricWarning",
+    "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",
+    "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point", "TippingPoint", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
+    "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
+    "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
+    "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
+    "InfluenceWarning", "HeteroskedasticityWarning",
 ]

@@ -20,6 +20,10 @@ __all__ = [
     "SmallSampleWarning",
     "CollinearityWarning",
     "AutocorrelationWarning",
+    "ConstantPredictorWarning",
+    "MissingDataWarning",
+    "InfluenceWarning",
+    "HeteroskedasticityWarning",
 ]
 
 
@@ -86,3 +90,19 @@ class CollinearityWarning(AlignmentWarning):
 
 class AutocorrelationWarning(AlignmentWarning):
     """A series is strongly autocorrelated; naive inference would mislead."""
+
+
+class ConstantPredictorWarning(AlignmentWarning):
+    """A KPI is constant or nearly so; it cannot explain anything and is left out."""
+
+
+class MissingDataWarning(AlignmentWarning):
+    """More than half of the periods lack a value."""
+
+
+class InfluenceWarning(AlignmentWarning):
+    """A few periods carry much of the fit (large Cook's distance)."""
+
+
+class HeteroskedasticityWarning(AlignmentWarning):
+    """Residual variance changes with the predictors (Breusch-Pagan)."""

@@ -395,7 +395,7 @@ def environment() -> str:
     return (f"DuckDB {duckdb.__version__} (default threads={threads}, memory_limit={mlimit}); "
             f"cores: {os.cpu_count()} (usable {affinity}); RAM {mem:.1f} GiB; "
             f"Python {platform.python_version()}; pandas {pd.__version__}; "
-            f"{platform.platform()}")
+            f"{platform.platform()}; load average {os.getloadavg()[0]:.2f}")
 
 
 def fmt_rows(n: int) -> str:
@@ -491,6 +491,8 @@ def main(argv=None) -> int:
         print(f"{fmt_rows(r['rows']):>5}  {r['method']:<17} {r['wall_s_median']:>15.2f} "
               f"{r['wall_s_min']:>6.2f}-{r['wall_s_max']:<6.2f} {r['rss_mib_peak']:>12.0f} "
               f"{r['ratio']:>6.2f}  {'; '.join(notes)}")
+    print(f"load average now {os.getloadavg()[0]:.2f} (above ~0.5 on an idle machine means "
+          f"something else competed for the {os.cpu_count()} cores)")
     print("(wall: the call only, imports excluded; peak RSS: max over the runs of the child "
           "process's own VmHWM; ratio: median wall / median wall of the hand-written SQL)")
     if args.json:

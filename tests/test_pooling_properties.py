@@ -172,6 +172,7 @@ def test_day_panel_repooled_to_week_equals_week_panel(tables):
     assert repooled.grain == "week"
     _assert_same(_keyed(repooled, by), _keyed(week, by), ADDITIVE + RATIO_METRICS + ["low_responses"],
                  "day->week")
+    _check_distinct_not_summed(repooled)
 
 
 @SETTINGS
@@ -184,6 +185,7 @@ def test_segment_panel_repooled_to_center_equals_center_panel(tables):
     assert tuple(repooled.by) == ()
     _assert_same(_keyed(repooled, ()), _keyed(center_, ()), ADDITIVE + RATIO_METRICS + ["low_responses"],
                  "queue->center")
+    _check_distinct_not_summed(repooled)
 
 
 @SETTINGS

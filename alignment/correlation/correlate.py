@@ -11,8 +11,10 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from ..exceptions import InputError, OptionError
+from ..stats.resample import circular_block_periods
 from .inference import effective_n, fisher_interval, kish_factor, p_value, weighted_r
-from .series import (SCOPES, infer_grain, lagged_frame, parse_scope, period_number, transform)
+from .series import (SCOPES, check_unique_periods, infer_grain, lagged_frame, parse_scope, period_number,
+                     transform)
 
 METHODS = ("pearson", "spearman", "kendall")
 ADJUST = {"bh": "fdr_bh", "holm": "holm"}
@@ -116,7 +118,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     ci : float
         Confidence level.
     inference : {"fisher", "block_bootstrap"}
-        Fisher-z with the effective sample size, or a moving-block bootstrap of periods.
+        Fisher-z with the effective sample size, or a circular block bootstrap of periods.
     n_boot, block, seed
         Bootstrap resamples, block length in periods (default the cube root of the number of
         periods, at least 2), seed.
@@ -217,6 +219,7 @@ def _unpack(panel, by, grain, time):
     by = [by] if isinstance(by, str) else list(by)
     if time not in data.columns:
         raise InputError(f"is not a column of the panel", column=time)
+    check_unique_periods(data, time, by)
     grain = grain or infer_grain(data[time])
     if grain not in ("day", "week", "month"):
         raise OptionError(f"The 'grain' parameter of correlate must be 'day', 'week' or 'month'. Got {grain!r} instead.")
@@ -281,19 +284,16 @@ def _partial(x, y, z, w):
 
 
 def _block_bootstrap(x, y, w, t, r, method, ci, n_boot, block, seed):
-    """Moving blocks of consecutive periods (circular); every row of a drawn period comes along."""
+    """Circular blocks of consecutive periods; every row of a drawn period comes along."""
     periods, inverse = np.unique(t, return_inverse=True)
     n_periods = len(periods)
     length = block or max(2, int(round(n_periods ** (1 / 3))))
     length = min(length, n_periods)
     rows_of = [np.flatnonzero(inverse == k) for k in range(n_periods)]
     rng = np.random.default_rng(seed)
-    n_blocks = int(np.ceil(n_periods / length))
     draws = np.empty(n_boot)
     for b in range(n_boot):
-        starts = rng.integers(0, n_periods, n_blocks)
-        chosen = ((starts[:, None] + np.arange(length)[None, :]) % n_periods).ravel()[:n_periods]
-        idx = np.concatenate([rows_of[k] for k in chosen])
+        idx = np.concatenate([rows_of[k] for k in circular_block_periods(n_periods, length, rng)])
         xb, yb = x[idx], y[idx]
         if method == "kendall":
             draws[b] = stats.kendalltau(xb, yb).statistic

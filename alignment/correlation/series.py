@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import OptionError
+from ..exceptions import InputError, OptionError
 
 BASES = ("pooled", "within", "per_segment")
 TRANSFORMS = ("", "detrended", "differenced")
@@ -66,6 +66,31 @@ def lagged_frame(data: pd.DataFrame, outcome: str, kpi: str, lag: int, segments:
     pairs = left.merge(right, on=["seg", "t"], how="inner")
     pairs = pairs.replace([np.inf, -np.inf], np.nan).dropna()
     return pairs.sort_values(["seg", "t"], kind="stable").reset_index(drop=True)
+
+
+def lag_columns(data: pd.DataFrame, lags: dict[str, int], segments: list[str],
+                number: np.ndarray) -> pd.DataFrame:
+    """``seg``, ``t`` and each column of ``lags`` taken ``lag`` periods earlier in the same segment.
+
+    One row per row of ``data``, in its order; a value whose earlier period is absent (a gap,
+    or before the segment's first period) is missing, never borrowed from another segment.
+    """
+    seg = _segment_codes(data, segments)
+    out = pd.DataFrame({"seg": seg, "t": number})
+    for col, lag in lags.items():
+        shifted = pd.DataFrame({"seg": seg, "t": number + lag, col: data[col].to_numpy(dtype=float)})
+        out[col] = out.merge(shifted, on=["seg", "t"], how="left")[col].to_numpy()
+    return out
+
+
+def check_unique_periods(data: pd.DataFrame, time: str, segments: list[str]) -> None:
+    """A panel has one row per period and segment; two rows would make lags ambiguous."""
+    dup = data.duplicated([time, *segments])
+    if dup.any():
+        row = int(np.argmax(dup.to_numpy()))
+        where = ", ".join(f"{c}={data.iloc[row][c]}" for c in [time, *segments])
+        raise InputError(f"has more than one row for {where}: give the segment columns (by=...)",
+                         column=time, row=row + 1)
 
 
 def _segment_codes(data: pd.DataFrame, segments: list[str]) -> np.ndarray:

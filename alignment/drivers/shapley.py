@@ -320,7 +320,7 @@ def boot_correlations(Z, groups, n_groups, counts, tol=1e-12):
 
 
 @njit(cache=True)
-def _dominance(table, p):
+def _dominance(table, p, tol):
     """Mean increments by size of the conditioning set, and pairwise complete dominance."""
     n_sets = 1 << p
     cond = np.zeros((p, p))
@@ -352,14 +352,15 @@ def _dominance(table, p):
             for mask in range(n_sets):
                 if mask & bi or mask & bj:
                     continue
-                if not table[mask | bi] > table[mask | bj]:
+                if not table[mask | bi] > table[mask | bj] + tol:
                     dom = False
                     break
             complete[i, j] = dom
     return cond, complete
 
 
-def dominance_from_table(table: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+def dominance_from_table(table: np.ndarray, p: int, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Conditional dominance ``cond[j, k]`` (mean increment of ``j`` over subsets of ``k`` others)
-    and ``complete[i, j]`` (``i`` adds more than ``j`` to every subset of the other predictors)."""
-    return _dominance(np.ascontiguousarray(table, dtype=np.float64), int(p))
+    and ``complete[i, j]`` (``i`` adds more than ``j`` + ``tol`` to every subset of the other
+    predictors, the empty one included)."""
+    return _dominance(np.ascontiguousarray(table, dtype=np.float64), int(p), float(tol))

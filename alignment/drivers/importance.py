@@ -1,0 +1,544 @@
+"""Relative importance of KPIs for a CX outcome: Shapley/LMG, dominance analysis, Johnson's weights.
+
+The three methods answer "how much of the explained variance (R²) of the outcome does
+each KPI account for?" when KPIs are correlated with one another, which they always
+are in a contact center (waits, abandonment and service level move together):
+
+* ``"shapley"``: the Shapley value of R² over all ``2**p`` predictor subsets, also
+  known as LMG (Lindeman, Merenda & Gold, 1980) or averaging over orderings; matches
+  ``relaimpo::calc.relimp(type = "lmg")`` in R (Grömping, 2006).
+* ``"dominance"``: dominance analysis (Budescu, 1993; Azen & Budescu, 2003). Its general
+  dominance statistic equals the Shapley value; it adds conditional dominance (mean
+  increment by number of other predictors in the model) and pairwise complete,
+  conditional and general dominance; matches R's ``dominanceanalysis`` package.
+* ``"johnson"``: Johnson's (2000) relative weights, from the eigendecomposition of the
+  predictors' correlation matrix; a fast approximation of the Shapley value; matches
+  R's ``rwa`` package.
+
+Everything is computed from the (within-segment) correlation matrix, so no model is
+refitted on rows. The bootstrap resamples rows as a panel requires (see
+:mod:`alignment.stats.resample`).
+
+References
+----------
+Azen, R., & Budescu, D. V. (2003). The dominance analysis approach for comparing
+predictors in multiple regression. *Psychological Methods* 8(2), 129-148.
+Grömping, U. (2006). Relative importance for linear regression in R: the package
+relaimpo. *Journal of Statistical Software* 17(1), 1-27.
+Johnson, J. W. (2000). A heuristic method for estimating the relative weight of
+predictor variables in multiple regression. *Multivariate Behavioral Research* 35(1), 1-19.
+Lindeman, R. H., Merenda, P. F., & Gold, R. Z. (1980). *Introduction to Bivariate and
+Multivariate Analysis*. Scott, Foresman.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
+from ..stats.resample import PanelResampler, spawn_generators
+
+__all__ = ["relative_importance", "ImportanceResult", "IIDBootstrapWarning"]
+
+METHODS = ("shapley", "johnson", "dominance")
+MAX_PREDICTORS = 24  # kept equal to shapley.MAX_PREDICTORS without importing numba here
+TABLE_COLUMNS = ["predictor", "importance", "share", "ci_low", "ci_high", "rank",
+                 "rank_ci_low", "rank_ci_high"]
+_LABELS = {"shapley": "Shapley value (LMG) of R²", "dominance": "general dominance (= Shapley value) of R²",
+           "johnson": "Johnson's relative weights"}
+# Eigenvalues of the predictors' correlation matrix below this mean exact collinearity;
+# a matrix that close to singular gives R² increments that are rounding noise.
+_SINGULAR_TOL = 1e-10
+# R² differences smaller than this are rounding, not dominance.
+_TIE_TOL = 1e-12
+# Rows per bootstrap chunk x resamples: bounds the memory of the count matrix (int32).
+_CHUNK_CELLS = 16_000_000
+
+
+class IIDBootstrapWarning(AlignmentWarning):
+    """The bootstrap resampled i.i.d. rows of data that are a time series (pass ``block``)."""
+
+
+@dataclass(frozen=True)
+class ImportanceResult:
+    """Relative importance of each predictor, with bootstrap intervals.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per predictor, in the order given: ``predictor``, ``importance``
+        (its part of R²), ``share`` (importance / R², sums to 1), ``ci_low``,
+        ``ci_high`` (percentile interval of the importance), ``rank`` (1 = most
+        important), ``rank_ci_low``, ``rank_ci_high`` (percentile interval of the
+        resampled ranks). Interval columns are NaN / <NA> when ``n_boot == 0``.
+    r2 : float
+        R² of the full model (within segments when ``within`` is set).
+    method : str
+        ``"shapley"``, ``"dominance"`` or ``"johnson"``.
+    n, n_dropped : int
+        Rows used, and rows dropped for a missing value.
+    n_boot : int
+        Bootstrap resamples requested.
+    seed : int or None
+        The seed that reproduces the resamples (the drawn entropy when ``seed=None``
+        was passed and ``n_boot > 0``).
+    within, cluster : tuple of str or None
+        Segment columns for demeaning and for cluster resampling.
+    block : int or None
+        Block length in periods of the circular block bootstrap.
+    boot : ndarray of shape (n_boot, p) or None
+        The resampled importances (NaN rows: resamples whose outcome had no variance).
+    dominance : dict of DataFrames or None
+        For ``method="dominance"``: ``"conditional"`` (``predictor``, ``subset_size``,
+        ``importance``: mean R² increment of the predictor over models holding
+        ``subset_size`` of the other predictors) and ``"pairwise"`` (``predictor``,
+        ``other``, ``complete``, ``conditional``, ``general``: whether ``predictor``
+        dominates ``other`` at that level; neither way round = undetermined).
+    outcome : str
+    ci : float
+        Confidence level of the intervals.
+    resampling : str
+        How rows were resampled, in words.
+    """
+
+    table: pd.DataFrame
+    r2: float
+    method: str
+    n: int
+    n_dropped: int
+    n_boot: int
+    seed: Any
+    within: tuple[str, ...] | None
+    block: int | None
+    cluster: tuple[str, ...] | None
+    boot: np.ndarray | None = field(default=None, repr=False)
+    dominance: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
+    outcome: str = ""
+    ci: float = 0.95
+    resampling: str = ""
+
+    def summary(self) -> str:
+        """Text summary: the model, the resampling and the predictors by rank."""
+        t = self.table.sort_values(["rank", "predictor"])
+        level = f"{100 * self.ci:g}%"
+        lines = [
+            f"Relative importance for '{self.outcome}': {_LABELS[self.method]}",
+            f"  n = {self.n} rows ({self.n_dropped} dropped for missing values), "
+            f"{len(t)} predictors, R² = {self.r2:.4f}"
+            + (f" within {', '.join(self.within)}" if self.within else ""),
+        ]
+        if self.n_boot:
+            lines.append(f"  {self.n_boot} bootstrap resamples: {self.resampling}; "
+                         f"{level} percentile intervals; seed {self.seed}")
+        else:
+            lines.append("  no bootstrap (n_boot = 0): no intervals")
+        width = max(9, *(len(str(x)) for x in t["predictor"]))
+        lines.append(f"  {'rank':>4}  {'predictor':<{width}}  {'importance':>10}  {'share':>6}  "
+                     f"{level + ' interval':>18}  {'rank interval':>13}")
+        for row in t.itertuples(index=False):
+            interval = "" if np.isnan(row.ci_low) else f"[{row.ci_low:.4f}, {row.ci_high:.4f}]"
+            ranks = "" if pd.isna(row.rank_ci_low) else f"{row.rank_ci_low}-{row.rank_ci_high}"
+            lines.append(f"  {row.rank:>4}  {row.predictor:<{width}}  {row.importance:>10.4f}  "
+                         f"{100 * row.share:>5.1f}%  {interval:>18}  {ranks:>13}")
+        if self.dominance is not None:
+            pw = self.dominance["pairwise"]
+            for level_name in ("complete", "conditional", "general"):
+                pairs = pw[pw[level_name]]
+                text = "; ".join(f"{a} > {b}" for a, b in zip(pairs["predictor"], pairs["other"]))
+                lines.append(f"  {level_name} dominance: {text or 'none'}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain-Python description (the table as records; without the bootstrap draws)."""
+        def records(frame):
+            return [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+                     for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+        return {
+            "method": self.method, "outcome": self.outcome, "r2": float(self.r2),
+            "n": self.n, "n_dropped": self.n_dropped, "n_boot": self.n_boot,
+            "seed": self.seed if self.seed is None or isinstance(self.seed, int) else list(self.seed),
+            "within": list(self.within) if self.within else None, "block": self.block,
+            "cluster": list(self.cluster) if self.cluster else None, "ci": self.ci,
+            "resampling": self.resampling, "table": records(self.table),
+            "dominance": None if self.dominance is None
+            else {k: records(v) for k, v in self.dominance.items()},
+        }
+
+
+def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method: str = "shapley",
+                        within=None, n_boot: int = 1000, block: int | None = None, cluster=None,
+                        time: str | None = "period", ci: float = 0.95, seed=None) -> ImportanceResult:
+    """How much of the outcome's explained variance each KPI accounts for, with bootstrap intervals.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A KPI panel, one row per period x segment (for example ``Panel.table``).
+        Rows with a missing value in ``outcome``, ``predictors`` or a grouping column
+        in use (``within``, ``cluster``, and ``time`` when ``block`` is set) are
+        dropped and counted in ``n_dropped``.
+    outcome : str
+        The CX metric column.
+    predictors : str or list of str
+        KPI columns (at most 24 for ``"shapley"`` and ``"dominance"``, which visit all
+        ``2**p`` subsets).
+    method : {"shapley", "dominance", "johnson"}
+        Shapley value (LMG) of R²; dominance analysis (general dominance in the table,
+        conditional and pairwise dominance in ``result.dominance``); Johnson's
+        relative weights.
+    within : str or list of str, optional
+        Segment column(s). Outcome and predictors are demeaned within each segment
+        first (the fixed-effects "within" transformation), so importance is about
+        variation over time inside segments, not about differences between segments.
+        R² is then the within R². The demeaning is redone in every resample.
+    n_boot : int
+        Bootstrap resamples; 0 skips the bootstrap (interval columns are NaN).
+    block : int, optional
+        Circular block bootstrap over periods: blocks of ``block`` consecutive
+        periods of the ``time`` column, all segments of a period together.
+    cluster : str or list of str, optional
+        Resample whole segments (these columns) with replacement. With ``block``
+        too, segments and period blocks are drawn independently.
+    time : str or None
+        The period column (used by ``block`` and to detect time-series data).
+    ci : float
+        Confidence level of the percentile intervals, in (0, 1).
+    seed : None, int or numpy.random.SeedSequence
+        Seeds the resamples (one spawned child per resample); the same seed gives
+        the same table.
+
+    Returns
+    -------
+    ImportanceResult
+
+    Raises
+    ------
+    OptionError
+        Unknown ``method``, more than 24 predictors (shapley, dominance), ``n_boot < 0``,
+        ``ci`` outside (0, 1), a bad ``block``.
+    InputError
+        Unknown or non-numeric column, fewer than ``p + 2`` complete rows, a constant
+        outcome or predictor (within segments when ``within`` is set), perfectly
+        collinear predictors (the message names them).
+
+    Warns
+    -----
+    IIDBootstrapWarning
+        Neither ``block`` nor ``cluster`` was given but the data has several periods
+        in ``time``: i.i.d. rows ignore autocorrelation, so intervals are too narrow.
+    SmallSampleWarning
+        Fewer than 10 clusters, or resamples in which a predictor had no variance
+        (its importance counts as 0 there).
+
+    Notes
+    -----
+    Intervals are bootstrap percentile intervals (numpy's default linear
+    interpolation for importances; order statistics for ranks, so rank bounds are
+    whole numbers). Ranks are 1 for the largest importance, ties sharing the best rank.
+    Shapley values are computed exactly by a depth-first walk over the subset tree
+    that carries partial covariances (see :mod:`alignment.drivers.shapley`).
+
+    Examples
+    --------
+    >>> from alignment import build_panel
+    >>> from alignment.drivers import relative_importance
+    >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
+    ...                     grain="week", by=["queue"], timezone="America/New_York")
+    >>> res = relative_importance(panel.table, "csat", ["asa", "fcr", "aht", "transfer_rate"],
+    ...                           within="queue", block=4, n_boot=200, seed=1)
+    >>> res.table.columns.tolist()
+    ['predictor', 'importance', 'share', 'ci_low', 'ci_high', 'rank', 'rank_ci_low', 'rank_ci_high']
+    >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
+    True
+    """
+    predictors, within, cluster = _validate(data, outcome, predictors, method, within, n_boot,
+                                            block, cluster, time, ci, seed)
+    p = len(predictors)
+    keys = list(dict.fromkeys([*(within or ()), *(cluster or ()), *([time] if block is not None else [])]))
+    values = _numeric(data, [*predictors, outcome])
+    complete = values.notna().all(axis=1) & data[keys].notna().all(axis=1)
+    n_dropped = int((~complete).sum())
+    frame = data.loc[complete, keys].reset_index(drop=True)
+    X = values.loc[complete].to_numpy(dtype=np.float64)
+    n = len(X)
+    if n < p + 2:
+        raise InputError(f"has {n} complete rows for {p} predictors; at least {p + 2} (p + 2) are "
+                         f"needed ({n_dropped} rows dropped for missing values)")
+
+    groups, n_groups = _group_codes(frame, within)
+    Z = _standardize(X, groups, n_groups, predictors, outcome, within)
+    R = Z.T @ Z
+    d = np.sqrt(np.diag(R))
+    R = R / np.outer(d, d)
+    np.fill_diagonal(R, 1.0)
+    _check_collinear(R[:p, :p], predictors, within)
+
+    dominance = None
+    if method == "johnson":
+        importance = _johnson(R[None])[0]
+    else:
+        from . import shapley as kernels  # numba compiles (or loads its cache) on first use
+
+        importance, _ = kernels.shapley(R)
+        if method == "dominance":
+            dominance = _dominance_tables(kernels, R, predictors, importance)
+    r2 = float(importance.sum())
+
+    # built even without resamples so that a bad block length is reported either way
+    plan = PanelResampler.from_frame(frame, time=time, block=block, cluster=cluster)
+    boot, used_seed, resampling = None, seed, ""
+    if n_boot > 0:
+        resampling = plan.describe()
+        _warn_design(plan, frame, data, time, block, cluster)
+        rngs, used_seed = spawn_generators(seed, n_boot)
+        if isinstance(seed, (int, np.integer)):
+            used_seed = int(seed)
+        boot = _bootstrap(Z, groups, n_groups, plan, rngs, method)
+
+    table = _table(predictors, importance, r2, boot, ci)
+    return ImportanceResult(
+        table=table, r2=r2, method=method, n=n, n_dropped=n_dropped, n_boot=int(n_boot),
+        seed=used_seed, within=within, block=block, cluster=cluster, boot=boot,
+        dominance=dominance, outcome=outcome, ci=float(ci), resampling=resampling)
+
+
+# ─── validation ──────────────────────────────────────────────────────────────
+
+
+def _option(name, expected, got):
+    return OptionError(f"The '{name}' parameter of relative_importance must be {expected}. "
+                       f"Got {got!r} instead.")
+
+
+def _columns(name, value):
+    if value is None:
+        return None
+    cols = (value,) if isinstance(value, str) else tuple(value)
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise _option(name, "a column name or a list of column names", value)
+    return cols
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _validate(data, outcome, predictors, method, within, n_boot, block, cluster, time, ci, seed):
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"relative_importance needs a pandas DataFrame; got {type(data).__name__}")
+    if method not in METHODS:
+        raise _option("method", "one of " + ", ".join(map(repr, METHODS)), method)
+    predictors = _columns("predictors", predictors)
+    if len(set(predictors)) != len(predictors):
+        dup = sorted({c for c in predictors if predictors.count(c) > 1})
+        raise _option("predictors", "a list of distinct columns", f"duplicates {dup}")
+    if not isinstance(outcome, str):
+        raise _option("outcome", "a column name", outcome)
+    if outcome in predictors:
+        raise _option("predictors", f"columns other than the outcome '{outcome}'", list(predictors))
+    if method != "johnson" and len(predictors) > MAX_PREDICTORS:
+        raise OptionError(f"method='{method}' visits all 2**p predictor subsets and accepts at most "
+                          f"{MAX_PREDICTORS} predictors; got {len(predictors)}. Screen or group "
+                          f"predictors first, or use method='johnson'.")
+    if not _is_int(n_boot) or n_boot < 0:
+        raise _option("n_boot", "a non-negative integer", n_boot)
+    if block is not None and (not _is_int(block) or block < 1):
+        raise _option("block", "None or a positive integer (periods per block)", block)
+    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
+        raise _option("ci", "a number strictly between 0 and 1", ci)
+    if not (seed is None or isinstance(seed, np.random.SeedSequence)
+            or (_is_int(seed) and seed >= 0)):
+        raise _option("seed", "None, a non-negative integer or a numpy.random.SeedSequence", seed)
+    if time is not None and not isinstance(time, str):
+        raise _option("time", "a column name or None", time)
+    within, cluster = _columns("within", within), _columns("cluster", cluster)
+    needed = [outcome, *predictors, *(within or ()), *(cluster or ())]
+    if block is not None:
+        if time is None:
+            raise _option("time", "a column name when block is set", time)
+        needed.append(time)
+    for col in needed:
+        if col not in data.columns:
+            known = ", ".join(map(str, data.columns[:20])) + (", ..." if len(data.columns) > 20 else "")
+            raise InputError(f"is not in the data (columns: {known})", column=col)
+    return list(predictors), within, cluster
+
+
+def _numeric(data, cols):
+    out = {}
+    for col in cols:
+        s = data[col]
+        if pd.api.types.is_bool_dtype(s):
+            s = s.astype("float64")
+        elif not pd.api.types.is_numeric_dtype(s):
+            raise InputError(f"must be numeric; it has dtype {s.dtype}", column=col)
+        s = s.astype("float64")
+        bad = np.isinf(s.to_numpy(dtype=np.float64, na_value=np.nan))
+        if bad.any():
+            raise InputError("holds an infinite value", column=col, row=int(np.argmax(bad)) + 1)
+        out[col] = s
+    return pd.DataFrame(out, index=data.index)
+
+
+def _group_codes(frame, within):
+    if not within:
+        return np.zeros(len(frame), dtype=np.int64), 0
+    codes = frame.groupby(list(within), sort=True).ngroup().to_numpy().astype(np.int64)
+    return codes, int(codes.max()) + 1
+
+
+def _demean(X, groups, n_groups):
+    if n_groups == 0:
+        return X - X.mean(axis=0)
+    sums = np.zeros((n_groups, X.shape[1]))
+    np.add.at(sums, groups, X)
+    sizes = np.bincount(groups, minlength=n_groups)
+    return X - (sums / sizes[:, None])[groups]
+
+
+def _standardize(X, groups, n_groups, predictors, outcome, within):
+    """Demean (within segments or globally) and scale each column to unit sum of squares."""
+    D = _demean(X, groups, n_groups)
+    if n_groups:
+        D = _demean(D, groups, n_groups)  # a second pass removes the rounding of large segment means
+    ss = np.sqrt((D * D).sum(axis=0))
+    scale = np.abs(X).max(axis=0)
+    names = [*predictors, outcome]
+    for j, name in enumerate(names):
+        # "constant" = no variation beyond rounding of the column's magnitude
+        if not ss[j] > 1e-12 * max(scale[j], 1e-300) * np.sqrt(len(X)):
+            what = "outcome" if j == len(names) - 1 else "predictor"
+            where = f" within every segment of {', '.join(within)}" if within else ""
+            raise InputError(f"is constant{where}: the {what} must vary", column=name)
+    return D / ss
+
+
+def _check_collinear(Rxx, predictors, within):
+    evals, evecs = np.linalg.eigh(Rxx)
+    null = evals < _SINGULAR_TOL * max(evals[-1], 1.0)
+    if null.any():
+        involved = np.abs(evecs[:, null]).max(axis=1) > 1e-6
+        names = ", ".join(f"'{c}'" for c, hit in zip(predictors, involved) if hit)
+        where = " after demeaning within segments" if within else ""
+        raise InputError(f"perfectly collinear predictors{where}: {names} (one is a linear combination "
+                         f"of the others; the correlation matrix is singular). Drop one of them.")
+
+
+def _warn_design(plan, frame, data, time, block, cluster):
+    if block is None and cluster is None and time is not None and time in data.columns:
+        n_periods = data[time].nunique(dropna=True)
+        if n_periods > 1:
+            warnings.warn(
+                f"the bootstrap resamples i.i.d. rows, but the data has {n_periods} periods in "
+                f"'{time}': that ignores autocorrelation and gives intervals that are too narrow. "
+                f"Pass block=<periods per block> (and cluster=<segment columns>).",
+                IIDBootstrapWarning, stacklevel=3)
+    if cluster is not None and plan.n_clusters < 10:
+        warnings.warn(f"the cluster bootstrap draws from only {plan.n_clusters} clusters of "
+                      f"{', '.join(cluster)}; its intervals are unreliable with fewer than about 10.",
+                      SmallSampleWarning, stacklevel=3)
+
+
+# ─── computation ─────────────────────────────────────────────────────────────
+
+
+def _johnson(R):
+    """Johnson's relative weights for a stack of correlation matrices (outcome last).
+
+    With R_xx = V diag(e) V', Lambda = V diag(sqrt e) V' relates the predictors to
+    their closest orthonormal counterparts Z; beta = Lambda^-1 r_xy regresses the
+    outcome on Z; weight_j = sum_k Lambda_jk² beta_k² (they sum to R²).
+    """
+    Rxx, rxy = R[:, :-1, :-1], R[:, :-1, -1]
+    evals, V = np.linalg.eigh(Rxx)
+    s = np.sqrt(np.clip(evals, 0.0, None))
+    Vt = np.swapaxes(V, 1, 2)
+    lam = (V * s[:, None, :]) @ Vt
+    inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 1e-8)
+    beta = ((V * inv[:, None, :]) @ (Vt @ rxy[:, :, None]))[:, :, 0]
+    return np.einsum("bjk,bk->bj", lam * lam, beta * beta)
+
+
+def _dominance_tables(kernels, R, predictors, importance):
+    p = len(predictors)
+    table = kernels.subset_r2(R)
+    cond, complete = kernels.dominance_from_table(table, p, _TIE_TOL)
+    conditional = pd.DataFrame({
+        "predictor": np.repeat(predictors, p),
+        "subset_size": np.tile(np.arange(p), p),
+        "importance": cond.ravel(),
+    })
+    rows = []
+    for i, a in enumerate(predictors):
+        for j, b in enumerate(predictors):
+            if i != j:
+                rows.append({"predictor": a, "other": b, "complete": bool(complete[i, j]),
+                             "conditional": bool(np.all(cond[i] > cond[j] + _TIE_TOL)),
+                             "general": bool(importance[i] > importance[j] + _TIE_TOL)})
+    return {"conditional": conditional, "pairwise": pd.DataFrame(rows)}
+
+
+def _bootstrap(Z, groups, n_groups, plan, rngs, method):
+    from . import shapley as kernels
+
+    B, n = len(rngs), len(Z)
+    p = Z.shape[1] - 1
+    boot = np.empty((B, p))
+    flagged = 0
+    chunk = max(1, min(B, _CHUNK_CELLS // max(n, 1)))
+    for start in range(0, B, chunk):
+        counts = plan.counts_matrix(rngs[start:start + chunk])
+        Rs, flags = kernels.boot_correlations(Z, groups, n_groups, counts)
+        if method == "johnson":
+            ok = flags < 2
+            part = np.full((len(Rs), p), np.nan)
+            if ok.any():
+                part[ok] = _johnson(Rs[ok])
+        else:
+            part, _ = kernels.shapley_batch(Rs)
+        boot[start:start + len(part)] = part
+        flagged += int((flags > 0).sum())
+    if flagged:
+        warnings.warn(f"{flagged} of {B} resamples had a predictor or the outcome without variance "
+                      f"(too few distinct rows, periods or segments); a predictor without variance "
+                      f"counts as 0 there, a resample whose outcome has none is left out.",
+                      SmallSampleWarning, stacklevel=3)
+    return boot
+
+
+def _ranks(values):
+    """Rank 1 = largest; ties share the best (smallest) rank. Works row-wise on 2-D input."""
+    v = np.atleast_2d(values)
+    return (v[:, None, :] > v[:, :, None]).sum(axis=2) + 1
+
+
+def _table(predictors, importance, r2, boot, ci):
+    p = len(predictors)
+    rank = _ranks(importance)[0]
+    ci_low = ci_high = np.full(p, np.nan)
+    rank_low = rank_high = pd.array([pd.NA] * p, dtype="Int64")
+    if boot is not None:
+        good = boot[~np.isnan(boot).any(axis=1)]
+        if len(good):
+            alpha = (1 - ci) / 2
+            ci_low, ci_high = np.quantile(good, [alpha, 1 - alpha], axis=0)
+            ranks = _ranks(good)
+            lo, hi = np.quantile(ranks, [alpha, 1 - alpha], axis=0, method="inverted_cdf")
+            rank_low = pd.array(lo.astype(np.int64), dtype="Int64")
+            rank_high = pd.array(hi.astype(np.int64), dtype="Int64")
+    return pd.DataFrame({
+        "predictor": pd.Series(predictors, dtype=object),
+        "importance": importance,
+        "share": importance / r2,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "rank": rank.astype(np.int64),
+        "rank_ci_low": rank_low,
+        "rank_ci_high": rank_high,
+    })[TABLE_COLUMNS]
