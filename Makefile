@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/panel.py
+	$(BIN)/python benchmarks/importance.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -37,7 +37,6 @@ The load average before and after is printed because this machine may be shared.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import os

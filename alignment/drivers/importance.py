@@ -149,8 +149,11 @@ class ImportanceResult:
             pw = self.dominance["pairwise"]
             for level_name in ("complete", "conditional", "general"):
                 pairs = pw[pw[level_name]]
-                text = "; ".join(f"{a} > {b}" for a, b in zip(pairs["predictor"], pairs["other"]))
-                lines.append(f"  {level_name} dominance: {text or 'none'}")
+                lines.append(f"  {level_name} dominance:" + ("" if len(pairs) else " none"))
+                for name in t["predictor"]:  # most important first
+                    beaten = pairs.loc[pairs["predictor"] == name, "other"]
+                    if len(beaten):
+                        lines.append(f"    {name} > {', '.join(beaten)}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -242,7 +245,11 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     interpolation for importances; order statistics for ranks, so rank bounds are
     whole numbers). Ranks are 1 for the largest importance, ties sharing the best rank.
     Shapley values are computed exactly by a depth-first walk over the subset tree
-    that carries partial covariances (see :mod:`alignment.drivers.shapley`).
+    that carries partial covariances (see :mod:`alignment.drivers.shapley`): about
+    10 ms per pass at p = 20 on one core, and the resamples run in parallel.
+    ``method="dominance"`` also keeps the R² of all ``2**p`` subsets (8 bytes each:
+    8 MB at p = 20, 134 MB at p = 24) for the pairwise comparisons; its intervals are
+    those of general dominance (the Shapley value).
 
     Examples
     --------
@@ -268,7 +275,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     X = values.loc[complete].to_numpy(dtype=np.float64)
     n = len(X)
     if n < p + 2:
-        raise InputError(f"has {n} complete rows for {p} predictors; at least {p + 2} (p + 2) are "
+        raise InputError(f"the data has {n} complete rows for {p} predictors; at least {p + 2} (p + 2) are "
                          f"needed ({n_dropped} rows dropped for missing values)")
 
     groups, n_groups = _group_codes(frame, within)
@@ -292,7 +299,8 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
 
     # built even without resamples so that a bad block length is reported either way
     plan = PanelResampler.from_frame(frame, time=time, block=block, cluster=cluster)
-    boot, used_seed, resampling = None, seed, ""
+    boot, resampling = None, ""
+    used_seed = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
     if n_boot > 0:
         resampling = plan.describe()
         _warn_design(plan, frame, data, time, block, cluster)
