@@ -29,8 +29,11 @@ def _is_numeric(dtype: str) -> bool:
     return dtype.upper().startswith(_NUMERIC_PREFIX)
 
 
-def _blank(col: str) -> str:
-    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+def blank(col: str, dtype: str) -> str:
+    """Missing: NULL, or only spaces in a text column (typed columns need no text conversion)."""
+    if dtype.upper() in ("VARCHAR", '"NULL"'):
+        return f"({col} IS NULL OR trim({col}) = '')"
+    return f"({col} IS NULL)"
 
 
 def boolean(name: str, dtype: str, *, required: bool) -> tuple[str, list[Rule]]:
@@ -45,12 +48,12 @@ def boolean(name: str, dtype: str, *, required: bool) -> tuple[str, list[Rule]]:
         low = f"lower(trim(CAST({col} AS VARCHAR)))"
         expr = (f"(CASE WHEN {low} IN ('true', 't', '1', 'yes', 'y') THEN true "
                 f"WHEN {low} IN ('false', 'f', '0', 'no', 'n') THEN false END)")
-        invalid = f"(NOT {_blank(col)} AND {expr} IS NULL)"
+        invalid = f"(NOT {blank(col, dtype)} AND {expr} IS NULL)"
     rules = []
     if invalid:
         rules.append(Rule(name, invalid, "is not true/false (accepted: true/false, yes/no, 1/0)"))
     if required:
-        rules.append(Rule(name, f"{expr} IS NULL AND {_blank(col)}", "is missing"))
+        rules.append(Rule(name, f"{expr} IS NULL AND {blank(col, dtype)}", "is missing"))
     return expr, rules
 
 
@@ -63,7 +66,7 @@ def number(name: str, dtype: str, *, required: bool = False, minimum: float | No
         rules = []
     else:
         expr = f"TRY_CAST(NULLIF(trim(CAST({col} AS VARCHAR)), '') AS DOUBLE)"
-        rules = [Rule(name, f"(NOT {_blank(col)} AND {expr} IS NULL)", "is not a number")]
+        rules = [Rule(name, f"(NOT {blank(col, dtype)} AND {expr} IS NULL)", "is not a number")]
     rules.append(Rule(name, f"(isinf({expr}) OR isnan({expr}))", "is not a finite number"))
     if minimum is not None and maximum is not None:
         rules.append(Rule(name, f"({expr} < {minimum!r} OR {expr} > {maximum!r})",
@@ -72,15 +75,15 @@ def number(name: str, dtype: str, *, required: bool = False, minimum: float | No
         what = "is negative" if minimum == 0 else f"is below {minimum:g}"
         rules.append(Rule(name, f"{expr} < {minimum!r}", what + (f" ({unit})" if unit else "")))
     if required:
-        rules.append(Rule(name, _blank(col), "is missing"))
+        rules.append(Rule(name, blank(col, dtype), "is missing"))
     return expr, rules
 
 
-def text(name: str, *, required: bool = True) -> tuple[str, list[Rule]]:
+def text(name: str, dtype: str, *, required: bool = True) -> tuple[str, list[Rule]]:
     """A label such as a queue name; blank is missing."""
     col = quote(name)
     expr = f"CAST({col} AS VARCHAR)"
-    return expr, [Rule(name, _blank(col), "is missing")] if required else []
+    return expr, [Rule(name, blank(col, dtype), "is missing")] if required else []
 
 
 def local_time(name: str, dtype: str, *, source_tz: str | None, study_tz: str | None,
@@ -122,14 +125,14 @@ def local_time(name: str, dtype: str, *, source_tz: str | None, study_tz: str | 
             naive_expr = f"(CASE WHEN {date_only} THEN {naive} ELSE {naive_expr} END)"
         expr = (f"(CASE WHEN {aware} THEN timezone({target}, TRY_CAST({s} AS TIMESTAMPTZ)) "
                 f"ELSE {naive_expr} END)")
-        rules.append(Rule(name, f"(NOT {_blank(col)} AND {expr} IS NULL)",
+        rules.append(Rule(name, f"(NOT {blank(col, dtype)} AND {expr} IS NULL)",
                           "is not an ISO 8601 date-time (e.g. 2025-03-09T08:15:00-05:00)"))
         if naive_tz is None:
-            no_tz = f"(NOT {_blank(col)} AND NOT {aware}"
+            no_tz = f"(NOT {blank(col, dtype)} AND NOT {aware}"
             no_tz += f" AND NOT {date_only})" if dates else ")"
             rules.append(Rule(name, no_tz, _NAIVE))
     if required:
-        rules.append(Rule(name, _blank(col), "is missing"))
+        rules.append(Rule(name, blank(col, dtype), "is missing"))
     return expr, rules
 
 

@@ -36,7 +36,7 @@ class TypedView:
 def _id(raw: RawTable, name: str, as_text: bool) -> tuple[str, list[Rule]]:
     col = quote(name)
     expr = f"CAST({col} AS VARCHAR)" if as_text else col
-    return expr, [Rule(name, f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')", "is missing")]
+    return expr, [Rule(name, ty.blank(col, raw.types[name]), "is missing")]
 
 
 def contacts_view(raw: RawTable, needed: Sequence[str], by: Sequence[str], *,
@@ -47,7 +47,7 @@ def contacts_view(raw: RawTable, needed: Sequence[str], by: Sequence[str], *,
     v.add("local_ts", ty.local_time("arrived_at", raw.types["arrived_at"],
                                     source_tz=source_tz, study_tz=study_tz))
     for b in by:
-        v.add(b, ty.text(b))
+        v.add(b, ty.text(b, raw.types[b]))
     flags = {}
     for name in BOOLEAN_COLUMNS:
         if name in needed or (name in ("answered", "abandoned") and raw.has(name)):
@@ -87,7 +87,7 @@ def surveys_view(raw: RawTable, scores: Mapping[str, object], by: Sequence[str],
     contact = quote("contact_id")
     if has_contact:
         v.columns["contact_id"] = f"CAST({contact} AS VARCHAR)" if id_as_text else contact
-        orphan = f"({contact} IS NULL OR trim(CAST({contact} AS VARCHAR)) = '')"
+        orphan = ty.blank(contact, raw.types["contact_id"])
     else:
         v.columns["contact_id"] = "CAST(NULL AS VARCHAR)"
         orphan = "true"
@@ -100,7 +100,7 @@ def surveys_view(raw: RawTable, scores: Mapping[str, object], by: Sequence[str],
         v.columns["local_ts"] = "CAST(NULL AS TIMESTAMP)"
     for b in by:
         if raw.has(b):
-            expr = v.add(b, ty.text(b, required=False))
+            expr = v.add(b, ty.text(b, raw.types[b], required=False))
             v.rules.append(Rule(b, f"({orphan} AND {expr} IS NULL)",
                                 "is missing for a survey without contact_id (its segment is needed)"))
     for name, metric in scores.items():
@@ -117,7 +117,7 @@ def extra_view(raw: RawTable, time: str, by: Sequence[str], values: Sequence[str
     v = TypedView()
     v.add("local_ts", ty.local_time(time, raw.types[time], source_tz=source_tz, study_tz=study_tz, dates=True))
     for b in by:
-        v.add(b, ty.text(b))
+        v.add(b, ty.text(b, raw.types[b]))
     for name in values:
         v.add(name, ty.number(name, raw.types[name]))
     return v
