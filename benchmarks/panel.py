@@ -18,9 +18,9 @@ What it does
 3. For each size, runs (a) build_panel and (b) the hand-written SQL, each in a
    fresh subprocess, ``--repeat`` times (interleaved), and prints the median
    wall time of the call (imports excluded), the peak RSS of the child process
-   (its own VmHWM from /proc/self/status: ``ru_maxrss``, whether RUSAGE_CHILDREN
-   or a per-child ``wait4``, inherits the parent's high-water mark through
-   fork/exec and keeps the largest child, so it is printed only as a cross-check)
+   (its own VmHWM from /proc/self/status; ``ru_maxrss`` is printed only as a
+   cross-check: a per-child ``wait4`` value inherits the parent's high-water mark
+   through fork/exec, and RUSAGE_CHILDREN also keeps the largest child so far)
    and the ratio of build_panel's median to the SQL's median. Data generation and
    the check run in children too, so the parent stays small.
 

@@ -32,6 +32,26 @@ class ValidationFailed(InputError):
                          source=first["source"], column=first["column"], row=first["row"])
 
 
+#: Integer ids spanning at most this range are checked with a bitmap instead of a hash table.
+BITMAP_RANGE = 100_000_000
+
+
+def _dense_duplicates(con, table: RawTable, unique: Sequence[str]) -> str:
+    """Duplicates of an integer id as ``count - bits set`` in a bitmap over its range.
+
+    A bitmap of the id range costs one bit per possible id (12 MB for 100 million) where a
+    hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts).
+    Returns '' when the key is not a single integer column of moderate range.
+    """
+    if len(unique) != 1 or not table.types[unique[0]].upper().endswith(("INT", "INTEGER")):
+        return ""
+    col = quote(unique[0])
+    lo, hi = con.execute(f"SELECT min({col}), max({col}) FROM {quote(table.view)}").fetchall()[0]
+    if lo is None or hi - lo >= BITMAP_RANGE:
+        return ""
+    return f", count({col}) - bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)}))"
+
+
 def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[Rule],
               unique: Sequence[str] = (), aggregates: Sequence[str] = ()) -> tuple[int, list]:
     """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan.
@@ -50,7 +70,8 @@ def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[R
     if unique:
         key = ", ".join(quote(c) for c in unique)
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in unique)  # blanks are reported as missing
-        dup = f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view} WHERE {present})"
+        dup = _dense_duplicates(con, table, unique) or (
+            f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view} WHERE {present})")
     row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
     n_rows, bad = row[0], [b or 0 for b in row[1:1 + len(rules)]]
     values = list(row[1 + len(rules):1 + len(rules) + len(aggregates)])

@@ -12,11 +12,12 @@ import duckdb
 from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_survey_metrics
 from ..data.checks import run_rules
-from ..data.read import RawTable, duckdb_message, quote, register
+from ..data.read import RawTable, duckdb_message, quote, register, sql_string
 from ..data.sources import ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
-from .components import contact_components, survey_components
+from .components import Component, contact_components, survey_components
 from .query import GRAINS, ExtraSpec, PanelSpec, panel_sql
+from .timezones import is_aware, local_window, quarter_hour_offsets, utc_window
 from .result import Panel
 from .schema import contacts_view, extra_view, surveys_view
 
@@ -257,20 +258,31 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
                       and surveys.types["contact_id"] != contacts.types["contact_id"])
     cview = contacts_view(contacts, needed_cols, by, source_tz=contacts_src.timezone or _fmt_tz(contacts_src),
                           study_tz=timezone, id_as_text=id_as_text)
-    n_contacts, (first, last) = run_rules(con, contacts, cview.rules, unique=("contact_id",),
-                                          aggregates=(f"min({cview.columns['local_ts']})",
-                                                      f"max({cview.columns['local_ts']})"))
+    aware = is_aware(contacts.types["arrived_at"])
+    zone = sql_string(timezone or "UTC")
+    # the local date is monotone in the instant, so the window of an aware column needs two conversions only
+    bounds = ((f"timezone({zone}, min(arrived_at))", f"timezone({zone}, max(arrived_at))") if aware else
+              (f"min({cview.columns['local_ts']})", f"max({cview.columns['local_ts']})"))
+    n_contacts, (first, last) = run_rules(con, contacts, cview.rules, unique=("contact_id",), aggregates=bounds)
     if n_contacts == 0:
         raise InputError("has no contact rows", source=contacts.label)
+    if aware:
+        cview.columns["arrived_at"] = quote("arrived_at")
     cview.create(con, contacts, "contacts_t")
+    window = ""
+    if start is not None or end is not None:
+        lo, hi = start or first.date(), end or last.date()
+        window = utc_window(lo, hi, timezone) if aware else local_window(lo, hi)
     start = start or first.date()
     end = end or last.date()
     if end < start:
         raise OptionError(f"The window ends ({end}) before it starts ({start}).")
+    bucket_tz = (timezone or "UTC") if (aware and "n_customers" not in needed
+                                        and quarter_hour_offsets(timezone or "UTC", first, last)) else None
 
     n_surveys = n_matched = 0
     notes = []
-    survey_parts: dict[str, str] = {}
+    survey_parts: dict[str, Component] = {}
     own_segments = False
     if surveys is not None:
         sview = surveys_view(surveys, scores, by, source_tz=surveys_src.timezone or _fmt_tz(surveys_src),
@@ -314,7 +326,8 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
                           f"column of an extra source.")
 
     spec = PanelSpec(grain=grain, by=by, start=start, end=end, contacts_view="contacts_t",
-                     contact_components={n: comps[n].sql for n in comps if n in needed},
+                     contact_components={n: comps[n] for n in comps if n in needed},
+                     contact_window=window, bucket_timezone=bucket_tz,
                      metrics=tuple(chosen), surveys_view="surveys_t" if surveys is not None else None,
                      survey_components=survey_parts, surveys_have_own_segments=own_segments,
                      survey_scores=tuple(sview.columns)[len(sview.columns) - len(scores) - len(composites):]

@@ -1,9 +1,10 @@
 """Additive components of the panel: the sums every pooled metric is computed from.
 
-Each component is a SQL aggregate over typed contact (or survey) rows, with the
-input columns it needs. Durations are summed exactly, in integer microseconds,
-so that the panel does not depend on the order of a parallel floating-point sum
-(the same input always gives the same bytes).
+Each component is an integer aggregate over typed contact (or survey) rows -- a count, or
+a sum of durations and scores in integer microseconds -- plus the input columns it needs.
+Integers add up exactly in any order, so a parallel aggregation, a two-stage one (first
+by 15-minute UTC bucket, then by local period) and a re-pooling all give the same bytes.
+Sums become floating point only when the panel is finalised.
 """
 
 from __future__ import annotations
@@ -12,52 +13,73 @@ from dataclasses import dataclass
 
 from ..catalog import KpiOptions
 
+#: Durations and scores are summed in millionths.
+SCALE = 1_000_000
+
 
 @dataclass(frozen=True)
 class Component:
+    """``partial``: an integer SQL aggregate; ``scaled``: it holds millionths of the value."""
+
     name: str
-    sql: str
+    partial: str
     needs: tuple[str, ...]
     additive: bool = True
+    scaled: bool = False
+
+    def final(self, partial: str) -> str:
+        """The component's value from its (summed) partial."""
+        if self.scaled:
+            return f"CAST(coalesce({partial}, 0) AS DOUBLE) / {SCALE}"
+        return f"CAST(coalesce({partial}, 0) AS BIGINT)"
+
+    @property
+    def sql(self) -> str:
+        """The component computed in one stage."""
+        return self.final(self.partial)
 
 
-def exact_sum(expr: str) -> str:
-    """Sum of a non-negative duration or score, exact to a microsecond; 0 over no rows."""
-    return f"coalesce(CAST(sum(CAST(round(({expr}) * 1e6) AS BIGINT)) AS DOUBLE) / 1e6, 0)"
+def count(name: str, condition: str | None, needs: tuple[str, ...]) -> Component:
+    return Component(name, "count(*)" if condition is None else f"count_if({condition})", needs)
+
+
+def micro_sum(name: str, expr: str, needs: tuple[str, ...]) -> Component:
+    """Exact sum of a value (bounded by the input checks) in integer millionths."""
+    return Component(name, f"sum(CAST(round(({expr}) * {SCALE}) AS BIGINT))", needs, scaled=True)
 
 
 def contact_components(options: KpiOptions) -> dict[str, Component]:
     """Every contact-level component, given the thresholds in ``options``."""
     t, s = options.service_level_threshold_s, options.short_abandon_s
     items = [
-        Component("n_contacts", "CAST(count(*) AS BIGINT)", ()),
-        Component("n_answered", "CAST(count_if(answered) AS BIGINT)", ("answered",)),
-        Component("n_abandoned", "CAST(count_if(abandoned) AS BIGINT)", ("abandoned",)),
-        Component("n_answered_within_t", f"CAST(count_if(answered AND wait_s <= {t!r}) AS BIGINT)", ("answered", "wait_s")),
-        Component("n_abandoned_within_t", f"CAST(count_if(abandoned AND wait_s <= {t!r}) AS BIGINT)", ("abandoned", "wait_s")),
-        Component("n_short_abandons", f"CAST(count_if(abandoned AND wait_s <= {s!r}) AS BIGINT)", ("abandoned", "wait_s")),
-        Component("wait_answered_s", exact_sum("CASE WHEN answered THEN wait_s END"), ("answered", "wait_s")),
-        Component("wait_abandoned_s", exact_sum("CASE WHEN abandoned THEN wait_s END"), ("abandoned", "wait_s")),
-        Component("handle_answered_s", exact_sum("CASE WHEN answered THEN handle_s END"), ("answered", "handle_s")),
-        Component("n_resolved", "CAST(count_if(answered AND resolved) AS BIGINT)", ("answered", "resolved")),
-        Component("n_transferred", "CAST(count_if(answered AND transferred) AS BIGINT)", ("answered", "transferred")),
-        Component("n_identified", "CAST(count(customer_id) AS BIGINT)", ("customer_id",)),
-        Component("n_customers", "CAST(count(DISTINCT customer_id) AS BIGINT)", ("customer_id",), additive=False),
-        Component("quality_sum", exact_sum("quality_score"), ("quality_score",)),
-        Component("n_quality_scored", "CAST(count(quality_score) AS BIGINT)", ("quality_score",)),
+        count("n_contacts", None, ()),
+        count("n_answered", "answered", ("answered",)),
+        count("n_abandoned", "abandoned", ("abandoned",)),
+        count("n_answered_within_t", f"answered AND wait_s <= {t!r}", ("answered", "wait_s")),
+        count("n_abandoned_within_t", f"abandoned AND wait_s <= {t!r}", ("abandoned", "wait_s")),
+        count("n_short_abandons", f"abandoned AND wait_s <= {s!r}", ("abandoned", "wait_s")),
+        micro_sum("wait_answered_s", "CASE WHEN answered THEN wait_s END", ("answered", "wait_s")),
+        micro_sum("wait_abandoned_s", "CASE WHEN abandoned THEN wait_s END", ("abandoned", "wait_s")),
+        micro_sum("handle_answered_s", "CASE WHEN answered THEN handle_s END", ("answered", "handle_s")),
+        count("n_resolved", "answered AND resolved", ("answered", "resolved")),
+        count("n_transferred", "answered AND transferred", ("answered", "transferred")),
+        count("n_identified", "customer_id IS NOT NULL", ("customer_id",)),
+        Component("n_customers", "count(DISTINCT customer_id)", ("customer_id",), additive=False),
+        micro_sum("quality_sum", "quality_score", ("quality_score",)),
+        count("n_quality_scored", "quality_score IS NOT NULL", ("quality_score",)),
     ]
     return {c.name: c for c in items}
 
 
-def survey_components(metric, score: str) -> dict[str, str]:
+def survey_components(metric, score: str) -> dict[str, Component]:
     """Components of a survey metric (``SurveyMetric`` or ``CompositeScore``) over the score expression."""
     n = metric.name
+    parts = [count(f"{n}_n", f"{score} IS NOT NULL", ())]
     if getattr(metric, "aggregation", None) == "nps":
-        return {f"{n}_n": f"CAST(count({score}) AS BIGINT)",
-                f"{n}_promoters": f"CAST(count_if({score} >= 9) AS BIGINT)",
-                f"{n}_detractors": f"CAST(count_if({score} <= 6) AS BIGINT)"}
-    parts = {f"{n}_n": f"CAST(count({score}) AS BIGINT)", f"{n}_sum": exact_sum(score)}
-    if getattr(metric, "top_box", None) is not None:
-        lo, hi = metric.top_box
-        parts[f"{n}_top"] = f"CAST(count_if({score} BETWEEN {lo!r} AND {hi!r}) AS BIGINT)"
-    return parts
+        parts += [count(f"{n}_promoters", f"{score} >= 9", ()), count(f"{n}_detractors", f"{score} <= 6", ())]
+    else:
+        parts.append(micro_sum(f"{n}_sum", score, ()))
+        if getattr(metric, "top_box", None) is not None:
+            lo, hi = metric.top_box
+            parts.append(count(f"{n}_top", f"{score} BETWEEN {lo!r} AND {hi!r}", ()))
+    return {c.name: c for c in parts}

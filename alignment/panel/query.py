@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..catalog import Metric
-from ..data.read import quote
+from ..data.read import quote, sql_string
+from .components import Component
 
 GRAINS = ("day", "week", "month")
+#: Two-stage aggregation first sums contacts by UTC bucket of this many seconds.
+BUCKET_S = 900
 _STEP = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH"}
 
 
@@ -33,17 +36,26 @@ class ExtraSpec:
 
 @dataclass(frozen=True)
 class PanelSpec:
-    """Everything the panel query needs, already validated."""
+    """Everything the panel query needs, already validated.
+
+    ``contact_window`` is a SQL condition on the contacts view selecting the window (empty:
+    every contact). With ``bucket_timezone`` set, contacts are first summed by 15-minute UTC
+    bucket of their aware ``arrived_at`` and only the buckets are converted to local periods:
+    exact when every UTC offset and offset change of the timezone falls on a quarter hour
+    (checked by the caller), and far cheaper than converting every contact.
+    """
 
     grain: str
     by: tuple[str, ...]
     start: dt.date
     end: dt.date
     contacts_view: str
-    contact_components: Mapping[str, str]
+    contact_components: Mapping[str, Component]
     metrics: tuple[Metric, ...]
+    contact_window: str = ""
+    bucket_timezone: str | None = None
     surveys_view: str | None = None
-    survey_components: Mapping[str, str] = field(default_factory=dict)
+    survey_components: Mapping[str, Component] = field(default_factory=dict)
     survey_scores: tuple[str, ...] = ()
     surveys_have_own_segments: bool = False
     extras: tuple[ExtraSpec, ...] = ()
@@ -103,26 +115,35 @@ def panel_sql(spec: PanelSpec) -> str:
     window = f"local_ts >= {start} AND local_ts < {stop}"
     by_sel = "".join(f", {b}" for b in by)
     group = "GROUP BY period" + by_sel
-    ctes = [
-        f"c AS (SELECT {period_of('local_ts', spec.grain)} AS period{by_sel}, * EXCLUDE (local_ts{by_sel}) "
-        f"FROM {quote(spec.contacts_view)} WHERE {window})",
-        "ca AS (SELECT period" + by_sel + "".join(
-            f", {sql} AS {quote(name)}" for name, sql in spec.contact_components.items())
-        + f" FROM c {group})",
-    ]
-    segment_sources = ["c"]
+    comps = spec.contact_components
+    ctes = [f"cr AS (SELECT * FROM {quote(spec.contacts_view)}"
+            + (f" WHERE {spec.contact_window})" if spec.contact_window else ")")]
+    if spec.bucket_timezone:
+        bucket_start = f"to_timestamp(bucket * {BUCKET_S})"
+        local = f"timezone({sql_string(spec.bucket_timezone)}, {bucket_start})"
+        ctes.append(f"cb AS (SELECT CAST(floor(epoch_us(arrived_at) / {BUCKET_S * 1_000_000}) AS BIGINT) AS bucket"
+                    f"{by_sel}" + "".join(f", {c.partial} AS {quote(n)}" for n, c in comps.items())
+                    + f" FROM cr GROUP BY bucket{by_sel})")
+        ctes.append(f"ca AS (SELECT {period_of(local, spec.grain)} AS period{by_sel}"
+                    + "".join(f", {c.final(f'sum({quote(n)})')} AS {quote(n)}" for n, c in comps.items())
+                    + f" FROM cb {group})")
+    else:
+        ctes.append(f"ca AS (SELECT {period_of('local_ts', spec.grain)} AS period{by_sel}"
+                    + "".join(f", {c.sql} AS {quote(n)}" for n, c in comps.items()) + f" FROM cr {group})")
+    segment_sources = ["ca"]
     if spec.surveys_view:
         sv = quote(spec.surveys_view)
         scores = ", ".join(["s.survey_id", *(f"s.{quote(x)}" for x in spec.survey_scores)])
-        parts = [f"SELECT c.period" + "".join(f", c.{b}" for b in by) + f", {scores} "
-                 f"FROM {sv} s JOIN c ON s.contact_id = c.contact_id"]
+        # the period is computed after the join, for rated contacts only
+        parts = [f"SELECT {period_of('c.local_ts', spec.grain)} AS period" + "".join(f", c.{b}" for b in by)
+                 + f", {scores} FROM {sv} s JOIN cr c ON s.contact_id = c.contact_id"]
         if spec.surveys_have_own_segments:
             parts.append(f"SELECT {period_of('s.local_ts', spec.grain)} AS period"
                          + "".join(f", s.{b}" for b in by) + f", {scores} FROM {sv} s "
                          f"WHERE s.contact_id IS NULL AND s.{window}")
         ctes.append("sv AS (" + " UNION ALL BY NAME ".join(parts) + ")")
         ctes.append("sa AS (SELECT period" + by_sel + ", CAST(count(*) AS BIGINT) AS n_surveys" + "".join(
-            f", {sql} AS {quote(name)}" for name, sql in spec.survey_components.items())
+            f", {c.sql} AS {quote(name)}" for name, c in spec.survey_components.items())
             + f" FROM sv {group})")
         segment_sources.append("sv")
     for i, extra in enumerate(spec.extras):

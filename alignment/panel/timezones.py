@@ -1,0 +1,71 @@
+"""Local calendars for the panel: windows as UTC bounds, and when 15-minute UTC buckets are exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from .query import BUCKET_S
+
+UTC = dt.timezone.utc
+
+
+def is_aware(dtype: str) -> bool:
+    """An instant type (timestamp with time zone), as Parquet and pandas deliver aware times."""
+    return dtype.upper() in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+
+
+def _zone(name: str | None):
+    return zoneinfo.ZoneInfo(name) if name and name != "UTC" else UTC
+
+
+def utc_window(start: dt.date, end: dt.date, timezone: str | None) -> str:
+    """SQL condition on aware ``arrived_at``: local midnight of ``start`` up to local midnight after ``end``.
+
+    The first instant whose local time is at or after local midnight is midnight in the offset
+    before any change (``fold=0``), also when midnight is skipped or repeated by a clock change.
+    """
+    zone = _zone(timezone)
+
+    def instant(day: dt.date) -> str:
+        local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        return local.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+    return (f"arrived_at >= TIMESTAMPTZ '{instant(start)}' AND "
+            f"arrived_at < TIMESTAMPTZ '{instant(end + dt.timedelta(days=1))}'")
+
+
+def local_window(start: dt.date, end: dt.date) -> str:
+    """SQL condition on the local wall-clock time ``local_ts``."""
+    return (f"local_ts >= TIMESTAMP '{start.isoformat()} 00:00:00' AND "
+            f"local_ts < TIMESTAMP '{(end + dt.timedelta(days=1)).isoformat()} 00:00:00'")
+
+
+def quarter_hour_offsets(timezone: str, first: dt.datetime, last: dt.datetime) -> bool:
+    """True when, between two local times, every UTC offset of ``timezone`` and every instant at
+    which it changes fall on whole ``BUCKET_S`` seconds, so a UTC bucket never straddles a local
+    midnight and buckets sum exactly to local periods."""
+    zone = _zone(timezone)
+    if zone is UTC:
+        return True
+    lo = first.replace(tzinfo=zone).astimezone(UTC) - dt.timedelta(days=1)
+    hi = last.replace(tzinfo=zone).astimezone(UTC) + dt.timedelta(days=1)
+    step = dt.timedelta(hours=6)
+    t, previous = lo, lo.astimezone(zone).utcoffset()
+    while t <= hi:
+        offset = t.astimezone(zone).utcoffset()
+        if offset.total_seconds() % BUCKET_S:
+            return False
+        if offset != previous:
+            # find the change to the second by bisection between t - step and t
+            a, b = t - step, t
+            while (b - a) > dt.timedelta(seconds=1):
+                mid = a + (b - a) / 2
+                if mid.astimezone(zone).utcoffset() == previous:
+                    a = mid
+                else:
+                    b = mid
+            if int(b.timestamp()) % BUCKET_S:
+                return False
+            previous = offset
+        t += step
+    return True
