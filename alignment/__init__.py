@@ -13,12 +13,11 @@ The six steps of the method map onto the package:
 :mod:`alignment.simulate` writes worlds with a planted truth for testing.
 """
 
+from importlib import import_module
+
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
-from .correlation import CorrelationResult, correlate
 from .data import ExtraSource, Source
-from .drivers import (ImportanceResult, RegressionResult, TippingPoint, regress, relative_importance,
-                      tipping_point)
 from .exceptions import (AlignmentError, AlignmentWarning, AutocorrelationWarning, CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError,
@@ -27,9 +26,30 @@ from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
 
+# The statistics steps pull in scipy and statsmodels (about a second); they load on first use
+# so that the command line and the panel builder start fast.
+_LAZY = {
+    "correlate": "correlation", "CorrelationResult": "correlation",
+    "regress": "drivers", "RegressionResult": "drivers", "relative_importance": "drivers",
+    "ImportanceResult": "drivers", "tipping_point": "drivers", "TippingPoint": "drivers",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'alignment' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",
-    "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point", "TippingPoint", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
+    "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point",
+    "TippingPoint", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",

@@ -66,3 +66,46 @@ def test_result_objects_summarize_and_serialize(frames):
     assert d["n_rows"] == len(panel.table) and d["metrics"]["csat"]["variant"] == "top2"
     with pytest.raises(Exception):
         panel.grain = "week"  # frozen
+
+
+@pytest.fixture(scope="module")
+def weekly():
+    from alignment import build_panel
+    return build_panel(f"{DEMO}/contacts.csv", surveys=f"{DEMO}/surveys.csv", grain="week", by=["queue"],
+                       timezone="America/New_York",
+                       extras=[ExtraSource(f"{DEMO}/backlog.csv", by=["queue"])]).table
+
+
+ANALYSES = {
+    "correlate": lambda f, d: f(d, "csat", ["asa", "fcr"], by=["queue"], lags=1,
+                                inference="block_bootstrap", n_boot=50, seed=3),
+    "regress": lambda f, d: f(d, "csat", ["asa", "fcr"], by=["queue"]),
+    "relative_importance": lambda f, d: f(d, "csat", ["asa", "fcr", "email_backlog"], within="queue",
+                                          n_boot=50, block=4, time="period", seed=3),
+    "tipping_point": lambda f, d: f(d, "csat", "asa", by=["queue"], n_boot=30, seed=3),
+}
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_every_analysis_is_deterministic_leaves_its_input_alone_and_summarizes(weekly, name):
+    import warnings
+    import alignment
+    fn = getattr(alignment, name)
+    before = weekly.copy(deep=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, second = ANALYSES[name](fn, weekly), ANALYSES[name](fn, weekly)
+    pd.testing.assert_frame_equal(weekly, before)
+    pd.testing.assert_frame_equal(first.table, second.table)
+    assert isinstance(first.summary(), str) and first.summary()
+    assert isinstance(first.to_dict(), dict)
+    with pytest.raises(Exception):
+        first.table = None  # results are frozen
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_every_analysis_refuses_empty_input(weekly, name):
+    import alignment
+    from alignment import AlignmentError
+    with pytest.raises(AlignmentError):
+        ANALYSES[name](getattr(alignment, name), weekly.iloc[:0])

@@ -13,8 +13,8 @@ from statsmodels.stats.multitest import multipletests
 from ..exceptions import InputError, OptionError
 from ..stats.resample import circular_block_periods
 from .inference import effective_n, fisher_interval, kish_factor, p_value, weighted_r
-from .series import (SCOPES, check_unique_periods, infer_grain, lagged_frame, parse_scope, period_number,
-                     transform)
+from .series import (SCOPES, lagged_frame, parse_scope, period_number, segment_labels, transform,
+                     unpack_panel)
 
 METHODS = ("pearson", "spearman", "kendall")
 ADJUST = {"bh": "fdr_bh", "holm": "holm"}
@@ -142,7 +142,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     >>> sorted(res.table["lag"].unique().tolist())
     [0, 1]
     """
-    data, by, grain = _unpack(panel, by, grain, time)
+    data, by, grain = unpack_panel(panel, by, grain, time)
     kpis = [kpis] if isinstance(kpis, str) else list(kpis)
     covariates = list(covariates or ())
     lags = _lags(lags)
@@ -183,7 +183,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
             pairs = lagged_frame(data, outcome, kpi, lag, by, number, extra)
             if weights:
                 pairs = pairs.rename(columns={weights: "w"})
-            labels = _segment_labels(data, by)
+            labels = segment_labels(data, by)
             for s in scopes:
                 child = next(boot_seeds)
                 base, kind = parse_scope(s)
@@ -203,34 +203,6 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     return CorrelationResult(table=table[COLUMNS], outcome=outcome, kpis=tuple(kpis), lags=lags,
                              method=method, scopes=scopes, adjust=adjust, inference=inference, ci=ci,
                              n_boot=n_boot if inference == "block_bootstrap" else 0, seed=seed)
-
-
-def _unpack(panel, by, grain, time):
-    from ..panel import Panel
-    if isinstance(panel, Panel):
-        data = panel.table
-        by = panel.by if by is None else by
-        grain = grain or panel.grain
-    elif isinstance(panel, pd.DataFrame):
-        data = panel
-        by = by or ()
-    else:
-        raise OptionError(f"correlate needs a Panel or a DataFrame. Got {type(panel).__name__} instead.")
-    by = [by] if isinstance(by, str) else list(by)
-    if time not in data.columns:
-        raise InputError(f"is not a column of the panel", column=time)
-    check_unique_periods(data, time, by)
-    grain = grain or infer_grain(data[time])
-    if grain not in ("day", "week", "month"):
-        raise OptionError(f"The 'grain' parameter of correlate must be 'day', 'week' or 'month'. Got {grain!r} instead.")
-    return data, by, grain
-
-
-def _segment_labels(data: pd.DataFrame, by: list[str]) -> dict[int, str]:
-    if not by:
-        return {0: "all"}
-    keys = data[by].drop_duplicates().sort_values(by).reset_index(drop=True)
-    return {i: " / ".join(str(v) for v in row) for i, row in enumerate(keys.itertuples(index=False))}
 
 
 def _empty(n: int, status: str, reason: str) -> dict:

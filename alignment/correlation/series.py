@@ -145,3 +145,34 @@ def _residualize(frame: pd.DataFrame, columns: list[str], by: str | None, trend:
             beta, *_ = np.linalg.lstsq(design * sw, v * sw[:, 0], rcond=None)
             out.loc[idx, c] = v - design @ beta
     return out
+
+
+def unpack_panel(panel, by, grain, time):
+    """The table, segment columns and grain of a Panel or DataFrame, checked for analysis."""
+    from ..panel import Panel
+    if isinstance(panel, Panel):
+        data = panel.table
+        by = panel.by if by is None else by
+        grain = grain or panel.grain
+    elif isinstance(panel, pd.DataFrame):
+        data = panel
+        by = by or ()
+    else:
+        raise OptionError(f"The analysis needs a Panel or a DataFrame. Got {type(panel).__name__} instead.")
+    by = [by] if isinstance(by, str) else list(by)
+    if data.empty:
+        raise InputError("the panel has no rows")
+    if time not in data.columns:
+        raise InputError("is not a column of the panel", column=time)
+    check_unique_periods(data, time, by)
+    grain = grain or infer_grain(data[time])
+    if grain not in ("day", "week", "month"):
+        raise OptionError(f"The 'grain' parameter must be 'day', 'week' or 'month'. Got {grain!r} instead.")
+    return data, by, grain
+
+
+def segment_labels(data: pd.DataFrame, by: list[str]) -> dict[int, str]:
+    if not by:
+        return {0: "all"}
+    keys = data[by].drop_duplicates().sort_values(by).reset_index(drop=True)
+    return {i: " / ".join(str(v) for v in row) for i, row in enumerate(keys.itertuples(index=False))}

@@ -22,7 +22,7 @@ from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .. import catalog
-from ..correlation.series import check_unique_periods, infer_grain, lag_columns, period_number
+from ..correlation.series import lag_columns, period_number, segment_labels, unpack_panel
 from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, HeteroskedasticityWarning,
                           InfluenceWarning, InputError, MissingDataWarning, OptionError,
                           SmallSampleWarning)
@@ -174,7 +174,6 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     >>> list(res.table["term"])
     ['asa', 'fcr']
     """
-    from ..correlation.correlate import _unpack
     if model not in MODELS:
         raise OptionError(f"The 'model' parameter of regress must be one of {', '.join(map(repr, MODELS))}. "
                           f"Got {model!r} instead.")
@@ -190,7 +189,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         return _ordinal(panel, outcome, kpis, by, errors, ci)
     if model in ("fe", "mixed") and by is not None and not list(by):
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
-    data, by, grain = _unpack(panel, by, grain, time)
+    data, by, grain = unpack_panel(panel, by, grain, time)
     for c in [outcome, *kpis, *([weights] if weights else [])]:
         if c not in data.columns:
             raise InputError(f"is not a column of the panel", column=c)
@@ -309,8 +308,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
 
 
 def _labels(data: pd.DataFrame, by: list[str]) -> dict[int, str]:
-    from ..correlation.correlate import _segment_labels
-    return _segment_labels(data, by)
+    return segment_labels(data, by)
 
 
 def fixed_b_df(b: float) -> float:

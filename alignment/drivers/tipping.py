@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..correlation.series import check_unique_periods, lag_columns, period_number
+from ..correlation.series import lag_columns, period_number, unpack_panel
 from ..exceptions import InputError, OptionError
 from ..stats.resample import PanelResampler, spawn_generators
 
@@ -115,8 +115,7 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
     >>> tp.breakpoint > 0
     True
     """
-    from ..correlation.correlate import _unpack
-    data, by, grain = _unpack(panel, by, grain, time)
+    data, by, grain = unpack_panel(panel, by, grain, time)
     for c in (outcome, kpi):
         if c not in data.columns:
             raise InputError("is not a column of the panel", column=c)
