@@ -8,7 +8,10 @@ The six steps of the method map onto the package:
 4.   :mod:`alignment.correlation` -- lag-aware correlations, honest under autocorrelation;
 5.   :mod:`alignment.drivers` -- effect sizes (regressions, tipping points) and exact
      relative importance with bootstrap intervals;
-6.   validation (a later issue).
+6.   :mod:`alignment.validate` -- does each driver hold out of time, across windows and
+     segments, against placebos and trends, and when someone acts on it?
+
+:class:`alignment.Study` runs all six steps from a value or a TOML file.
 
 :mod:`alignment.simulate` writes worlds with a planted truth for testing.
 """
@@ -32,6 +35,8 @@ _LAZY = {
     "correlate": "correlation", "CorrelationResult": "correlation",
     "regress": "drivers", "RegressionResult": "drivers", "relative_importance": "drivers",
     "ImportanceResult": "drivers", "tipping_point": "drivers", "TippingPoint": "drivers",
+    "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
+    "validate": "validate", "ValidationResult": "validate",
 }
 
 
@@ -49,7 +54,8 @@ def __dir__():
 __all__ = [
     "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",
     "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point",
-    "TippingPoint", "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
+    "TippingPoint", "Study", "StudyResult", "load_study", "StudyError", "validate", "ValidationResult",
+    "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",

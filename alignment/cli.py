@@ -96,6 +96,60 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def _progress(quiet: bool):
+    """Progress lines on stderr, only for a person watching a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
+
+
+def write_outputs(result, out) -> None:
+    """results.json, panel.csv and figures/ into ``out``, whole or not at all."""
+    from . import plot
+    from .io import atomic_directory
+    with atomic_directory(out) as tmp:
+        result.to_json(tmp / "results.json")
+        result.panel.to_csv(tmp / "panel.csv")
+        (tmp / "figures").mkdir()
+        plot.save(plot.importance(result), tmp / "figures" / "importance.svg")
+
+
+def cmd_run(args) -> int:
+    from .study import load_study
+    study = load_study(args.study)
+    if args.seed is not None:
+        study = study.with_seed(args.seed)
+    result = study.run(progress=_progress(args.quiet))
+    write_outputs(result, args.out)
+    if not args.quiet:
+        print(result.summary())
+        print(f"results written to {args.out}/results.json")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from .study import load_study
+    from .study.run import build_study_panel
+    study = load_study(args.study)
+    panel = build_study_panel(study)
+    print(f"{args.study}: OK")
+    print(panel.summary())
+    return EXIT_OK
+
+
+def demo_study_path():
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "data" / "demo" / "study.toml"
+    if not path.exists():
+        raise UsageError(f"the bundled demo study is not here ({path}); run from a source checkout")
+    return path
+
+
+def cmd_demo(args) -> int:
+    args.study, args.seed = demo_study_path(), None
+    return cmd_run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="alignment", description="Which contact-center KPIs really move customer experience.")
     p.add_argument("--version", action="version", version=f"alignment {__import__('alignment').__version__}")
@@ -128,6 +182,26 @@ def parser() -> argparse.ArgumentParser:
                        description="Print the catalog of CX metrics and operational KPIs.")
     c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
     c.set_defaults(func=cmd_catalog)
+
+    r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, figures",
+                       description="Run every step of a study and write DIR/results.json, DIR/panel.csv and "
+                                   "DIR/figures/. DIR appears whole or not at all.")
+    r.add_argument("study", help="study file (TOML)")
+    r.add_argument("--out", required=True, help="output folder (replaced only on success)")
+    r.add_argument("--seed", type=int, help="override the study's seed")
+    r.add_argument("--quiet", action="store_true", help="print nothing on success")
+    r.set_defaults(func=cmd_run)
+
+    ch = sub.add_parser("check", help="validate a study file and its data without running the statistics",
+                        description="Load the study, read and check every data file, build the panel.")
+    ch.add_argument("study", help="study file (TOML)")
+    ch.set_defaults(func=cmd_check)
+
+    d = sub.add_parser("demo", help="run the bundled demo study",
+                       description="Run data/demo/study.toml and write the results to DIR (default out/demo).")
+    d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("simulate", help="write a simulated contact-center world with a planted truth",
                        description="Write contacts, surveys, extra sources and truth.json to DIR.")

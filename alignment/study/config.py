@@ -1,0 +1,391 @@
+"""The study file: a TOML document that declares all six steps, validated when it loads.
+
+This is a public contract (see the README's "Study file" section): unknown keys, wrong types
+and unknown KPIs are one-line errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import catalog
+from ..catalog import CompositeScore, KpiOptions, SurveyMetric
+from ..data.sources import AGGREGATES, ExtraSource, Source
+from ..exceptions import AlignmentError, OptionError
+
+GRAINS = ("day", "week", "month")
+
+
+class StudyError(AlignmentError):
+    """The study file is malformed or names something unknown."""
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        self.source, self.key = source, key
+        where = ", ".join(p for p in (source, f"key '{key}'" if key else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Thresholds of step 6 (see :mod:`alignment.validate`); None keeps the library default."""
+
+    alpha: float = 0.05
+    min_effect: float = 0.1
+    stability_share: float = 0.7
+    window: int | None = None
+    step: int | None = None
+    min_periods: int = 12
+    holdout_min_periods: int = 6
+    placebo_min_shift: int | None = None
+
+
+@dataclass(frozen=True)
+class InterventionSpec:
+    """A declared intervention: on ``date`` the ``segments`` changed so that ``kpi`` moves."""
+
+    date: dt.date
+    segments: tuple[str, ...]
+    kpi: str
+    direction: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: every choice of the six steps, as a value.
+
+    Build one in Python or load it with :meth:`Study.from_toml`; :meth:`run` does steps 1-6.
+
+    Examples
+    --------
+    >>> from alignment import Study
+    >>> study = Study.from_toml("data/demo/study.toml")
+    >>> study.outcome, study.grain, study.by
+    ('csat', 'week', ('queue',))
+    """
+
+    name: str
+    outcome: str
+    kpis: tuple[str, ...]
+    contacts: Source
+    surveys: Source | None = None
+    extras: tuple[ExtraSource, ...] = ()
+    grain: str = "week"
+    by: tuple[str, ...] = ()
+    start: dt.date | None = None
+    end: dt.date | None = None
+    timezone: str | None = None
+    max_lag: int = 0
+    holdout_start: dt.date | None = None
+    min_responses: int = 30
+    seed: int = 0
+    n_boot: int = 1000
+    kpi_options: KpiOptions = field(default_factory=KpiOptions)
+    survey_metrics: tuple[SurveyMetric | CompositeScore, ...] = ()
+    validation: ValidationOptions = field(default_factory=ValidationOptions)
+    interventions: tuple[InterventionSpec, ...] = ()
+    source: str | None = None
+
+    def __post_init__(self):
+        where = self.source
+        if self.grain not in GRAINS:
+            raise StudyError(f"must be one of 'day', 'week', 'month'. Got {self.grain!r} instead.",
+                             source=where, key="study.grain")
+        if not self.kpis:
+            raise StudyError("lists no KPI", source=where, key="study.kpis")
+        if len(set(self.kpis)) != len(self.kpis):
+            dup = next(k for k in self.kpis if self.kpis.count(k) > 1)
+            raise StudyError(f"lists {dup!r} twice", source=where, key="study.kpis")
+        if self.outcome in self.kpis:
+            raise StudyError(f"the outcome {self.outcome!r} cannot also be a KPI", source=where, key="study.kpis")
+        declared = {m.name for m in self.survey_metrics}
+        if self.outcome not in declared and catalog.entry(self.outcome) is None:
+            raise StudyError(f"{self.outcome!r} is not a survey metric (csat, nps, ces, cis, or one declared "
+                             f"in [metrics.NAME])", source=where, key="study.outcome")
+        entry = catalog.entry(self.outcome)
+        if entry is not None and entry["kind"] != "cx" and self.outcome not in declared:
+            raise StudyError(f"{self.outcome!r} is an operational KPI, not a CX metric", source=where,
+                             key="study.outcome")
+        if self.outcome == "cis" and "cis" not in declared:
+            raise StudyError("the Customer Impact Score has no standard formula: declare it in [metrics.cis] "
+                             "with weights = { column = weight, ... } and scale = [low, high]",
+                             source=where, key="study.outcome")
+        for k in self.kpis:
+            e = catalog.entry(k)
+            if e is not None and e["kind"] == "cx":
+                raise StudyError(f"{k!r} is a CX metric, not an operational KPI", source=where, key="study.kpis")
+        if self.start and self.end and self.end < self.start:
+            raise StudyError(f"the window ends ({self.end}) before it starts ({self.start})", source=where,
+                             key="study.end")
+        if self.surveys is None:
+            raise StudyError("a study needs survey responses for its CX outcome", source=where,
+                             key="data.surveys")
+
+    @classmethod
+    def from_toml(cls, path) -> "Study":
+        """Load and validate a study file; paths inside it are relative to the file."""
+        return load_study(path)
+
+    def run(self, *, progress=None):
+        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`."""
+        from .run import run_study
+        return run_study(self, progress=progress)
+
+    def with_seed(self, seed: int) -> "Study":
+        return replace(self, seed=int(seed))
+
+
+# ---- loading -------------------------------------------------------------------------------
+
+_SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine"}
+_STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
+               "holdout_start", "min_responses", "seed", "n_boot", "description"}
+_SOURCE_KEYS = {"path", "columns", "format", "timezone"}
+_EXTRA_KEYS = {"path", "columns", "timezone", "time", "by", "aggregate", "values"}
+_METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
+_INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name the file and the key."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def fail(self, key: str, message: str):
+        raise StudyError(message, source=self.label, key=key)
+
+    def table(self, value, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"must be a table ([{key}]). Got {type(value).__name__} instead.")
+        return value
+
+    def known(self, table: Mapping, allowed: set[str], key: str) -> None:
+        for k in table:
+            if k not in allowed:
+                self.fail(f"{key}.{k}" if key else k, f"unknown key (known: {', '.join(sorted(allowed))})")
+
+    def get(self, table: Mapping, name: str, key: str, kind, default=None, required=False):
+        full = f"{key}.{name}"
+        if name not in table:
+            if required:
+                self.fail(full, "is required")
+            return default
+        value = table[name]
+        expected = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+                    list: "a list", dict: "a table", "date": "a date YYYY-MM-DD"}[kind]
+        if kind == "date":
+            if isinstance(value, dt.datetime):
+                value = value.date()
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value)
+                except ValueError:
+                    self.fail(full, f"must be {expected}. Got {value!r} instead.")
+            if not isinstance(value, dt.date):
+                self.fail(full, f"must be {expected}. Got {value!r} instead.")
+            return value
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok, value = True, float(value)
+        if not ok:
+            self.fail(full, f"must be {expected}. Got {value!r} instead.")
+        return value
+
+    def strings(self, table: Mapping, name: str, key: str) -> tuple[str, ...]:
+        value = self.get(table, name, key, list, default=[])
+        if not all(isinstance(v, str) and v for v in value):
+            self.fail(f"{key}.{name}", f"must list names as strings. Got {value!r} instead.")
+        return tuple(value)
+
+    def path(self, table: Mapping, key: str, base: Path) -> Path:
+        raw = self.get(table, "path", key, str, required=True)
+        path = (base / raw) if not Path(raw).is_absolute() else Path(raw)
+        if not path.exists():
+            self.fail(f"{key}.path", f"file not found: {path}")
+        return path
+
+
+def load_study(path) -> Study:
+    """Read a study TOML file into a :class:`Study` (see the README for every key)."""
+    path = Path(path)
+    label = str(path)
+    if not path.exists():
+        raise StudyError("study file not found", source=label)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise StudyError("is not UTF-8 text", source=label) from None
+    except tomllib.TOMLDecodeError as error:
+        raise StudyError(f"is not valid TOML: {error}", source=label) from None
+    r = _Reader(label)
+    r.known(doc, _SECTIONS, "")
+    base = path.parent
+    if "study" not in doc:
+        r.fail("study", "the [study] section is missing")
+    s = r.table(doc["study"], "study")
+    r.known(s, _STUDY_KEYS, "study")
+    data = r.table(doc.get("data", {}), "data")
+    r.known(data, {"contacts", "surveys", "extra"}, "data")
+    if "contacts" not in data:
+        r.fail("data.contacts", "the [data.contacts] section is missing")
+    contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
+    surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
+               if "surveys" in data else None)
+    extras_raw = data.get("extra", [])
+    if not isinstance(extras_raw, list):
+        r.fail("data.extra", "must be an array of tables ([[data.extra]])")
+    extras = tuple(_extra(r, r.table(e, f"data.extra[{i}]"), f"data.extra[{i}]", base)
+                   for i, e in enumerate(extras_raw))
+    options = _kpi_options(r, r.table(doc.get("kpi_options", {}), "kpi_options"))
+    metrics = _metrics(r, r.table(doc.get("metrics", {}), "metrics"))
+    validation = _validation(r, r.table(doc.get("validation", {}), "validation"))
+    interventions = _interventions(r, doc.get("interventions", []))
+    engine = r.table(doc.get("engine", {}), "engine")
+    r.known(engine, {"kind", "master"}, "engine")
+    if engine.get("kind", "duckdb") != "duckdb":
+        r.fail("engine.kind", f"{engine.get('kind')!r} is not available in this version; use \"duckdb\"")
+    max_lag = r.get(s, "max_lag", "study", int, 0)
+    if max_lag < 0:
+        r.fail("study.max_lag", f"must be >= 0. Got {max_lag} instead.")
+    min_responses = r.get(s, "min_responses", "study", int, 30)
+    if min_responses < 0:
+        r.fail("study.min_responses", f"must be >= 0. Got {min_responses} instead.")
+    n_boot = r.get(s, "n_boot", "study", int, 1000)
+    if n_boot < 0:
+        r.fail("study.n_boot", f"must be >= 0. Got {n_boot} instead.")
+    seed = r.get(s, "seed", "study", int, 0)
+    if seed < 0:
+        r.fail("study.seed", f"must be >= 0. Got {seed} instead.")
+    timezone = r.get(s, "timezone", "study", str)
+    if timezone is not None:
+        import zoneinfo
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            r.fail("study.timezone", f"must be an IANA timezone such as 'America/New_York'. Got {timezone!r} instead.")
+    kpis = r.strings(s, "kpis", "study")
+    outcome = r.get(s, "outcome", "study", str, required=True)
+    try:
+        return Study(
+            name=r.get(s, "name", "study", str, default=path.stem), outcome=outcome, kpis=kpis,
+            contacts=contacts, surveys=surveys, extras=extras,
+            grain=r.get(s, "grain", "study", str, "week"), by=r.strings(s, "by", "study"),
+            start=r.get(s, "start", "study", "date"), end=r.get(s, "end", "study", "date"),
+            timezone=timezone, max_lag=max_lag, holdout_start=r.get(s, "holdout_start", "study", "date"),
+            min_responses=min_responses, seed=seed, n_boot=n_boot, kpi_options=options,
+            survey_metrics=metrics, validation=validation, interventions=interventions, source=label)
+    except StudyError:
+        raise
+    except OptionError as error:
+        raise StudyError(str(error), source=label) from None
+
+
+def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
+    r.known(t, _SOURCE_KEYS, key)
+    columns = r.get(t, "columns", key, dict, {})
+    if not all(isinstance(v, str) for v in columns.values()):
+        r.fail(f"{key}.columns", "must map canonical names to column names (strings)")
+    fmt = r.get(t, "format", key, str)
+    if fmt is not None:
+        from ..data.formats import FORMATS
+        if fmt not in FORMATS:
+            r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    return Source(r.path(t, key, base), columns=columns, format=fmt, timezone=r.get(t, "timezone", key, str))
+
+
+def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
+    r.known(t, _EXTRA_KEYS, key)
+    aggregate = r.get(t, "aggregate", key, str, "mean")
+    if aggregate not in AGGREGATES:
+        r.fail(f"{key}.aggregate", f"must be one of {', '.join(AGGREGATES)}. Got {aggregate!r} instead.")
+    values = r.strings(t, "values", key) if "values" in t else None
+    return ExtraSource(r.path(t, key, base), columns=r.get(t, "columns", key, dict, {}),
+                       timezone=r.get(t, "timezone", key, str), time=r.get(t, "time", key, str, "date"),
+                       by=r.strings(t, "by", key), aggregate=aggregate, values=values)
+
+
+def _kpi_options(r: _Reader, t: dict) -> KpiOptions:
+    allowed = {f.name for f in fields(KpiOptions)}
+    r.known(t, allowed, "kpi_options")
+    kwargs = {}
+    for f in fields(KpiOptions):
+        if f.name in t:
+            kind = str if isinstance(f.default, str) else float
+            kwargs[f.name] = r.get(t, f.name, "kpi_options", kind)
+    try:
+        return KpiOptions(**kwargs)
+    except OptionError as error:
+        bad = next((k for k in kwargs if f"'{k}'" in str(error)), None)
+        r.fail(f"kpi_options.{bad}" if bad else "kpi_options", str(error).split(". ", 1)[-1])
+
+
+def _pair(r: _Reader, t: dict, name: str, key: str):
+    value = r.get(t, name, key, list)
+    if value is None:
+        return None
+    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        r.fail(f"{key}.{name}", f"must be two numbers [low, high]. Got {value!r} instead.")
+    return tuple(value)
+
+
+def _metrics(r: _Reader, t: dict) -> tuple:
+    out = []
+    for name, spec in t.items():
+        key = f"metrics.{name}"
+        spec = r.table(spec, key)
+        r.known(spec, _METRIC_KEYS, key)
+        try:
+            if "weights" in spec:
+                weights = r.get(spec, "weights", key, dict)
+                out.append(CompositeScore(name, weights=weights, scale=_pair(r, spec, "scale", key) or (0, 100),
+                                          higher_is_better=r.get(spec, "higher_is_better", key, bool, True)))
+            else:
+                builtin = {"csat": dict(scale=(1, 5), top_box=(4, 5)), "nps": dict(scale=(0, 10), aggregation="nps"),
+                           "ces": dict(scale=(1, 7), higher_is_better=False)}.get(name, {})
+                kwargs = dict(builtin)
+                for k, kind in (("column", str), ("higher_is_better", bool), ("aggregation", str)):
+                    if k in spec:
+                        kwargs[k] = r.get(spec, k, key, kind)
+                for k in ("scale", "top_box"):
+                    if k in spec:
+                        kwargs[k] = _pair(r, spec, k, key)
+                out.append(SurveyMetric(name, **kwargs))
+        except OptionError as error:
+            r.fail(key, str(error))
+    return tuple(out)
+
+
+def _validation(r: _Reader, t: dict) -> ValidationOptions:
+    r.known(t, {f.name for f in fields(ValidationOptions)}, "validation")
+    kwargs = {}
+    for f in fields(ValidationOptions):
+        if f.name in t:
+            kind = float if isinstance(f.default, float) else int
+            value = r.get(t, f.name, "validation", kind)
+            if value < 0 or (kind is float and f.name != "min_effect" and not 0 < value < 1):
+                r.fail(f"validation.{f.name}", f"is out of range. Got {value!r} instead.")
+            kwargs[f.name] = value
+    return ValidationOptions(**kwargs)
+
+
+def _interventions(r: _Reader, value) -> tuple[InterventionSpec, ...]:
+    if not isinstance(value, list):
+        r.fail("interventions", "must be an array of tables ([[interventions]])")
+    out = []
+    for i, t in enumerate(value):
+        key = f"interventions[{i}]"
+        t = r.table(t, key)
+        r.known(t, _INTERVENTION_KEYS, key)
+        direction = r.get(t, "direction", key, int)
+        if direction not in (None, -1, 1):
+            r.fail(f"{key}.direction", f"must be 1 or -1. Got {direction!r} instead.")
+        out.append(InterventionSpec(date=r.get(t, "date", key, "date", required=True),
+                                    segments=r.strings(t, "segments", key),
+                                    kpi=r.get(t, "kpi", key, str, required=True), direction=direction,
+                                    name=r.get(t, "name", key, str, "")))
+    return tuple(out)
