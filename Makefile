@@ -15,12 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/alignment kpis data/demo/contacts.csv --surveys data/demo/surveys.csv \
-		--extra data/demo/backlog.csv,by=queue,aggregate=mean \
-		--extra data/demo/marketing.csv,aggregate=sum \
-		--extra data/demo/staffing.csv,by=queue,aggregate=sum \
-		--grain week --by queue --timezone America/New_York \
-		--start 2025-01-06 --end 2026-01-04 --out out/demo/panel.csv
+	$(BIN)/alignment demo --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2

@@ -8,7 +8,7 @@ The six steps of the method map onto the package:
 4.   :mod:`alignment.correlation` -- lag-aware correlations, honest under autocorrelation;
 5.   :mod:`alignment.drivers` -- effect sizes (regressions, tipping points) and exact
      relative importance with bootstrap intervals;
-6.   :mod:`alignment.validate` -- does each driver hold out of time, across windows and
+6.   :mod:`alignment.validation` -- does each driver hold out of time, across windows and
      segments, against placebos and trends, and when someone acts on it?
 
 :class:`alignment.Study` runs all six steps from a value or a TOML file.
@@ -36,7 +36,7 @@ _LAZY = {
     "regress": "drivers", "RegressionResult": "drivers", "relative_importance": "drivers",
     "ImportanceResult": "drivers", "tipping_point": "drivers", "TippingPoint": "drivers",
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
-    "validate": "validate", "ValidationResult": "validate",
+    "validate": "validation", "ValidationResult": "validation",
 }
 
 

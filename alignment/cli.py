@@ -103,6 +103,34 @@ def _progress(quiet: bool):
     return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
 
 
+def check_out_dir(out, inputs) -> None:
+    """Refuse an output folder whose replacement would destroy inputs or the working folder."""
+    from pathlib import Path
+    target = Path(out).resolve()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        raise UsageError(f"--out {out}: is the current folder or holds it; choose a new folder")
+    for item in inputs:
+        path = Path(item).resolve()
+        if path == target or target in path.parents:
+            raise UsageError(f"--out {out}: would replace {item}, an input of the study; choose another folder")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
 def write_outputs(result, out) -> None:
     """results.json, panel.csv and figures/ into ``out``, whole or not at all."""
     from . import plot
@@ -119,6 +147,7 @@ def cmd_run(args) -> int:
     study = load_study(args.study)
     if args.seed is not None:
         study = study.with_seed(args.seed)
+    check_out_dir(args.out, study.inputs())
     result = study.run(progress=_progress(args.quiet))
     write_outputs(result, args.out)
     if not args.quiet:
@@ -188,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
                                    "DIR/figures/. DIR appears whole or not at all.")
     r.add_argument("study", help="study file (TOML)")
     r.add_argument("--out", required=True, help="output folder (replaced only on success)")
-    r.add_argument("--seed", type=int, help="override the study's seed")
+    r.add_argument("--seed", type=_seed, help="override the study's seed")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.set_defaults(func=cmd_run)
 

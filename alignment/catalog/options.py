@@ -115,6 +115,9 @@ class SurveyMetric:
         _choice(f"SurveyMetric '{self.name}'", "aggregation", self.aggregation, ("mean", "top_box", "nps"))
         if self.aggregation == "top_box":
             box = _scale(f"the top box of '{self.name}'", self.top_box or ())
+            if box[0] < self.scale[0] or box[1] > self.scale[1]:
+                raise OptionError(f"The top_box {list(box)} of '{self.name}' lies outside its scale "
+                                  f"{list(self.scale)}.")
             object.__setattr__(self, "top_box", box)
 
     @property

@@ -12,7 +12,7 @@ from typing import Sequence
 import duckdb
 
 from ..exceptions import InputError
-from .read import RawTable, quote
+from .read import RawTable, duckdb_message, quote
 from .types import Rule
 
 
@@ -72,7 +72,10 @@ def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[R
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in unique)  # blanks are reported as missing
         dup = _dense_duplicates(con, table, unique) or (
             f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view} WHERE {present})")
-    row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
+    try:
+        row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
+    except duckdb.Error as error:  # the whole file is read here first: name it
+        raise InputError(f"cannot be read: {duckdb_message(error)}", source=table.label) from None
     n_rows, bad = row[0], [b or 0 for b in row[1:1 + len(rules)]]
     values = list(row[1 + len(rules):1 + len(rules) + len(aggregates)])
     problems = []

@@ -7,6 +7,7 @@ and unknown KPIs are one-line errors that name the file and the key.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ class StudyError(AlignmentError):
 
 @dataclass(frozen=True)
 class ValidationOptions:
-    """Thresholds of step 6 (see :mod:`alignment.validate`); None keeps the library default."""
+    """Thresholds of step 6 (see :mod:`alignment.validation`); None keeps the library default."""
 
     alpha: float = 0.05
     min_effect: float = 0.1
@@ -41,6 +42,7 @@ class ValidationOptions:
     min_periods: int = 12
     holdout_min_periods: int = 6
     placebo_min_shift: int | None = None
+    holdout_fail: str = "reversed"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class Study:
                              source=where, key="study.grain")
         if not self.kpis:
             raise StudyError("lists no KPI", source=where, key="study.kpis")
+        if len(set(self.by)) != len(self.by):
+            dup = next(b for b in self.by if self.by.count(b) > 1)
+            raise StudyError(f"lists {dup!r} twice", source=where, key="study.by")
         if len(set(self.kpis)) != len(self.kpis):
             dup = next(k for k in self.kpis if self.kpis.count(k) > 1)
             raise StudyError(f"lists {dup!r} twice", source=where, key="study.kpis")
@@ -114,6 +119,17 @@ class Study:
             raise StudyError("the Customer Impact Score has no standard formula: declare it in [metrics.cis] "
                              "with weights = { column = weight, ... } and scale = [low, high]",
                              source=where, key="study.outcome")
+        simple = {"csat", "nps", "ces"} | {m.name for m in self.survey_metrics if isinstance(m, SurveyMetric)}
+        for m in self.survey_metrics:
+            if isinstance(m, CompositeScore):
+                unknown = [k for k in m.weights if k not in simple]
+                if unknown:
+                    raise StudyError(f"weights name {unknown[0]!r}, which is not a survey metric "
+                                     f"(known: {', '.join(sorted(simple))})", source=where, key=f"metrics.{m.name}")
+        for i, iv in enumerate(self.interventions):
+            if iv.kpi not in self.kpis:
+                raise StudyError(f"{iv.kpi!r} is not one of the study's KPIs ({', '.join(self.kpis)})",
+                                 source=where, key=f"interventions[{i}].kpi")
         for k in self.kpis:
             e = catalog.entry(k)
             if e is not None and e["kind"] == "cx":
@@ -136,7 +152,16 @@ class Study:
         return run_study(self, progress=progress)
 
     def with_seed(self, seed: int) -> "Study":
-        return replace(self, seed=int(seed))
+        """The same study with another seed (>= 0)."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise StudyError(f"must be a whole number >= 0. Got {seed!r} instead.", source=self.source, key="study.seed")
+        return replace(self, seed=seed)
+
+    def inputs(self) -> list[str]:
+        """Every file the study reads, the study file included."""
+        sources = [self.contacts, self.surveys, *self.extras]
+        paths = [str(s.data) for s in sources if s is not None and not hasattr(s.data, "columns")]
+        return ([self.source] if self.source else []) + paths
 
 
 # ---- loading -------------------------------------------------------------------------------
@@ -216,6 +241,8 @@ def load_study(path) -> Study:
     label = str(path)
     if not path.exists():
         raise StudyError("study file not found", source=label)
+    if path.is_dir():
+        raise StudyError("is a folder; give the study's TOML file", source=label)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
@@ -321,7 +348,8 @@ def _kpi_options(r: _Reader, t: dict) -> KpiOptions:
         return KpiOptions(**kwargs)
     except OptionError as error:
         bad = next((k for k in kwargs if f"'{k}'" in str(error)), None)
-        r.fail(f"kpi_options.{bad}" if bad else "kpi_options", str(error).split(". ", 1)[-1])
+        message = re.sub(r"^The '\w+' parameter of KpiOptions ", "", str(error))
+        r.fail(f"kpi_options.{bad}" if bad else "kpi_options", message)
 
 
 def _pair(r: _Reader, t: dict, name: str, key: str):
@@ -345,7 +373,8 @@ def _metrics(r: _Reader, t: dict) -> tuple:
                 out.append(CompositeScore(name, weights=weights, scale=_pair(r, spec, "scale", key) or (0, 100),
                                           higher_is_better=r.get(spec, "higher_is_better", key, bool, True)))
             else:
-                builtin = {"csat": dict(scale=(1, 5), top_box=(4, 5)), "nps": dict(scale=(0, 10), aggregation="nps"),
+                builtin = {"csat": dict(scale=(1, 5), top_box=(4, 5), aggregation="top_box"),
+                           "nps": dict(scale=(0, 10), aggregation="nps"),
                            "ces": dict(scale=(1, 7), higher_is_better=False)}.get(name, {})
                 kwargs = dict(builtin)
                 for k, kind in (("column", str), ("higher_is_better", bool), ("aggregation", str)):
@@ -364,10 +393,17 @@ def _validation(r: _Reader, t: dict) -> ValidationOptions:
     r.known(t, {f.name for f in fields(ValidationOptions)}, "validation")
     kwargs = {}
     for f in fields(ValidationOptions):
+        if f.name == "holdout_fail" and f.name in t:
+            value = r.get(t, f.name, "validation", str)
+            if value not in ("reversed", "weaker", "unconfirmed"):
+                r.fail("validation.holdout_fail", f"must be one of reversed, weaker, unconfirmed. Got {value!r} instead.")
+            kwargs[f.name] = value
+            continue
         if f.name in t:
             kind = float if isinstance(f.default, float) else int
             value = r.get(t, f.name, "validation", kind)
-            if value < 0 or (kind is float and f.name != "min_effect" and not 0 < value < 1):
+            if (kind is int and value < 1) or value < 0 or (kind is float and f.name != "min_effect"
+                                                             and not 0 < value < 1):
                 r.fail(f"validation.{f.name}", f"is out of range. Got {value!r} instead.")
             kwargs[f.name] = value
     return ValidationOptions(**kwargs)
@@ -384,8 +420,11 @@ def _interventions(r: _Reader, value) -> tuple[InterventionSpec, ...]:
         direction = r.get(t, "direction", key, int)
         if direction not in (None, -1, 1):
             r.fail(f"{key}.direction", f"must be 1 or -1. Got {direction!r} instead.")
+        segments = r.strings(t, "segments", key)
+        if not segments:
+            r.fail(f"{key}.segments", "must list the segments that were changed")
         out.append(InterventionSpec(date=r.get(t, "date", key, "date", required=True),
-                                    segments=r.strings(t, "segments", key),
+                                    segments=segments,
                                     kpi=r.get(t, "kpi", key, str, required=True), direction=direction,
                                     name=r.get(t, "name", key, str, "")))
     return tuple(out)

@@ -14,7 +14,7 @@ from .. import catalog
 from ..correlation import correlate
 from ..correlation.series import lag_columns, period_number
 from ..drivers import regress, relative_importance
-from ..exceptions import AlignmentWarning, InputError
+from ..exceptions import AlignmentWarning, InputError, OptionError
 from ..panel import build_panel
 from .config import Study, StudyError
 from .result import StudyResult, warning_code
@@ -49,7 +49,7 @@ def build_study_panel(study: Study):
 
 def run_study(study: Study, *, progress=None) -> StudyResult:
     """Run steps 1-6 of ``study``."""
-    from ..validate import Intervention, Thresholds, validate
+    from ..validation import Intervention, Thresholds, validate
     say = _Progress(progress)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AlignmentWarning)
@@ -58,6 +58,11 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         table = panel.table
         n_periods = table["period"].nunique()
         outcome_metric = panel.definitions[study.outcome]
+        if table[study.outcome].notna().sum() == 0:
+            raise InputError(f"no survey response has a {study.outcome} score in the window, so the outcome "
+                             f"is missing in every period", source=str(study.surveys.data),
+                             column=study.outcome)
+        _check_interventions(study, table)
         if n_periods < study.max_lag + 8:
             raise StudyError(f"{n_periods} periods are too few for max_lag = {study.max_lag} "
                              f"(need at least {study.max_lag + 8}); widen the window or use a finer grain",
@@ -75,7 +80,10 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         importance = _importance(panel, study, usable, lags)
         holdout_start = study.holdout_start or default_holdout(table["period"])
         say("validating each driver")
-        thresholds = Thresholds(**{k: v for k, v in vars(study.validation).items()})
+        try:
+            thresholds = Thresholds(**vars(study.validation))
+        except OptionError as error:
+            raise StudyError(str(error), source=study.source, key="validation") from None
         interventions = tuple(Intervention(date=i.date.isoformat(), segments=i.segments, kpi=i.kpi,
                                            direction=i.direction, name=i.name) for i in study.interventions)
         validation = validate(panel, study.outcome, usable, lags=lags, by=study.by, max_lag=study.max_lag,
@@ -94,6 +102,21 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
     return StudyResult(study=study, panel=panel, correlations=correlations, models={"joint": joint},
                        importance=importance, validation=validation, drivers=drivers,
                        lags=lags, holdout_start=holdout_start, warnings=tuple(notes))
+
+
+def _check_interventions(study: Study, table: pd.DataFrame) -> None:
+    """Every segment an intervention names must exist in the panel."""
+    if not study.interventions:
+        return
+    if not study.by:
+        raise StudyError("an intervention compares changed and unchanged segments: the study needs by = [...]",
+                         source=study.source, key="interventions")
+    labels = {" / ".join(str(v) for v in row) for row in table[list(study.by)].drop_duplicates().itertuples(index=False)}
+    for i, iv in enumerate(study.interventions):
+        unknown = [s for s in iv.segments if s not in labels]
+        if unknown:
+            raise StudyError(f"names segment {unknown[0]!r}, which is not in the panel (segments: "
+                             f"{', '.join(sorted(labels))})", source=study.source, key=f"interventions[{i}].segments")
 
 
 def default_holdout(periods: pd.Series):

@@ -1,0 +1,263 @@
+"""``validate``: run the checks of step 6 on each driver and give the verdicts."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..correlation import correlate
+from ..correlation.series import lagged_frame, period_number, segment_labels, unpack_panel
+from ..exceptions import InputError, OptionError
+from ..stats.resample import spawn_generators
+from . import checks as C
+from .options import Intervention, Thresholds
+from .result import TABLE, VERDICT_TABLE, ValidationResult, plain
+from .verdict import VerdictRules, decide
+
+SCOPES = ("pooled", "within", "within_detrended", "within_differenced", "per_segment")
+KEY_FIGURES = ("n", "r", "ci_low", "ci_high", "p_value", "p_adjusted", "share")
+
+
+def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int] | int,
+             by: Sequence[str] | None = None, max_lag: int = 0, holdout_start=None,
+             thresholds: Thresholds = Thresholds(), rules: VerdictRules = VerdictRules(),
+             interventions: Sequence[Intervention] = (), outcome_higher_is_better: bool | None = True,
+             placebo: str = "shift", n_permutations: int = 999, grain: str | None = None,
+             time: str = "period", seed=None) -> ValidationResult:
+    """Check whether each KPI's correlation with the outcome also holds in real life.
+
+    Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
+    (within segments, trends, placebo, lag search, holdout, stability, interventions) and gets a
+    verdict by the rules of :mod:`alignment.validation.verdict`.
+
+    Parameters
+    ----------
+    panel : Panel or pandas.DataFrame
+        One row per period x segment.
+    outcome : str
+        The CX metric column.
+    kpis : sequence of str
+        The drivers to validate.
+    lags : mapping KPI -> lag, or int
+        Each KPI's chosen lag (the KPI at t - lag against the outcome at t); an int applies to all.
+    by : sequence of str, optional
+        Segment columns; default the panel's.
+    max_lag : int
+        The largest lag that was tried when the lags were chosen (the lag check corrects for the
+        search); 0 means no search.
+    holdout_start : date or str, optional
+        First period of the holdout; default the start of the last quarter of the periods. The
+        period containing the date is the first holdout period.
+    thresholds : Thresholds
+    rules : VerdictRules
+    interventions : sequence of Intervention
+        Declared changes; those on KPIs not in ``kpis`` are ignored.
+    outcome_higher_is_better : bool or None
+        False for outcomes like CES where lower is better; None reads it from the panel's metric
+        definitions or the catalog.
+    placebo : {"shift", "block"}
+        Circular shifts (deterministic, the default) or ``n_permutations`` seeded permutations of
+        blocks of periods.
+    n_permutations : int
+    grain, time
+        As for :func:`alignment.correlate`.
+    seed : None, int or numpy.random.SeedSequence
+        Used by ``placebo="block"`` only; each KPI gets its own child stream.
+
+    Returns
+    -------
+    ValidationResult
+
+    Examples
+    --------
+    >>> from alignment import build_panel
+    >>> from alignment.validation import validate
+    >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
+    ...                     grain="week", by=["queue"], timezone="America/New_York")
+    >>> res = validate(panel, "csat", ["asa", "aht"], lags={"asa": 0, "aht": 0})
+    >>> res.verdict("aht")
+    'not_validated'
+    >>> res.checks["aht"]["within_segment"]["status"]
+    'fail'
+    """
+    data, by, grain = unpack_panel(panel, by, grain, time)
+    kpis = [kpis] if isinstance(kpis, str) else list(kpis)
+    if not kpis:
+        raise OptionError("validate needs at least one KPI.")
+    if len(set(kpis)) != len(kpis):
+        raise OptionError(f"The 'kpis' parameter of validate lists a KPI twice. Got {kpis!r} instead.")
+    if not isinstance(thresholds, Thresholds):
+        raise OptionError(f"The 'thresholds' parameter of validate must be a Thresholds. "
+                          f"Got {type(thresholds).__name__} instead.")
+    if not isinstance(rules, VerdictRules):
+        raise OptionError(f"The 'rules' parameter of validate must be a VerdictRules. "
+                          f"Got {type(rules).__name__} instead.")
+    if not isinstance(max_lag, (int, np.integer)) or isinstance(max_lag, bool) or max_lag < 0:
+        raise OptionError(f"The 'max_lag' parameter of validate must be an integer >= 0. Got {max_lag!r} instead.")
+    max_lag = int(max_lag)
+    lags = _lag_map(kpis, lags, max_lag)
+    if placebo not in C.PLACEBOS:
+        raise OptionError(f"The 'placebo' parameter of validate must be 'shift' or 'block'. Got {placebo!r} instead.")
+    if not isinstance(n_permutations, (int, np.integer)) or isinstance(n_permutations, bool) or n_permutations < 19:
+        raise OptionError(f"The 'n_permutations' parameter of validate must be an integer >= 19. "
+                          f"Got {n_permutations!r} instead.")
+    for c in [outcome, *kpis]:
+        if c not in data.columns:
+            raise InputError(f"is not a column of the panel (columns: {', '.join(map(str, data.columns))})", column=c)
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise InputError("is not numeric", column=c)
+    higher = _direction(panel, outcome, outcome_higher_is_better)
+    interventions = tuple(interventions)
+    for item in interventions:
+        if not isinstance(item, Intervention):
+            raise OptionError(f"The 'interventions' parameter of validate must hold Intervention values. "
+                              f"Got {type(item).__name__} instead.")
+
+    number = period_number(data[time], grain)
+    start, start_label = _holdout(data[time], holdout_start, grain)
+    train_data, test_data = _masked(data, outcome, number, start)
+    labels = segment_labels(data, by)
+    codes_of = {label: code for code, label in labels.items()}
+    n_segments = len(labels) if by else 1
+    rngs, entropy = spawn_generators(seed, len(kpis))
+
+    tables, verdicts, all_checks = [], [], {}
+    for kpi, rng in zip(kpis, rngs):
+        lag = lags[kpi]
+        tried = sorted(set(range(max_lag + 1)) | {lag})
+        scopes = SCOPES if by else ("pooled", "within", "within_detrended", "within_differenced")
+        cor = correlate(data, outcome, [kpi], by=by, lags=tried, scope=scopes, grain=grain, time=time).table
+        pairs = lagged_frame(data, outcome, kpi, lag, by, number, [])
+        d = C.Driver(kpi=kpi, lag=lag, outcome=outcome, data=data, by=by, number=number, n_segments=n_segments,
+                     cor=cor, pairs=pairs, max_lag=max_lag)
+        row = d.row("within")
+        if row is not None and row["status"] == "ok":
+            d.r, d.assoc = float(row["r"]), C._sign(row["r"])
+        if pairs.empty:
+            result = {name: C.Check("not_enough_data", "no period has both the KPI and the outcome",
+                                    "no complete periods") for name in C.CHECKS}
+        else:
+            result = _run_checks(d, thresholds, data=data, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
+                                 time=time, start=start, start_label=start_label, train_data=train_data,
+                                 test_data=test_data, interventions=interventions, codes_of=codes_of,
+                                 labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
+        verdict, reasons = decide(result, rules)
+        sign = d.assoc if higher else -d.assoc
+        statuses = [c.status for c in result.values()]
+        verdicts.append(dict(driver=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons,
+                             n_pass=statuses.count("pass"), n_fail=statuses.count("fail"),
+                             n_not_enough_data=statuses.count("not_enough_data")))
+        all_checks[kpi] = {name: plain({"status": c.status, "reason": c.reason, "method": c.method, **c.figures})
+                           for name, c in result.items()}
+        for name, c in result.items():
+            tables.append(dict(driver=kpi, lag=lag, check=name, status=c.status, method=c.method, reason=c.reason,
+                               **{k: c.figures.get(k) for k in KEY_FIGURES}))
+    table = pd.DataFrame(tables, columns=TABLE)
+    for col in KEY_FIGURES:
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    return ValidationResult(table=table, verdicts=pd.DataFrame(verdicts, columns=VERDICT_TABLE), checks=all_checks,
+                            outcome=outcome, kpis=tuple(kpis), lags=dict(lags), max_lag=max_lag,
+                            holdout_start=start_label, outcome_higher_is_better=higher, thresholds=thresholds,
+                            rules=rules, placebo=placebo, seed=plain(entropy) if placebo == "block" else seed)
+
+
+def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start_label, train_data, test_data,
+                interventions, codes_of, labels, placebo, n_permutations, rng) -> dict:
+    out = {"within_segment": C.within_segment(d, th), "trend": C.trend(d, th),
+           "placebo": C.placebo(d, th, kind=placebo, n_permutations=n_permutations, rng=rng),
+           "lag": C.lag(d, th)}
+    if start is None:
+        out["holdout"] = C.Check("not_enough_data", "the panel has too few periods for a holdout",
+                                 "too few periods for a holdout")
+    else:
+        train = _within_row(train_data, outcome, kpi, lag, by, grain, time)
+        test = _within_row(test_data, outcome, kpi, lag, by, grain, time)
+        out["holdout"] = C.holdout(d, th, start=start, train=train, test=test, start_label=start_label)
+    out["stability"] = C.stability(d, th)
+    mine = [i for i in interventions if i.kpi == kpi]
+    treated, dates = [], []
+    for item in mine:
+        unknown = [s for s in item.segments if s not in codes_of]
+        if unknown:
+            raise InputError(f"intervention {item.label!r} names segment {unknown[0]!r}, which is not in the panel "
+                             f"(segments: {', '.join(labels.values())})")
+        treated.append([codes_of[s] for s in item.segments])
+        dates.append(int(period_number(pd.Series([pd.Timestamp(item.date)]), grain)[0]))
+    out["intervention"] = C.intervention(d, th, mine, treated_codes=treated, date_numbers=dates)
+    return out
+
+
+def _within_row(data, outcome, kpi, lag, by, grain, time):
+    table = correlate(data, outcome, [kpi], by=by, lags=[lag], scope="within", grain=grain, time=time).table
+    return table.iloc[0] if len(table) else None
+
+
+def _lag_map(kpis, lags, max_lag) -> dict[str, int]:
+    if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool):
+        lags = {k: int(lags) for k in kpis}
+    if not isinstance(lags, Mapping):
+        raise OptionError(f"The 'lags' parameter of validate must be a mapping KPI -> lag or an integer. "
+                          f"Got {lags!r} instead.")
+    missing = [k for k in kpis if k not in lags]
+    if missing:
+        raise OptionError(f"The 'lags' parameter of validate must give a lag for every KPI. "
+                          f"Got none for {missing[0]!r}.")
+    out = {}
+    for k in kpis:
+        v = lags[k]
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+            raise OptionError(f"The lag of {k!r} given to validate must be an integer >= 0. Got {v!r} instead.")
+        if max_lag > 0 and v > max_lag:
+            raise OptionError(f"The lag of {k!r} given to validate must be at most max_lag = {max_lag}. "
+                              f"Got {v!r} instead.")
+        out[k] = int(v)
+    return out
+
+
+def _direction(panel, outcome: str, given) -> bool:
+    if given is not None:
+        if not isinstance(given, (bool, np.bool_)):
+            raise OptionError(f"The 'outcome_higher_is_better' parameter of validate must be True, False or None. "
+                              f"Got {given!r} instead.")
+        return bool(given)
+    definitions = getattr(panel, "definitions", None) or {}
+    if outcome in definitions:
+        return bool(definitions[outcome].higher_is_better)
+    from .. import catalog
+    entry = catalog.entry(outcome)
+    return bool(entry["higher_is_better"]) if entry else True
+
+
+def _holdout(periods: pd.Series, holdout_start, grain: str) -> tuple[int | None, str | None]:
+    """The period number where the holdout starts, and its date as text."""
+    distinct = np.sort(pd.to_datetime(periods).unique())
+    if holdout_start is None:
+        if len(distinct) < 4:
+            return None, None
+        first = pd.Timestamp(distinct[int(len(distinct) * 0.75)])
+    else:
+        try:
+            first = pd.Timestamp(holdout_start)
+        except (ValueError, TypeError):
+            raise OptionError(f"The 'holdout_start' parameter of validate must be a date 'YYYY-MM-DD'. "
+                              f"Got {holdout_start!r} instead.") from None
+        if pd.isna(first):
+            raise OptionError(f"The 'holdout_start' parameter of validate must be a date 'YYYY-MM-DD'. "
+                              f"Got {holdout_start!r} instead.")
+    return int(period_number(pd.Series([first]), grain)[0]), first.date().isoformat()
+
+
+def _masked(data: pd.DataFrame, outcome: str, number: np.ndarray, start: int | None):
+    """The panel with the outcome blanked after (training) and before (holdout) the holdout start.
+
+    Blanking the outcome rather than dropping rows keeps the KPI's earlier values, so a lagged
+    pair at the boundary stays usable.
+    """
+    if start is None:
+        return None, None
+    train, test = data.copy(), data.copy()
+    train[outcome] = train[outcome].astype(float).where(number < start)
+    test[outcome] = test[outcome].astype(float).where(number >= start)
+    return train, test
