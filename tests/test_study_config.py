@@ -79,7 +79,7 @@ direction = -1
     assert isinstance(ces, SurveyMetric) and ces.scale == (1, 5) and ces.higher_is_better
     assert isinstance(cis, CompositeScore) and cis.weights == {"csat": 2, "nps": 1} and cis.scale == (0, 10)
     assert study.validation.alpha == 0.01 and study.validation.window == 20
-    assert study.interventions[0].date == dt.date(2025, 6, 2) and study.interventions[0].direction == -1
+    assert study.interventions[0].date == "2025-06-02" and study.interventions[0].direction == -1
 
 
 @pytest.mark.parametrize("change, key, fragment", [

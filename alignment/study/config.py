@@ -17,6 +17,7 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
 from ..exceptions import AlignmentError, OptionError
+from ..validation.options import Intervention, Thresholds
 
 GRAINS = ("day", "week", "month")
 
@@ -28,32 +29,6 @@ class StudyError(AlignmentError):
         self.source, self.key = source, key
         where = ", ".join(p for p in (source, f"key '{key}'" if key else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
-
-
-@dataclass(frozen=True)
-class ValidationOptions:
-    """Thresholds of step 6 (see :mod:`alignment.validation`); None keeps the library default."""
-
-    alpha: float = 0.05
-    min_effect: float = 0.1
-    stability_share: float = 0.7
-    window: int | None = None
-    step: int | None = None
-    min_periods: int = 12
-    holdout_min_periods: int = 6
-    placebo_min_shift: int | None = None
-    holdout_fail: str = "reversed"
-
-
-@dataclass(frozen=True)
-class InterventionSpec:
-    """A declared intervention: on ``date`` the ``segments`` changed so that ``kpi`` moves."""
-
-    date: dt.date
-    segments: tuple[str, ...]
-    kpi: str
-    direction: int | None = None
-    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,8 +63,8 @@ class Study:
     n_boot: int = 1000
     kpi_options: KpiOptions = field(default_factory=KpiOptions)
     survey_metrics: tuple[SurveyMetric | CompositeScore, ...] = ()
-    validation: ValidationOptions = field(default_factory=ValidationOptions)
-    interventions: tuple[InterventionSpec, ...] = ()
+    validation: Thresholds = field(default_factory=Thresholds)
+    interventions: tuple[Intervention, ...] = ()
     source: str | None = None
 
     def __post_init__(self):
@@ -389,27 +364,19 @@ def _metrics(r: _Reader, t: dict) -> tuple:
     return tuple(out)
 
 
-def _validation(r: _Reader, t: dict) -> ValidationOptions:
-    r.known(t, {f.name for f in fields(ValidationOptions)}, "validation")
-    kwargs = {}
-    for f in fields(ValidationOptions):
-        if f.name == "holdout_fail" and f.name in t:
-            value = r.get(t, f.name, "validation", str)
-            if value not in ("reversed", "weaker", "unconfirmed"):
-                r.fail("validation.holdout_fail", f"must be one of reversed, weaker, unconfirmed. Got {value!r} instead.")
-            kwargs[f.name] = value
-            continue
-        if f.name in t:
-            kind = float if isinstance(f.default, float) else int
-            value = r.get(t, f.name, "validation", kind)
-            if (kind is int and value < 1) or value < 0 or (kind is float and f.name != "min_effect"
-                                                             and not 0 < value < 1):
-                r.fail(f"validation.{f.name}", f"is out of range. Got {value!r} instead.")
-            kwargs[f.name] = value
-    return ValidationOptions(**kwargs)
+def _validation(r: _Reader, t: dict) -> Thresholds:
+    types = {f.name: (str if isinstance(f.default, str) else float if isinstance(f.default, float) else int)
+             for f in fields(Thresholds)}
+    r.known(t, set(types), "validation")
+    kwargs = {name: r.get(t, name, "validation", kind) for name, kind in types.items() if name in t}
+    try:
+        return Thresholds(**kwargs)
+    except OptionError as error:
+        bad = next((k for k in kwargs if f"'{k}'" in str(error)), None)
+        r.fail(f"validation.{bad}" if bad else "validation", str(error))
 
 
-def _interventions(r: _Reader, value) -> tuple[InterventionSpec, ...]:
+def _interventions(r: _Reader, value) -> tuple[Intervention, ...]:
     if not isinstance(value, list):
         r.fail("interventions", "must be an array of tables ([[interventions]])")
     out = []
@@ -417,14 +384,13 @@ def _interventions(r: _Reader, value) -> tuple[InterventionSpec, ...]:
         key = f"interventions[{i}]"
         t = r.table(t, key)
         r.known(t, _INTERVENTION_KEYS, key)
-        direction = r.get(t, "direction", key, int)
-        if direction not in (None, -1, 1):
-            r.fail(f"{key}.direction", f"must be 1 or -1. Got {direction!r} instead.")
         segments = r.strings(t, "segments", key)
         if not segments:
             r.fail(f"{key}.segments", "must list the segments that were changed")
-        out.append(InterventionSpec(date=r.get(t, "date", key, "date", required=True),
-                                    segments=segments,
-                                    kpi=r.get(t, "kpi", key, str, required=True), direction=direction,
-                                    name=r.get(t, "name", key, str, "")))
+        try:
+            out.append(Intervention(date=r.get(t, "date", key, "date", required=True), segments=segments,
+                                    kpi=r.get(t, "kpi", key, str, required=True),
+                                    direction=r.get(t, "direction", key, int), name=r.get(t, "name", key, str, "")))
+        except OptionError as error:
+            r.fail(key, str(error))
     return tuple(out)

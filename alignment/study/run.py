@@ -14,7 +14,7 @@ from .. import catalog
 from ..correlation import correlate
 from ..correlation.series import lag_columns, period_number
 from ..drivers import regress, relative_importance
-from ..exceptions import AlignmentWarning, InputError, OptionError
+from ..exceptions import AlignmentWarning, InputError
 from ..panel import build_panel
 from .config import Study, StudyError
 from .result import StudyResult, warning_code
@@ -49,7 +49,7 @@ def build_study_panel(study: Study):
 
 def run_study(study: Study, *, progress=None) -> StudyResult:
     """Run steps 1-6 of ``study``."""
-    from ..validation import Intervention, Thresholds, validate
+    from ..validation import validate
     say = _Progress(progress)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AlignmentWarning)
@@ -80,15 +80,9 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         importance = _importance(panel, study, usable, lags)
         holdout_start = study.holdout_start or default_holdout(table["period"])
         say("validating each driver")
-        try:
-            thresholds = Thresholds(**vars(study.validation))
-        except OptionError as error:
-            raise StudyError(str(error), source=study.source, key="validation") from None
-        interventions = tuple(Intervention(date=i.date.isoformat(), segments=i.segments, kpi=i.kpi,
-                                           direction=i.direction, name=i.name) for i in study.interventions)
         validation = validate(panel, study.outcome, usable, lags=lags, by=study.by, max_lag=study.max_lag,
-                              holdout_start=holdout_start, thresholds=thresholds,
-                              interventions=interventions,
+                              holdout_start=holdout_start, thresholds=study.validation,
+                              interventions=study.interventions,
                               outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed)
     notes = [(code, message) for code, message in panel.notes]
     seen = set()
