@@ -131,15 +131,19 @@ def _seed(text: str) -> int:
     return value
 
 
-def write_outputs(result, out) -> None:
-    """results.json, panel.csv and figures/ into ``out``, whole or not at all."""
+def write_outputs(result, out, formats=("html",)) -> None:
+    """results.json, panel.csv, the report and figures/ into ``out``, whole or not at all."""
     from . import plot
     from .io import atomic_directory
+    from .report import write_report
     with atomic_directory(out) as tmp:
         result.to_json(tmp / "results.json")
         result.panel.to_csv(tmp / "panel.csv")
-        (tmp / "figures").mkdir()
-        plot.save(plot.importance(result), tmp / "figures" / "importance.svg")
+        write_report(result, tmp, formats=formats)
+        figures = tmp / "figures"
+        figures.mkdir(exist_ok=True)
+        if not (figures / "importance.svg").exists():
+            plot.save(plot.importance(result), figures / "importance.svg")
 
 
 def cmd_run(args) -> int:
@@ -149,10 +153,11 @@ def cmd_run(args) -> int:
         study = study.with_seed(args.seed)
     check_out_dir(args.out, study.inputs())
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out)
+    write_outputs(result, args.out, formats=("html", "md") if args.format == "md" else ("html",))
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
+        print(f"driver report: {args.out}/report.html")
     return EXIT_OK
 
 
@@ -218,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("study", help="study file (TOML)")
     r.add_argument("--out", required=True, help="output folder (replaced only on success)")
     r.add_argument("--seed", type=_seed, help="override the study's seed")
+    r.add_argument("--format", choices=("html", "md"), default="html",
+                   help="md also writes report.md (Markdown, for e-mail and wikis)")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.set_defaults(func=cmd_run)
 
@@ -229,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the bundled demo study",
                        description="Run data/demo/study.toml and write the results to DIR (default out/demo).")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    d.add_argument("--format", choices=("html", "md"), default="html")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 

@@ -25,6 +25,7 @@ def importance(result, ax=None):
     """
     imp = getattr(result, "importance", result)
     t = imp.table.sort_values("importance")
+    own = ax is None
     ax = _axes(ax, (6.4, 0.45 * len(t) + 1.2))
     y = np.arange(len(t))
     lo = (t["importance"] - t["ci_low"]).clip(lower=0).fillna(0).to_numpy(dtype=float)
@@ -33,8 +34,228 @@ def importance(result, ax=None):
     ax.set_yticks(y, t["predictor"])
     ax.set_xlabel("share of explained variance (Shapley R²)")
     ax.set_title("Driver importance with 95 % bootstrap intervals")
-    ax.figure.tight_layout()
+    if own:
+        ax.figure.tight_layout()
     return ax
+
+
+def _pairs(result, kpi: str, *, within: bool = True):
+    """(KPI at t - lag, outcome at t) per segment, with segment means removed when ``within``."""
+    from .correlation.series import lagged_frame, period_number, transform
+    s, t = result.study, result.panel.table
+    if kpi not in t.columns:
+        raise ValueError(f"{kpi!r} is not a column of the study's panel (KPIs: {', '.join(s.kpis)})")
+    lag = int(result.lags.get(kpi, 0))
+    pairs = lagged_frame(t, s.outcome, kpi, lag, list(s.by), period_number(t["period"], s.grain), [])
+    if within and s.by:
+        pairs, _ = transform(pairs, ["x", "y"], "within", "")
+    return pairs, lag
+
+
+def _period_dates(result):
+    """Period number -> period start, for labelling windows of period numbers with dates."""
+    from .correlation.series import period_number
+    import pandas as pd
+    periods = pd.Series(pd.to_datetime(result.panel.table["period"].unique())).sort_values()
+    return dict(zip(period_number(periods, result.study.grain).tolist(), periods))
+
+
+def _label(result, name: str) -> str:
+    return name.upper() if name in ("csat", "nps", "ces", "cis") else name
+
+
+def _top_driver(result) -> str | None:
+    d = result.drivers[result.drivers["rank"].notna()]
+    if not len(d):
+        return None
+    validated = d[d["verdict"] == "validated"]
+    return str((validated if len(validated) else d).iloc[0]["name"])
+
+
+def heatmap(result, ax=None):
+    """Correlation r of each KPI (rows) with the outcome at each lag (columns), segment means removed.
+
+    Uses the ``within`` scope of ``result.correlations`` (``pooled`` when the study has no segments);
+    the lag each KPI was given is outlined.
+    """
+    c = result.correlations.table
+    scope = "within" if (c["scope"] == "within").any() else "pooled"
+    c = c[(c["scope"] == scope) & c["segment"].isna()]
+    kpis = [k for k in result.drivers["name"] if k in set(c["x"])]
+    grid = c.pivot_table(index="x", columns="lag", values="r", aggfunc="first").reindex(kpis)
+    own = ax is None
+    ax = _axes(ax, (1.2 * grid.shape[1] + 3.2, 0.45 * len(grid) + 1.4))
+    values = grid.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(int(v)) for v in grid.columns])
+    ax.set_yticks(range(len(grid)), kpis)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if abs(values[i, j]) > 0.5 else "black")
+    from matplotlib.patches import Rectangle
+    for i, k in enumerate(kpis):
+        if k in result.lags and result.lags[k] in list(grid.columns):
+            j = list(grid.columns).index(result.lags[k])
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+    ax.set_xlabel(f"lag (periods of a {result.study.grain} the KPI leads {_label(result, result.study.outcome)})")
+    where = "within segments" if scope == "within" else "pooled"
+    ax.set_title(f"Correlation with {_label(result, result.study.outcome)} ({where}); chosen lag outlined")
+    ax.figure.colorbar(image, ax=ax, label="r", shrink=0.8)
+    if own:
+        ax.figure.tight_layout()
+    return ax
+
+
+def scatter(result, kpi: str, ax=None, *, within: bool = True):
+    """The KPI at its lag against the outcome, each point a period x segment, with a least-squares line.
+
+    With ``within`` (default, when the study has segments) each segment's means are removed from
+    both axes, which is the association the driver statistics use.
+    """
+    pairs, lag = _pairs(result, kpi, within=within)
+    own = ax is None
+    ax = _axes(ax, (5.2, 4.0))
+    x, y = pairs["x"].to_numpy(dtype=float), pairs["y"].to_numpy(dtype=float)
+    ax.scatter(x, y, s=14, alpha=0.6, color="#3b6ea5", edgecolors="none")
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        grid = np.array([x.min(), x.max()])
+        ax.plot(grid, intercept + slope * grid, color="#b5412b", linewidth=2,
+                label=f"fitted: {slope:+.3g} per unit")
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    centred = " (segment means removed)" if within and result.study.by else ""
+    lagged = f" {lag} period{'s' if lag != 1 else ''} earlier" if lag else ""
+    ax.set_xlabel(f"{kpi}{lagged}{centred}")
+    ax.set_ylabel(f"{_label(result, result.study.outcome)}{centred}")
+    ax.set_title(f"{_label(result, result.study.outcome)} against {kpi}")
+    if own:
+        ax.figure.tight_layout()
+    return ax
+
+
+def timeline(result, kpi: str | None = None, ax=None):
+    """The outcome and one driver over time, pooled over all segments, with the holdout shaded.
+
+    Pooling re-sums each period's components (numerators and denominators) before dividing
+    (:meth:`Panel.repool`), never averages the segments' rates. ``kpi`` defaults to the top
+    validated driver (or the top-ranked one).
+    """
+    import warnings
+    import pandas as pd
+    from .exceptions import AlignmentWarning
+    s = result.study
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlignmentWarning)
+        pooled = result.panel.repool(by=()).table if result.panel.by else result.panel.table
+    kpi = kpi or _top_driver(result)
+    own = ax is None
+    ax = _axes(ax, (7.2, 3.6))
+    periods = pd.to_datetime(pooled["period"])
+    ax.plot(periods, pooled[s.outcome].astype(float), color="#222222", marker="o", markersize=3,
+            linewidth=1.6, label=_label(result, s.outcome))
+    ax.set_ylabel(_label(result, s.outcome))
+    handles = list(ax.get_lines())
+    if kpi is not None and kpi in pooled.columns:
+        other = ax.twinx()
+        other.plot(periods, pooled[kpi].astype(float), color="#3b6ea5", linewidth=1.6, label=kpi)
+        other.set_ylabel(kpi, color="#3b6ea5")
+        handles += list(other.get_lines())
+    if result.holdout_start is not None:
+        handles.append(ax.axvspan(pd.Timestamp(result.holdout_start), periods.max() + pd.Timedelta(days=1),
+                                  color="#999999", alpha=0.18, linewidth=0, label="holdout"))
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8, frameon=False)
+    scope = "all segments pooled" if s.by else "whole center"
+    ax.set_title(f"{_label(result, s.outcome)}" + (f" and {kpi}" if kpi else "") + f" per {s.grain} ({scope})")
+    ax.tick_params(axis="x", labelrotation=30)
+    if own:
+        ax.figure.tight_layout()
+    return ax
+
+
+def rolling_correlations(result, kpi: str):
+    """Within-segment r of ``kpi`` (at its lag) and the outcome in rolling windows.
+
+    Returns a DataFrame with ``start, end`` (period starts), ``n`` and ``r``, using the windows of the
+    ``stability`` check (its ``window`` and ``step``), so the figure shows what the check counted.
+    """
+    import pandas as pd
+    from .correlation.inference import weighted_r
+    from .correlation.series import transform
+    pairs, _ = _pairs(result, kpi, within=False)
+    figures = result.validation.checks.get(kpi, {}).get("stability", {})
+    th = result.validation.thresholds
+    t0, t1 = int(pairs["t"].min()), int(pairs["t"].max())
+    window = figures.get("window") or th.window or max(8, (t1 - t0 + 1) // 2)
+    step = figures.get("step") or th.step or max(1, window // 4)
+    dates = _period_dates(result)
+    rows = []
+    for start in range(t0, t1 - window + 2, step):
+        part = pairs[(pairs["t"] >= start) & (pairs["t"] < start + window)]
+        tf, used = transform(part, ["x", "y"], "within", "") if result.study.by else (part, 0)
+        if len(tf) - used < 4:
+            continue
+        r = weighted_r(tf["x"].to_numpy(dtype=float), tf["y"].to_numpy(dtype=float))
+        if np.isfinite(r):
+            rows.append({"start": dates.get(start), "end": dates.get(start + window - 1), "n": len(tf), "r": r})
+    return pd.DataFrame(rows, columns=["start", "end", "n", "r"])
+
+
+def stability(result, ax=None, *, kpis=None):
+    """Rolling-window within-segment r per driver (window end on the x axis), with ±min_effect marked.
+
+    ``kpis`` defaults to every ranked KPI. The windows are those of the ``stability`` check.
+    """
+    import pandas as pd
+    ranked = [str(k) for k in result.drivers.loc[result.drivers["rank"].notna(), "name"]]
+    kpis = ranked if kpis is None else list(kpis)
+    own = ax is None
+    ax = _axes(ax, (7.2, 3.8))
+    colors = ["#3b6ea5", "#b5412b", "#4d8b31", "#8a5a9e", "#c48a1b", "#2a9d8f", "#6d6d6d", "#d16ba5"]
+    for i, k in enumerate(kpis):
+        rolled = rolling_correlations(result, k)
+        if len(rolled):
+            ax.plot(pd.to_datetime(rolled["end"]), rolled["r"], marker="o", markersize=3, linewidth=1.4,
+                    color=colors[i % len(colors)], label=k)
+    m = result.validation.thresholds.min_effect
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    for v in (m, -m):
+        ax.axhline(v, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("r within segments" if result.study.by else "r")
+    ax.set_xlabel("window end")
+    ax.set_title(f"Rolling-window correlation with {_label(result, result.study.outcome)} (dashed: ±{m:g})")
+    if ax.get_lines():
+        ax.legend(loc="best", fontsize=8, frameon=False, ncol=2)
+    ax.tick_params(axis="x", labelrotation=30)
+    if own:
+        ax.figure.tight_layout()
+    return ax
+
+
+def to_svg(ax, *, prefix: str = "") -> str:
+    """The Axes' figure as an inline ``<svg>`` element (fixed ids, no date, no metadata) and close it.
+
+    ``prefix`` is put before every id (and every reference to one), so that several figures can
+    share one HTML page without their clip paths and glyphs colliding.
+    """
+    import io
+    import re
+    import matplotlib
+    import matplotlib.pyplot as plt
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "alignment", "svg.fonttype": "path"}):
+        ax.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(ax.figure)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
+    if prefix:
+        text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', text)
+        text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}\1"', text)
+        text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", text)
+    return text
 
 
 def save(ax, path) -> None:

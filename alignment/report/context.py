@@ -1,0 +1,246 @@
+"""What the report says, as plain Python values: one dict shared by the HTML and Markdown templates.
+
+Everything the templates show is computed here, so both formats carry the same content and the
+templates hold only layout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .. import catalog
+
+CX = ("csat", "nps", "ces", "cis")
+CHECKS = ("within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
+CHECK_TITLES = {"within_segment": "within segment", "trend": "trend", "placebo": "placebo", "lag": "lag",
+                "holdout": "holdout", "stability": "stability", "intervention": "intervention"}
+VERDICT_WORDS = {"validated": "validated", "not_validated": "not validated", "inconclusive": "inconclusive"}
+# A KPI "looked strong" when it would catch a manager's eye in a plain ranking: a large share of
+# the explained variance or an effect that is significant after the Benjamini-Hochberg correction.
+STRONG_IMPORTANCE = 0.10
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x)) or (np.isscalar(x) and pd.isna(x))
+
+
+def _num(x, digits=2) -> str:
+    return "–" if _missing(x) else f"{float(x):.{digits}g}"
+
+
+def _pct(x) -> str:
+    return "–" if _missing(x) else f"{100 * float(x):.0f} %"
+
+
+def _count(x) -> str:
+    return "–" if _missing(x) else f"{int(x):,}".replace(",", " ")
+
+
+def _label(name: str) -> str:
+    return name.upper() if name in CX else name
+
+
+def _lag_words(lag, grain: str) -> str:
+    if _missing(lag):
+        return "–"
+    lag = int(lag)
+    if lag == 0:
+        return f"same {grain}"
+    return f"{lag} {grain}{'s' if lag != 1 else ''} earlier"
+
+
+def _direction(sign, outcome: str) -> str:
+    if _missing(sign) or int(sign) == 0:
+        return "–"
+    return f"higher → {'better' if int(sign) > 0 else 'worse'} {_label(outcome)}"
+
+
+def _interval(pair, fmt) -> str:
+    if not pair or any(_missing(v) for v in pair):
+        return ""
+    return f"[{fmt(pair[0])}, {fmt(pair[1])}]"
+
+
+def _rank_range(pair) -> str:
+    if not pair or any(_missing(v) for v in pair):
+        return "–"
+    lo, hi = int(round(pair[0])), int(round(pair[1]))
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+def _effect(d: dict) -> str:
+    if _missing(d.get("effect")):
+        return "–"
+    lo, hi = d.get("effect_ci") or (None, None)
+    ci = f" [{float(lo):+.3g}, {float(hi):+.3g}]" if not (_missing(lo) or _missing(hi)) else ""
+    return f"{float(d['effect']):+.3g}{ci} {d.get('effect_unit') or ''}".strip()
+
+
+def driver_rows(result) -> list[dict]:
+    """One row per KPI of the study, in the order of results.json (ranked first)."""
+    doc = result.to_dict()
+    outcome, grain = doc["study"]["outcome"], doc["study"]["grain"]
+    rows = []
+    for d in doc["drivers"]:
+        checks = d.get("checks") or {}
+        rows.append({
+            "name": d["name"],
+            "rank": "–" if _missing(d["rank"]) else str(int(d["rank"])),
+            "rank_ci": _rank_range(d.get("rank_ci")),
+            "lag": "–" if _missing(d["lag"]) else str(int(d["lag"])),
+            "lag_words": _lag_words(d["lag"], grain),
+            "direction": _direction(d.get("sign"), outcome),
+            "importance": _pct(d["importance"]) if not _missing(d["importance"]) else "–",
+            "importance_ci": _interval(d.get("importance_ci"), lambda v: f"{100 * v:.0f} %"),
+            "effect": _effect(d),
+            "effect_phrase": d.get("effect_phrase") or "",
+            "p_adjusted": _num(d.get("p_adjusted"), 2),
+            "verdict": d["verdict"],
+            "verdict_words": VERDICT_WORDS.get(d["verdict"], d["verdict"]),
+            "reasons": list(d.get("reasons") or []),
+            "checks": [{"name": c, "title": CHECK_TITLES[c], "status": (checks.get(c) or {}).get("status", "–"),
+                        "reason": (checks.get(c) or {}).get("reason", "")} for c in CHECKS],
+            "raw_importance": d["importance"], "raw_p_adjusted": d.get("p_adjusted"),
+        })
+    return rows
+
+
+def _headline(rows: list[dict], outcome: str, alpha: float) -> dict:
+    validated = [r for r in rows if r["verdict"] == "validated"]
+    strong_failed = []
+    for r in rows:
+        if r["verdict"] == "validated":
+            continue
+        why = []
+        if not _missing(r["raw_importance"]) and r["raw_importance"] >= STRONG_IMPORTANCE:
+            why.append(f"{r['importance']} of the explained variance")
+        if not _missing(r["raw_p_adjusted"]) and r["raw_p_adjusted"] < alpha:
+            why.append(f"a significant effect (adjusted p = {r['p_adjusted']})")
+        if why:
+            strong_failed.append({**r, "looked_strong": " and ".join(why)})
+    n_ranked = sum(1 for r in rows if r["rank"] != "–")
+    o = _label(outcome)
+    if validated:
+        names = ", ".join(r["name"] for r in validated)
+        sentence = (f"{len(validated)} of the {len(rows)} KPIs studied passed every validation check as drivers "
+                    f"of {o}: {names}.")
+    else:
+        sentence = (f"None of the {len(rows)} KPIs studied passed validation as a driver of {o}; "
+                    f"treat the ranking below as a list of leads, not of causes.")
+    return {"sentence": sentence, "validated": validated, "strong_failed": strong_failed, "n_ranked": n_ranked,
+            "strong_rule": (f"importance of at least {STRONG_IMPORTANCE:.0%} or an effect with adjusted "
+                            f"p < {alpha:g}").replace("%", " %")}
+
+
+def _segments(table: pd.DataFrame, by) -> list[str]:
+    if not by:
+        return []
+    seg = table[list(by)].drop_duplicates().astype(str)
+    return sorted(" / ".join(v) for v in seg.itertuples(index=False))
+
+
+def _coverage(result) -> dict:
+    from ..correlation.series import period_number
+    doc = result.to_dict()
+    p, t, by = result.panel, result.panel.table, list(result.study.by)
+    d = doc["data"]
+    periods = pd.to_datetime(pd.Series(t["period"].unique())).sort_values().reset_index(drop=True)
+    numbers = period_number(periods, result.study.grain)
+    missing = sorted(set(range(int(numbers.min()), int(numbers.max()) + 1)) - set(numbers.tolist())) \
+        if len(numbers) else []
+    seg_label = (t[by].astype(str).agg(" / ".join, axis=1) if by else pd.Series("all", index=t.index))
+    day = lambda v: pd.Timestamp(v).date().isoformat()
+    zero = [f"{day(r)} ({s})" if by else day(r) for r, s in zip(t.loc[t["n_contacts"] == 0, "period"],
+                                                            seg_label[t["n_contacts"] == 0])]
+    low = t["low_responses"].astype(bool) if "low_responses" in t else pd.Series(False, index=t.index)
+    low_items = [f"{day(r)} ({s})" if by else day(r) for r, s in zip(t.loc[low, "period"], seg_label[low])]
+    matched = d["n_surveys_matched"]
+    share = (f" ({100 * matched / d['n_surveys']:.0f} % of surveys)" if d["n_surveys"] and matched is not None
+             else "")
+    return {
+        "window": f"{doc['study']['start']} to {doc['study']['end']}",
+        "timezone": doc["study"]["timezone"],
+        "grain": doc["study"]["grain"],
+        "n_periods": _count(d["n_periods"]),
+        "by": ", ".join(by) if by else "none (the whole center)",
+        "segments": _segments(t, by),
+        "n_segments": _count(d["n_segments"]),
+        "n_rows": _count(d["n_rows"]),
+        "n_contacts": _count(d["n_contacts"]),
+        "n_surveys": _count(d["n_surveys"]),
+        "n_surveys_matched": _count(matched) + share,
+        "min_responses": p.min_responses,
+        "low_responses": low_items,
+        "n_low_responses": len(low_items),
+        "gaps_zero": zero,
+        "gaps_missing": [f"period {n - int(numbers.min()) + 1} of the window" for n in missing],
+        "holdout_start": doc["study"]["holdout_start"],
+    }
+
+
+def _definition(result, name: str) -> dict:
+    """A KPI's definition: the panel's (it knows the study's variant), else the catalog's, else an extra source."""
+    metric = result.panel.definitions.get(name)
+    d = metric.to_dict() if metric is not None else (catalog.get(name).to_dict() if catalog.entry(name) else None)
+    if d is None:
+        sources = [e for e in result.study.extras if e.values is None or name in (e.values or ())]
+        src = sources[0] if len(sources) == 1 else None
+        how = (f"column of the extra source {getattr(src.data, 'name', src.data)}, aggregated per period by "
+               f"{src.aggregate}" + (f" per {', '.join(src.by)}" if src.by else " and applied to every segment")
+               if src else "column of an extra source")
+        return {"name": name, "label": name, "definition": how, "formula": "", "unit": "", "direction": "–",
+                "bands": "", "targets": "", "variant": ""}
+    bands = "; ".join(f"{b.get('name')} {b.get('low')}–{b.get('high')}" for b in d.get("bands") or [])
+    hib = d.get("higher_is_better")
+    return {"name": name, "label": d.get("label") or name, "definition": d.get("definition") or "",
+            "formula": d.get("formula") or "", "unit": d.get("unit") or "",
+            "direction": "higher is better" if hib else ("lower is better" if hib is False else "–"),
+            "bands": bands, "targets": d.get("targets") or "", "variant": d.get("variant") or ""}
+
+
+def _method(result) -> dict:
+    s, v = result.study, result.validation
+    names = [s.outcome] + [k for k in s.kpis if k != s.outcome]
+    o = s.kpi_options
+    options = [("service level threshold", f"{o.service_level_threshold_s:g} s"),
+               ("service level variant (denominator)", o.service_level_variant),
+               ("short abandon threshold", f"{o.short_abandon_s:g} s"),
+               ("CSAT variant", o.csat_variant)]
+    th, rules = v.thresholds, v.rules
+    n_periods = result.panel.table["period"].nunique()
+    block = max(2, int(round(n_periods ** (1 / 3))))
+    return {
+        "definitions": [_definition(result, n) for n in names],
+        "options": options,
+        "service_level_used": "service_level" in names,
+        "thresholds": [(k, "default" if val is None else f"{val:g}" if isinstance(val, float) else str(val))
+                       for k, val in vars(th).items()],
+        "rules": rules,
+        "n_boot": s.n_boot, "block": block, "seed": s.seed, "max_lag": s.max_lag,
+        "alpha": th.alpha,
+    }
+
+
+def build(result) -> dict:
+    """The report's content for ``result`` (a :class:`~alignment.study.StudyResult`)."""
+    import alignment
+    doc = result.to_dict()
+    rows = driver_rows(result)
+    alpha = result.validation.thresholds.alpha
+    study = doc["study"]
+    return {
+        "title": f"{study['name']}: what drives {_label(study['outcome'])}",
+        "study": study,
+        "outcome": _label(study["outcome"]),
+        "headline": _headline(rows, study["outcome"], alpha),
+        "drivers": rows,
+        "coverage": _coverage(result),
+        "warnings": [(w["code"], w["message"]) for w in doc["warnings"]],
+        "method": _method(result),
+        "checks": CHECKS,
+        "check_titles": CHECK_TITLES,
+        "version": alignment.__version__,
+    }
