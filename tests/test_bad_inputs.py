@@ -493,8 +493,9 @@ def test_input_that_must_still_work(world, case, baseline):
     assert result.returncode == 0, f"exit {result.returncode}, stderr: {result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     out = world.root / "out"
-    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
-        "figures", "figures/importance.svg", "panel.csv", "results.json"]
+    names = {str(p.relative_to(out)) for p in out.rglob("*")}
+    assert {"figures", "figures/importance.svg", "panel.csv", "results.json", "report.html"} <= names
+    assert not [n for n in names if n.startswith(".") or n.endswith((".part", ".old"))]
     assert not [p.name for p in world.root.iterdir() if p.name.startswith(".")], "temporary folders left"
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     if case.same_as_baseline:

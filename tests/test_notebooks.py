@@ -28,7 +28,7 @@ def test_notebook_is_committed_without_outputs(path):
     dirty = [i for i, cell in enumerate(book["cells"])
              if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
     assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; clear them "
-                       f"(jupyter nbconvert --clear-output --inplace {path.relative_to(NOTEBOOKS_DIR.parent)})")
+                       f"(jupyter nbconvert --clear-output --inplace notebooks/{path.name})")
     assert "widgets" not in book.get("metadata", {}), f"{path.name}: notebook metadata holds widget state"
 
 

@@ -9,35 +9,11 @@ import pytest
 
 from alignment.simulate import simulate
 from alignment.study import SCHEMA_VERSION, load_study
+from conftest import STUDY
 
 SCRIPT = Path(sys.executable).with_name("alignment")
 
-STUDY = """
-[study]
-name = "small world"
-outcome = "{outcome}"
-kpis = ["asa", "fcr", "aht", "email_backlog", "marketing_spend"]
-grain = "week"
-by = ["queue"]
-timezone = "America/New_York"
-max_lag = 1
-seed = 5
-n_boot = 60
 
-[data.contacts]
-path = "contacts.csv"
-
-[data.surveys]
-path = "surveys.csv"
-
-[[data.extra]]
-path = "backlog.csv"
-by = ["queue"]
-
-[[data.extra]]
-path = "marketing.csv"
-aggregate = "sum"
-"""
 
 
 @pytest.fixture(scope="module")
