@@ -180,8 +180,17 @@ def demo_study_path():
 
 
 def cmd_demo(args) -> int:
-    args.study, args.seed = demo_study_path(), None
-    return cmd_run(args)
+    from .study import load_study
+    study = load_study(demo_study_path())
+    check_out_dir(args.out, study.inputs())
+    result = study.run(progress=_progress(args.quiet))
+    write_outputs(result, args.out, formats=("html", "md") if args.format == "md" else ("html",))
+    if not args.quiet:
+        print(f"{study.name}: top drivers of {study.outcome.upper()}")
+        for line in result.top_lines(3):
+            print(f"  {line}")
+        print(f"driver report: {args.out}/report.html")
+    return EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:

@@ -82,6 +82,15 @@ class StudyResult:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)
 
+    def top_lines(self, n: int = 3) -> list[str]:
+        """One line per top-ranked driver: rank, name, verdict and its effect in plain words."""
+        lines = []
+        for row in self.drivers.head(n).itertuples():
+            if row.rank is None or (isinstance(row.rank, float) and math.isnan(row.rank)):
+                continue
+            lines.append(f"{int(row.rank)}. {row.name} ({row.verdict.replace('_', ' ')}): {row.effect_phrase}")
+        return lines
+
     def to_dict(self) -> dict:
         """The results.json document (schema version 1)."""
         s, p = self.study, self.panel
