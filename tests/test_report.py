@@ -15,42 +15,21 @@ from alignment import plot  # noqa: E402
 from alignment.report import render_html, render_markdown, write_report  # noqa: E402
 from alignment.simulate import simulate  # noqa: E402
 from alignment.study import load_study  # noqa: E402
+from conftest import STUDY  # noqa: E402
 
 HOSTILE = "<script>alert(1)</script>"
 
-STUDY = """
-[study]
-name = "{name}"
-outcome = "csat"
-kpis = ["asa", "fcr", "aht", "email_backlog", "marketing_spend"]
-grain = "week"
-by = ["queue"]
-timezone = "America/New_York"
-max_lag = 1
-seed = 5
-n_boot = 40
+def study_text(name: str) -> str:
+    """The shared small study, named ``name`` (a hostile name tests escaping)."""
+    return STUDY.format(outcome="csat").replace('name = "small world"', f'name = "{name}"')
 
-[data.contacts]
-path = "contacts.csv"
-
-[data.surveys]
-path = "surveys.csv"
-
-[[data.extra]]
-path = "backlog.csv"
-by = ["queue"]
-
-[[data.extra]]
-path = "marketing.csv"
-aggregate = "sum"
-"""
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     folder = tmp_path_factory.mktemp("world")
     simulate(folder, seed=11, days=210, queues=3)
-    (folder / "study.toml").write_text(STUDY.format(name="small world"))
+    (folder / "study.toml").write_text(study_text("small world"))
     return load_study(folder / "study.toml").run()
 
 
@@ -62,7 +41,7 @@ def hostile(tmp_path_factory):
     for name in ("contacts.csv", "surveys.csv", "backlog.csv"):
         path = folder / name
         path.write_text(path.read_text().replace("billing", HOSTILE))
-    (folder / "study.toml").write_text(STUDY.format(name=HOSTILE.replace('"', '\\"')))
+    (folder / "study.toml").write_text(study_text(HOSTILE.replace('"', '\\"')))
     return load_study(folder / "study.toml").run()
 
 
