@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from alignment import CompositeScore, SurveyMetric
-from alignment.study import Study, StudyError, load_study
+from alignment.study import StudyError, load_study
 
 DEMO = Path("data/demo").resolve()
 

@@ -41,6 +41,7 @@ __all__ = [
     "describe",
     "resolve",
     "nps_standard_error",
+    "builtin_survey_metrics",
 ]
 
 _FIELDS = ("numerator", "denominator", "multiplier", "unit", "formula", "rollup")

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from ..exceptions import InputError, OptionError
 from ..stats.resample import circular_block_periods
 from .inference import effective_n, fisher_interval, kish_factor, p_value, weighted_r
-from .series import (SCOPES, lagged_frame, parse_scope, period_number, segment_labels, transform,
+from .series import (lagged_frame, parse_scope, period_number, require_columns, segment_labels, transform,
                      unpack_panel)
 
 METHODS = ("pearson", "spearman", "kendall")
@@ -164,14 +164,8 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     scopes = (scope,) if isinstance(scope, str) else tuple(scope)
     for s in scopes:
         parse_scope(s)
-    needed = [outcome, *kpis, *covariates, *([weights] if weights else []), time, *by]
-    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing:
-        raise InputError(f"is not a column of the panel (columns: {', '.join(map(str, data.columns))})",
-                         column=missing[0])
-    for c in [outcome, *kpis, *covariates, *([weights] if weights else [])]:
-        if not pd.api.types.is_numeric_dtype(data[c]):
-            raise InputError("is not numeric", column=c)
+    values = [outcome, *kpis, *covariates, *([weights] if weights else [])]
+    require_columns(data, [*values, time, *by], numeric=values)
     if weights is not None and (data[weights].dropna() < 0).any():
         raise InputError("has negative weights", column=weights)
     number = period_number(data[time], grain)

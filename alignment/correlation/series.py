@@ -58,14 +58,23 @@ def lagged_frame(data: pd.DataFrame, outcome: str, kpi: str, lag: int, segments:
     Returns columns ``seg`` (segment code), ``t`` (period number), ``x``, ``y`` and the
     ``extra`` columns (covariates, weights) taken at the outcome's period.
     """
-    seg = _segment_codes(data, segments)
-    left = pd.DataFrame({"seg": seg, "t": number, "y": data[outcome].to_numpy(dtype=float)})
+    pairs = lag_columns(data, {kpi: lag}, segments, number).rename(columns={kpi: "x"})
+    pairs["y"] = data[outcome].to_numpy(dtype=float)
     for col in extra:
-        left[col] = data[col].to_numpy(dtype=float)
-    right = pd.DataFrame({"seg": seg, "t": number + lag, "x": data[kpi].to_numpy(dtype=float)})
-    pairs = left.merge(right, on=["seg", "t"], how="inner")
+        pairs[col] = data[col].to_numpy(dtype=float)
     pairs = pairs.replace([np.inf, -np.inf], np.nan).dropna()
     return pairs.sort_values(["seg", "t"], kind="stable").reset_index(drop=True)
+
+
+def require_columns(data: pd.DataFrame, columns, numeric=()) -> None:
+    """Every column must exist, and those in ``numeric`` must hold numbers (InputError otherwise)."""
+    for c in dict.fromkeys(columns):
+        if c not in data.columns:
+            raise InputError(f"is not a column of the panel (columns: {', '.join(map(str, data.columns))})",
+                             column=c)
+    for c in dict.fromkeys(numeric):
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise InputError("is not numeric", column=c)
 
 
 def lag_columns(data: pd.DataFrame, lags: dict[str, int], segments: list[str],

@@ -22,7 +22,7 @@ from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .. import catalog
-from ..correlation.series import lag_columns, period_number, segment_labels, unpack_panel
+from ..correlation.series import lag_columns, period_number, require_columns, segment_labels, unpack_panel
 from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, HeteroskedasticityWarning,
                           InfluenceWarning, InputError, MissingDataWarning, OptionError,
                           SmallSampleWarning)
@@ -190,11 +190,8 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     if model in ("fe", "mixed") and by is not None and not list(by):
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
     data, by, grain = unpack_panel(panel, by, grain, time)
-    for c in [outcome, *kpis, *([weights] if weights else [])]:
-        if c not in data.columns:
-            raise InputError(f"is not a column of the panel", column=c)
-        if not pd.api.types.is_numeric_dtype(data[c]):
-            raise InputError("is not numeric", column=c)
+    values = [outcome, *kpis, *([weights] if weights else [])]
+    require_columns(data, values, numeric=values)
     if model in ("fe", "mixed") and not by:
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
     lag = _lag_map(kpis, lags)
@@ -206,7 +203,6 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         frame["w"] = data[weights].to_numpy(dtype=float)
     notes: list[tuple[str, str, type]] = []
     diag: list[dict] = []
-    total_rows = len(frame)
     for k in kpis:
         share = float(frame[k].isna().mean())
         status = "warn" if share > 0.5 else "ok"
@@ -216,7 +212,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
             notes.append(("missing_periods", f"{k}: {share:.0%} of the periods have no value", MissingDataWarning))
     frame = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=["y", *kpis] + (["w"] if weights else []))
     frame = frame.sort_values(["seg", "t"], kind="stable").reset_index(drop=True)
-    frame["segment"] = frame["seg"].map(_labels(data, by)) if by else "all"
+    frame["segment"] = frame["seg"].map(segment_labels(data, by)) if by else "all"
     kept = []
     for k in kpis:
         x = frame[k].to_numpy(dtype=float)
@@ -257,7 +253,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     if model == "mixed":
         fit = sm.MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
         params, bse = np.asarray(fit.fe_params)[1:], np.asarray(fit.bse_fe)[1:]
-        r2, resid = None, np.asarray(fit.resid)
+        r2 = None
         used_errors = "model-based"
         dof = None
     else:
@@ -305,10 +301,6 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(diag),
                             outcome=outcome, model=model, errors=used_errors, n=n, r2=r2,
                             warnings=tuple((c, m) for c, m, _ in notes), fit=fit)
-
-
-def _labels(data: pd.DataFrame, by: list[str]) -> dict[int, str]:
-    return segment_labels(data, by)
 
 
 def fixed_b_df(b: float) -> float:

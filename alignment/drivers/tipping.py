@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..correlation.series import lag_columns, period_number, unpack_panel
+from ..correlation.series import lag_columns, period_number, require_columns, unpack_panel
 from ..exceptions import InputError, OptionError
 from ..stats.resample import PanelResampler, spawn_generators
 
@@ -116,9 +116,7 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
     True
     """
     data, by, grain = unpack_panel(panel, by, grain, time)
-    for c in (outcome, kpi):
-        if c not in data.columns:
-            raise InputError("is not a column of the panel", column=c)
+    require_columns(data, [outcome, kpi], numeric=[outcome, kpi])
     if not 0 < trim < 0.5 or grid < 3 or n_boot < 0 or not 0 < ci < 1:
         raise OptionError("tipping_point needs 0 < trim < 0.5, grid >= 3, n_boot >= 0 and 0 < ci < 1.")
     frame = lag_columns(data, {kpi: lag}, by, period_number(data[time], grain))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-import zoneinfo
 from typing import Sequence
 
 import duckdb
@@ -17,21 +16,11 @@ from ..data.sources import ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
 from .components import Component, contact_components, survey_components
 from .query import GRAINS, ExtraSpec, PanelSpec, panel_sql
-from .timezones import is_aware, local_window, quarter_hour_offsets, utc_window
+from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window
 from .result import Panel
 from .schema import contacts_view, extra_view, surveys_view
 
 __all__ = ["build_panel"]
-
-
-def _check_timezone(timezone: str | None) -> None:
-    if timezone is None:
-        return
-    try:
-        zoneinfo.ZoneInfo(str(timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise OptionError(f"The 'timezone' parameter must be an IANA timezone such as "
-                          f"'America/New_York'. Got {timezone!r} instead.") from None
 
 
 def _date(name: str, value) -> dt.date | None:
@@ -211,7 +200,7 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
     by = (by,) if isinstance(by, str) else tuple(by or ())
     if len(set(by)) != len(by):
         raise OptionError(f"The 'by' parameter of build_panel lists a column twice: {list(by)}.")
-    _check_timezone(timezone)
+    check_timezone(timezone)
     start, end = _date("start", start), _date("end", end)
     if start and end and end < start:
         raise OptionError(f"The window ends ({end}) before it starts ({start}).")

@@ -7,7 +7,6 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
 from ..catalog import Metric, nps_standard_error

@@ -5,9 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+from ..exceptions import OptionError
 from .query import BUCKET_S
 
 UTC = dt.timezone.utc
+
+
+def check_timezone(timezone: str | None) -> None:
+    """OptionError unless ``timezone`` is None or an IANA timezone name."""
+    if timezone is None:
+        return
+    try:
+        zoneinfo.ZoneInfo(str(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise OptionError(f"The 'timezone' parameter must be an IANA timezone such as "
+                          f"'America/New_York'. Got {timezone!r} instead.") from None
 
 
 def is_aware(dtype: str) -> bool:

@@ -11,11 +11,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
+from ..panel.timezones import check_timezone
 from ..exceptions import AlignmentError, OptionError
 from ..validation.options import Intervention, Thresholds
 
@@ -196,6 +197,13 @@ class _Reader:
             self.fail(full, f"must be {expected}. Got {value!r} instead.")
         return value
 
+    def count(self, table: Mapping, name: str, key: str, default: int) -> int:
+        """A whole number >= 0."""
+        value = self.get(table, name, key, int, default)
+        if value < 0:
+            self.fail(f"{key}.{name}", f"must be >= 0. Got {value} instead.")
+        return value
+
     def strings(self, table: Mapping, name: str, key: str) -> tuple[str, ...]:
         value = self.get(table, name, key, list, default=[])
         if not all(isinstance(v, str) and v for v in value):
@@ -251,25 +259,13 @@ def load_study(path) -> Study:
     r.known(engine, {"kind", "master"}, "engine")
     if engine.get("kind", "duckdb") != "duckdb":
         r.fail("engine.kind", f"{engine.get('kind')!r} is not available in this version; use \"duckdb\"")
-    max_lag = r.get(s, "max_lag", "study", int, 0)
-    if max_lag < 0:
-        r.fail("study.max_lag", f"must be >= 0. Got {max_lag} instead.")
-    min_responses = r.get(s, "min_responses", "study", int, 30)
-    if min_responses < 0:
-        r.fail("study.min_responses", f"must be >= 0. Got {min_responses} instead.")
-    n_boot = r.get(s, "n_boot", "study", int, 1000)
-    if n_boot < 0:
-        r.fail("study.n_boot", f"must be >= 0. Got {n_boot} instead.")
-    seed = r.get(s, "seed", "study", int, 0)
-    if seed < 0:
-        r.fail("study.seed", f"must be >= 0. Got {seed} instead.")
+    max_lag, min_responses, n_boot, seed = (r.count(s, name, "study", default) for name, default in
+                                            (("max_lag", 0), ("min_responses", 30), ("n_boot", 1000), ("seed", 0)))
     timezone = r.get(s, "timezone", "study", str)
-    if timezone is not None:
-        import zoneinfo
-        try:
-            zoneinfo.ZoneInfo(timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            r.fail("study.timezone", f"must be an IANA timezone such as 'America/New_York'. Got {timezone!r} instead.")
+    try:
+        check_timezone(timezone)
+    except OptionError:
+        r.fail("study.timezone", f"must be an IANA timezone such as 'America/New_York'. Got {timezone!r} instead.")
     kpis = r.strings(s, "kpis", "study")
     outcome = r.get(s, "outcome", "study", str, required=True)
     try:

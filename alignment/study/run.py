@@ -70,8 +70,8 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         kpis = list(study.kpis)
         usable = _usable(table, kpis)
         say("choosing lags and correlating")
-        lags = _choose_lags(panel, study, usable)
         correlations = correlate(panel, study.outcome, usable, lags=study.max_lag, seed=study.seed)
+        lags = _choose_lags(correlations, study, usable)
         say("estimating effects")
         effects = {k: regress(panel, study.outcome, [k], lags={k: lags[k]},
                               model="fe" if study.by else "ols").table.iloc[0] for k in usable}
@@ -140,12 +140,12 @@ def _usable(table: pd.DataFrame, kpis: list[str]) -> list[str]:
     return out
 
 
-def _choose_lags(panel, study: Study, kpis: list[str]) -> dict[str, int]:
+def _choose_lags(correlations, study: Study, kpis: list[str]) -> dict[str, int]:
     """Each KPI's lag: the one with the strongest within-segment (or detrended) association."""
     if study.max_lag == 0:
         return {k: 0 for k in kpis}
     scope = "within" if study.by else "pooled_detrended"
-    table = correlate(panel, study.outcome, kpis, lags=study.max_lag, scope=scope).table
+    table = correlations.table[correlations.table["scope"] == scope]
     lags = {}
     for k in kpis:
         rows = table[(table["x"] == k) & (table["status"] == "ok")]

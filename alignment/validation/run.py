@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import correlate
-from ..correlation.series import lagged_frame, period_number, segment_labels, unpack_panel
+from ..correlation.series import lagged_frame, period_number, require_columns, segment_labels, unpack_panel
 from ..exceptions import InputError, OptionError
 from ..stats.resample import spawn_generators
 from . import checks as C
@@ -103,11 +103,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     if not isinstance(n_permutations, (int, np.integer)) or isinstance(n_permutations, bool) or n_permutations < 19:
         raise OptionError(f"The 'n_permutations' parameter of validate must be an integer >= 19. "
                           f"Got {n_permutations!r} instead.")
-    for c in [outcome, *kpis]:
-        if c not in data.columns:
-            raise InputError(f"is not a column of the panel (columns: {', '.join(map(str, data.columns))})", column=c)
-        if not pd.api.types.is_numeric_dtype(data[c]):
-            raise InputError("is not numeric", column=c)
+    require_columns(data, [outcome, *kpis], numeric=[outcome, *kpis])
     higher = _direction(panel, outcome, outcome_higher_is_better)
     interventions = tuple(interventions)
     for item in interventions:
