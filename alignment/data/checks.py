@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import duckdb
-
 from ..exceptions import InputError
-from .read import RawTable, duckdb_message, quote
+from .read import RawTable, quote
 from .types import Rule
 
 
@@ -36,25 +34,26 @@ class ValidationFailed(InputError):
 BITMAP_RANGE = 100_000_000
 
 
-def _dense_duplicates(con, table: RawTable, unique: Sequence[str]) -> str:
+def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
     """Duplicates of an integer id as ``count - bits set`` in a bitmap over its range.
 
     A bitmap of the id range costs one bit per possible id (12 MB for 100 million) where a
     hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts).
-    Returns '' when the key is not a single integer column of moderate range.
+    Returns '' when the key is not a single integer column of moderate range, or the engine is not DuckDB.
     """
-    if len(unique) != 1 or not table.types[unique[0]].upper().endswith(("INT", "INTEGER")):
+    integer = len(unique) == 1 and table.types[unique[0]].upper().endswith(("INT", "INTEGER"))
+    if session.dialect != "duckdb" or not integer:
         return ""
     col = quote(unique[0])
-    lo, hi = con.execute(f"SELECT min({col}), max({col}) FROM {quote(table.view)}").fetchall()[0]
+    lo, hi = session.rows(f"SELECT min({col}), max({col}) FROM {quote(table.view)}")[0]
     if lo is None or hi - lo >= BITMAP_RANGE:
         return ""
     return f", count({col}) - bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)}))"
 
 
-def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[Rule],
+def run_rules(session, table: RawTable, rules: Sequence[Rule],
               unique: Sequence[str] = (), aggregates: Sequence[str] = ()) -> tuple[int, list]:
-    """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan.
+    """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan of the engine ``session``.
 
     Returns the row count and the values of ``aggregates`` (SQL aggregates
     computed in the same scan, e.g. the first and last timestamp).
@@ -70,26 +69,27 @@ def run_rules(con: duckdb.DuckDBPyConnection, table: RawTable, rules: Sequence[R
     if unique:
         key = ", ".join(quote(c) for c in unique)
         present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in unique)  # blanks are reported as missing
-        dup = _dense_duplicates(con, table, unique) or (
-            f", (SELECT count(*) - count(DISTINCT ({key})) FROM {view} WHERE {present})")
+        dup = _dense_duplicates(session, table, unique) or (
+            f", (SELECT count(*) - count(DISTINCT {key}) FROM {view} WHERE {present})" if len(unique) == 1 else
+            f", (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {view} WHERE {present} "
+            f"GROUP BY {key}) AS k)")
     try:
-        row = con.execute(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}").fetchall()[0]
-    except duckdb.Error as error:  # the whole file is read here first: name it
-        raise InputError(f"cannot be read: {duckdb_message(error)}", source=table.label) from None
+        row = session.rows(f"SELECT count(*){', ' + counts if counts else ''}{dup} FROM {view}")[0]
+    except session.errors as error:  # the whole file is read here first: name it
+        raise InputError(f"cannot be read: {session.message(error)}", source=table.label) from None
     n_rows, bad = row[0], [b or 0 for b in row[1:1 + len(rules)]]
     values = list(row[1 + len(rules):1 + len(rules) + len(aggregates)])
     problems = []
     for rule, count in zip(rules, bad):
         if count:
-            first = con.execute(
-                f"SELECT min(__row) FROM ({table.numbered_sql}) WHERE {rule.bad}").fetchall()[0][0]
+            first = session.rows(f"SELECT min(__row) FROM ({table.numbered_sql}) AS t WHERE {rule.bad}")[0][0]
             problems.append({"source": table.label, "column": rule.column, "what": rule.what,
                              "count": int(count), "row": int(first)})
     if unique and row[-1]:  # duplicates (None on an empty table)
         key = ", ".join(quote(c) for c in unique)
-        first, count = con.execute(
+        first, count = session.rows(
             f"SELECT min(__row), count(*) FROM (SELECT __row, row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY __row) AS k FROM ({table.numbered_sql})) WHERE k > 1").fetchall()[0]
+            f"(PARTITION BY {key} ORDER BY __row) AS k FROM ({table.numbered_sql}) AS t) AS d WHERE k > 1")[0]
         problems.append({"source": table.label, "column": ", ".join(unique),
                          "what": "repeats an id already used in an earlier row",
                          "count": int(count), "row": int(first)})

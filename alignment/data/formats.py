@@ -73,13 +73,18 @@ class Format:
 # technion-anonymous-bank
 # ---------------------------------------------------------------------------
 
+_CLOCK = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
+
 def _seconds(raw: str) -> str:
     """Seconds since midnight of an 'H:MM:SS' clock time (hours are not zero-padded).
 
-    TRY_CAST so that a malformed time becomes NULL and the reader's validation
-    names the row, instead of the whole query failing inside DuckDB.
+    NULL for a malformed time, so that the reader's validation names the row instead of
+    the whole query failing. Written with split_part and a pattern, not a TIME cast,
+    so that the same SQL runs on DuckDB and on Spark (which has no TIME type).
     """
-    return f"date_part('epoch', TRY_CAST({raw} AS TIME))"
+    h, m, s = (f"TRY_CAST(split_part({raw}, ':', {i}) AS INTEGER)" for i in (1, 2, 3))
+    return f"(CASE WHEN regexp_matches({raw}, '{_CLOCK}') THEN {h} * 3600 + {m} * 60 + {s} END)"
 
 
 # The file writes 0:00:00 in q_start for calls that never joined the queue. But
@@ -109,9 +114,13 @@ _ENTERED = f"""(CASE WHEN {_QUEUED} THEN {_seconds('"q_start"')} ELSE {_seconds(
 # discrepancy between the VRU and the switch), which must stay on their day.
 _DAY_SHIFT = f"""(CASE WHEN {_ENTERED} < {_seconds('"vru_entry"')} - 43200 THEN 86400 ELSE 0 END)"""
 
-# %y follows the POSIX pivot (69-99 -> 19xx), so 990201 is 1999-02-01.
+# The date is YYMMDD; two-digit years follow the POSIX pivot (69-99 -> 19xx), so 990201
+# is 1999-02-01. Spelled out because Spark's 'yy' pattern reads every year as 20xx.
+_DATE = ("""(CASE WHEN regexp_matches("date", '^[0-9]{6}$') THEN TRY_CAST("""
+         """(CASE WHEN substr("date", 1, 2) >= '69' THEN '19' ELSE '20' END) || substr("date", 1, 2) || '-' """
+         """|| substr("date", 3, 2) || '-' || substr("date", 5, 2) AS TIMESTAMP) END)""")
 _ARRIVED_AT = (
-    f"""strftime(TRY_STRPTIME("date", '%y%m%d') + to_seconds(CAST({_ENTERED} + {_DAY_SHIFT} AS BIGINT)), """
+    f"""strftime({_DATE} + INTERVAL (CAST({_ENTERED} + {_DAY_SHIFT} AS BIGINT)) SECOND, """
     """'%Y-%m-%d %H:%M:%S')"""
 )
 

@@ -1,7 +1,9 @@
-"""Reading raw tables into DuckDB: CSV (separator, BOM and line ends sniffed), Parquet, DataFrames.
+"""Reading raw tables into the engine: files, DataFrames or tables, renamed to canonical columns.
 
-Nothing here loads a file into pandas: each source becomes a DuckDB view with
-canonical column names, which the schema layer types and validates in SQL.
+Nothing here loads a file into pandas: the engine session reads each source
+(:meth:`scan`: CSV with its separator, BOM and line ends sniffed, Parquet, a
+DataFrame, or on Spark a table) into a view, and this module renames its
+columns in SQL; the schema layer then types and validates them in SQL.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from ..exceptions import InputError
@@ -28,15 +29,9 @@ def quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def duckdb_message(error: Exception) -> str:
-    """The first informative line of a DuckDB error, without its class prefix."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith("Error") else text
-
-
 @dataclass(frozen=True)
 class RawTable:
-    """A source registered in DuckDB under canonical column names.
+    """A source registered in the engine under canonical column names.
 
     ``view`` selects the source; ``numbered_sql`` selects it with a 1-based
     ``__row`` column in file order, used only to name the first bad row.
@@ -51,42 +46,20 @@ class RawTable:
         return column in self.types
 
 
-def _scan_sql(con: duckdb.DuckDBPyConnection, source: Source, name: str, read_options) -> tuple[str, str]:
-    """SQL that scans the source, and the same with a ``__row`` column."""
-    if isinstance(source.data, pd.DataFrame):
-        frame_name = f"{name}__frame"
-        con.register(frame_name, source.data)
-        scan = quote(frame_name)
-        return f"SELECT * FROM {scan}", f"SELECT row_number() OVER () AS __row, * FROM {scan}"
+def _check_file(source: Source) -> None:
+    if isinstance(source.data, pd.DataFrame) or source.table is not None:
+        return
     path = Path(source.data)
     if not path.exists():
         raise InputError("file not found", source=source.label)
-    if path.is_dir():
+    if path.is_dir() and not (path / "_delta_log").is_dir() and not any(path.glob("*.parquet")):
         raise InputError("is a folder, not a file", source=source.label)
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError("the file is empty", source=source.label)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        scan = f"read_parquet({sql_string(path)})"
-        numbered = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
-                    f"FROM read_parquet({sql_string(path)}, file_row_number = true)")
-        return f"SELECT * FROM {scan}", numbered
-    options = {"header": True, "all_varchar": True, "sample_size": 20480}
-    options.update(read_options or {})
-    opts = ", ".join(f"{k} = {_literal(v)}" for k, v in options.items())
-    scan = f"read_csv({sql_string(path)}, {opts})"
-    return f"SELECT * FROM {scan}", f"SELECT row_number() OVER () AS __row, * FROM {scan}"
 
 
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return sql_string(value)
-
-
-def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTable:
-    """Register ``source`` as the view ``name`` with canonical column names.
+def register(session, source: Source, name: str) -> RawTable:
+    """Register ``source`` in the engine ``session`` as the view ``name`` with canonical column names.
 
     Applies the source's built-in ``format`` (a SQL mapping of raw columns, and
     its filter of the rows that are contacts) or its ``columns`` renames; every
@@ -101,11 +74,9 @@ def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTa
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
-    scan, numbered = _scan_sql(con, source, name, fmt.read_options if fmt else None)
-    try:
-        raw_types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {scan}").fetchall()}
-    except duckdb.Error as error:
-        raise InputError(f"cannot be read: {duckdb_message(error)}", source=source.label) from None
+    _check_file(source)
+    session.scan(source, name, fmt.read_options if fmt else None)
+    raw_types = session.types(f"{name}__scan")
     # An empty DataFrame column has no type; text is the safe reading of "nothing".
     typed = {c: (f"CAST({quote(c)} AS VARCHAR)" if t == '"NULL"' else quote(c)) for c, t in raw_types.items()}
     if fmt is not None:
@@ -130,7 +101,6 @@ def register(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> RawTa
     # A format's `where` keeps only the rows that are contacts. In numbered_sql it
     # filters after the numbering, so that __row stays the row of the raw file.
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM ({scan}){where}")
-    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(name)}").fetchall()}
-    numbered_sql = f"SELECT __row, {select} FROM ({numbered}){where}"
-    return RawTable(label=source.label, view=name, types=types, numbered_sql=numbered_sql)
+    session.run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM {quote(name + '__scan')}{where}")
+    numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
+    return RawTable(label=source.label, view=name, types=session.types(name), numbered_sql=numbered_sql)

@@ -13,7 +13,14 @@ from ..exceptions import OptionError
 AGGREGATES = ("mean", "sum", "last", "max")
 
 
-def _check_data(owner: str, data) -> None:
+def _check_data(owner: str, data, table=None) -> None:
+    if table is not None:
+        if data is not None:
+            raise OptionError(f"{owner} takes a file or DataFrame, or a table name, not both.")
+        if not isinstance(table, str) or not table.strip():
+            raise OptionError(f"The 'table' parameter of {owner} must be a table name such as 'cx.contacts'. "
+                              f"Got {table!r} instead.")
+        return
     if not isinstance(data, (str, Path, pd.DataFrame)):
         raise OptionError(
             f"The data of {owner} must be a file path or a pandas DataFrame. Got {type(data).__name__} instead.")
@@ -31,37 +38,45 @@ def _names(owner: str, param: str, value) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Source:
-    """A table of contacts or surveys: a file path or a DataFrame, with optional renames.
+    """A table of contacts or surveys: a file path, a DataFrame or a table, with optional renames.
 
     Parameters
     ----------
     data : str, Path or pandas.DataFrame
         CSV or Parquet file (by extension; anything else is read as delimited text), or a DataFrame.
+        On the Spark engine also a folder of Parquet files or a Delta table's folder.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
     format : str, optional
         A built-in format such as ``"technion-anonymous-bank"`` (see :mod:`alignment.data.formats`).
     timezone : str, optional
         IANA timezone of naive (offset-less) times in this source.
+    table : str, optional
+        Instead of ``data``: a table of the Spark catalog, e.g. ``"cx.contacts"``.
 
     Examples
     --------
     >>> Source("data/demo/contacts.csv").label
     'data/demo/contacts.csv'
+    >>> Source(table="cx.contacts").label
+    'table cx.contacts'
     """
 
-    data: object
+    data: object = None
     columns: Mapping[str, str] = field(default_factory=dict)
     format: str | None = None
     timezone: str | None = None
+    table: str | None = None
 
     def __post_init__(self):
-        _check_data("Source", self.data)
+        _check_data(type(self).__name__, self.data, self.table)
         object.__setattr__(self, "columns", dict(self.columns or {}))
 
     @property
     def label(self) -> str:
-        """How messages name this source: the path as given, or 'DataFrame'."""
+        """How messages name this source: the path as given, the table, or 'DataFrame'."""
+        if self.table is not None:
+            return f"table {self.table}"
         return "DataFrame" if isinstance(self.data, pd.DataFrame) else str(self.data)
 
 
@@ -71,7 +86,7 @@ class ExtraSource(Source):
 
     Parameters
     ----------
-    data, columns, timezone
+    data, columns, timezone, table
         As for :class:`Source`.
     time : str, default "date"
         The date or time column.

@@ -103,7 +103,8 @@ def local_time(name: str, dtype: str, *, source_tz: str | None, study_tz: str | 
     def from_naive(ts: str) -> str:
         if naive_tz is None or naive_tz == (study_tz or "UTC"):
             return ts
-        return f"timezone({target}, timezone({sql_string(naive_tz)}, {ts}))"
+        # wall time of naive_tz -> instant -> wall time of the study (see alignment.engine.dialect)
+        return f"timezone({target}, ({ts} AT TIME ZONE {sql_string(naive_tz)}))"
 
     rules = []
     kind = dtype.upper()

@@ -6,14 +6,13 @@ import datetime as dt
 import warnings
 from typing import Sequence
 
-import duckdb
-
 from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_survey_metrics
 from ..data.checks import run_rules
-from ..data.read import RawTable, duckdb_message, quote, register, sql_string
+from ..data.read import RawTable, quote, register, sql_string
 from ..data.sources import ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
+from ..engine import DuckDBEngine
 from .components import Component, contact_components, survey_components
 from .query import GRAINS, ExtraSpec, PanelSpec, panel_sql
 from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window
@@ -30,13 +29,6 @@ def _date(name: str, value) -> dt.date | None:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise OptionError(f"The '{name}' parameter must be a date YYYY-MM-DD. Got {value!r} instead.") from None
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 class _Survey:
@@ -141,11 +133,11 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
                 by: Sequence[str] = (), timezone: str | None = None, start=None, end=None,
                 metrics: Sequence[str] | None = None, options: KpiOptions | None = None,
                 survey_metrics: Sequence[SurveyMetric | CompositeScore] = (),
-                min_responses: int = 30) -> Panel:
+                min_responses: int = 30, engine=None) -> Panel:
     """Build a KPI panel: one row per period x segment with pooled KPIs and CX metrics.
 
-    Raw data is read, joined and aggregated by DuckDB; only the panel (periods
-    x segments) comes back into pandas. Every rate is pooled: sums of
+    Raw data is read, joined and aggregated by the engine (DuckDB, or Spark);
+    only the panel (periods x segments) comes back into pandas. Every rate is pooled: sums of
     numerators over sums of denominators within the period and segment.
 
     Parameters
@@ -173,6 +165,8 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
         Declarations that override the built-in CSAT/NPS/CES scales or add metrics (e.g. a CIS).
     min_responses : int, default 30
         Rows with fewer survey responses are flagged in ``low_responses``.
+    engine : DuckDBEngine or SparkEngine, optional
+        Where the raw data is processed; default DuckDB, embedded. Both run the same SQL.
 
     Returns
     -------
@@ -218,24 +212,28 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
         if not isinstance(e, ExtraSource):
             raise OptionError(f"extras must hold ExtraSource declarations. Got {type(e).__name__} instead.")
 
-    con = _connect()
+    engine = DuckDBEngine() if engine is None else engine
+    if not hasattr(engine, "connect"):
+        raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
+                          f"Got {type(engine).__name__} instead.")
+    session = engine.connect()
     try:
-        return _build(con, contacts_src, surveys_src, extras, grain, by, timezone, start, end,
+        return _build(session, contacts_src, surveys_src, extras, grain, by, timezone, start, end,
                       metrics, options, known, min_responses)
-    except duckdb.Error as error:  # a value the checks let through but the engine refused
-        raise InputError(f"the data engine refused the input: {duckdb_message(error)}") from None
+    except session.errors as error:  # a value the checks let through but the engine refused
+        raise InputError(f"the data engine refused the input: {session.message(error)}") from None
     finally:
-        con.close()
+        session.close()
 
 
-def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
+def _build(session, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
            end, metrics, options, known: _Survey, min_responses) -> Panel:
-    contacts = register(con, contacts_src, "contacts_raw")
+    contacts = register(session, contacts_src, "contacts_raw")
     for col in ("contact_id", "arrived_at", *by):
         if not contacts.has(col):
             raise InputError(f"is missing; the file has {', '.join(map(repr, contacts.types))}",
                              source=contacts.label, column=col)
-    surveys = register(con, surveys_src, "surveys_raw") if surveys_src is not None else None
+    surveys = register(session, surveys_src, "surveys_raw") if surveys_src is not None else None
     if surveys is not None and not surveys.has("survey_id"):
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")
@@ -252,12 +250,12 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
     # the local date is monotone in the instant, so the window of an aware column needs two conversions only
     bounds = ((f"timezone({zone}, min(arrived_at))", f"timezone({zone}, max(arrived_at))") if aware else
               (f"min({cview.columns['local_ts']})", f"max({cview.columns['local_ts']})"))
-    n_contacts, (first, last) = run_rules(con, contacts, cview.rules, unique=("contact_id",), aggregates=bounds)
+    n_contacts, (first, last) = run_rules(session, contacts, cview.rules, unique=("contact_id",), aggregates=bounds)
     if n_contacts == 0:
         raise InputError("has no contact rows", source=contacts.label)
     if aware:
         cview.columns["arrived_at"] = quote("arrived_at")
-    cview.create(con, contacts, "contacts_t")
+    cview.create(session, contacts, "contacts_t")
     window = ""
     if start is not None or end is not None:
         lo, hi = start or first.date(), end or last.date()
@@ -279,13 +277,13 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
         for c in composites:
             sview.columns[c.name] = c.row_sql(known.simple, quote)
         missing_seg = [b for b in by if not surveys.has(b)]
-        n_surveys, _ = run_rules(con, surveys, sview.rules, unique=("survey_id",))
-        sview.create(con, surveys, "surveys_t")
-        n_orphan, n_unknown, first_unknown = con.execute(
+        n_surveys, _ = run_rules(session, surveys, sview.rules, unique=("survey_id",))
+        sview.create(session, surveys, "surveys_t")
+        n_orphan, n_unknown, first_unknown = session.rows(
             "SELECT count_if(s.contact_id IS NULL), count_if(s.contact_id IS NOT NULL AND k.contact_id IS NULL), "
             "min(s.survey_id) FILTER (WHERE s.contact_id IS NOT NULL AND k.contact_id IS NULL) "
             "FROM surveys_t s LEFT JOIN (SELECT DISTINCT contact_id FROM contacts_t) k "
-            "ON s.contact_id = k.contact_id").fetchall()[0]
+            "ON s.contact_id = k.contact_id")[0]
         n_orphan, n_unknown = int(n_orphan or 0), int(n_unknown or 0)
         if n_orphan and (missing_seg or not surveys.has("responded_at")):
             col = missing_seg[0] if missing_seg else "responded_at"
@@ -306,7 +304,7 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
             if m.name in {x.name for x in chosen}:
                 survey_parts.update(survey_components(m, quote(m.name)))
 
-    extra_specs, extra_rules = _extras(con, extras, by, timezone, set(comps) | set(survey_parts) |
+    extra_specs, extra_rules = _extras(session, extras, by, timezone, set(comps) | set(survey_parts) |
                                        {m.name for m in chosen} | {"period", *by})
     unknown = [n for n in leftover if n not in extra_rules]
     if unknown:
@@ -322,7 +320,7 @@ def _build(con, contacts_src: Source, surveys_src: Source | None, extras, grain,
                      survey_scores=tuple(sview.columns)[len(sview.columns) - len(scores) - len(composites):]
                      if surveys is not None else (),
                      extras=tuple(extra_specs), min_responses=min_responses)
-    table = con.execute(panel_sql(spec)).df()
+    table = session.frame(panel_sql(spec))
     if int(table["n_contacts"].sum()) == 0:
         raise InputError(f"no contacts between {start} and {end} (the data runs from {first.date()} "
                          f"to {last.date()}, local time)", source=contacts.label, column="arrived_at")
@@ -345,10 +343,10 @@ def _fmt_tz(source: Source) -> str | None:
     return get_format(source.format).timezone
 
 
-def _extras(con, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraSpec], dict[str, str]]:
+def _extras(session, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraSpec], dict[str, str]]:
     specs, rules = [], {}
     for i, e in enumerate(extras):
-        raw = register(con, e, f"extra{i}_raw")
+        raw = register(session, e, f"extra{i}_raw")
         for col in (e.time, *e.by):
             if not raw.has(col):
                 raise InputError(f"is missing; the file has {', '.join(map(repr, raw.types))}",
@@ -365,8 +363,8 @@ def _extras(con, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraSpec]
             rules[v] = e.aggregate
         view = extra_view(raw, e.time, e.by, values, source_tz=e.timezone, study_tz=timezone)
         unique = (e.time, *e.by) if e.aggregate == "last" else ()
-        run_rules(con, raw, view.rules, unique=unique)
-        view.create(con, raw, f"extra{i}_t")
+        run_rules(session, raw, view.rules, unique=unique)
+        view.create(session, raw, f"extra{i}_t")
         specs.append(ExtraSpec(view=f"extra{i}_t", by=tuple(b for b in e.by if b in by),
                                aggregate=e.aggregate, values=tuple(values)))
     return specs, rules

@@ -21,7 +21,6 @@ from .components import Component
 GRAINS = ("day", "week", "month")
 #: Two-stage aggregation first sums contacts by UTC bucket of this many seconds.
 BUCKET_S = 900
-_STEP = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 7 DAY", "month": "INTERVAL 1 MONTH"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,18 @@ def first_period(day: dt.date, grain: str) -> dt.date:
     if grain == "month":
         return day.replace(day=1)
     return day
+
+
+def periods(start: dt.date, end: dt.date, grain: str) -> list[dt.date]:
+    """Start dates of every period from the one holding ``start`` to the one holding ``end``."""
+    out, day = [], first_period(start, grain)
+    while day <= end:
+        out.append(day)
+        if grain == "month":
+            day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        else:
+            day += dt.timedelta(days=1 if grain == "day" else 7)
+    return out
 
 
 def extra_columns(extra: ExtraSpec) -> list[tuple[str, str]]:
@@ -141,7 +152,7 @@ def panel_sql(spec: PanelSpec) -> str:
             parts.append(f"SELECT {period_of('s.local_ts', spec.grain)} AS period"
                          + "".join(f", s.{b}" for b in by) + f", {scores} FROM {sv} s "
                          f"WHERE s.contact_id IS NULL AND s.{window}")
-        ctes.append("sv AS (" + " UNION ALL BY NAME ".join(parts) + ")")
+        ctes.append("sv AS (" + " UNION ALL ".join(parts) + ")")
         ctes.append("sa AS (SELECT period" + by_sel + ", CAST(count(*) AS BIGINT) AS n_surveys" + "".join(
             f", {c.sql} AS {quote(name)}" for name, c in spec.survey_components.items())
             + f" FROM sv {group})")
@@ -152,10 +163,8 @@ def panel_sql(spec: PanelSpec) -> str:
         aggs = "".join(f", {sql} AS {quote(name)}" for name, sql in extra_columns(extra))
         ctes.append(f"e{i} AS (SELECT {period_of('local_ts', spec.grain)} AS period{sel}{aggs} "
                     f"FROM {quote(extra.view)} WHERE {window} GROUP BY period{sel})")
-    ctes.append(
-        "periods AS (SELECT CAST(unnest(generate_series("
-        f"TIMESTAMP '{first_period(spec.start, spec.grain).isoformat()} 00:00:00', "
-        f"TIMESTAMP '{spec.end.isoformat()} 00:00:00', {_STEP[spec.grain]})) AS DATE) AS period)")
+    days = ", ".join(f"(DATE '{d.isoformat()}')" for d in periods(spec.start, spec.end, spec.grain))
+    ctes.append(f"periods AS (SELECT period FROM (VALUES {days}) AS p(period))")
     if by:
         segs = " UNION ".join(f"SELECT DISTINCT {', '.join(by)} FROM {src}" for src in segment_sources)
         ctes.append(f"segs AS ({segs})")

@@ -1,4 +1,4 @@
-"""Canonical tables as typed DuckDB views, with the validation rules of each column."""
+"""Canonical tables as typed views, with the validation rules of each column."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ class TypedView:
         self.rules += rules
         return expr
 
-    def create(self, con, raw: RawTable, name: str) -> None:
+    def create(self, session, raw: RawTable, name: str) -> None:
         select = ", ".join(f"{expr} AS {quote(col)}" for col, expr in self.columns.items())
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM {quote(raw.view)}")
+        session.run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM {quote(raw.view)}")
 
 
 def _id(raw: RawTable, name: str, as_text: bool) -> tuple[str, list[Rule]]:

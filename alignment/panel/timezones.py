@@ -41,7 +41,7 @@ def utc_window(start: dt.date, end: dt.date, timezone: str | None) -> str:
 
     def instant(day: dt.date) -> str:
         local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-        return local.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+        return local.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
     return (f"arrived_at >= TIMESTAMPTZ '{instant(start)}' AND "
             f"arrived_at < TIMESTAMPTZ '{instant(end + dt.timedelta(days=1))}'")
 

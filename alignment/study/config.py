@@ -16,6 +16,7 @@ from typing import Mapping
 from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
+from ..engine import ENGINES, engine_from_kind
 from ..panel.timezones import check_timezone
 from ..exceptions import AlignmentError, OptionError
 from ..validation.options import Intervention, Thresholds
@@ -67,6 +68,7 @@ class Study:
     validation: Thresholds = field(default_factory=Thresholds)
     interventions: tuple[Intervention, ...] = ()
     source: str | None = None
+    engine: object = None
 
     def __post_init__(self):
         where = self.source
@@ -136,7 +138,8 @@ class Study:
     def inputs(self) -> list[str]:
         """Every file the study reads, the study file included."""
         sources = [self.contacts, self.surveys, *self.extras]
-        paths = [str(s.data) for s in sources if s is not None and not hasattr(s.data, "columns")]
+        paths = [str(s.data) for s in sources
+                 if s is not None and s.data is not None and not hasattr(s.data, "columns")]
         return ([self.source] if self.source else []) + paths
 
 
@@ -145,8 +148,8 @@ class Study:
 _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description"}
-_SOURCE_KEYS = {"path", "columns", "format", "timezone"}
-_EXTRA_KEYS = {"path", "columns", "timezone", "time", "by", "aggregate", "values"}
+_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
+_EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
 
@@ -217,6 +220,14 @@ class _Reader:
             self.fail(f"{key}.path", f"file not found: {path}")
         return path
 
+    def data(self, table: Mapping, key: str, base: Path) -> dict:
+        """``data=`` (a path) or ``table=`` (a Spark catalog table) of a source."""
+        if "table" in table:
+            if "path" in table:
+                self.fail(f"{key}.table", "give a path or a table, not both")
+            return {"table": self.get(table, "table", key, str)}
+        return {"data": self.path(table, key, base)}
+
 
 def load_study(path) -> Study:
     """Read a study TOML file into a :class:`Study` (see the README for every key)."""
@@ -255,10 +266,11 @@ def load_study(path) -> Study:
     metrics = _metrics(r, r.table(doc.get("metrics", {}), "metrics"))
     validation = _validation(r, r.table(doc.get("validation", {}), "validation"))
     interventions = _interventions(r, doc.get("interventions", []))
-    engine = r.table(doc.get("engine", {}), "engine")
-    r.known(engine, {"kind", "master"}, "engine")
-    if engine.get("kind", "duckdb") != "duckdb":
-        r.fail("engine.kind", f"{engine.get('kind')!r} is not available in this version; use \"duckdb\"")
+    engine = _engine(r, r.table(doc.get("engine", {}), "engine"))
+    for key, src in [("data.contacts", contacts), ("data.surveys", surveys),
+                     *((f"data.extra[{i}]", e) for i, e in enumerate(extras))]:
+        if src is not None and src.table is not None and engine.kind != "spark":
+            r.fail(f"{key}.table", "a table is read by the Spark engine: add [engine] kind = \"spark\"")
     max_lag, min_responses, n_boot, seed = (r.count(s, name, "study", default) for name, default in
                                             (("max_lag", 0), ("min_responses", 30), ("n_boot", 1000), ("seed", 0)))
     timezone = r.get(s, "timezone", "study", str)
@@ -276,7 +288,8 @@ def load_study(path) -> Study:
             start=r.get(s, "start", "study", "date"), end=r.get(s, "end", "study", "date"),
             timezone=timezone, max_lag=max_lag, holdout_start=r.get(s, "holdout_start", "study", "date"),
             min_responses=min_responses, seed=seed, n_boot=n_boot, kpi_options=options,
-            survey_metrics=metrics, validation=validation, interventions=interventions, source=label)
+            survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
+            engine=engine)
     except StudyError:
         raise
     except OptionError as error:
@@ -293,7 +306,7 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         from ..data.formats import FORMATS
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    return Source(r.path(t, key, base), columns=columns, format=fmt, timezone=r.get(t, "timezone", key, str))
+    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.get(t, "timezone", key, str))
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
@@ -302,9 +315,20 @@ def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
     if aggregate not in AGGREGATES:
         r.fail(f"{key}.aggregate", f"must be one of {', '.join(AGGREGATES)}. Got {aggregate!r} instead.")
     values = r.strings(t, "values", key) if "values" in t else None
-    return ExtraSource(r.path(t, key, base), columns=r.get(t, "columns", key, dict, {}),
+    return ExtraSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
                        timezone=r.get(t, "timezone", key, str), time=r.get(t, "time", key, str, "date"),
                        by=r.strings(t, "by", key), aggregate=aggregate, values=values)
+
+
+def _engine(r: _Reader, t: dict):
+    r.known(t, {"kind", "master"}, "engine")
+    kind = r.get(t, "kind", "engine", str, "duckdb")
+    if kind not in ENGINES:
+        r.fail("engine.kind", f"must be one of {', '.join(map(repr, ENGINES))}. Got {kind!r} instead.")
+    master = r.get(t, "master", "engine", str)
+    if master is not None and kind != "spark":
+        r.fail("engine.master", "is a Spark setting: add kind = \"spark\"")
+    return engine_from_kind(kind, master=master)
 
 
 def _kpi_options(r: _Reader, t: dict) -> KpiOptions:

@@ -36,7 +36,7 @@ def build_study_panel(study: Study):
         panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
                             by=study.by, timezone=study.timezone, start=study.start, end=study.end,
                             metrics=metrics, options=study.kpi_options, survey_metrics=study.survey_metrics,
-                            min_responses=study.min_responses)
+                            min_responses=study.min_responses, engine=study.engine)
     except StudyError:
         raise
     missing = [k for k in study.kpis if k not in panel.table.columns]

@@ -1,0 +1,198 @@
+"""Apache Spark as the panel engine, for contact records that outgrow one machine.
+
+The panel SQL is the DuckDB SQL, transpiled by :func:`alignment.engine.dialect.to_spark`;
+only reading the sources is Spark's own code. pyspark is an optional dependency
+(``pip install 'alignment[spark]'``) and needs Java 17 or newer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from ..exceptions import EngineError, InputError
+from ..data.read import PARQUET_SUFFIXES
+
+#: Spark types as the typing layer names them (DuckDB's names).
+_TYPES = {"StringType": "VARCHAR", "VarcharType": "VARCHAR", "CharType": "VARCHAR", "BooleanType": "BOOLEAN",
+          "ByteType": "TINYINT", "ShortType": "SMALLINT", "IntegerType": "INTEGER", "LongType": "BIGINT",
+          "FloatType": "FLOAT", "DoubleType": "DOUBLE", "DecimalType": "DECIMAL", "DateType": "DATE",
+          "TimestampType": "TIMESTAMP WITH TIME ZONE", "TimestampNTZType": "TIMESTAMP", "NullType": '"NULL"'}
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Errors become one-line InputErrors here, so pyspark need not also log them as JSON; and its
+    warning about pandas 3 does not concern us (results come back through Arrow, not its pandas layer)."""
+    logger = logging.getLogger("SQLQueryContextLogger")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                    category=FutureWarning)
+            yield
+    finally:
+        logger.disabled = disabled
+
+
+def _pyspark():
+    try:
+        import sqlglot  # noqa: F401
+        with _quiet():
+            from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise EngineError(f"the study asks for the Spark engine but {error.name or 'pyspark'} is not "
+                          f"installed: pip install 'alignment[spark]'") from None
+    return SparkSession
+
+
+def _check_java() -> None:
+    home = os.environ.get("JAVA_HOME")
+    if not (home and Path(home, "bin", "java").exists()) and shutil.which("java") is None:
+        raise EngineError("the Spark engine needs Java 17 or newer, and no java was found (install a JDK, "
+                          "or set JAVA_HOME)")
+
+
+class SparkEngine:
+    """Apache Spark: the panel SQL runs on a SparkSession (a cluster, or ``local[N]`` cores).
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession, optional
+        The session to use, e.g. the active one of a notebook on a cluster.
+    master : str, optional
+        Without ``spark``: the master of the session to start (default ``"local[2]"``);
+        an existing session with that master is reused.
+
+    Each panel build runs in a child session (``spark.newSession()``), so its temporary views and
+    its session time zone (set to UTC, as the transpiled SQL assumes) never touch the caller's.
+
+    Examples
+    --------
+    >>> from alignment.engine import SparkEngine
+    >>> SparkEngine(master="local[2]")
+    SparkEngine(master='local[2]')
+    """
+
+    kind = "spark"
+
+    def __init__(self, spark=None, *, master: str | None = None):
+        self.spark, self.master = spark, master
+
+    def session(self):
+        """The SparkSession: the one given, else one started (or reused) with ``master``."""
+        SparkSession = _pyspark()
+        if self.spark is None:
+            _check_java()
+            try:
+                self.spark = (SparkSession.builder.master(self.master or "local[2]").appName("alignment")
+                              .config("spark.ui.enabled", "false")
+                              .config("spark.ui.showConsoleProgress", "false")
+                              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+            except Exception as error:  # the JVM did not start: say so in one line
+                raise EngineError(f"Spark did not start: {str(error).strip().splitlines()[0]}") from None
+            self.spark.sparkContext.setLogLevel("ERROR")
+        return self.spark
+
+    def connect(self) -> "SparkSqlSession":
+        with _quiet():
+            return SparkSqlSession(self.session().newSession())
+
+    def __repr__(self) -> str:
+        return f"SparkEngine(master={self.master!r})" if self.spark is None else "SparkEngine(spark)"
+
+
+class SparkSqlSession:
+    """One child SparkSession: DuckDB SQL in, transpiled, Spark SQL run."""
+
+    dialect = "spark"
+
+    def __init__(self, spark):
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+        from .dialect import to_spark
+        self.to_spark = to_spark
+        self.spark = spark
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self.errors = (PySparkException, Py4JError)
+
+    def run(self, sql: str) -> None:
+        with _quiet():
+            self.spark.sql(self.to_spark(sql))
+
+    def rows(self, sql: str) -> list[tuple]:
+        with _quiet():
+            return [tuple(r) for r in self.spark.sql(self.to_spark(sql)).collect()]
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        # through Arrow, not pyspark's pandas layer (which does not fully support pandas 3)
+        with _quiet():
+            return self.spark.sql(self.to_spark(sql)).toArrow().to_pandas()
+
+    def message(self, error: Exception) -> str:
+        text = str(error).strip()
+        return text.splitlines()[0] if text else type(error).__name__
+
+    def types(self, view: str) -> dict[str, str]:
+        return {f.name: _TYPES.get(type(f.dataType).__name__, f.dataType.simpleString().upper())
+                for f in self.spark.table(f"`{view}`").schema.fields}
+
+    def _read(self, source, read_options):
+        if isinstance(source.data, pd.DataFrame):
+            import pyarrow as pa
+            return self.spark.createDataFrame(pa.Table.from_pandas(source.data, preserve_index=False))
+        if source.table is not None:
+            return self.spark.table(source.table)
+        path = Path(source.data)
+        if path.is_dir() and (path / "_delta_log").is_dir():
+            return self.spark.read.format("delta").load(str(path))
+        if path.suffix.lower() in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
+            return self.spark.read.parquet(str(path))
+        options = dict(read_options or {})
+        sep = options.get("delim") or options.get("sep") or _sniff_delimiter(path)
+        reader = self.spark.read.option("header", bool(options.get("header", True))).option("sep", sep)
+        if options.get("quote") == "":
+            reader = reader.option("quote", "")
+        frame = reader.csv(str(path))
+        return frame.toDF(*[c.lstrip("\ufeff") for c in frame.columns])
+
+    def scan(self, source, name: str, read_options=None) -> None:
+        """Temporary views ``{name}__scan`` and ``{name}__numbered`` (with a 1-based ``__row``)."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+        try:
+            with _quiet():
+                frame = self._read(source, read_options)
+        except self.errors as error:
+            if source.table is None:
+                hint = ("; Spark reads timestamps in micro- or milliseconds, not nanoseconds (pandas: "
+                        "to_parquet(..., coerce_timestamps='us'))" if "NANOS" in self.message(error) else "")
+                raise InputError(f"cannot be read: {self.message(error)}{hint}", source=source.label) from None
+            raise InputError(f"is not a table of the Spark catalog ({self.message(error)}); a temporary view "
+                             f"of your own session is not visible here: register it with "
+                             f"createOrReplaceGlobalTempView and name it global_temp.NAME",
+                             source=source.label) from None
+        frame.createOrReplaceTempView(f"{name}__scan")
+        # file order: ids grow with the partition (a split of the file) and the row within it
+        numbered = (frame.withColumn("__mono", F.monotonically_increasing_id())
+                    .withColumn("__row", F.row_number().over(Window.orderBy("__mono"))).drop("__mono"))
+        numbered.createOrReplaceTempView(f"{name}__numbered")
+
+    def close(self) -> None:
+        for view in self.spark.catalog.listTables():
+            if view.isTemporary:
+                self.spark.catalog.dropTempView(view.name)
+
+
+def _sniff_delimiter(path: Path) -> str:
+    """The separator of a delimited text file, from its header line (DuckDB sniffs; Spark does not)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    return max(_DELIMITERS, key=header.count)
