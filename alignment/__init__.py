@@ -4,7 +4,7 @@ The six steps of the method map onto the package:
 
 1-2. :mod:`alignment.catalog` -- choose the CX metric and the operational KPIs;
 3.   :mod:`alignment.data` and :mod:`alignment.panel` -- read contacts, surveys and
-     other sources and build a pooled KPI panel (DuckDB does the heavy lifting);
+     other sources and build a pooled KPI panel (DuckDB, or Spark: :mod:`alignment.engine`);
 4.   :mod:`alignment.correlation` -- lag-aware correlations, honest under autocorrelation;
 5.   :mod:`alignment.drivers` -- effect sizes (regressions, tipping points) and exact
      relative importance with bootstrap intervals;
@@ -21,6 +21,7 @@ from importlib import import_module
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
 from .data import ExtraSource, Source
+from .engine import DuckDBEngine, SparkEngine
 from .exceptions import (AlignmentError, AlignmentWarning, AutocorrelationWarning, CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError,
@@ -55,7 +56,7 @@ __all__ = [
     "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",
     "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point",
     "TippingPoint", "Study", "StudyResult", "load_study", "StudyError", "validate", "ValidationResult",
-    "Source", "ExtraSource", "KpiOptions", "SurveyMetric",
+    "Source", "ExtraSource", "DuckDBEngine", "SparkEngine", "KpiOptions", "SurveyMetric",
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",

@@ -9,7 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import alignment.panel.build as panel_build
 from alignment import InputError, build_panel
+from alignment.engine.duckdb_engine import DuckDBSession
+
+
+@pytest.fixture
+def buckets(monkeypatch):
+    """Take the bucket path whatever the volume, and record the panel SQL that ran."""
+    monkeypatch.setattr(panel_build, "MIN_CONTACTS_PER_BUCKET", 0)
+    seen = []
+    frame = DuckDBSession.frame
+    monkeypatch.setattr(DuckDBSession, "frame", lambda self, sql: seen.append(sql) or frame(self, sql))
+    return seen
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +52,26 @@ def as_text(frame):
 
 @pytest.mark.parametrize("grain", ["day", "week", "month"])
 @pytest.mark.parametrize("window", [(None, None), ("2025-03-09", "2025-11-02"), ("2025-06-30", "2025-06-30")])
-def test_bucketed_aware_path_equals_per_row_conversion(contacts, grain, window):
+def test_bucketed_aware_path_equals_per_row_conversion(contacts, grain, window, buckets):
     kw = dict(grain=grain, by=["queue"], timezone="America/New_York", start=window[0], end=window[1])
     fast = build_panel(contacts, **kw).table
     slow = build_panel(as_text(contacts), **kw).table
+    assert "cb AS (" in buckets[0] and "cb AS (" not in buckets[1]
     pd.testing.assert_frame_equal(fast, slow)
 
 
-def test_a_zone_with_odd_historical_offsets_falls_back_to_per_row_conversion(contacts):
+def test_buckets_only_where_they_hold_many_contacts(contacts, monkeypatch):
+    seen = []
+    frame = DuckDBSession.frame
+    monkeypatch.setattr(DuckDBSession, "frame", lambda self, sql: seen.append(sql) or frame(self, sql))
+    build_panel(contacts, grain="day", timezone="UTC")  # 6,000 contacts over 35,000 buckets
+    dense = contacts.assign(arrived_at=pd.Timestamp("2025-05-05", tz="UTC")
+                            + pd.to_timedelta(np.arange(len(contacts)), unit="s"))  # 100 minutes
+    build_panel(dense, grain="day", timezone="UTC")
+    assert "cb AS (" not in seen[0] and "cb AS (" in seen[1]
+
+
+def test_a_zone_with_odd_historical_offsets_falls_back_to_per_row_conversion(contacts, buckets):
     # New York kept local mean time (UTC-4:56:02) until 1883: no quarter-hour buckets there
     old = contacts.assign(arrived_at=contacts["arrived_at"] - pd.DateOffset(years=143))
     kw = dict(grain="day", by=["queue"], timezone="America/New_York")

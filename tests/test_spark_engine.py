@@ -94,7 +94,10 @@ def instants():
     })
 
 
-def test_aware_parquet_dst_days_and_zero_denominators(spark, instants, tmp_path):
+@pytest.mark.parametrize("buckets", [False, True])
+def test_aware_parquet_dst_days_and_zero_denominators(spark, instants, tmp_path, monkeypatch, buckets):
+    if buckets:  # the two-stage aggregation by 15-minute UTC bucket, whatever the volume
+        monkeypatch.setattr("alignment.panel.build.MIN_CONTACTS_PER_BUCKET", 0)
     path = tmp_path / "contacts.parquet"
     instants.to_parquet(path, coerce_timestamps="us", allow_truncated_timestamps=True)
     table = both(spark, path, grain="day", by=["queue"], timezone=NY, start="2025-03-08", end="2025-11-03")
@@ -130,7 +133,9 @@ def test_anonymous_bank_format(spark):
 
 def test_table_source_through_a_global_temporary_view(spark, instants):
     session = spark.session()
-    session.createDataFrame(instants.assign(arrived_at=instants["arrived_at"].astype(str))) \
+    import pyarrow as pa
+    text = instants.assign(arrived_at=instants["arrived_at"].astype(str))
+    session.createDataFrame(pa.Table.from_pandas(text, preserve_index=False)) \
         .createOrReplaceGlobalTempView("al_contacts")
     kw = dict(grain="week", by=["queue"], timezone=NY)
     from_table = build_panel(Source(table="global_temp.al_contacts"), engine=spark, **kw).table
@@ -230,3 +235,52 @@ def test_cli_names_the_missing_engine_in_one_line(tmp_path):
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1].endswith("pyspark is not installed: pip install 'alignment[spark]'")
     assert not (tmp_path / "out").exists()
+
+
+# ---- the transpiler's rewrites, one by one (no JVM) --------------------------------------
+
+@pytest.mark.parametrize("duck, spark_sql", [
+    ("SELECT timezone('America/New_York', t) FROM x",
+     "SELECT CAST(FROM_UTC_TIMESTAMP(t, 'America/New_York') AS TIMESTAMP_NTZ) FROM x"),
+    ("SELECT timezone('UTC', (w AT TIME ZONE 'Asia/Jerusalem')) FROM x",
+     "SELECT CAST(FROM_UTC_TIMESTAMP((TO_UTC_TIMESTAMP(w, 'Asia/Jerusalem')), 'UTC') AS TIMESTAMP_NTZ) FROM x"),
+    ("SELECT epoch_us(t), to_timestamp(b * 900) FROM x", "SELECT UNIX_MICROS(t), TIMESTAMP_SECONDS(b * 900) FROM x"),
+    ("SELECT count_if(isinf(v)) FROM x", "SELECT COUNT_IF(ABS(v) = CAST('Infinity' AS DOUBLE)) FROM x"),
+    ("SELECT d + INTERVAL (s) SECOND FROM x", "SELECT d + MAKE_DT_INTERVAL(0, 0, 0, (s)) FROM x"),
+    ("SELECT d + INTERVAL 1 DAY FROM x", "SELECT d + INTERVAL '1' DAY FROM x"),
+    ("SELECT arg_max(v, t) FILTER (WHERE v IS NOT NULL) FROM x",
+     "SELECT MAX_BY(v, t) FILTER(WHERE NOT v IS NULL) FROM x"),
+])
+def test_each_rewrite_of_the_transpiler(duck, spark_sql):
+    from alignment.engine.dialect import to_spark
+    assert to_spark(duck) == spark_sql
+
+
+@pytest.mark.parametrize("engine, message", [
+    ('kind = "hadoop"', r"key 'engine\.kind': must be one of 'duckdb', 'spark'\. Got 'hadoop' instead\."),
+    ('master = "local[2]"', r"key 'engine\.master': is a Spark setting: add kind = \"spark\""),
+    ('kind = "spark"\nthreads = 4', r"key 'engine\.threads': unknown key \(known: kind, master\)"),
+])
+def test_engine_section_errors_name_the_key(tmp_path, engine, message):
+    from alignment import StudyError
+    from conftest import STUDY
+    for name in ("contacts.csv", "surveys.csv", "backlog.csv", "marketing.csv"):
+        (tmp_path / name).write_text("x\n1\n")
+    (tmp_path / "study.toml").write_text(STUDY.format(outcome="csat") + f"\n[engine]\n{engine}\n")
+    with pytest.raises(StudyError, match=message):
+        load_study(tmp_path / "study.toml")
+
+
+def test_a_table_needs_the_spark_engine_in_a_study_file(tmp_path):
+    from alignment import StudyError
+    from conftest import STUDY
+    for name in ("surveys.csv", "backlog.csv", "marketing.csv"):
+        (tmp_path / name).write_text("x\n1\n")
+    text = STUDY.format(outcome="csat").replace('path = "contacts.csv"', 'table = "cx.contacts"')
+    (tmp_path / "study.toml").write_text(text)
+    with pytest.raises(StudyError, match=r"key 'data\.contacts\.table': a table is read by the Spark engine"):
+        load_study(tmp_path / "study.toml")
+    (tmp_path / "study.toml").write_text(text + '\n[engine]\nkind = "spark"\n')
+    study = load_study(tmp_path / "study.toml")
+    assert study.contacts.table == "cx.contacts" and study.contacts.label == "table cx.contacts"
+    assert str(tmp_path / "study.toml") in study.inputs() and len(study.inputs()) == 4

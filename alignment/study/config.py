@@ -38,6 +38,9 @@ class Study:
     """A study: every choice of the six steps, as a value.
 
     Build one in Python or load it with :meth:`Study.from_toml`; :meth:`run` does steps 1-6.
+    ``engine`` builds the panel: None or :class:`~alignment.DuckDBEngine` (embedded, the
+    default), or :class:`~alignment.SparkEngine`, e.g. ``Study(..., engine=SparkEngine(spark))``
+    with the active SparkSession; the results are the same.
 
     Examples
     --------
