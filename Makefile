@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/panel.py
 	$(BIN)/python benchmarks/importance.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

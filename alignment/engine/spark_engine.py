@@ -68,8 +68,8 @@ class SparkEngine:
     spark : pyspark.sql.SparkSession, optional
         The session to use, e.g. the active one of a notebook on a cluster.
     master : str, optional
-        Without ``spark``: the master of the session to start (default ``"local[2]"``);
-        an existing session with that master is reused.
+        Without ``spark``: the master of the session to start (default ``"local[2]"``). Spark
+        allows one SparkContext per process: when one is running already, it is reused as it is.
 
     Each panel build runs in a child session (``spark.newSession()``), so its temporary views and
     its session time zone (set to UTC, as the transpiled SQL assumes) never touch the caller's.
@@ -92,10 +92,12 @@ class SparkEngine:
         if self.spark is None:
             _check_java()
             try:
-                self.spark = (SparkSession.builder.master(self.master or "local[2]").appName("alignment")
-                              .config("spark.ui.enabled", "false")
-                              .config("spark.ui.showConsoleProgress", "false")
-                              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+                with _quiet():
+                    builder = SparkSession.builder.master(self.master or "local[2]").appName("alignment")
+                    for key, value in (("spark.ui.enabled", "false"), ("spark.ui.showConsoleProgress", "false"),
+                                       ("spark.sql.session.timeZone", "UTC")):
+                        builder = builder.config(key, value)
+                    self.spark = builder.getOrCreate()
             except Exception as error:  # the JVM did not start: say so in one line
                 raise EngineError(f"Spark did not start: {str(error).strip().splitlines()[0]}") from None
             self.spark.sparkContext.setLogLevel("ERROR")
