@@ -149,6 +149,15 @@ def test_a_missing_table_is_one_line(spark):
     assert "\n" not in str(error.value)
 
 
+def test_a_delta_folder_without_delta_spark_is_one_line(spark, tmp_path):
+    # the machines cannot download Delta's jars (Maven), so only the message is checked here
+    (tmp_path / "contacts" / "_delta_log").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"contacts: is a Delta table, and this SparkSession cannot read Delta: "
+                                         r"configure the delta-spark package") as error:
+        build_panel(tmp_path / "contacts", engine=spark, timezone=NY)
+    assert "\n" not in str(error.value)
+
+
 def test_a_table_on_duckdb_is_refused_in_one_line():
     with pytest.raises(InputError, match=r"^table cx\.contacts: names a table; tables are read by the Spark"):
         build_panel(Source(table="cx.contacts"), timezone=NY)

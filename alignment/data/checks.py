@@ -39,7 +39,8 @@ def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
 
     A bitmap of the id range costs one bit per possible id (12 MB for 100 million) where a
     hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts).
-    Returns '' when the key is not a single integer column of moderate range, or the engine is not DuckDB.
+    Returns '' when the key is not a single integer column of moderate range, or on another engine
+    than DuckDB.
     """
     integer = len(unique) == 1 and table.types[unique[0]].upper().endswith(("INT", "INTEGER"))
     if session.dialect != "duckdb" or not integer:
@@ -53,7 +54,7 @@ def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
 
 def run_rules(session, table: RawTable, rules: Sequence[Rule],
               unique: Sequence[str] = (), aggregates: Sequence[str] = ()) -> tuple[int, list]:
-    """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan of the engine ``session``.
+    """Check ``rules`` (and uniqueness of the ``unique`` key) on ``table`` in one scan of ``session``.
 
     Returns the row count and the values of ``aggregates`` (SQL aggregates
     computed in the same scan, e.g. the first and last timestamp).

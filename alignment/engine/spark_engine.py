@@ -139,7 +139,8 @@ class SparkSqlSession:
             return self.spark.sql(self.to_spark(sql)).toArrow().to_pandas()
 
     def message(self, error: Exception) -> str:
-        text = str(error).strip()
+        java = getattr(error, "java_exception", None)  # a raw Py4JJavaError says only which call failed
+        text = (str(java) if java is not None else str(error)).strip()
         return text.splitlines()[0] if text else type(error).__name__
 
     def types(self, view: str) -> dict[str, str]:
@@ -154,7 +155,13 @@ class SparkSqlSession:
             return self.spark.table(source.table)
         path = Path(source.data)
         if path.is_dir() and (path / "_delta_log").is_dir():
-            return self.spark.read.format("delta").load(str(path))
+            try:
+                return self.spark.read.format("delta").load(str(path))
+            except self.errors as error:
+                if "delta" not in self.message(error).lower():
+                    raise
+                raise InputError(f"is a Delta table, and this SparkSession cannot read Delta: configure the "
+                                 f"delta-spark package in it ({self.message(error)})", source=source.label) from None
         if path.suffix.lower() in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
             return self.spark.read.parquet(str(path))
         options = dict(read_options or {})
