@@ -107,6 +107,16 @@ def test_aware_parquet_dst_days_and_zero_denominators(spark, instants, tmp_path,
     assert table.loc[table["queue"] != "z", "asa"].notna().any()
 
 
+def test_a_folder_of_parquet_files(spark, instants, tmp_path):
+    folder = tmp_path / "contacts"
+    folder.mkdir()
+    half = len(instants) // 2
+    for i, part in enumerate((instants.iloc[:half], instants.iloc[half:])):
+        part.to_parquet(folder / f"part-{i}.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
+    table = both(spark, folder, grain="month", by=["queue"], timezone=NY)
+    assert table["n_contacts"].sum() == len(instants)
+
+
 def test_pandas_dataframe_source(spark, instants):
     both(spark, instants, grain="week", by=["queue"], timezone="Europe/Paris")
 
@@ -156,6 +166,12 @@ def test_a_delta_folder_without_delta_spark_is_one_line(spark, tmp_path):
                                          r"configure the delta-spark package") as error:
         build_panel(tmp_path / "contacts", engine=spark, timezone=NY)
     assert "\n" not in str(error.value)
+
+
+def test_a_delta_folder_on_duckdb_is_refused_in_one_line(tmp_path):
+    (tmp_path / "contacts" / "_delta_log").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"contacts: is a Delta table; Delta tables are read by the Spark engine"):
+        build_panel(tmp_path / "contacts", timezone=NY)
 
 
 def test_a_table_on_duckdb_is_refused_in_one_line():

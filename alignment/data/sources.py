@@ -43,8 +43,8 @@ class Source:
     Parameters
     ----------
     data : str, Path or pandas.DataFrame
-        CSV or Parquet file (by extension; anything else is read as delimited text), or a DataFrame.
-        On the Spark engine also a folder of Parquet files or a Delta table's folder.
+        CSV or Parquet file (by extension; anything else is read as delimited text), a folder of
+        ``*.parquet`` files, or a DataFrame. On the Spark engine also a Delta table's folder.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
     format : str, optional

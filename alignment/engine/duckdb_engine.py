@@ -82,8 +82,12 @@ class DuckDBSession:
         elif source.table is not None:
             raise InputError("names a table; tables are read by the Spark engine (set [engine] kind = "
                              "\"spark\", or pass engine=SparkEngine(spark))", source=source.label)
-        elif Path(source.data).suffix.lower() in PARQUET_SUFFIXES:
-            path = sql_string(source.data)
+        elif Path(source.data).suffix.lower() in PARQUET_SUFFIXES or Path(source.data).is_dir():
+            folder = Path(source.data).is_dir()
+            if folder and (Path(source.data) / "_delta_log").is_dir():
+                raise InputError("is a Delta table; Delta tables are read by the Spark engine (set [engine] "
+                                 "kind = \"spark\")", source=source.label)
+            path = sql_string(Path(source.data) / "*.parquet" if folder else source.data)
             scan = f"SELECT * FROM read_parquet({path})"
             numbered = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
                         f"FROM read_parquet({path}, file_row_number = true)")
