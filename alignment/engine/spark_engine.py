@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -124,8 +125,12 @@ class SparkSqlSession:
         self.spark = spark
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.errors = (PySparkException, Py4JError)
+        self.views: list[str] = []
 
     def run(self, sql: str) -> None:
+        view = re.match(r'CREATE OR REPLACE TEMP VIEW "((?:[^"]|"")+)"', sql)
+        if view:
+            self.views.append(view.group(1).replace('""', '"'))
         with _quiet():
             self.spark.sql(self.to_spark(sql))
 
@@ -188,6 +193,7 @@ class SparkSqlSession:
                              f"of your own session is not visible here: register it with "
                              f"createOrReplaceGlobalTempView and name it global_temp.NAME",
                              source=source.label) from None
+        self.views += [f"{name}__scan", f"{name}__numbered"]
         frame.createOrReplaceTempView(f"{name}__scan")
         # file order: ids grow with the partition (a split of the file) and the row within it
         numbered = (frame.withColumn("__mono", F.monotonically_increasing_id())
@@ -195,9 +201,8 @@ class SparkSqlSession:
         numbered.createOrReplaceTempView(f"{name}__numbered")
 
     def close(self) -> None:
-        for view in self.spark.catalog.listTables():
-            if view.isTemporary:
-                self.spark.catalog.dropTempView(view.name)
+        for view in self.views:
+            self.spark.catalog.dropTempView(view)
 
 
 def _sniff_delimiter(path: Path) -> str:
