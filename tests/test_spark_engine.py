@@ -179,18 +179,26 @@ def test_a_table_on_duckdb_is_refused_in_one_line():
         build_panel(Source(table="cx.contacts"), timezone=NY)
 
 
-@pytest.mark.parametrize("problem", ["bad value", "duplicate id"])
-def test_bad_rows_are_named_alike_on_both_engines(spark, tmp_path, problem):
+@pytest.mark.parametrize("problem", ["bad value", "duplicate id", "duplicate integer id"])
+def test_bad_rows_are_named_alike_on_both_engines(spark, tmp_path, problem, monkeypatch):
+    from alignment.engine.spark_engine import SparkSqlSession
+    seen, rows = [], SparkSqlSession.rows
+    monkeypatch.setattr(SparkSqlSession, "rows", lambda self, sql: seen.append(sql) or rows(self, sql))
     n = 40
-    frame = pd.DataFrame({"contact_id": [f"c{i}" for i in range(n)], "queue": "q",
+    ids = list(range(1, n + 1)) if problem == "duplicate integer id" else [f"c{i}" for i in range(n)]
+    frame = pd.DataFrame({"contact_id": ids, "queue": "q",
                           "arrived_at": "2025-05-05T10:00:00-04:00", "answered": "true", "abandoned": "false",
                           "wait_s": "3"})
     if problem == "bad value":
         frame.loc[[17, 30], "wait_s"] = "soon"
     else:
-        frame.loc[[22, 35], "contact_id"] = "c4"
-    path = tmp_path / "contacts.csv"
-    frame.to_csv(path, index=False)
+        frame.loc[[22, 35], "contact_id"] = frame.loc[4, "contact_id"]
+    if problem == "duplicate integer id":  # typed integer ids take the bitmap check on both engines
+        path = tmp_path / "contacts.parquet"
+        frame.to_parquet(path)
+    else:
+        path = tmp_path / "contacts.csv"
+        frame.to_csv(path, index=False)
     messages = []
     for engine in (None, spark):
         with pytest.raises(InputError) as error:
@@ -198,6 +206,8 @@ def test_bad_rows_are_named_alike_on_both_engines(spark, tmp_path, problem):
         messages.append(str(error.value))
     assert messages[0] == messages[1]
     assert ("row 18" if problem == "bad value" else "row 23") in messages[0]  # 1-based, header not counted
+    assert "(2 rows are bad)" in messages[0]
+    assert any("bitmap_construct_agg" in q for q in seen) == (problem == "duplicate integer id")
 
 
 def test_study_file_with_a_spark_engine_gives_the_same_results(world, tmp_path, spark):

