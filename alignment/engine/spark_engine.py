@@ -184,6 +184,7 @@ class SparkSqlSession:
         try:
             with _quiet():
                 frame = self._read(source, read_options)
+                _ = frame.schema  # resolve now: Spark Connect resolves lazily, and this is where to name the source
         except self.errors as error:
             if source.table is None:
                 hint = ("; Spark reads timestamps in micro- or milliseconds, not nanoseconds (pandas: "
