@@ -115,6 +115,16 @@ def test_a_folder_of_parquet_files(spark, instants, tmp_path):
         part.to_parquet(folder / f"part-{i}.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
     table = both(spark, folder, grain="month", by=["queue"], timezone=NY)
     assert table["n_contacts"].sum() == len(instants)
+    # a bad row in the second file is counted through the files in name order on both engines
+    bad = instants.iloc[half:].copy()
+    bad.iloc[10, bad.columns.get_loc("wait_s")] = -1.0
+    bad.to_parquet(folder / "part-1.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
+    messages = []
+    for engine in (None, spark):
+        with pytest.raises(InputError) as error:
+            build_panel(folder, engine=engine, timezone=NY)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and f"row {half + 11}: is negative" in messages[0]
 
 
 def test_pandas_dataframe_source(spark, instants):

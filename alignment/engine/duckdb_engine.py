@@ -89,8 +89,10 @@ class DuckDBSession:
                                  "kind = \"spark\")", source=source.label)
             path = sql_string(Path(source.data) / "*.parquet" if folder else source.data)
             scan = f"SELECT * FROM read_parquet({path})"
-            numbered = (f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
-                        f"FROM read_parquet({path}, file_row_number = true)")
+            # rows count through the files in name order, as on Spark
+            numbered = (f"SELECT * EXCLUDE (file_row_number, filename), row_number() OVER (ORDER BY filename, "
+                        f"file_row_number) AS __row FROM read_parquet({path}, file_row_number = true, "
+                        f"filename = true)")
         else:
             options = {"header": True, "all_varchar": True, "sample_size": 20480}
             options.update(read_options or {})

@@ -196,9 +196,11 @@ class SparkSqlSession:
                              source=source.label) from None
         self.views += [f"{name}__scan", f"{name}__numbered"]
         frame.createOrReplaceTempView(f"{name}__scan")
-        # file order: ids grow with the partition (a split of the file) and the row within it
+        # file order, files in name order: within a file, ids grow with its splits and their rows
         numbered = (frame.withColumn("__mono", F.monotonically_increasing_id())
-                    .withColumn("__row", F.row_number().over(Window.orderBy("__mono"))).drop("__mono"))
+                    .withColumn("__file", F.input_file_name())
+                    .withColumn("__row", F.row_number().over(Window.orderBy("__file", "__mono")))
+                    .drop("__mono", "__file"))
         numbered.createOrReplaceTempView(f"{name}__numbered")
 
     def close(self) -> None:
