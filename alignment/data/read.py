@@ -101,6 +101,6 @@ def register(session, source: Source, name: str) -> RawTable:
     # A format's `where` keeps only the rows that are contacts. In numbered_sql it
     # filters after the numbering, so that __row stays the row of the raw file.
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
-    session.run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM {quote(name + '__scan')}{where}")
+    session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
     return RawTable(label=source.label, view=name, types=session.types(name), numbered_sql=numbered_sql)

@@ -2,7 +2,7 @@
 
 The panel's logic is one SQL definition in DuckDB's dialect; the Spark engine runs
 it transpiled by SQLGlot (:mod:`alignment.engine.dialect`). An engine's ``connect()``
-gives a session with ``scan`` (read a source into views), ``types``, ``run``,
+gives a session with ``scan`` (read a source into views), ``types``, ``view``,
 ``rows`` and ``frame``.
 """
 

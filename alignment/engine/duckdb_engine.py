@@ -56,8 +56,9 @@ class DuckDBSession:
         # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def run(self, sql: str) -> None:
-        self.con.execute(sql)
+    def view(self, name: str, sql: str) -> None:
+        """The temporary view ``name`` of the query ``sql``."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {sql}")
 
     def rows(self, sql: str) -> list[tuple]:
         return self.con.execute(sql).fetchall()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import warnings
 from pathlib import Path
@@ -127,12 +126,11 @@ class SparkSqlSession:
         self.errors = (PySparkException, Py4JError)
         self.views: list[str] = []
 
-    def run(self, sql: str) -> None:
-        view = re.match(r'CREATE OR REPLACE TEMP VIEW "((?:[^"]|"")+)"', sql)
-        if view:
-            self.views.append(view.group(1).replace('""', '"'))
+    def view(self, name: str, sql: str) -> None:
+        """The temporary view ``name`` of the query ``sql`` (dropped by :meth:`close`)."""
+        self.views.append(name)
         with _quiet():
-            self.spark.sql(self.to_spark(sql))
+            self.spark.sql(self.to_spark(sql)).createOrReplaceTempView(name)
 
     def rows(self, sql: str) -> list[tuple]:
         with _quiet():

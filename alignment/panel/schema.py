@@ -30,7 +30,7 @@ class TypedView:
 
     def create(self, session, raw: RawTable, name: str) -> None:
         select = ", ".join(f"{expr} AS {quote(col)}" for col, expr in self.columns.items())
-        session.run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT {select} FROM {quote(raw.view)}")
+        session.view(name, f"SELECT {select} FROM {quote(raw.view)}")
 
 
 def _id(raw: RawTable, name: str, as_text: bool) -> tuple[str, list[Rule]]:
