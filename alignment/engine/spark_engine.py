@@ -94,8 +94,9 @@ class SparkEngine:
             try:
                 with _quiet():
                     builder = SparkSession.builder.master(self.master or "local[2]").appName("alignment")
+                    log4j = f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name('log4j2.properties')}"
                     for key, value in (("spark.ui.enabled", "false"), ("spark.ui.showConsoleProgress", "false"),
-                                       ("spark.sql.session.timeZone", "UTC")):
+                                       ("spark.sql.session.timeZone", "UTC"), ("spark.driver.extraJavaOptions", log4j)):
                         builder = builder.config(key, value)
                     self.spark = builder.getOrCreate()
             except Exception as error:  # the JVM did not start: say so in one line
