@@ -214,15 +214,16 @@ def run_baseline(path: str):
         con.close()
 
 
-def run_panel(path: str):
+def run_panel(path: str, engine=None):
+    """build_panel's day x queue table (on DuckDB, or on ``engine``)."""
     from alignment import build_panel
 
     return build_panel(path, grain="day", by=("queue",), timezone=TIMEZONE,
-                       metrics=list(METRICS)).table
+                       metrics=list(METRICS), engine=engine).table
 
 
-def vm_hwm_mib() -> float:
-    """Peak RSS of this process's own address space (VmHWM), in MiB.
+def vm_hwm_mib(pid: int | str = "self") -> float:
+    """Peak RSS of a process's own address space (VmHWM), in MiB; by default this process's.
 
     Unlike ``ru_maxrss`` this is not inherited: on Linux ``exec`` folds the high-water
     RSS of the pre-exec address space (the parent's, after fork/vfork) into the
@@ -230,12 +231,14 @@ def vm_hwm_mib() -> float:
     look that big.
     """
     try:
-        with open("/proc/self/status") as fh:
+        with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    if pid != "self":
+        return 0.0
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

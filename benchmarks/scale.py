@@ -42,17 +42,6 @@ ENGINES = ["sql", "duckdb", "spark"]
 MASTER = "local[2]"
 
 
-def _hwm_mib(pid: int | str = "self") -> float:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _descendants(pid: int) -> list[int]:
     """Every process started (directly or not) by ``pid``: the JVM of a local Spark session."""
     children, out = {}, []
@@ -74,22 +63,20 @@ def _descendants(pid: int) -> list[int]:
 def child_main(engine: str, path: str) -> int:
     import pandas as pd  # noqa: F401  (imports are not timed)
 
-    from alignment import build_panel
+    import alignment  # noqa: F401
     from alignment.engine import SparkEngine
 
-    start_s = 0.0
-    kw = dict(grain="day", by=("queue",), timezone=bench.TIMEZONE, metrics=list(bench.METRICS))
+    start_s, spark = 0.0, None
     if engine == "spark":
         t0 = time.perf_counter()
         spark = SparkEngine(master=MASTER)
         spark.session()
         start_s = time.perf_counter() - t0
-        kw["engine"] = spark
     t0 = time.perf_counter()
-    table = bench.run_baseline(path) if engine == "sql" else build_panel(path, **kw).table
+    table = bench.run_baseline(path) if engine == "sql" else bench.run_panel(path, engine=spark)
     wall = time.perf_counter() - t0
-    jvm = sum(_hwm_mib(p) for p in _descendants(os.getpid()))
-    print(json.dumps({"wall_s": wall, "start_s": start_s, "python_mib": _hwm_mib(), "jvm_mib": jvm,
+    jvm = sum(bench.vm_hwm_mib(p) for p in _descendants(os.getpid()))
+    print(json.dumps({"wall_s": wall, "start_s": start_s, "python_mib": bench.vm_hwm_mib(), "jvm_mib": jvm,
                       "n_contacts": int(table["n_contacts"].sum()), "rows": len(table)}))
     return 0
 
@@ -97,12 +84,10 @@ def child_main(engine: str, path: str) -> int:
 def check_main(path: str) -> int:
     import pandas as pd
 
-    from alignment import build_panel
     from alignment.engine import SparkEngine
 
-    kw = dict(grain="day", by=("queue",), timezone=bench.TIMEZONE, metrics=list(bench.METRICS))
-    duck = build_panel(path, **kw).table
-    spark = build_panel(path, engine=SparkEngine(master=MASTER), **kw).table
+    duck = bench.run_panel(path)
+    spark = bench.run_panel(path, engine=SparkEngine(master=MASTER))
     try:
         pd.testing.assert_frame_equal(duck, spark, check_exact=True)
     except AssertionError as error:

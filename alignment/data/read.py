@@ -46,16 +46,31 @@ class RawTable:
         return column in self.types
 
 
-def _check_file(source: Source) -> None:
-    if isinstance(source.data, pd.DataFrame) or source.table is not None:
-        return
+def source_kind(source: Source) -> str:
+    """How the engines read ``source``: "frame", "table", "delta" (a Delta table's folder),
+    "parquet" (a file, or a folder of ``*.parquet`` files) or "text" (delimited text).
+
+    Raises
+    ------
+    InputError
+        The file is missing or empty, or the folder holds neither Parquet files nor a Delta table.
+    """
+    if isinstance(source.data, pd.DataFrame):
+        return "frame"
+    if source.table is not None:
+        return "table"
     path = Path(source.data)
     if not path.exists():
         raise InputError("file not found", source=source.label)
-    if path.is_dir() and not (path / "_delta_log").is_dir() and not any(path.glob("*.parquet")):
+    if path.is_dir():
+        if (path / "_delta_log").is_dir():
+            return "delta"
+        if any(path.glob("*.parquet")):
+            return "parquet"
         raise InputError("is a folder, not a file", source=source.label)
-    if path.is_file() and path.stat().st_size == 0:
+    if path.stat().st_size == 0:
         raise InputError("the file is empty", source=source.label)
+    return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "text"
 
 
 def register(session, source: Source, name: str) -> RawTable:
@@ -74,8 +89,7 @@ def register(session, source: Source, name: str) -> RawTable:
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
-    _check_file(source)
-    session.scan(source, name, fmt.read_options if fmt else None)
+    session.scan(source, source_kind(source), name, fmt.read_options if fmt else None)
     raw_types = session.types(f"{name}__scan")
     # An empty DataFrame column has no type; text is the safe reading of "nothing".
     typed = {c: (f"CAST({quote(c)} AS VARCHAR)" if t == '"NULL"' else quote(c)) for c, t in raw_types.items()}

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..data.read import PARQUET_SUFFIXES, quote, sql_string
+from ..data.read import quote, sql_string
 from ..exceptions import InputError
 
 
@@ -72,22 +72,22 @@ class DuckDBSession:
     def types(self, view: str) -> dict[str, str]:
         return {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {quote(view)}").fetchall()}
 
-    def scan(self, source, name: str, read_options=None) -> None:
+    def scan(self, source, kind: str, name: str, read_options=None) -> None:
         """Views ``{name}__scan`` (the source as read) and ``{name}__numbered`` (with a 1-based
-        ``__row`` in file order, used only to name the first bad row)."""
+        ``__row`` in file order, used only to name the first bad row); ``kind`` as
+        :func:`alignment.data.read.source_kind` gives it."""
         scan_view, numbered_view = quote(name + "__scan"), quote(name + "__numbered")
-        if isinstance(source.data, pd.DataFrame):
-            frame = quote(name + "__frame")
-            self.con.register(name + "__frame", source.data)
-            scan, numbered = f"SELECT * FROM {frame}", f"SELECT row_number() OVER () AS __row, * FROM {frame}"
-        elif source.table is not None:
+        if kind == "table":
             raise InputError("names a table; tables are read by the Spark engine (set [engine] kind = "
                              "\"spark\", or pass engine=SparkEngine(spark))", source=source.label)
-        elif Path(source.data).suffix.lower() in PARQUET_SUFFIXES or Path(source.data).is_dir():
+        if kind == "delta":
+            raise InputError("is a Delta table; Delta tables are read by the Spark engine (set [engine] "
+                             "kind = \"spark\")", source=source.label)
+        if kind == "frame":
+            self.con.register(name + "__frame", source.data)
+            scan = f"SELECT * FROM {quote(name + '__frame')}"
+        elif kind == "parquet":
             folder = Path(source.data).is_dir()
-            if folder and (Path(source.data) / "_delta_log").is_dir():
-                raise InputError("is a Delta table; Delta tables are read by the Spark engine (set [engine] "
-                                 "kind = \"spark\")", source=source.label)
             path = sql_string(Path(source.data) / "*.parquet" if folder else source.data)
             scan = f"SELECT * FROM read_parquet({path})"
             # rows count through the files in name order, as on Spark
@@ -98,8 +98,9 @@ class DuckDBSession:
             options = {"header": True, "all_varchar": True, "sample_size": 20480}
             options.update(read_options or {})
             opts = ", ".join(f"{k} = {_literal(v)}" for k, v in options.items())
-            csv = f"read_csv({sql_string(source.data)}, {opts})"
-            scan, numbered = f"SELECT * FROM {csv}", f"SELECT row_number() OVER () AS __row, * FROM {csv}"
+            scan = f"SELECT * FROM read_csv({sql_string(source.data)}, {opts})"
+        if kind != "parquet":  # numbered over the view, so that a CSV is sniffed once
+            numbered = f"SELECT row_number() OVER () AS __row, * FROM {scan_view}"
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {scan_view} AS {scan}")
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {numbered_view} AS {numbered}")

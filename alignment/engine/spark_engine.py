@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import EngineError, InputError
-from ..data.read import PARQUET_SUFFIXES
 
 #: Spark types as the typing layer names them (DuckDB's names).
 _TYPES = {"StringType": "VARCHAR", "VarcharType": "VARCHAR", "CharType": "VARCHAR", "BooleanType": "BOOLEAN",
@@ -151,14 +150,14 @@ class SparkSqlSession:
         return {f.name: _TYPES.get(type(f.dataType).__name__, f.dataType.simpleString().upper())
                 for f in self.spark.table(f"`{view}`").schema.fields}
 
-    def _read(self, source, read_options):
-        if isinstance(source.data, pd.DataFrame):
+    def _read(self, source, kind: str, read_options):
+        if kind == "frame":
             import pyarrow as pa
             return self.spark.createDataFrame(pa.Table.from_pandas(source.data, preserve_index=False))
-        if source.table is not None:
+        if kind == "table":
             return self.spark.table(source.table)
         path = Path(source.data)
-        if path.is_dir() and (path / "_delta_log").is_dir():
+        if kind == "delta":
             try:
                 return self.spark.read.format("delta").load(str(path))
             except self.errors as error:
@@ -166,7 +165,7 @@ class SparkSqlSession:
                     raise
                 raise InputError(f"is a Delta table, and this SparkSession cannot read Delta: configure the "
                                  f"delta-spark package in it ({self.message(error)})", source=source.label) from None
-        if path.suffix.lower() in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
+        if kind == "parquet":
             return self.spark.read.parquet(str(path))
         options = dict(read_options or {})
         sep = options.get("delim") or options.get("sep") or _sniff_delimiter(path)
@@ -176,16 +175,17 @@ class SparkSqlSession:
         frame = reader.csv(str(path))
         return frame.toDF(*[c.lstrip("\ufeff") for c in frame.columns])
 
-    def scan(self, source, name: str, read_options=None) -> None:
-        """Temporary views ``{name}__scan`` and ``{name}__numbered`` (with a 1-based ``__row``)."""
+    def scan(self, source, kind: str, name: str, read_options=None) -> None:
+        """Temporary views ``{name}__scan`` and ``{name}__numbered`` (with a 1-based ``__row``);
+        ``kind`` as :func:`alignment.data.read.source_kind` gives it."""
         from pyspark.sql import Window
         from pyspark.sql import functions as F
         try:
             with _quiet():
-                frame = self._read(source, read_options)
+                frame = self._read(source, kind, read_options)
                 _ = frame.schema  # resolve now: Spark Connect resolves lazily, and this is where to name the source
         except self.errors as error:
-            if source.table is None:
+            if kind != "table":
                 hint = ("; Spark reads timestamps in micro- or milliseconds, not nanoseconds (pandas: "
                         "to_parquet(..., coerce_timestamps='us'))" if "NANOS" in self.message(error) else "")
                 raise InputError(f"cannot be read: {self.message(error)}{hint}", source=source.label) from None
