@@ -89,7 +89,11 @@ def cmd_catalog(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .simulate import simulate
-    truth = simulate(args.out, seed=args.seed, days=args.days, queues=args.queues)
+    # simulate() owns the default incident rate; pass it on only when given.
+    rate = {} if args.incident_rate is None else {"incident_rate": args.incident_rate}
+    truth = simulate(args.out, seed=args.seed, days=args.days, queues=args.queues,
+                     incidents=args.incidents, weekday_mood=args.weekday_mood,
+                     reasons=args.reasons, **rate)
     if not args.quiet:
         drivers = ", ".join(f"{d['name']} ({d['role']})" for d in truth.get("drivers", []))
         print(f"simulated world written to {args.out} (seed {args.seed}); planted: {drivers}")
@@ -255,6 +259,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True, help="random seed")
     s.add_argument("--days", type=int, default=364, help="days to simulate (364)")
     s.add_argument("--queues", type=int, default=4, help="number of queues (4)")
+    s.add_argument("--no-incidents", dest="incidents", action="store_false",
+                   help="no incident days (common shocks to volume and satisfaction)")
+    s.add_argument("--incident-rate", type=float, default=None,
+                   help="expected share of incident days (default 0.04, about 1 day in 25)")
+    s.add_argument("--no-weekday-mood", dest="weekday_mood", action="store_false",
+                   help="no weekday shift of satisfaction")
+    s.add_argument("--no-reasons", dest="reasons", action="store_false",
+                   help="no contact reasons (and no reason column)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_simulate)
     return p

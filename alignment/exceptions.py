@@ -84,6 +84,10 @@ class SmallSampleWarning(AlignmentWarning):
     """Too few observations for the requested analysis to be reliable."""
 
 
+class FewClustersWarning(SmallSampleWarning):
+    """Cluster-robust inference from fewer than 10 clusters: intervals may be too narrow."""
+
+
 class CollinearityWarning(AlignmentWarning):
     """Predictors are strongly collinear (high variance inflation factor)."""
 

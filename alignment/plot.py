@@ -41,20 +41,22 @@ def importance(result, ax=None):
 
 def _pairs(result, kpi: str, *, within: bool = True):
     """(KPI at t - lag, outcome at t) per segment, with segment means removed when ``within``."""
-    from .correlation.series import lagged_frame, period_number, transform
+    from .correlation.series import lagged_frame, transform
+    from .panel.frame import period_number
     s, t = result.study, result.panel.table
     if kpi not in t.columns:
         raise ValueError(f"{kpi!r} is not a column of the study's panel (KPIs: {', '.join(s.kpis)})")
     lag = int(result.lags.get(kpi, 0))
     pairs = lagged_frame(t, s.outcome, kpi, lag, list(s.by), period_number(t["period"], s.grain), [])
     if within and s.by:
-        pairs, _ = transform(pairs, ["x", "y"], "within", "")
+        scope = ((result.validation.setup or {}).get(kpi) or {}).get("scope", "within")
+        pairs, _ = transform(pairs, ["x", "y"], scope, "")
     return pairs, lag
 
 
 def _period_dates(result):
     """Period number -> period start, for labelling windows of period numbers with dates."""
-    from .correlation.series import period_number
+    from .panel.frame import period_number
     import pandas as pd
     periods = pd.Series(pd.to_datetime(result.panel.table["period"].unique())).sort_values()
     return dict(zip(period_number(periods, result.study.grain).tolist(), periods))
@@ -175,30 +177,15 @@ def timeline(result, kpi: str | None = None, ax=None):
 
 
 def rolling_correlations(result, kpi: str):
-    """Within-segment r of ``kpi`` (at its lag) and the outcome in rolling windows.
+    """The rolling-window r of ``kpi`` (at its lag) that the ``stability`` check counted.
 
-    Returns a DataFrame with ``start, end`` (period starts), ``n`` and ``r``, using the windows of the
-    ``stability`` check (its ``window`` and ``step``), so the figure shows what the check counted.
+    Returns a DataFrame with ``start, end`` (period starts), ``n`` and ``r``: the windows the check
+    recorded (with the effects and weights it used), so the figure shows what the check counted.
     """
     import pandas as pd
-    from .correlation.inference import weighted_r
-    from .correlation.series import transform
-    pairs, _ = _pairs(result, kpi, within=False)
-    figures = result.validation.checks.get(kpi, {}).get("stability", {})
-    th = result.validation.thresholds
-    t0, t1 = int(pairs["t"].min()), int(pairs["t"].max())
-    window = figures.get("window") or th.window or max(8, (t1 - t0 + 1) // 2)
-    step = figures.get("step") or th.step or max(1, window // 4)
+    windows = result.validation.checks.get(kpi, {}).get("stability", {}).get("windows") or []
     dates = _period_dates(result)
-    rows = []
-    for start in range(t0, t1 - window + 2, step):
-        part = pairs[(pairs["t"] >= start) & (pairs["t"] < start + window)]
-        tf, used = transform(part, ["x", "y"], "within", "") if result.study.by else (part, 0)
-        if len(tf) - used < 4:
-            continue
-        r = weighted_r(tf["x"].to_numpy(dtype=float), tf["y"].to_numpy(dtype=float))
-        if np.isfinite(r):
-            rows.append({"start": dates.get(start), "end": dates.get(start + window - 1), "n": len(tf), "r": r})
+    rows = [{"start": dates.get(w["first"]), "end": dates.get(w["last"]), "n": w["n"], "r": w["r"]} for w in windows]
     return pd.DataFrame(rows, columns=["start", "end", "n", "r"])
 
 

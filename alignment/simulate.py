@@ -9,15 +9,37 @@ way real data would test it:
   average speed of answer (ASA) with a threshold (no effect below 60 s, a steep
   fall above), first-contact resolution (FCR), and last week's e-mail backlog
   (a lagged driver: lag 7 days, lag 1 at week grain);
-* two non-drivers that fool a naive pooled correlation, as real data's traps
-  do: a trend trap (``marketing_spend`` rises over the year while satisfaction
-  drifts up for an unmeasured reason) and a between-segment trap (queues with
-  a higher baseline satisfaction have a shorter average handle time, ``aht``,
-  but week-to-week handle time does not move satisfaction);
+* non-drivers that fool a naive correlation, as real data's traps do: a trend
+  trap (``marketing_spend`` rises over the year while satisfaction drifts up for
+  an unmeasured reason), a between-segment trap (queues with a higher baseline
+  satisfaction have a shorter average handle time, ``aht``, but week-to-week
+  handle time does not move satisfaction) and a common-shock trap (``offered``,
+  the contact volume, see below);
 * pure noise (``training_hours``, ``transfer_rate``).
 
-A sound analysis (within queue, detrended or differenced, lags considered) of
-the default 52 weeks x 4 queues finds the drivers and rejects the traps.
+Three mechanisms of real centres can be switched off one by one (all are on by
+default):
+
+* **incident days** (``incidents``): about one day in 25, sometimes two or three
+  days running, an outage or a billing run gone wrong hits every queue at once:
+  volume rises 1.3-1.8 times, so occupancy and waits rise through the queue
+  mechanics, and satisfaction falls for reasons of its own (a direct shift of
+  the response latent of that day's contacts, whatever the wait);
+* **weekday mood** (``weekday_mood``): customers are grumpier on Mondays and
+  milder on Fridays and weekends, on top of the weekday volume pattern, so at
+  day grain volume and mood move together through the weekday;
+* **contact reasons** (``reasons``): every contact has a ``reason`` (order status,
+  billing question, change of plan, technical fault, complaint) whose complexity
+  lengthens handling and lowers satisfaction. The reason mix shifts mostly
+  centre-wide (complaints and faults rise on incident days and in a few
+  product-defect weeks), so panel-level handle time co-moves with satisfaction
+  although handle time itself has no effect.
+
+Incidents and weekday mood make ``offered`` a common-shock trap: it has no
+effect of its own but rises on the days satisfaction falls. Shocks common to
+all queues are what period fixed effects remove; a sound analysis (within queue
+and period, or detrended or differenced, lags considered) of the default
+52 weeks x 4 queues finds the drivers and rejects the traps.
 
 The outcome model, every coefficient and the role of every column are written
 to ``truth.json`` (see :func:`simulate`).
@@ -43,6 +65,8 @@ _COMPONENTS = (
     "queues", "volume", "intraday", "staffing", "waits", "handle", "resolution",
     "transfer", "customers", "agents", "quality", "backlog", "marketing", "training",
     "response", "timing", "scores",
+    # Appended later; new streams go at the end so the ones above stay unchanged.
+    "incidents", "reasons",
 )
 
 _QUEUE_NAMES = ("billing", "orders", "tech_support", "retention",
@@ -61,6 +85,40 @@ _CSAT_CUTS = (-2.2, -1.2, 0.0, 1.8)                  # 1..5, top-two box above 0
 _NPS_CUTS = (-4.0, -3.4, -2.8, -2.2, -1.7, -1.2, -0.5, 0.3, 1.0, 2.3)  # 0..10
 _CES_CUTS = (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)        # 1..7 on the negated latent
 
+# Incident days: episodes of 1-3 consecutive days common to all queues. One
+# severity s ~ U(0, 1) per episode sets both the volume multiplier and the
+# direct logit shift, so bigger incidents bring more and angrier customers.
+_INCIDENT_RATE = 0.04                       # expected share of incident days (1 in 25)
+_INCIDENT_LENGTHS = (1, 2, 3)
+_INCIDENT_LENGTH_P = (0.7, 0.2, 0.1)
+_INCIDENT_VOLUME = (1.3, 1.8)               # volume multiplier at s = 0 and s = 1
+_INCIDENT_LOGIT = (-0.4, -0.8)              # direct latent shift at s = 0 and s = 1
+_INCIDENT_TILT = 1.5                        # reason-mix tilt towards complex reasons
+
+# Weekday mood: logit shift of the response latent by the contact's local
+# weekday, Monday first. Wednesday is the reference (0); the volume-weighted
+# mean is about -0.01, so alpha keeps its meaning.
+_WEEKDAY_MOOD = np.array([-0.25, -0.10, 0.0, 0.05, 0.15, 0.10, 0.10])
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                  "Sunday")
+
+# Contact reasons: (name, base share, complexity in [0, 1]). Complexity sets the
+# handle-time multiplier exp(_REASON_HANDLE * c) and the latent shift
+# _REASON_LOGIT * c, both centred on the base mix (mean multiplier 1, mean shift
+# 0), so aht_s and alpha keep their meaning at the base mix.
+_REASONS = (("order_status", 0.25, 0.0), ("billing_question", 0.30, 0.2),
+            ("change_of_plan", 0.20, 0.4), ("technical_fault", 0.15, 0.8),
+            ("complaint", 0.10, 1.0))
+_REASON_HANDLE = 1.0          # log handle multiplier per unit of complexity
+_REASON_LOGIT = -2.0          # logit per unit of complexity
+_REASON_CENTRE_SD = 0.4       # sd of the centre-wide weekly tilt (AR(1))
+_REASON_CENTRE_PHI = 0.7
+_DEFECT_RATE = 0.06           # weekly chance that a product-defect episode starts
+_DEFECT_LENGTH_P = (0.6, 0.4)  # lasting 1 or 2 weeks
+_DEFECT_TILT = 1.0            # reason-mix tilt in defect weeks
+_REASON_QUEUE_SD = 0.15       # sd of the queue-specific weekly tilt (AR(1))
+_REASON_QUEUE_PHI = 0.5
+
 # Calendar patterns (normalized to mean 1 where they scale volume).
 _WEEKDAY_VOLUME = np.array([1.25, 1.15, 1.10, 1.05, 1.00, 0.55, 0.35])
 _WEEKDAY_HOURS = np.arange(8, 20)       # 08:00-19:59 Monday-Friday
@@ -72,7 +130,8 @@ _WEEKDAY_MARKETING = np.array([1.1, 1.1, 1.1, 1.1, 1.0, 0.6, 0.5])
 
 
 def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
-             timezone="America/New_York", contacts_per_day=60):
+             timezone="America/New_York", contacts_per_day=60, incidents=True,
+             incident_rate=_INCIDENT_RATE, weekday_mood=True, reasons=True):
     """Write a simulated contact-center world and return its planted truth.
 
     Parameters
@@ -99,6 +158,22 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     contacts_per_day : float, default 60
         Mean number of contacts offered per queue per day (queues differ in
         size around this mean; weekends are quieter).
+    incidents : bool, default True
+        Plant incident days common to all queues: volume x 1.3-1.8 (so
+        occupancy and waits rise), and a direct logit shift of -0.4 to -0.8 on
+        the satisfaction of that day's contacts, whatever their wait.
+    incident_rate : float, default 0.04
+        Expected share of incident days (0 to 0.5), about 1 day in 25. Episodes
+        last 1, 2 or 3 consecutive days (probabilities 0.7, 0.2, 0.1).
+    weekday_mood : bool, default True
+        Shift the satisfaction latent by the local weekday of the contact
+        (Monday -0.25, Tuesday -0.10, Wednesday 0, Thursday +0.05, Friday +0.15,
+        Saturday and Sunday +0.10 logit).
+    reasons : bool, default True
+        Give every contact a ``reason`` whose complexity multiplies its handle
+        time and shifts its satisfaction latent; the reason mix tilts to complex
+        reasons on incident days and in product-defect weeks, and wobbles a
+        little per queue and week.
 
     Returns
     -------
@@ -106,9 +181,16 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         The planted truth, identical to the content of ``out_dir/truth.json``:
         ``seed, days, queues, start, timezone, contacts_per_day, grain_note,
         drivers`` (one entry per planted variable with ``name, role, sign,
-        lag_days, lag_weeks, threshold, effect``), ``proxies`` (KPIs that move
-        with a driver without entering the outcome model), ``queue_parameters``,
-        ``outcome_model`` (text) and ``files``.
+        lag_days, lag_weeks, threshold, effect, traps``; ``role`` is ``driver``,
+        ``trap_trend``, ``trap_between_segment``, ``non_driver`` or ``noise``,
+        ``traps`` lists the mechanisms that make a non-driver look like one:
+        ``trend``, ``between_segment``, ``common_shock``, ``reason_mix``),
+        ``proxies`` (KPIs that move with a driver without entering the outcome
+        model), ``queue_parameters``, ``outcome_model`` (text), ``files``, and
+        one entry per switchable mechanism, ``incidents`` (its parameters and
+        the incident ``dates``), ``weekday_mood`` (the shift per weekday) and
+        ``reasons`` (each reason's base share, complexity, handle multiplier
+        and logit shift, and the product-defect weeks), each with ``enabled``.
 
     Raises
     ------
@@ -121,7 +203,9 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
 
     ``contacts.csv``
         contact_id, queue, channel, arrived_at, answered, abandoned, wait_s,
-        handle_s, transferred, resolved, customer_id, quality_score, agent_id.
+        handle_s, transferred, resolved, customer_id, quality_score, agent_id,
+        and with ``reasons=True`` a last column ``reason`` (order_status,
+        billing_question, change_of_plan, technical_fault, complaint).
     ``surveys.csv``
         survey_id, contact_id, responded_at, csat (1-5), nps (0-10), ces (1-7,
         higher = more effort).
@@ -139,8 +223,12 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     0.2 % of the contacts that queue are dropped by the system (neither
     answered nor abandoned). Surveys go to answered contacts only; 5 % of the
     responses leave ``nps`` and 8 % leave ``ces`` blank. Weeks are Monday-start
-    weeks of the local calendar; the planted effects act at the week x queue
-    grain (see ``truth["outcome_model"]``).
+    weeks of the local calendar; the planted drivers act at the week x queue
+    grain, incidents and weekday mood on the contact's local day, reasons on the
+    contact (see ``truth["outcome_model"]``). With ``incidents=False,
+    weekday_mood=False, reasons=False`` the files are byte-identical to those of
+    the simulator before these mechanisms existed (``truth.json`` only gains
+    keys).
 
     Examples
     --------
@@ -153,6 +241,7 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     """
     seed, days, queues, start_ts, tz, cpd = _validate(
         seed, days, queues, start, timezone, contacts_per_day)
+    switches = _validate_switches(incidents, incident_rate, weekday_mood, reasons)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rngs = dict(zip(_COMPONENTS, (np.random.default_rng(s) for s in
@@ -160,19 +249,21 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
 
     cal = _calendar(start_ts, days)
     qp = _queue_parameters(queues, cpd, rngs["queues"])
-    contacts = _contacts(cal, qp, cpd, tz, rngs)
+    inc = _incidents(cal, switches["incident_rate"], rngs["incidents"]) if incidents else None
+    mix = _reason_mix(cal, qp, inc, rngs["reasons"]) if reasons else None
+    contacts = _contacts(cal, qp, cpd, tz, rngs, inc, mix)
     backlog, backlog_prev = _backlog(cal, qp, rngs["backlog"])
     marketing = _marketing(cal, rngs["marketing"])
     staffing = _training(cal, qp, rngs["training"])
-    surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs)
+    surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs, inc, weekday_mood, mix)
 
-    _write_contacts(contacts, qp, tz, out / "contacts.csv")
+    _write_contacts(contacts, qp, tz, out / "contacts.csv", mix)
     _write_csv(surveys, out / "surveys.csv")
     _write_csv(backlog, out / "backlog.csv")
     _write_csv(marketing, out / "marketing.csv")
     _write_csv(staffing, out / "staffing.csv")
 
-    truth = _truth(seed, days, queues, start, timezone, cpd, qp)
+    truth = _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix)
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
@@ -215,6 +306,19 @@ def _validate(seed, days, queues, start, timezone, contacts_per_day):
     return int(seed), int(days), int(queues), start_ts, timezone, float(contacts_per_day)
 
 
+def _validate_switches(incidents, incident_rate, weekday_mood, reasons):
+    for name, value in (("incidents", incidents), ("weekday_mood", weekday_mood),
+                        ("reasons", reasons)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise _option(name, "True or False", value)
+    if (isinstance(incident_rate, bool)
+            or not isinstance(incident_rate, (int, float, np.integer, np.floating))
+            or not np.isfinite(incident_rate) or not 0 <= incident_rate <= 0.5):
+        raise _option("incident_rate", "a number from 0 to 0.5", incident_rate)
+    return {"incidents": bool(incidents), "incident_rate": float(incident_rate),
+            "weekday_mood": bool(weekday_mood), "reasons": bool(reasons)}
+
+
 # ------------------------------------------------------------------------- calendar
 
 def _calendar(start, days):
@@ -253,6 +357,88 @@ def _queue_parameters(queues, cpd, rng):
     })
 
 
+# ----------------------------------------------------------------------- mechanisms
+
+def _incidents(cal, rate, rng):
+    """Incident episodes common to all queues.
+
+    After a quiet day an episode starts with probability ``p``, chosen so that
+    the long-run share of incident days is ``rate`` (a renewal process with
+    mean episode length L: share = L p / (L p + 1 - p)). Each episode draws one
+    severity s ~ U(0, 1) for all its days.
+    """
+    nd = len(cal["dates"])
+    p_start = _incident_start_probability(rate)
+    go = rng.random(nd)
+    length = rng.choice(_INCIDENT_LENGTHS, size=nd, p=_INCIDENT_LENGTH_P)
+    severity = rng.random(nd)
+    day = np.zeros(nd, dtype=bool)
+    sev = np.zeros(nd)
+    episodes = []
+    d = 0
+    while d < nd:
+        if go[d] < p_start:
+            end = min(d + int(length[d]), nd)
+            day[d:end] = True
+            sev[d:end] = severity[d]
+            episodes.append((d, end - d))
+            d = end + 1                    # an episode is followed by a quiet day
+        else:
+            d += 1
+    lo, hi = _INCIDENT_VOLUME
+    volume = np.where(day, lo + (hi - lo) * sev, 1.0)
+    lo, hi = _INCIDENT_LOGIT
+    logit = np.where(day, lo + (hi - lo) * sev, 0.0)
+    return {"day": day, "volume": volume, "logit": logit, "episodes": episodes}
+
+
+def _incident_start_probability(rate):
+    mean_len = float(np.dot(_INCIDENT_LENGTHS, _INCIDENT_LENGTH_P))
+    return rate / (mean_len * (1 - rate) + rate)
+
+
+def _reason_table():
+    """Reasons with their base share, complexity, handle multiplier and logit shift."""
+    names = [r[0] for r in _REASONS]
+    share = np.array([r[1] for r in _REASONS])
+    cx = np.array([r[2] for r in _REASONS])
+    raw = np.exp(_REASON_HANDLE * cx)
+    return {"names": names, "share": share, "complexity": cx,
+            "handle": raw / np.dot(share, raw),
+            "logit": _REASON_LOGIT * (cx - np.dot(share, cx))}
+
+
+def _reason_mix(cal, qp, inc, rng):
+    """The reason mix of every queue and day.
+
+    P(reason k | queue q, day d) is proportional to share_k * exp(tilt[q, d] *
+    complexity_k): a centre-wide tilt towards complex reasons on incident days
+    and in product-defect weeks, a slow centre-wide weekly wobble (the product
+    and billing cycle), plus a small queue-specific weekly wobble.
+    """
+    nq, nw = len(qp), cal["n_weeks"]
+    table = _reason_table()
+    go = rng.random(nw)
+    length = rng.choice((1, 2), size=nw, p=_DEFECT_LENGTH_P)
+    defect = np.zeros(nw, dtype=bool)
+    w = 0
+    while w < nw:
+        if go[w] < _DEFECT_RATE:
+            defect[w:w + int(length[w])] = True
+            w += int(length[w]) + 1
+        else:
+            w += 1
+    centre = _REASON_CENTRE_SD * _ar1(rng, (1, nw), _REASON_CENTRE_PHI)[0]
+    wobble = _REASON_QUEUE_SD * _ar1(rng, (nq, nw), _REASON_QUEUE_PHI)
+    week_tilt = _DEFECT_TILT * defect[None, :] + centre[None, :] + wobble
+    tilt = week_tilt[:, cal["week"]]
+    if inc is not None:
+        tilt = tilt + _INCIDENT_TILT * inc["day"][None, :]
+    weight = table["share"] * np.exp(tilt[:, :, None] * table["complexity"])
+    prob = weight / weight.sum(axis=2, keepdims=True)
+    return {**table, "prob": prob, "cdf": np.cumsum(prob, axis=2), "defect_weeks": defect}
+
+
 # ------------------------------------------------------------------------- contacts
 
 def _ar1(rng, shape, phi):
@@ -266,7 +452,7 @@ def _ar1(rng, shape, phi):
     return x
 
 
-def _contacts(cal, qp, cpd, tz, rngs):
+def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None):
     nq, nd, nw = len(qp), len(cal["dates"]), cal["n_weeks"]
 
     # Daily volume: weekday and yearly patterns, a day-level surprise the
@@ -276,7 +462,11 @@ def _contacts(cal, qp, cpd, tz, rngs):
     season = 1 + 0.08 * np.cos(2 * np.pi * (cal["doy"] - 15) / 365.25)
     lam = cpd * qp["weight"].to_numpy()[:, None] * wd[cal["weekday"]][None, :] * season
     surprise = r.gamma(150.0, 1 / 150.0, (nq, nd))
-    counts = r.poisson(lam * surprise)
+    if inc is None:
+        counts = r.poisson(lam * surprise)
+    else:
+        # Incidents are unforeseen: they add to arrivals and, below, to occupancy.
+        counts = r.poisson(lam * surprise * inc["volume"][None, :])
 
     q_idx = np.repeat(np.repeat(np.arange(nq), nd), counts.ravel())
     d_idx = np.repeat(np.tile(np.arange(nd), nq), counts.ravel())
@@ -307,6 +497,8 @@ def _contacts(cal, qp, cpd, tz, rngs):
     mismatch[:, :, 12:14] += 0.02                   # lunch breaks
     rho = (qp["rho0"].to_numpy()[q_idx] * surprise[q_idx, d_idx] / staff_d[q_idx, d_idx]
            * (1 + mismatch[q_idx, d_idx, hour]))
+    if inc is not None:
+        rho = rho * inc["volume"][d_idx]
     rho = np.clip(rho, 0.3, 0.975)
 
     # Waiting: the chance of queueing and the mean wait grow with occupancy
@@ -322,11 +514,21 @@ def _contacts(cal, qp, cpd, tz, rngs):
     answered = ~abandoned & ~disconnected
     wait_s = np.round(np.where(abandoned, patience, potential)).astype(np.int64)
 
+    # Contact reasons, drawn from the day's mix of the queue (inverse CDF); the
+    # stream already drew the mix in _reason_mix.
+    if mix is None:
+        reason = np.full(n, -1, dtype=np.int64)
+    else:
+        u = rngs["reasons"].random(n)
+        reason = (u[:, None] > mix["cdf"][q_idx, d_idx, :-1]).sum(axis=1).astype(np.int64)
+
     # Handle time: lognormal around the queue's mean, scaled by a weekly factor
-    # (no effect on satisfaction).
+    # and by the reason's complexity (no effect on satisfaction).
     r = rngs["handle"]
     week_factor = np.exp(0.07 * _ar1(r, (nq, nw), 0.5))
     mean_h = qp["aht_s"].to_numpy()[q_idx] * week_factor[q_idx, cal["week"][d_idx]]
+    if mix is not None:
+        mean_h = mean_h * mix["handle"][reason]
     sd_log = 0.55
     handle = np.exp(np.log(mean_h) - sd_log ** 2 / 2 + sd_log * r.standard_normal(n))
     handle_s = np.where(answered, np.maximum(np.round(handle), 10), 0).astype(np.int64)
@@ -364,7 +566,7 @@ def _contacts(cal, qp, cpd, tz, rngs):
         "q": q_idx, "d": d_idx, "utc": utc, "answered": answered, "abandoned": abandoned,
         "wait_s": wait_s, "handle_s": handle_s, "transferred": transferred,
         "resolved": resolved, "cust": cust, "anonymous": anonymous, "agent": agent,
-        "scored": scored, "quality": quality,
+        "scored": scored, "quality": quality, "reason": reason,
     }).iloc[order].reset_index(drop=True)
     df["week"] = cal["week"][df["d"].to_numpy()]
     df["contact_id"] = [f"C{i:07d}" for i in range(1, len(df) + 1)]
@@ -467,7 +669,7 @@ def _training(cal, qp, rng):
 
 # -------------------------------------------------------------------------- surveys
 
-def _surveys(c, cal, qp, backlog_prev, tz, rngs):
+def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, mix=None):
     nq, nw = len(qp), cal["n_weeks"]
     q = c["q"].to_numpy()
     w = c["week"].to_numpy()
@@ -489,6 +691,15 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs):
            + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq])
            + _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
            + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
+    # Shifts of their own, none of them a KPI: the day's incident, the weekday's
+    # mood and the contact's reason.
+    sd = s["d"].to_numpy()
+    if inc is not None:
+        eta = eta + inc["logit"][sd]
+    if weekday_mood:
+        eta = eta + _WEEKDAY_MOOD[cal["weekday"][sd]]
+    if mix is not None:
+        eta = eta + mix["logit"][s["reason"].to_numpy()]
 
     r = rngs["scores"]
     m = len(s)
@@ -531,7 +742,7 @@ def _bool_text(x):
     return np.where(np.asarray(x, dtype=bool), "true", "false")
 
 
-def _write_contacts(c, qp, tz, path):
+def _write_contacts(c, qp, tz, path, mix=None):
     names = qp["queue"].to_numpy(dtype=object)[c["q"].to_numpy()]
     answered = c["answered"].to_numpy()
     customer = np.array([f"K{k:06d}" for k in c["cust"].to_numpy()], dtype=object)
@@ -556,6 +767,8 @@ def _write_contacts(c, qp, tz, path):
         "quality_score": quality,
         "agent_id": agent,
     })
+    if mix is not None:
+        table["reason"] = np.asarray(mix["names"], dtype=object)[c["reason"].to_numpy()]
     _write_csv(table, path)
 
 
@@ -565,20 +778,47 @@ def _write_csv(df, path):
 
 # ---------------------------------------------------------------------------- truth
 
-def _driver(name, role, sign, effect, *, lag_weeks=0, threshold=None, **extra):
+def _driver(name, role, sign, effect, *, lag_weeks=0, threshold=None, traps=(), **extra):
     return {"name": name, "role": role, "sign": sign, "lag_days": 7 * lag_weeks,
-            "lag_weeks": lag_weeks, "threshold": threshold, "effect": effect, **extra}
+            "lag_weeks": lag_weeks, "threshold": threshold, "effect": effect, **extra,
+            "traps": list(traps)}
 
 
-def _truth(seed, days, queues, start, timezone, cpd, qp):
-    """The planted truth, in JSON-ready Python types."""
+def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix):
+    """The planted truth, in JSON-ready Python types.
+
+    With every switch off, every key the simulator wrote before the switches
+    existed keeps its value; the switches only add keys (``traps`` per entry,
+    ``incident_rate``, ``incidents``, ``weekday_mood``, ``reasons``) and, when on,
+    extend the texts.
+    """
+    on_inc, on_mood, on_reasons = (switches["incidents"], switches["weekday_mood"],
+                                   switches["reasons"])
+    common_shock = on_inc or on_mood
+    asa_text = ("Weekly ASA varies with staffing shortfall episodes and unplanned volume"
+                + (" (incident days included)." if on_inc else "."))
+    if on_inc:
+        asa_text += (" Incident days raise waits AND lower satisfaction directly, so a "
+                     "naive analysis overstates ASA's effect; period effects remove the "
+                     "common shock.")
+    aht_text = ("None within a queue. Queues with a higher baseline satisfaction have "
+                "a shorter mean handle time (see queue_parameters: alpha falls and "
+                "aht_s rises with the queue's rank), so a pooled correlation across "
+                "queues is strongly negative; the weekly handle-time factor "
+                "(lognormal AR(1), sd 0.07) does not enter the outcome model.")
+    if on_reasons:
+        aht_text += (" Contact reasons (see reasons) are a second trap: complex reasons "
+                     "take longer AND lower satisfaction, and the reason mix tilts to "
+                     "complex reasons centre-wide on incident days and in product-defect "
+                     "weeks (plus a small queue-specific weekly wobble), so panel-level "
+                     "aht co-moves negatively with csat. At the contact level, once the "
+                     "reason (and queue) is controlled for, handle time has no effect.")
     drivers = [
         _driver("asa", "driver", -1, threshold=_ASA_THRESHOLD_S, logit_coefficient=_ASA_SLOPE,
                 effect=(f"Threshold (hinge) on the realized weekly ASA of the queue: no effect "
                         f"up to {_ASA_THRESHOLD_S:g} s; above it the logit of every response's "
                         f"satisfaction falls by {-_ASA_SLOPE:g} per second "
-                        f"({-_ASA_SLOPE * 60:g} per extra minute). Weekly ASA varies with "
-                        "staffing shortfall episodes and unplanned volume.")),
+                        f"({-_ASA_SLOPE * 60:g} per extra minute). ") + asa_text),
         _driver("fcr", "driver", +1, logit_coefficient=_FCR_LOGIT,
                 effect=(f"A response whose own contact was resolved on first contact has a "
                         f"logit {_FCR_LOGIT:g} higher; the weekly FCR rate of a queue wanders "
@@ -589,24 +829,38 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
                         "of the queue's mean daily backlog in the PREVIOUS Monday-Sunday week "
                         "(above the queue's typical level); this week's backlog has no effect. "
                         "Weekly backlog levels have little memory (AR(1), phi 0.2).")),
-        _driver("marketing_spend", "trap_trend", 0, logit_coefficient=0.0,
+        _driver("marketing_spend", "trap_trend", 0, logit_coefficient=0.0, traps=["trend"],
                 effect=("None. Center-wide daily spend grows linearly to "
                         f"{1 + _MARKETING_GROWTH:g} times its start level over the window (plus "
                         "campaign weeks and noise) while satisfaction drifts up by an unmeasured "
                         f"{_DRIFT_LOGIT:g} logit over the same window; pooled levels "
                         "correlate, first differences or detrended series do not.")),
         _driver("aht", "trap_between_segment", 0, logit_coefficient=0.0,
-                effect=("None within a queue. Queues with a higher baseline satisfaction have "
-                        "a shorter mean handle time (see queue_parameters: alpha falls and "
-                        "aht_s rises with the queue's rank), so a pooled correlation across "
-                        "queues is strongly negative; the weekly handle-time factor "
-                        "(lognormal AR(1), sd 0.07) does not enter the outcome model.")),
+                traps=["between_segment"] + (["reason_mix"] if on_reasons else []),
+                effect=aht_text),
         _driver("training_hours", "noise", 0, logit_coefficient=0.0,
                 effect="None: daily sessions drawn independently of everything else."),
         _driver("transfer_rate", "noise", 0, logit_coefficient=0.0,
                 effect=("None: weekly transfer rates wander independently of resolution, "
                         "staffing and satisfaction; transfers do not enter the outcome model.")),
     ]
+    if common_shock:
+        shocks = ([f"incident days (about {100 * switches['incident_rate']:g} % of days, "
+                   "see incidents) raise the volume of every queue and lower satisfaction "
+                   "directly"] if on_inc else [])
+        shocks += (["the weekday sets both volume (Monday peak, quiet weekends) and mood "
+                    "(Monday grumpiest, see weekday_mood), so at day grain high-volume "
+                    "days are low-mood days"] if on_mood else [])
+        drivers.append(_driver(
+            "offered", "non_driver", 0, logit_coefficient=0.0, traps=["common_shock"],
+            mediated_by="asa",
+            effect=("None: the number of contacts offered does not enter the outcome model. "
+                    "It is a common-shock trap: " + "; ".join(shocks) + ". Within a queue "
+                    "offered therefore correlates negatively with csat, more so at day "
+                    "grain; shocks common to all queues are removed by period effects "
+                    "(two-way fixed effects). Its only path to satisfaction is weak and "
+                    "indirect: unforeseen volume raises occupancy and waits, i.e. the asa "
+                    "driver.")))
     proxies = [
         {"name": "service_level", "of": "asa", "sign": +1,
          "note": "Moves with the same congestion that drives ASA; not in the outcome model."},
@@ -616,9 +870,11 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
          "note": "As abandon_rate."},
         {"name": "avg_time_to_abandon", "of": "asa", "sign": -1,
          "note": "Longer when queues are long; not in the outcome model."},
-        {"name": "offered", "of": "asa", "sign": -1,
-         "note": ("Weak: unforeseen volume raises occupancy and waits; seasonal volume is "
-                  "planned for and does not.")},
+        # With a common shock, offered is listed with the drivers as a non-driver.
+        *([] if common_shock else [
+            {"name": "offered", "of": "asa", "sign": -1,
+             "note": ("Weak: unforeseen volume raises occupancy and waits; seasonal volume "
+                      "is planned for and does not.")}]),
         {"name": "interaction_quality_score", "of": None, "sign": 0,
          "note": "Pure noise: a 10 % QA sample scored independently of everything."},
         {"name": "nps", "of": "csat", "sign": +1,
@@ -631,7 +887,8 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         "One latent per survey response r (a survey is sent only for answered contacts; "
         "whether a customer responds does not depend on the experience): "
         "eta_r = alpha[q] + %(drift)g * (t_r - 0.5) + %(fcr)g * (resolved_r - fcr0[q]) "
-        "- %(asa)g * max(0, ASA[q, w] - %(thr)g) - %(bl)g * (BACKLOG[q, w-1] - backlog0[q]), "
+        "- %(asa)g * max(0, ASA[q, w] - %(thr)g) - %(bl)g * (BACKLOG[q, w-1] - backlog0[q])"
+        "%(terms)s, "
         "where q is the contact's queue, w its Monday-start week in the local calendar, "
         "t_r = (contact's local day index) / (days - 1) runs from 0 to 1 (the unmeasured "
         "drift: it is in no file), resolved_r is 1 if the contact was resolved on first "
@@ -639,17 +896,18 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
         "week w (as the panel computes it), BACKLOG[q, w-1] is the mean of the daily "
         "email_backlog rows of queue q in the previous week (the week before the first "
         "week is an unwritten burn-in week), and alpha, fcr0, backlog0 are listed in "
-        "queue_parameters. Then y_r = eta_r + e_r with e_r ~ Logistic(0, 1) shared by the "
+        "queue_parameters%(defs)s. Then y_r = eta_r + e_r with e_r ~ Logistic(0, 1) shared by the "
         "three answers, and each answer adds its own N(0, %(item)g^2) noise: "
         "csat = 1 + #{c in %(csat)s : y_r + u1 > c} (so csat >= 4 iff y_r + u1 > 0); "
         "nps = #{c in %(nps)s : y_r + u2 > c}; "
         "ces = 1 + #{c in %(ces)s : -y_r + u3 > c} (higher = more effort). "
         "5 %% of nps and 8 %% of ces answers are blank (skipped). No other column "
         "(aht, transfers, marketing_spend, training_hours, quality_score, agent, customer) "
-        "enters the model."
+        "enters the model.%(tail)s"
     ) % {"drift": _DRIFT_LOGIT, "fcr": _FCR_LOGIT, "asa": -_ASA_SLOPE,
          "thr": _ASA_THRESHOLD_S, "bl": -_BACKLOG_SLOPE, "item": _ITEM_SD,
-         "csat": list(_CSAT_CUTS), "nps": list(_NPS_CUTS), "ces": list(_CES_CUTS)}
+         "csat": list(_CSAT_CUTS), "nps": list(_NPS_CUTS), "ces": list(_CES_CUTS),
+         **_outcome_model_extras(switches)}
     queue_parameters = [
         {"queue": row.queue, "volume_weight": round(float(row.weight), 4),
          "alpha": round(float(row.alpha), 4),
@@ -660,30 +918,156 @@ def _truth(seed, days, queues, start, timezone, cpd, qp):
          "response_rate": round(float(row.response_rate), 4)}
         for row in qp.itertuples()
     ]
+    grain_note = ("Effects are planted at the week x queue grain: ISO weeks starting "
+                  "Monday in the local calendar of the timezone, segments = queue. "
+                  "lag_weeks counts weeks at that grain and lag_days = 7 * lag_weeks. "
+                  "Signs are on csat (top-two box or mean); nps has the same signs, "
+                  "ces the opposite.")
+    if on_inc or on_mood or on_reasons:
+        grain_note += (" The switchable shifts are no KPI and act below that grain: "
+                       "incidents and weekday mood on the contact's local day (common to "
+                       "all queues), reasons on the contact.")
+    alpha_note = "mid-window"
+    conditions = ((["on a Wednesday"] if on_mood else []) + (["no incident"] if on_inc else [])
+                  + (["at the base reason mix"] if on_reasons else []))
+    if conditions:
+        alpha_note += ", " + ", ".join(conditions)
+    contacts_file = "one row per contact (canonical contacts format)"
+    if on_reasons:
+        contacts_file += "; last column reason (see reasons)"
     return {
         "seed": seed, "days": days, "queues": queues, "start": start, "timezone": timezone,
         "contacts_per_day": cpd,
-        "grain_note": ("Effects are planted at the week x queue grain: ISO weeks starting "
-                       "Monday in the local calendar of the timezone, segments = queue. "
-                       "lag_weeks counts weeks at that grain and lag_days = 7 * lag_weeks. "
-                       "Signs are on csat (top-two box or mean); nps has the same signs, "
-                       "ces the opposite."),
+        "grain_note": grain_note,
         "drivers": drivers,
         "proxies": proxies,
         "queue_parameters": queue_parameters,
         "queue_parameters_note": (
             "alpha: the queue's baseline logit of satisfaction at typical conditions "
             "(FCR at fcr0, weekly ASA at or below the threshold, backlog at backlog0, "
-            "mid-window); baseline_csat_top2_pct = 100 * expit(alpha), ignoring the small "
+            f"{alpha_note}); baseline_csat_top2_pct = 100 * expit(alpha), ignoring the small "
             "item noise. aht_s: mean handle time. planned_occupancy: occupancy the "
             "staffing plan aims at; shortfall weeks and unforeseen volume raise it."),
         "outcome_model": outcome_model,
         "files": {
-            "contacts.csv": "one row per contact (canonical contacts format)",
+            "contacts.csv": contacts_file,
             "surveys.csv": "one row per survey response (canonical surveys format)",
             "backlog.csv": "date, queue, email_backlog: daily open e-mails per queue",
             "marketing.csv": "date, marketing_spend: center-wide daily spend",
             "staffing.csv": "date, queue, training_hours: agent hours in training per day",
             "truth.json": "this planted truth",
         },
+        "incident_rate": switches["incident_rate"],
+        "incidents": _incidents_truth(cal, switches, inc),
+        "weekday_mood": _mood_truth(on_mood),
+        "reasons": _reasons_truth(cal, switches, mix),
+    }
+
+
+def _outcome_model_extras(switches):
+    """The outcome model's extra terms for the switches that are on ('' when off)."""
+    terms, defs, tail = "", "", ""
+    if switches["incidents"]:
+        terms += " + INCIDENT[d]"
+        defs += ("; d is the contact's local day and INCIDENT[d] the direct shift of an "
+                 "incident day, the same in every queue and whatever the wait (0 on other "
+                 "days; see incidents.days)")
+    if switches["weekday_mood"]:
+        terms += " + MOOD[weekday(d)]"
+        defs += "; MOOD is weekday_mood.logit_shift of the contact's local weekday"
+    if switches["reasons"]:
+        terms += " + REASON[k_r]"
+        defs += ("; REASON[k_r] is the logit_shift of the reason k_r of the rated contact "
+                 "(see reasons.list)")
+        tail += (" Handle time in particular has no effect: the reason lengthens handling "
+                 "and lowers satisfaction, handle_s does not enter eta_r.")
+    if switches["incidents"] or switches["weekday_mood"]:
+        tail += (" The number of contacts offered does not enter eta_r either; incidents "
+                 "and weekdays move it together with the shifts above.")
+    return {"terms": terms, "defs": defs, "tail": tail}
+
+
+def _incidents_truth(cal, switches, inc):
+    rate = switches["incident_rate"]
+    days = []
+    if inc is not None:
+        for k, (d0, length) in enumerate(inc["episodes"]):
+            for d in range(d0, d0 + length):
+                days.append({"date": cal["dates"][d].strftime("%Y-%m-%d"), "episode": k + 1,
+                             "volume_multiplier": round(float(inc["volume"][d]), 6),
+                             "logit_shift": round(float(inc["logit"][d]), 6)})
+    return {
+        "enabled": switches["incidents"],
+        "role": "common_shock",
+        "rate": rate,
+        "episode_lengths": {str(n): p for n, p in zip(_INCIDENT_LENGTHS, _INCIDENT_LENGTH_P)},
+        "episode_start_probability": round(_incident_start_probability(rate), 6),
+        "volume_multiplier": list(_INCIDENT_VOLUME),
+        "logit_shift": list(_INCIDENT_LOGIT),
+        "reason_tilt": _INCIDENT_TILT if switches["reasons"] else 0.0,
+        "model": (
+            "After a day that is no incident day, an incident episode starts with "
+            "episode_start_probability (so that the expected share of incident days is rate) "
+            "and lasts 1, 2 or 3 days (episode_lengths; the day after an episode is quiet). "
+            "Each episode draws a severity s ~ U(0, 1): on its days every queue's expected "
+            "volume and its occupancy (the staffing plan did not foresee it) are multiplied by "
+            "volume_multiplier[0] + s * (volume_multiplier[1] - volume_multiplier[0]), so waits "
+            "and abandonment rise through the queue mechanics, and the satisfaction latent of "
+            "the contacts arriving that day shifts by logit_shift[0] + s * (logit_shift[1] - "
+            "logit_shift[0]), whatever their wait. With reasons on, the reason mix tilts by "
+            "reason_tilt towards complex reasons."),
+        "dates": [d["date"] for d in days],
+        "days": days,
+    }
+
+
+def _mood_truth(on):
+    return {
+        "enabled": on,
+        "logit_shift": {n: float(v) for n, v in zip(_WEEKDAY_NAMES, _WEEKDAY_MOOD)},
+        "note": ("Shift of the satisfaction latent by the local weekday of the rated contact, "
+                 "the same in every queue and week. The weekday also sets volume "
+                 "(Monday peak, quiet weekends), so at day grain volume and mood are "
+                 "confounded through the weekday; at week grain every week holds each "
+                 "weekday once and the shift averages out."),
+    }
+
+
+def _reasons_truth(cal, switches, mix):
+    t = _reason_table()
+    defect = [] if mix is None else [
+        (cal["monday0"] + pd.Timedelta(weeks=int(w))).strftime("%Y-%m-%d")
+        for w in np.flatnonzero(mix["defect_weeks"])]
+    return {
+        "enabled": switches["reasons"],
+        "role": "confounder",
+        "column": "reason",
+        "list": [{"reason": name, "base_share": float(share), "complexity": float(cx),
+                  "handle_multiplier": round(float(h), 6), "logit_shift": round(float(b), 6)}
+                 for name, share, cx, h, b in zip(t["names"], t["share"], t["complexity"],
+                                                  t["handle"], t["logit"])],
+        "handle_log_per_complexity": _REASON_HANDLE,
+        "logit_per_complexity": _REASON_LOGIT,
+        "incident_tilt": _INCIDENT_TILT if switches["incidents"] else 0.0,
+        "defect_rate": _DEFECT_RATE,
+        "defect_lengths": {"1": _DEFECT_LENGTH_P[0], "2": _DEFECT_LENGTH_P[1]},
+        "defect_tilt": _DEFECT_TILT,
+        "defect_weeks": defect,
+        "centre_wobble_sd": _REASON_CENTRE_SD,
+        "centre_wobble_phi": _REASON_CENTRE_PHI,
+        "queue_wobble_sd": _REASON_QUEUE_SD,
+        "queue_wobble_phi": _REASON_QUEUE_PHI,
+        "model": (
+            "Each contact's reason k is drawn with P(k | queue q, day d) proportional to "
+            "base_share[k] * exp(tilt[q, d] * complexity[k]), tilt[q, d] = incident_tilt * "
+            "(d is an incident day) + defect_tilt * (d's week w is a defect week) + "
+            "centre_wobble_sd * z0[w] + queue_wobble_sd * z[q, w], with z0 (centre-wide, phi "
+            "centre_wobble_phi) and z[q] (one per queue, phi queue_wobble_phi) unit-variance "
+            "AR(1) series over weeks: mostly centre-wide, a little queue-specific. A "
+            "product-defect episode starts in a week with probability defect_rate and lasts "
+            "1 or 2 weeks (defect_lengths). The reason multiplies the contact's expected "
+            "handle time by handle_multiplier[k] = exp(handle_log_per_complexity * "
+            "complexity[k]) / (its base-mix mean) and shifts its satisfaction latent by "
+            "logit_shift[k] = logit_per_complexity * (complexity[k] - base-mix mean "
+            "complexity). Handle time itself has no effect on satisfaction."),
     }

@@ -39,7 +39,7 @@ def quiet(fn, *args, **kw):
 def test_hac_errors_match_a_hand_made_newey_west_sandwich():
     rng = np.random.default_rng(0)
     data = single(rng)
-    res = quiet(regress, data, "csat", ["asa"], model="ols", errors="hac", maxlags=4)
+    res = quiet(regress, data, "csat", ["asa"], model="ols", errors="hac", maxlags=4, calendar=False)
     X = np.column_stack([np.ones(len(data)), data["asa"]])
     y = data["csat"].to_numpy()
     beta = np.linalg.solve(X.T @ X, X.T @ y)
@@ -72,7 +72,7 @@ def panel(rng, effect=-0.05, n_seg=6, n_weeks=52, between=0.0):
 def test_fixed_effects_equal_ols_on_within_demeaned_data():
     rng = np.random.default_rng(1)
     data = panel(rng, between=0.5)
-    res = quiet(regress, data, "csat", ["asa", "fcr"], by=["queue"], model="fe")
+    res = quiet(regress, data, "csat", ["asa", "fcr"], by=["queue"], model="fe", weights="none")
     d = data.copy()
     for c in ("csat", "asa", "fcr"):
         d[c] = d[c] - d.groupby("queue")[c].transform("mean")
@@ -83,7 +83,7 @@ def test_fixed_effects_equal_ols_on_within_demeaned_data():
 def test_cluster_errors_match_a_hand_made_cr1_sandwich():
     rng = np.random.default_rng(2)
     data = panel(rng, n_seg=25)
-    res = quiet(regress, data, "csat", ["asa"], by=["queue"], model="ols", errors="cluster")
+    res = quiet(regress, data, "csat", ["asa"], by=["queue"], model="ols", errors="cluster", weights="none")
     X = np.column_stack([np.ones(len(data)), data["asa"]])
     y = data["csat"].to_numpy()
     beta = np.linalg.solve(X.T @ X, X.T @ y)
@@ -99,7 +99,7 @@ def test_cluster_errors_match_a_hand_made_cr1_sandwich():
 def test_planted_effect_is_recovered_in_its_own_units():
     rng = np.random.default_rng(3)
     data = panel(rng, effect=-0.08, between=0.5)
-    res = quiet(regress, data, "csat", ["asa"], by=["queue"])
+    res = quiet(regress, data, "csat", ["asa"], by=["queue"], model="fe", weights="none")
     row = res.table.iloc[0]
     assert row["ci_low"] < -0.08 < row["ci_high"]
     assert row["step"] == 10 and row["unit"] == "s"
@@ -110,17 +110,32 @@ def test_planted_effect_is_recovered_in_its_own_units():
     assert row["std_coef"] == pytest.approx(row["coef"] * within["asa"].std() / within["csat"].std())
 
 
-def test_fixed_b_degrees_of_freedom_reproduce_kiefer_vogelsang_critical_values():
+def test_two_way_driscoll_kraay_is_the_default_and_records_what_it_used():
+    rng = np.random.default_rng(4)
+    res = quiet(regress, panel(rng), "csat", ["asa"], by=["queue"])
+    assert (res.model, res.effects, res.weights, res.bandwidth) == ("twoway", "twoway", "responses", 9)
+    assert res.errors.startswith("Driscoll-Kraay (Bartlett, 9 lags, fixed-b")
+    d = res.to_dict()
+    assert (d["fixed_effects"], d["weights"], d["bandwidth"], d["ci"]) == ("twoway", "responses", 9, 0.95)
+
+
+def test_cluster_inference_uses_t_with_g_minus_1_df_and_warns_below_10_clusters():
     from scipy import stats
-    from alignment.drivers.regression import fixed_b_df
-    # Kiefer & Vogelsang (2005) Bartlett 97.5 % critical values: 2.24 at b = 0.1, 2.52 at b = 0.2
-    for b, critical in ((0.1, 1.96 + 0.29694 + 0.00416 - 0.0005324), (0.2, 1.96 + 0.59388 + 0.01664 - 0.0042592)):
-        assert stats.t.ppf(0.975, fixed_b_df(b)) == pytest.approx(critical, abs=1e-9)
+    from alignment.exceptions import FewClustersWarning
+    rng = np.random.default_rng(5)
+    with pytest.warns(FewClustersWarning):
+        res = regress(panel(rng, n_seg=6), "csat", ["asa"], by=["queue"], errors="cluster")
+    row = res.table.iloc[0]
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["coef"] / row["se"]), 5), rel=1e-10)
+    assert row["ci_high"] - row["coef"] == pytest.approx(stats.t.ppf(0.975, 5) * row["se"], rel=1e-10)
 
 
 def test_fixed_effects_hac_is_calibrated_under_autocorrelation():
     # 200 panels (6 queues x 52 weeks, KPI and errors AR(1) phi 0.6): with no effect the 5 % test
     # should reject about 5 %; with an effect of -0.05 the 95 % interval should cover it about 95 %.
+    # The default (two-way effects, Driscoll-Kraay, fixed-b) uses only the 52 periods' information:
+    # with both series this persistent it rejects 8-10 % at T = 52 (benchmarks/calibration.py
+    # measures it); the bound here catches a broken estimator, not that finite-sample distortion.
     rng = np.random.default_rng(16)
     reps, rejected, covered = 200, 0, 0
     for _ in range(reps):
@@ -128,7 +143,7 @@ def test_fixed_effects_hac_is_calibrated_under_autocorrelation():
                           by=["queue"]).table["p_value"].iloc[0] < 0.05
         row = quiet(regress, panel(rng, effect=-0.05), "csat", ["asa"], by=["queue"]).table.iloc[0]
         covered += row["ci_low"] <= -0.05 <= row["ci_high"]
-    assert rejected / reps <= 0.09, rejected / reps
+    assert rejected / reps <= 0.12, rejected / reps
     assert 0.88 <= covered / reps <= 0.99, covered / reps
 
 

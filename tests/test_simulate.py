@@ -1,31 +1,57 @@
 """Tests of the simulator: determinism, file schemas, invariants of the records,
 daylight-saving offsets, the truth file, and the planted truth itself.
 
-The planted-truth checks recompute the week x queue panel independently with
-plain pandas (local dates are read straight from the ISO strings, so they do not
-depend on the package's own time handling) and check what a sound analysis must
-see: drivers correlate with CSAT within queues after detrending, the
-between-segment trap vanishes within queues, and the trend trap vanishes in
-first differences, while naive pooled correlations are fooled by both traps.
+The planted-truth checks recompute the week x queue (and day x queue) panel
+independently with plain pandas (local dates are read straight from the ISO
+strings, so they do not depend on the package's own time handling) and check what
+a sound analysis must see: drivers correlate with CSAT within queues after
+detrending and with two-way (queue and period) effects, the between-segment trap
+vanishes within queues, the trend trap vanishes in first differences, and the
+common-shock traps (offered, and aht through the reason mix) vanish with period
+effects, while naive correlations are fooled by all of them.
+
+The switchable mechanisms (incident days, weekday mood, contact reasons) are
+checked against the truth they plant, partly by pairing: the same seed with one
+switch off leaves every other random stream unchanged, so the difference between
+the two worlds is the mechanism alone. With every switch off the files equal the
+committed demo world, which was written before the switches existed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from alignment.cli import main as cli_main
 from alignment.exceptions import OptionError
 from alignment.simulate import simulate
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+OFF = dict(incidents=False, weekday_mood=False, reasons=False)
+NEW_TRUTH_KEYS = ("incident_rate", "incidents", "weekday_mood", "reasons")
+# SHA-256 of data/demo as committed in abf1d0c, written by simulate("data/demo",
+# seed=2028) before incidents, weekday mood and reasons existed; pinned here so the
+# check survives a regeneration of the demo world with the new defaults.
+PRE_SWITCH_SHA256 = {
+    "contacts.csv": "cc4130b7bc4081dd34d0305d37c4cf66d4facaf7a82a86a195e5203c92f1d733",
+    "surveys.csv": "544d16f2bd9c5e8bb273c6ba7c2b431a36159b9d68c14402e28823b62a6ef88a",
+    "backlog.csv": "cb01d0b1fb2597fe4fa22c2cabd9621ad8965d38f7672c8b891fff56507ee767",
+    "marketing.csv": "df4c1dba4ea9132e45f3470e60179acf08f52b2999b1a8189e4f7c8d0a5bca55",
+    "staffing.csv": "f0e92e7fb958ad7ed946bcc1894d19db2f67af79de84b283e0c5f15bd22811eb",
+    "truth.json": "8d6fb6254f12bd1a852294cb31504824ec6ee7e79f265cfacf7b92a115c509a8",
+}
 
 FILES = ("contacts.csv", "surveys.csv", "backlog.csv", "marketing.csv", "staffing.csv",
          "truth.json")
 COLUMNS = {
     "contacts.csv": ["contact_id", "queue", "channel", "arrived_at", "answered", "abandoned",
                      "wait_s", "handle_s", "transferred", "resolved", "customer_id",
-                     "quality_score", "agent_id"],
+                     "quality_score", "agent_id", "reason"],
     "surveys.csv": ["survey_id", "contact_id", "responded_at", "csat", "nps", "ces"],
     "backlog.csv": ["date", "queue", "email_backlog"],
     "marketing.csv": ["date", "marketing_spend"],
@@ -62,6 +88,32 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path, small):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
     for name in ("contacts.csv", "surveys.csv", "backlog.csv", "marketing.csv"):
         assert (out / name).read_bytes() != (other / name).read_bytes(), name
+
+
+def _old_truth(truth):
+    """The truth without the keys the switchable mechanisms added."""
+    old = {k: v for k, v in truth.items() if k not in NEW_TRUTH_KEYS}
+    old["drivers"] = [{k: v for k, v in d.items() if k != "traps"} for d in truth["drivers"]]
+    return old
+
+
+def test_switches_off_reproduce_the_pre_switch_world(tmp_path):
+    """With every switch off, seed 2028 gives the bytes the simulator wrote before the
+    switches existed (the demo world), and truth.json only gains keys."""
+    truth = simulate(tmp_path, seed=2028, **OFF)
+    written = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert written == truth
+    old = {name: (tmp_path / name).read_bytes() for name in FILES[:-1]}
+    old["truth.json"] = (json.dumps(_old_truth(written), indent=2) + "\n").encode("utf-8")
+    assert {k: hashlib.sha256(v).hexdigest() for k, v in old.items()} == PRE_SWITCH_SHA256
+    assert not truth["incidents"]["enabled"] and truth["incidents"]["dates"] == []
+    assert not truth["weekday_mood"]["enabled"] and not truth["reasons"]["enabled"]
+    # And byte for byte against the committed demo world, while it is that world.
+    demo_truth = json.loads((DEMO / "truth.json").read_text(encoding="utf-8"))
+    if not set(NEW_TRUTH_KEYS) & set(demo_truth):
+        for name in FILES[:-1]:
+            assert old[name] == (DEMO / name).read_bytes(), name
+        assert _old_truth(written) == demo_truth
 
 
 # ------------------------------------------------------------------ schemas
@@ -169,10 +221,13 @@ def test_truth_drivers(tmp_path):
     by_name = {d["name"]: d for d in truth["drivers"]}
     required = {"name", "role", "sign", "lag_days", "lag_weeks", "threshold", "effect"}
     for d in truth["drivers"]:
-        assert required <= set(d)
-        assert d["role"] in {"driver", "trap_trend", "trap_between_segment", "noise"}
+        assert required | {"traps"} <= set(d)
+        assert d["role"] in {"driver", "trap_trend", "trap_between_segment", "non_driver",
+                             "noise"}
         assert d["sign"] in (-1, 0, 1) and d["lag_days"] == 7 * d["lag_weeks"]
         assert (d["sign"] != 0) == (d["role"] == "driver")
+        assert (d["traps"] == []) == (d["role"] in {"driver", "noise"})
+        assert set(d["traps"]) <= {"trend", "between_segment", "common_shock", "reason_mix"}
     assert by_name["asa"]["role"] == "driver" and by_name["asa"]["sign"] == -1
     assert by_name["asa"]["threshold"] == 60
     assert by_name["fcr"]["sign"] == 1 and by_name["fcr"]["lag_weeks"] == 0
@@ -181,12 +236,98 @@ def test_truth_drivers(tmp_path):
     assert by_name["marketing_spend"]["role"] == "trap_trend"
     assert by_name["aht"]["role"] == "trap_between_segment"
     assert by_name["training_hours"]["role"] == "noise"
+    # The common-shock trap and the reason-mix trap (defaults on).
+    assert by_name["offered"]["role"] == "non_driver" and by_name["offered"]["sign"] == 0
+    assert by_name["offered"]["traps"] == ["common_shock"]
+    assert by_name["offered"]["logit_coefficient"] == 0
+    assert by_name["offered"]["mediated_by"] == "asa"
+    assert by_name["aht"]["traps"] == ["between_segment", "reason_mix"]
+    assert "offered" not in {p["name"] for p in truth["proxies"]}   # one role per name
+    for key in ("INCIDENT[d]", "MOOD[weekday(d)]", "REASON[k_r]"):
+        assert key in truth["outcome_model"]
+
+
+def test_truth_without_switches_keeps_offered_a_proxy(tmp_path):
+    truth = simulate(tmp_path, seed=1, days=7, queues=1, contacts_per_day=5, **OFF)
+    assert "offered" not in {d["name"] for d in truth["drivers"]}
+    assert "offered" in {p["name"] for p in truth["proxies"]}
+    assert {d["name"]: d["traps"] for d in truth["drivers"]}["aht"] == ["between_segment"]
+    assert "INCIDENT" not in truth["outcome_model"]
+    # Weekday mood alone already makes offered a common-shock trap.
+    truth = simulate(tmp_path, seed=1, days=7, queues=1, contacts_per_day=5,
+                     incidents=False, reasons=False)
+    assert {d["name"]: d["role"] for d in truth["drivers"]}["offered"] == "non_driver"
+
+
+def test_truth_documents_the_mechanisms(small):
+    out, truth = small
+    inc, mood, reasons = truth["incidents"], truth["weekday_mood"], truth["reasons"]
+    assert inc["enabled"] and inc["rate"] == truth["incident_rate"] == 0.04
+    assert inc["dates"] == [d["date"] for d in inc["days"]]
+    for d in inc["days"]:
+        assert 1.3 <= d["volume_multiplier"] <= 1.8 and -0.8 <= d["logit_shift"] <= -0.4
+    assert list(mood["logit_shift"]) == ["Monday", "Tuesday", "Wednesday", "Thursday",
+                                         "Friday", "Saturday", "Sunday"]
+    assert mood["logit_shift"]["Monday"] < 0 < mood["logit_shift"]["Friday"]
+    table = pd.DataFrame(reasons["list"])
+    assert list(table.columns) == ["reason", "base_share", "complexity", "handle_multiplier",
+                                   "logit_shift"]
+    assert 4 <= len(table) <= 6 and abs(table["base_share"].sum() - 1) < 1e-12
+    # Multipliers and shifts are centred on the base mix and ordered by complexity.
+    assert abs((table["base_share"] * table["handle_multiplier"]).sum() - 1) < 1e-5
+    assert abs((table["base_share"] * table["logit_shift"]).sum()) < 1e-5
+    table = table.sort_values("complexity")
+    assert table["handle_multiplier"].is_monotonic_increasing
+    assert table["logit_shift"].is_monotonic_decreasing
+    assert set(pd.read_csv(out / "contacts.csv")["reason"]) <= set(table["reason"])
+
+
+def test_incident_rate(tmp_path):
+    none = simulate(tmp_path / "none", seed=5, days=364, queues=1, contacts_per_day=5,
+                    incident_rate=0.0)
+    assert none["incidents"]["dates"] == []
+    many = simulate(tmp_path / "many", seed=5, days=364, queues=1, contacts_per_day=5,
+                    incident_rate=0.2)
+    dates = pd.to_datetime(pd.Series(many["incidents"]["dates"]))
+    assert 0.14 < len(dates) / 364 < 0.26
+    # Episodes are runs of 1-3 consecutive days, each followed by a quiet day.
+    days = pd.DataFrame(many["incidents"]["days"])
+    runs = days.groupby("episode")["date"].agg(["size", "first", "last"])
+    assert runs["size"].between(1, 3).all() and (runs["size"] > 1).any()
+    span = (pd.to_datetime(runs["last"]) - pd.to_datetime(runs["first"])).dt.days + 1
+    assert (span == runs["size"]).all()
+    assert (dates.diff().dropna().dt.days >= 1).all()
+    gaps = (pd.to_datetime(runs["first"]).iloc[1:].to_numpy()
+            - pd.to_datetime(runs["last"]).iloc[:-1].to_numpy())
+    assert (gaps >= np.timedelta64(2, "D")).all()
+    assert days.groupby("episode")["volume_multiplier"].nunique().eq(1).all()
+
+
+def test_cli_simulate_switches(tmp_path):
+    code = cli_main(["simulate", "--out", str(tmp_path), "--seed", "3", "--days", "7",
+                     "--queues", "1", "--no-incidents", "--no-weekday-mood", "--no-reasons",
+                     "--quiet"])
+    assert code == 0
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert not (truth["incidents"]["enabled"] or truth["weekday_mood"]["enabled"]
+                or truth["reasons"]["enabled"])
+    assert "reason" not in pd.read_csv(tmp_path / "contacts.csv", nrows=1).columns
+    code = cli_main(["simulate", "--out", str(tmp_path), "--seed", "3", "--days", "7",
+                     "--queues", "1", "--incident-rate", "0.3", "--quiet"])
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert code == 0 and truth["incidents"]["enabled"] and truth["incident_rate"] == 0.3
+    assert truth["reasons"]["enabled"] and truth["weekday_mood"]["enabled"]
+    assert cli_main(["simulate", "--out", str(tmp_path), "--seed", "3",
+                     "--incident-rate", "0.9", "--quiet"]) != 0
 
 
 @pytest.mark.parametrize("kwargs", [
     dict(seed=-1), dict(seed=1.5), dict(seed=True), dict(seed=1, days=0),
     dict(seed=1, queues=0), dict(seed=1, start="2025-13-01"), dict(seed=1, start="6 Jan"),
     dict(seed=1, timezone="Mars/Olympus"), dict(seed=1, contacts_per_day=0),
+    dict(seed=1, incidents="yes"), dict(seed=1, weekday_mood=None), dict(seed=1, reasons=1),
+    dict(seed=1, incident_rate=0.6), dict(seed=1, incident_rate=-0.1),
+    dict(seed=1, incident_rate=float("nan")), dict(seed=1, incident_rate=True),
 ])
 def test_invalid_options_raise(tmp_path, kwargs):
     with pytest.raises(OptionError, match="parameter of simulate"):
@@ -214,7 +355,8 @@ def _panel(path):
     c["week"] = _week(c["arrived_at"].str[:10])          # the local calendar date
     a = c[c["answered"]].groupby(["queue", "week"])
     p = pd.DataFrame({"asa": a["wait_s"].mean(), "aht": a["handle_s"].mean(),
-                      "fcr": 100 * a["resolved"].mean()})
+                      "fcr": 100 * a["resolved"].mean(),
+                      "offered": c.groupby(["queue", "week"]).size()})
     s = pd.read_csv(path / "surveys.csv").merge(c[["contact_id", "queue", "week"]])
     p["csat"] = 100 * (s["csat"] >= 4).groupby([s["queue"], s["week"]]).mean()
     p["n_surveys"] = s.groupby(["queue", "week"]).size()
@@ -259,9 +401,15 @@ def _first_diff(p, x, y="csat"):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
     truth = simulate(out, seed=11)                        # 52 weeks x 4 queues
+    return out, truth
+
+
+@pytest.fixture(scope="module")
+def world(world_dir):
+    out, truth = world_dir
     return _panel(out), truth
 
 
@@ -301,11 +449,17 @@ def test_asa_threshold(world):
     assert above < -0.1 and abs(below) < abs(above) / 2, (below, above)
 
 
-def test_between_segment_trap_vanishes_within_queues(world):
+def test_between_segment_trap_vanishes_within_queues(world, paired):
     p, _ = world
     pooled = p["aht"].corr(p["csat"])
     assert pooled < -0.3                                  # the naive analysis is fooled
-    assert abs(_within(p, "aht")) < 0.2 and abs(_within_detrended(p, "aht")) < 0.2
+    # Within queues aht is also a reason-mix trap (complex reasons take longer and
+    # satisfy less, and the mix moves centre-wide), which period effects remove ...
+    assert abs(_two_way(p, "aht")) < 0.2
+    # ... and without reasons the between-segment trap alone vanishes within queues.
+    q = _panel(paired["no_reasons"])
+    assert q["aht"].corr(q["csat"]) < -0.3
+    assert abs(_within(q, "aht")) < 0.2 and abs(_within_detrended(q, "aht")) < 0.2
 
 
 def test_trend_trap_vanishes_in_first_differences(world):
@@ -320,3 +474,197 @@ def test_noise_is_noise(world):
     p, _ = world
     assert abs(_within_detrended(p, "training_hours")) < 0.15
     assert abs(p["training_hours"].corr(p["csat"])) < 0.15
+
+
+# ------------------------------------------------------- switchable mechanisms
+
+def _two_way(p, x, y="csat", period="week"):
+    """Correlation after removing queue and period means (alternating projections,
+    so that a missing cell does not matter)."""
+    q = p.dropna(subset=[x, y])
+    r = q[[x, y]] - q[[x, y]].mean()
+    for _ in range(50):
+        r = r - r.groupby(q[period]).transform("mean")
+        r = r - r.groupby(q["queue"]).transform("mean")
+    return r[x].corr(r[y])
+
+
+def _day_panel(path):
+    """Day x queue panel from the files, with plain pandas."""
+    c = _read_contacts(path)
+    c["date"] = c["arrived_at"].str[:10]
+    p = pd.DataFrame({"offered": c.groupby(["queue", "date"]).size()})
+    a = c[c["answered"]].groupby(["queue", "date"])
+    p["aht"], p["asa"] = a["handle_s"].mean(), a["wait_s"].mean()
+    s = pd.read_csv(path / "surveys.csv").merge(c[["contact_id", "queue", "date"]])
+    p["csat"] = 100 * (s["csat"] >= 4).groupby([s["queue"], s["date"]]).mean()
+    return p.reset_index()
+
+
+def _rated(path):
+    """Survey responses with their contact's queue, local date, weekday and reason."""
+    c = _read_contacts(path)
+    c["date"] = c["arrived_at"].str[:10]
+    s = pd.read_csv(path / "surveys.csv").merge(c, on="contact_id")
+    s["weekday"] = pd.to_datetime(s["date"]).dt.day_of_week
+    s["week"] = _week(s["date"])
+    s["top2"] = (s["csat"] >= 4).astype(float)
+    return c, s
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory):
+    """The world of seed 11 with one switch off at a time."""
+    out = {}
+    for name, kwargs in (("no_mood", dict(weekday_mood=False)),
+                         ("no_reasons", dict(reasons=False))):
+        out[name] = tmp_path_factory.mktemp(name)
+        simulate(out[name], seed=11, **kwargs)
+    return out
+
+
+def test_incident_days_hit_every_queue(world_dir):
+    """Volume and waits up, satisfaction down, in every queue on the planted days."""
+    out, truth = world_dir
+    incident = set(truth["incidents"]["dates"])
+    assert 5 <= len(incident) <= 30                          # about 1 day in 25 of 364
+    c, s = _rated(out)
+    c["incident"] = c["date"].isin(incident)
+    s["incident"] = s["date"].isin(incident)
+    day = c.groupby(["queue", "date"]).agg(offered=("contact_id", "size"),
+                                           incident=("incident", "first")).reset_index()
+    day["weekday"] = pd.to_datetime(day["date"]).dt.day_of_week
+    usual = day[~day["incident"]].groupby(["queue", "weekday"])["offered"].mean()
+    day["relative"] = day["offered"] / usual.reindex(
+        pd.MultiIndex.from_frame(day[["queue", "weekday"]])).to_numpy()
+    volume = day.groupby(["queue", "incident"])["relative"].mean().unstack()
+    wait = c[c["answered"]].groupby(["queue", "incident"])["wait_s"].mean().unstack()
+    top2 = s.groupby(["queue", "incident"])["top2"].mean().unstack()
+    assert len(volume) == 4
+    assert (volume[True] > 1.3).all() and (volume[True] < 1.8).all(), volume
+    assert (wait[True] > 2 * wait[False]).all(), wait
+    assert (top2[True] < top2[False] - 0.08).all(), top2
+
+
+def test_incident_lowers_satisfaction_beyond_the_wait(paired):
+    """Within the same queue and week (same weekly ASA, FCR rate and backlog), the
+    contacts of an incident day are less satisfied than those of the other days."""
+    out = paired["no_reasons"]
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    _, s = _rated(out)
+    s["incident"] = s["date"].isin(truth["incidents"]["dates"])
+    cell = s.groupby(["queue", "week", "incident"])["top2"].mean().unstack().dropna()
+    gap = cell[True] - cell[False]
+    # About -0.6 logit, some 12 points; few incident days per queue, so pooled.
+    assert len(gap) >= 10 and gap.mean() < -0.04, gap.describe()
+    # Fast answers on incident days are still rated lower than fast answers otherwise.
+    fast = s[s["wait_s"] <= 20]
+    assert fast.groupby("incident")["top2"].mean().diff().iloc[-1] < -0.08
+
+
+def test_weekday_mood_is_the_planted_shift(world_dir, paired):
+    """Paired: the same responses with and without mood differ by the weekday's shift."""
+    out, truth = world_dir
+    shift = np.array(list(truth["weekday_mood"]["logit_shift"].values()))
+    _, on = _rated(out)
+    off = pd.read_csv(paired["no_mood"] / "surveys.csv")
+    assert list(off["contact_id"]) == list(pd.read_csv(out / "surveys.csv")["contact_id"])
+    m = on.merge(off, on="contact_id", suffixes=("", "_off"))
+    m["d_csat"], m["d_ces"] = m["csat"] - m["csat_off"], m["ces"] - m["ces_off"]
+    by_day = m.groupby("weekday")[["d_csat", "d_ces"]].mean()
+    assert (np.sign(by_day["d_csat"]) == np.sign(shift)).all(), by_day
+    assert (np.sign(m["d_csat"]) * np.sign(shift[m["weekday"]]) >= 0).all()   # monotone
+    assert by_day.loc[2, "d_csat"] == 0                                        # Wednesday
+    assert by_day.loc[0, "d_ces"] > 0 > by_day.loc[4, "d_ces"]                 # opposite
+    for a in range(7):
+        for b in range(7):
+            if shift[a] < shift[b]:
+                assert by_day.loc[a, "d_csat"] < by_day.loc[b, "d_csat"], (a, b)
+    # And it shows in the plain survey means of the world (incident days aside).
+    calm = on[~on["date"].isin(truth["incidents"]["dates"])]
+    mean = calm.groupby("weekday")["top2"].mean()
+    assert mean[0] < mean[4] - 0.03 and mean[0] < mean.drop(0).mean(), mean
+
+
+def test_reasons_set_handle_time_and_satisfaction(world_dir, paired):
+    out, truth = world_dir
+    table = pd.DataFrame(truth["reasons"]["list"]).set_index("reason")
+    order = list(table.sort_values("complexity").index)
+    c, s = _rated(out)
+    assert set(c["reason"]) == set(order)
+    share = c["reason"].value_counts(normalize=True)
+    assert (abs(share - table["base_share"]) < 0.05).all(), share
+    # Complexity orders handle time in every queue, and satisfaction overall.
+    handle = c[c["answered"]].groupby(["queue", "reason"])["handle_s"].mean().unstack()
+    assert (handle[order].diff(axis=1).iloc[:, 1:] > 0).all().all(), handle
+    top2 = s.groupby("reason")["top2"].mean()[order]
+    assert top2.is_monotonic_decreasing and top2.iloc[0] - top2.iloc[-1] > 0.2, top2
+    per_queue = s.groupby(["queue", "reason"])["top2"].mean().unstack()
+    assert (per_queue[order[0]] > per_queue[order[-1]] + 0.15).all()
+    # Paired: same contacts, same draws; the reason multiplies the handle time exactly.
+    off = pd.read_csv(paired["no_reasons"] / "contacts.csv")
+    assert "reason" not in off.columns and list(off["contact_id"]) == list(c["contact_id"])
+    assert (off["wait_s"].to_numpy() == c["wait_s"].to_numpy()).all()
+    m = c.assign(off=off["handle_s"].to_numpy())
+    m = m[m["answered"] & (m["off"] >= 100)]
+    ratio = (m["handle_s"] / m["off"]).groupby(m["reason"]).median()
+    assert np.allclose(ratio[order], table.loc[order, "handle_multiplier"], rtol=0.01), ratio
+
+
+def test_reason_mix_shifts_centre_wide(world_dir):
+    out, truth = world_dir
+    c = _read_contacts(out)
+    c["date"] = c["arrived_at"].str[:10]
+    complexity = {r["reason"]: r["complexity"] for r in truth["reasons"]["list"]}
+    c["complexity"] = c["reason"].map(complexity)
+    incident = c["date"].isin(truth["incidents"]["dates"])
+    defect = _week(c["date"]).dt.strftime("%Y-%m-%d").isin(truth["reasons"]["defect_weeks"])
+    assert truth["reasons"]["defect_weeks"]                   # seed 11 has some
+    calm = c.loc[~incident & ~defect, "complexity"].mean()
+    assert c.loc[incident, "complexity"].mean() > calm + 0.1
+    assert c.loc[defect & ~incident, "complexity"].mean() > calm + 0.05
+    # Mostly centre-wide: the queues' weekly mean complexities move together.
+    weekly = c.groupby([_week(c["date"]), "queue"])["complexity"].mean().unstack()
+    share_common = weekly.mean(axis=1).var() / weekly.var().mean()
+    assert share_common > 0.6, share_common
+
+
+def test_handle_time_has_no_effect_given_the_reason(world_dir):
+    """Contact level: handle time goes with satisfaction only through the reason."""
+    out, _ = world_dir
+    _, s = _rated(out)
+
+    def slope(with_reason):
+        cols = [pd.Series(1.0, index=s.index), np.log(s["handle_s"]),
+                pd.get_dummies(s["queue"], drop_first=True, dtype=float)]
+        if with_reason:
+            cols.append(pd.get_dummies(s["reason"], drop_first=True, dtype=float))
+        x = pd.concat(cols, axis=1).to_numpy(float)
+        y = s["top2"].to_numpy()
+        b = np.linalg.lstsq(x, y, rcond=None)[0]
+        e = y - x @ b
+        se = np.sqrt(np.linalg.inv(x.T @ x)[1, 1] * (e @ e) / (len(y) - x.shape[1]))
+        return b[1] / se
+
+    assert slope(False) < -6                      # naive: longer calls, lower CSAT
+    assert abs(slope(True)) < 3                   # given the reason: nothing
+
+
+def test_common_shock_traps_fool_within_queue_but_not_two_way(world_dir, world):
+    out, _ = world_dir
+    week, _ = world
+    day = _day_panel(out)
+    # Naive (within queue only): offered goes with lower CSAT at day and week grain,
+    # and so does aht, through the reason mix.
+    assert _within(day, "offered") < -0.08
+    assert _within(week, "offered") < -0.1
+    assert _within(day, "aht") < -0.03
+    # Queue and period effects remove the common shocks (within sampling noise:
+    # 1456 day cells, 208 week cells) ...
+    for p, period, bound in ((day, "date", 0.1), (week, "week", 0.2)):
+        for col in ("offered", "aht"):
+            assert abs(_two_way(p, col, period=period)) < bound, (col, period)
+    # ... and keep the planted drivers.
+    assert _two_way(week, "asa_excess") < -0.2 and _two_way(day, "asa", period="date") < -0.05
+    assert _two_way(week, "fcr") > 0.2
+    assert _two_way(week, "email_backlog_lag1") < -0.2

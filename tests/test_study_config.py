@@ -105,3 +105,34 @@ def test_errors_name_the_file_and_the_key(tmp_path, change, key, fragment):
 def test_broken_toml_is_one_line(tmp_path):
     with pytest.raises(StudyError, match=r"is not valid TOML: .*line 3"):
         load_study(write(tmp_path, "[study]\nname = 't'\noutcome = \n"))
+
+
+def test_effects_weights_calendar_and_events_keys(tmp_path):
+    text = BASE.replace('seed = 7', 'seed = 7\neffects = "segment"\nweights = "none"\n'
+                        'calendar = { country = "US", subdivision = "NY" }')
+    text += '\n[[events]]\ndate = "2025-03-04"\nname = "outage"\n'
+    study = load_study(write(tmp_path, text))
+    assert (study.effects, study.weights) == ("segment", "none")
+    assert (study.calendar.country, study.calendar.subdivision) == ("US", "NY")
+    assert study.calendar.events == (("2025-03-04", "outage"),)
+    default = load_study(write(tmp_path, BASE, "plain.toml"))
+    assert (default.effects, default.weights, default.calendar.country) == (None, "responses", None)
+
+
+@pytest.mark.parametrize("change, key, words", [
+    ('effects = "period"', "study.effects", "must be one of 'twoway', 'segment', 'none'"),
+    ('weights = "surveys"', "study.weights", "must be 'responses' or 'none'"),
+    ('calendar = { country = "XX" }', "study.calendar", "not known to the holidays package"),
+    ('calendar = { subdivision = "NY" }', "study.calendar.subdivision", "needs a country"),
+    ('calendar = { country = "US", city = "NYC" }', "study.calendar", "city"),
+])
+def test_bad_statistics_keys_are_one_line_errors(tmp_path, change, key, words):
+    with pytest.raises(StudyError) as error:
+        load_study(write(tmp_path, BASE.replace("seed = 7", "seed = 7\n" + change)))
+    message = str(error.value)
+    assert f"key '{key}" in message and words in message and "\n" not in message
+
+
+def test_an_event_without_a_date_names_its_key(tmp_path):
+    with pytest.raises(StudyError, match=r"key 'events\[0\]\.date'"):
+        load_study(write(tmp_path, BASE + '\n[[events]]\nname = "outage"\n'))

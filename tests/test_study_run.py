@@ -47,7 +47,13 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
     assert doc["data"]["n_segments"] == 3 and doc["data"]["n_contacts"] > 0
     names = [d["name"] for d in doc["drivers"]]
     assert sorted(names) == sorted(["asa", "fcr", "aht", "email_backlog", "marketing_spend"])
-    assert [d["rank"] for d in doc["drivers"]] == [1, 2, 3, 4, 5]
+    # with 3 queues the default effects are two-way: marketing_spend is centre-wide, so period
+    # effects absorb it; it keeps its effect and verdict from its time variation, but no rank
+    assert doc["study"]["effects"] == "twoway" and doc["study"]["weights"] == "responses"
+    assert [d["rank"] for d in doc["drivers"]] == [1, 2, 3, 4, None]
+    spend = next(d for d in doc["drivers"] if d["name"] == "marketing_spend")
+    assert spend["rank"] is None and spend["evidence"] == "time_series" and spend["effect"] is not None
+    assert {d["evidence"] for d in doc["drivers"] if d["name"] != "marketing_spend"} == {"panel"}
     for d in doc["drivers"]:
         assert {"name", "rank", "lag", "sign", "importance", "importance_ci", "effect", "effect_ci", "effect_unit",
                 "p_value", "p_adjusted", "verdict", "reasons", "checks"} <= set(d)

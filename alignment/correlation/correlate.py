@@ -10,14 +10,16 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from ..exceptions import InputError, OptionError
+from ..exceptions import OptionError
+from ..panel.frame import PanelFrame, block_length, require_columns
 from ..stats.resample import circular_block_periods
-from .inference import effective_n, fisher_interval, kish_factor, p_value, weighted_r
-from .series import (lagged_frame, parse_scope, period_number, require_columns, segment_labels, transform,
-                     unpack_panel)
+from .inference import (driscoll_kraay_test, effective_n, equivalent_interval, fisher_interval, kish_factor,
+                        p_value, weighted_r)
+from .series import lagged_frame, parse_scope, transform
 
 METHODS = ("pearson", "spearman", "kendall")
 ADJUST = {"bh": "fdr_bh", "holm": "holm"}
+INFERENCE = ("auto", "driscoll-kraay", "fisher", "block_bootstrap")
 COLUMNS = ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
            "p_value", "p_adjusted", "status", "reason"]
 
@@ -46,6 +48,8 @@ class CorrelationResult:
     ci: float
     n_boot: int
     seed: int | None
+    weights: str = "none"
+    n_low_responses: int = 0
 
     def summary(self) -> str:
         """The strongest association of each KPI in each scope, best lag first."""
@@ -69,7 +73,7 @@ class CorrelationResult:
         return {"outcome": self.outcome, "kpis": list(self.kpis), "lags": list(self.lags),
                 "method": self.method, "scopes": list(self.scopes), "adjust": self.adjust,
                 "inference": self.inference, "ci": self.ci, "n_boot": self.n_boot, "seed": self.seed,
-                "rows": rows}
+                "weights": self.weights, "n_low_responses": self.n_low_responses, "rows": rows}
 
 
 def _lags(lags) -> tuple[int, ...]:
@@ -85,10 +89,10 @@ def _lags(lags) -> tuple[int, ...]:
 
 def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | None = None, lags=0,
               method: str = "pearson", scope: Sequence[str] | str | None = None,
-              covariates: Sequence[str] | None = None, weights: str | None = None, adjust: str = "bh",
-              ci: float = 0.95, inference: str = "fisher", n_boot: int = 1000, block: int | None = None,
+              covariates: Sequence[str] | None = None, weights: str | None = "responses", adjust: str = "bh",
+              ci: float = 0.95, inference: str = "auto", n_boot: int = 1000, block: int | None = None,
               seed: int | None = None, grain: str | None = None, time: str = "period",
-              autocorrelation: bool = True) -> CorrelationResult:
+              autocorrelation: bool = True, drop_low_responses: bool = True) -> CorrelationResult:
     """Correlate each KPI, at each lag, with the outcome, in each scope.
 
     Parameters
@@ -107,18 +111,35 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     method : {"pearson", "spearman", "kendall"}
     scope : str or sequence of str
         Any of ``pooled``, ``within`` (segment means removed), ``per_segment`` and each of them
-        ``_detrended`` (linear trend removed) or ``_differenced`` (first differences). Default:
-        pooled, within, within_detrended and within_differenced (pooled ones without segments).
+        ``_detrended`` (linear trend removed) or ``_differenced`` (first differences), and
+        ``within_twoway`` (segment and period means removed: shocks common to every segment in a
+        period are absorbed) with its ``_detrended`` and ``_differenced`` forms. Default with 3 or
+        more segments: pooled, within_twoway, within_twoway_detrended, within_twoway_differenced and
+        within; with 2 segments pooled, within, within_detrended, within_differenced; with none the
+        pooled ones.
     covariates : sequence of str, optional
         Partial correlation: both series are residualized on these (at the outcome's period).
-    weights : str, optional
-        Column of weights, e.g. the outcome's response count ``"csat_n"``.
+    weights : {"responses", "none"} or str
+        ``"responses"`` (the default) weights each period by the inverse sampling variance of its
+        CX value: the outcome's response count (``csat_n``), or ``1 / nps_se^2`` for NPS (see
+        :func:`alignment.panel.frame.outcome_weights`); a DataFrame without a count column is
+        unweighted. ``"none"`` or None: unweighted. Any other string names a weight column.
     adjust : {"bh", "holm"}
         Multiple-testing adjustment across every row of the table.
     ci : float
         Confidence level.
-    inference : {"fisher", "block_bootstrap"}
-        Fisher-z with the effective sample size, or a circular block bootstrap of periods.
+    inference : {"auto", "driscoll-kraay", "fisher", "block_bootstrap"}
+        ``"driscoll-kraay"``: the slope of the (scope-transformed) outcome on the KPI gets
+        Driscoll-Kraay errors (period sums of the scores, a Bartlett HAC with truncation
+        ``ceil(1.3 sqrt(T)) - 1`` over the span of T periods) and a fixed-b p-value, so the test
+        keeps its size when KPIs and errors move together across segments; the interval is the
+        Fisher-z interval whose width matches that p-value. ``"fisher"``: Fisher-z with the
+        Pyper-Peterman effective sample size (segments taken as independent). ``"auto"`` (the
+        default) uses Driscoll-Kraay for the ``within`` and ``within_twoway`` scopes of 2 or more
+        segments and Fisher
+        otherwise (pooled scopes keep segment effects in their errors, which are then persistent
+        within a segment: the effective-n correction sees that, a HAC over periods does not).
+        ``"block_bootstrap"``: a circular block bootstrap of periods.
     n_boot, block, seed
         Bootstrap resamples, block length in periods (default the cube root of the number of
         periods, at least 2), seed.
@@ -128,6 +149,10 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
         The period column.
     autocorrelation : bool
         False gives textbook inference (n_effective = n minus estimated parameters), for comparison.
+    drop_low_responses : bool
+        Leave periods flagged ``low_responses`` (fewer than the panel's ``min_responses``
+        surveys) out of the inference; they stay in the panel. The count is in
+        ``n_low_responses``.
 
     Returns
     -------
@@ -142,7 +167,8 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     >>> sorted(res.table["lag"].unique().tolist())
     [0, 1]
     """
-    data, by, grain = unpack_panel(panel, by, grain, time)
+    frame = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
+    data, by, grain = frame.data, list(frame.by), frame.grain
     kpis = [kpis] if isinstance(kpis, str) else list(kpis)
     covariates = list(covariates or ())
     lags = _lags(lags)
@@ -151,39 +177,46 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
                           f"'kendall'. Got {method!r} instead.")
     if adjust not in ADJUST:
         raise OptionError(f"The 'adjust' parameter of correlate must be 'bh' or 'holm'. Got {adjust!r} instead.")
-    if inference not in ("fisher", "block_bootstrap"):
-        raise OptionError(f"The 'inference' parameter of correlate must be 'fisher' or 'block_bootstrap'. "
-                          f"Got {inference!r} instead.")
+    if inference not in INFERENCE:
+        raise OptionError(f"The 'inference' parameter of correlate must be one of "
+                          f"{', '.join(map(repr, INFERENCE))}. Got {inference!r} instead.")
     if not 0 < ci < 1:
         raise OptionError(f"The 'ci' parameter of correlate must be between 0 and 1. Got {ci!r} instead.")
-    if method == "kendall" and (weights or covariates):
-        raise OptionError("Kendall's tau takes neither weights nor covariates; use pearson or spearman.")
     if scope is None:
-        scope = ("pooled", "within", "within_detrended", "within_differenced") if by else (
-            "pooled", "pooled_detrended", "pooled_differenced")
+        scope = default_scopes(frame.n_segments)
     scopes = (scope,) if isinstance(scope, str) else tuple(scope)
     for s in scopes:
         parse_scope(s)
-    values = [outcome, *kpis, *covariates, *([weights] if weights else [])]
+    values = [outcome, *kpis, *covariates]
     require_columns(data, [*values, time, *by], numeric=values)
-    if weights is not None and (data[weights].dropna() < 0).any():
-        raise InputError("has negative weights", column=weights)
-    number = period_number(data[time], grain)
+    if method == "kendall" and weights == "responses":
+        weights = "none"  # Kendall's tau has no weighted form; the default quietly steps aside
+    data, weight_col, weights_used, n_low = frame.analysis_table(outcome, weights, drop_low_responses)
+    if method == "kendall" and (weight_col or covariates):
+        raise OptionError("Kendall's tau takes neither weights nor covariates; use pearson or spearman "
+                          "(or weights='none').")
+    number = frame.t
     root = np.random.SeedSequence(seed)
-    extra = covariates + ([weights] if weights else [])
+    extra = covariates + ([weight_col] if weight_col else [])
+    labels = frame.labels
     rows, boot_seeds = [], iter(root.spawn(len(kpis) * len(lags) * len(scopes)))
     for kpi in kpis:
         for lag in lags:
             pairs = lagged_frame(data, outcome, kpi, lag, by, number, extra)
-            if weights:
-                pairs = pairs.rename(columns={weights: "w"})
-            labels = segment_labels(data, by)
+            if weight_col:
+                pairs = pairs.rename(columns={weight_col: "w"})
             for s in scopes:
                 child = next(boot_seeds)
                 base, kind = parse_scope(s)
                 groups = [(None, pairs)] if base != "per_segment" else list(pairs.groupby("seg", sort=True))
+                how = inference
+                if how == "auto":
+                    # segment effects first: with them left in, errors are persistent within a
+                    # segment, which a HAC over periods (weak dependence in time) cannot see
+                    how = ("driscoll-kraay" if base in ("within", "within_twoway") and pairs["seg"].nunique() >= 2
+                           else "fisher")
                 for seg_code, part in groups:
-                    row = _one(part, base, kind, covariates, "w" in pairs, method, ci, inference,
+                    row = _one(part, base, kind, covariates, "w" in pairs, method, ci, how,
                                n_boot, block, child, autocorrelation)
                     row.update(x=kpi, y=outcome, lag=lag, method=method, scope=s,
                                segment=None if seg_code is None else labels[seg_code])
@@ -196,7 +229,17 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     table["n"] = table["n"].astype(int)
     return CorrelationResult(table=table[COLUMNS], outcome=outcome, kpis=tuple(kpis), lags=lags,
                              method=method, scopes=scopes, adjust=adjust, inference=inference, ci=ci,
-                             n_boot=n_boot if inference == "block_bootstrap" else 0, seed=seed)
+                             n_boot=n_boot if inference == "block_bootstrap" else 0, seed=seed,
+                             weights=weights_used, n_low_responses=n_low)
+
+
+def default_scopes(n_segments: int) -> tuple[str, ...]:
+    """The scopes :func:`correlate` reports by default for a panel of ``n_segments``."""
+    if n_segments >= 3:
+        return ("pooled", "within", "within_twoway", "within_twoway_detrended", "within_twoway_differenced")
+    if n_segments == 2:
+        return ("pooled", "within", "within_detrended", "within_differenced")
+    return ("pooled", "pooled_detrended", "pooled_differenced")
 
 
 def _empty(n: int, status: str, reason: str) -> dict:
@@ -231,7 +274,10 @@ def _one(pairs: pd.DataFrame, base: str, kind: str, covariates: list[str], weigh
     else:
         n_star = float(n)
     n_eff = max(n_star * (n - used) / n * kish_factor(w), 2.0)
-    if inference == "fisher":
+    if inference == "driscoll-kraay":
+        p, n_eff = driscoll_kraay_test(x, y, w, t, r, n - used)
+        lo, hi = equivalent_interval(r, p, ci)
+    elif inference == "fisher":
         lo, hi = fisher_interval(r, n_eff, method, ci)
         p = p_value(r, n_eff, method)
     else:
@@ -253,7 +299,7 @@ def _block_bootstrap(x, y, w, t, r, method, ci, n_boot, block, seed):
     """Circular blocks of consecutive periods; every row of a drawn period comes along."""
     periods, inverse = np.unique(t, return_inverse=True)
     n_periods = len(periods)
-    length = block or max(2, int(round(n_periods ** (1 / 3))))
+    length = block or block_length(n_periods)
     length = min(length, n_periods)
     rows_of = [np.flatnonzero(inverse == k) for k in range(n_periods)]
     rng = np.random.default_rng(seed)

@@ -99,3 +99,51 @@ def kish_factor(w: np.ndarray | None) -> float:
     if w is None:
         return 1.0
     return float(w.sum() ** 2 / (len(w) * np.dot(w, w)))
+
+
+def driscoll_kraay_test(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, t: np.ndarray, r: float,
+                        n_free: int) -> tuple[float, float]:
+    """Two-sided p of the slope of y on x with Driscoll-Kraay errors and fixed-b critical values.
+
+    ``x`` and ``y`` are the scope-transformed series (centred here), ``t`` their period numbers.
+    The scores ``w x e`` are summed by period and given a Bartlett HAC with truncation
+    :func:`~alignment.stats.hac.bartlett_bandwidth` of the span of periods; the p-value comes
+    from the fixed-b limit (:mod:`alignment.stats.fixed_b`). Also returns, as ``n_effective``,
+    the sample size scaled by the ratio of the classical to the Driscoll-Kraay variance of the
+    slope (the design effect of autocorrelation and dependence between segments).
+    """
+    from ..stats.fixed_b import bandwidth_ratio, p_value as fixed_b_p
+    from ..stats.hac import bartlett_bandwidth, driscoll_kraay
+    w = np.ones_like(x) if w is None else w
+    xc, yc = x - np.average(x, weights=w), y - np.average(y, weights=w)
+    sxx = float(np.dot(w, xc * xc))
+    if sxx <= 0:
+        return float("nan"), float("nan")
+    beta = float(np.dot(w, xc * yc)) / sxx
+    e = yc - beta * xc
+    span = int(t.max() - t.min()) + 1
+    lag = min(bartlett_bandwidth(span), max(span - 1, 0))
+    meat = float(driscoll_kraay(w * xc * e, t, lag)[0, 0])
+    if meat <= 0:
+        return (0.0 if beta != 0 else 1.0), float(n_free)
+    stat = beta / np.sqrt(meat) * sxx
+    p = float(fixed_b_p(stat, bandwidth_ratio(lag, span)))
+    classical = float(np.dot(w, e * e)) / max(n_free - 1, 1) / sxx
+    n_eff = n_free * classical / (meat / sxx ** 2)
+    return p, float(np.clip(n_eff, 2.0, max(n_free, 2)))
+
+
+def equivalent_interval(r: float, p: float, ci: float) -> tuple[float, float]:
+    """A Fisher-z interval for r whose width matches the p-value of another test.
+
+    The z of the test is ``Phi^-1(1 - p / 2)``; the standard error of ``atanh(r)`` is then
+    ``|atanh(r)| / z``, so the interval excludes zero exactly when ``p < 1 - ci``.
+    """
+    if not np.isfinite(r) or not np.isfinite(p):
+        return float("nan"), float("nan")
+    z = stats.norm.isf(max(p, 1e-300) / 2)
+    zr = np.arctanh(np.clip(r, -1 + 1e-15, 1 - 1e-15))
+    if z <= 0 or zr == 0:
+        return -1.0, 1.0
+    half = stats.norm.ppf(0.5 + ci / 2) * abs(zr) / z
+    return float(np.tanh(zr - half)), float(np.tanh(zr + half))

@@ -121,6 +121,8 @@ class ImportanceResult:
     outcome: str = ""
     ci: float = 0.95
     resampling: str = ""
+    effects: str = "none"
+    weights: str | None = None
 
     def summary(self) -> str:
         """Text summary: the model, the resampling and the predictors by rank."""
@@ -130,7 +132,8 @@ class ImportanceResult:
             f"Relative importance for '{self.outcome}': {_LABELS[self.method]}",
             f"  n = {self.n} rows ({self.n_dropped} dropped for missing values), "
             f"{len(t)} predictors, R² = {self.r2:.4f}"
-            + (f" within {', '.join(self.within)}" if self.within else ""),
+            + (f" within {', '.join(self.within)}" if self.within else "")
+            + (" and periods" if self.effects == "twoway" else "") + (f", weighted by {self.weights}" if self.weights else ""),
         ]
         if self.n_boot:
             lines.append(f"  {self.n_boot} bootstrap resamples: {self.resampling}; "
@@ -168,7 +171,8 @@ class ImportanceResult:
             "seed": self.seed if self.seed is None or isinstance(self.seed, int) else list(self.seed),
             "within": list(self.within) if self.within else None, "block": self.block,
             "cluster": list(self.cluster) if self.cluster else None, "ci": self.ci,
-            "resampling": self.resampling, "table": records(self.table),
+            "resampling": self.resampling, "effects": self.effects, "weights": self.weights,
+            "table": records(self.table),
             "dominance": None if self.dominance is None
             else {k: records(v) for k, v in self.dominance.items()},
         }
@@ -176,7 +180,8 @@ class ImportanceResult:
 
 def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method: str = "shapley",
                         within=None, n_boot: int = 1000, block: int | None = None, cluster=None,
-                        time: str | None = "period", ci: float = 0.95, seed=None) -> ImportanceResult:
+                        time: str | None = "period", ci: float = 0.95, seed=None, effects: str | None = None,
+                        weights: str | None = None) -> ImportanceResult:
     """How much of the outcome's explained variance each KPI accounts for, with bootstrap intervals.
 
     Parameters
@@ -215,6 +220,16 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     seed : None, int or numpy.random.SeedSequence
         Seeds the resamples (one spawned child per resample); the same seed gives
         the same table.
+    effects : {"twoway", "segment", "none"}, optional
+        ``"twoway"`` removes segment (``within``) and period (``time``) means first, so
+        shocks common to every segment in a period count for nothing; ``"segment"`` is
+        ``within`` alone. Default: ``"segment"`` when ``within`` is given, else ``"none"``.
+        With period effects, each resample re-centres the two-way residuals of the full
+        sample within segments (a period block brings all its segments, so its period mean
+        stays removed) rather than redoing the two-way projection.
+    weights : str, optional
+        Column of row weights (e.g. the outcome's response count): importance is then that
+        of the weighted R².
 
     Returns
     -------
@@ -266,20 +281,45 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     """
     predictors, within, cluster = _validate(data, outcome, predictors, method, within, n_boot,
                                             block, cluster, time, ci, seed)
+    effects = effects or ("segment" if within else "none")
+    if effects not in ("twoway", "segment", "none"):
+        raise _option("effects", "one of 'twoway', 'segment', 'none'", effects)
+    if effects != "none" and not within:
+        raise _option("within", f"the segment columns when effects={effects!r}", within)
+    if effects == "twoway" and (time is None or time not in data.columns):
+        raise _option("time", "the period column when effects='twoway'", time)
     p = len(predictors)
-    keys = list(dict.fromkeys([*(within or ()), *(cluster or ()), *([time] if block is not None else [])]))
-    values = _numeric(data, [*predictors, outcome])
+    keys = list(dict.fromkeys([*(within or ()), *(cluster or ()),
+                               *([time] if block is not None or effects == "twoway" else [])]))
+    if weights is not None:
+        if weights not in data.columns:
+            raise InputError("is not in the data", column=weights)
+        if (data[weights].dropna() < 0).any():
+            raise InputError("has negative weights", column=weights)
+    values = _numeric(data, [*predictors, outcome] + ([weights] if weights else []))
     complete = values.notna().all(axis=1) & data[keys].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     frame = data.loc[complete, keys].reset_index(drop=True)
     X = values.loc[complete].to_numpy(dtype=np.float64)
+    w = None
+    if weights:
+        X, w = X[:, :-1], X[:, -1]
     n = len(X)
     if n < p + 2:
         raise InputError(f"the data has {n} complete rows for {p} predictors; at least {p + 2} (p + 2) are "
                          f"needed ({n_dropped} rows dropped for missing values)")
 
     groups, n_groups = _group_codes(frame, within)
-    Z = _standardize(X, groups, n_groups, predictors, outcome, within)
+    if effects == "twoway" or w is not None:
+        from ..panel.frame import demean
+        period = (pd.factorize(frame[time], sort=True)[0] if effects == "twoway"
+                  else np.zeros(n, dtype=np.int64))
+        D = demean(X, groups if n_groups else np.zeros(n, dtype=np.int64), period, effects, w)
+        if w is not None:
+            D = D * np.sqrt(w)[:, None]
+        Z = _standardize(D, groups, 0, predictors, outcome, within, centred=True)
+    else:
+        Z = _standardize(X, groups, n_groups, predictors, outcome, within)
     R = Z.T @ Z
     d = np.sqrt(np.diag(R))
     R = R / np.outer(d, d)
@@ -312,7 +352,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     table = _table(predictors, importance, r2, boot, ci)
     return ImportanceResult(
         table=table, r2=r2, method=method, n=n, n_dropped=n_dropped, n_boot=int(n_boot),
-        seed=used_seed, within=within, block=block, cluster=cluster, boot=boot,
+        seed=used_seed, within=within, block=block, cluster=cluster, boot=boot, effects=effects, weights=weights,
         dominance=dominance, outcome=outcome, ci=float(ci), resampling=resampling)
 
 
@@ -410,9 +450,12 @@ def _demean(X, groups, n_groups):
     return X - (sums / sizes[:, None])[groups]
 
 
-def _standardize(X, groups, n_groups, predictors, outcome, within):
+def _standardize(X, groups, n_groups, predictors, outcome, within, centred=False):
     """Demean (within segments or globally) and scale each column to unit sum of squares."""
-    D = _demean(X, groups, n_groups)
+    if centred:
+        D = X
+    else:
+        D = _demean(X, groups, n_groups)
     if n_groups:
         D = _demean(D, groups, n_groups)  # a second pass removes the rounding of large segment means
     ss = np.sqrt((D * D).sum(axis=0))

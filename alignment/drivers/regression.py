@@ -1,10 +1,13 @@
 """Step 5 of the method, effect sizes: regressions of the CX metric on the KPIs.
 
-Fixed effects, HAC (Newey-West) or cluster-robust errors, WLS by survey counts, a
-random-intercept mixed model, and an ordinal logit for respondent-level scores, all from
-statsmodels, whose results object stays available as ``RegressionResult.fit``. Effects are
-reported per unit, per natural step of the KPI in its own units ("each extra 10 s of ASA")
-and standardized, with diagnostics raised as named warnings and kept in the result.
+Two-way (segment + period) or segment fixed effects by the within transformation of
+:func:`alignment.panel.frame.demean`, Driscoll-Kraay (default), Newey-West or cluster-robust
+errors from :mod:`alignment.stats.hac` with fixed-b or t(G - 1) inference, WLS by survey counts,
+calendar controls, a random-intercept mixed model and an ordinal logit for respondent-level
+scores. The least-squares fit on the transformed data stays available as ``RegressionResult.fit``
+(a statsmodels results object; its own standard errors are classical, ours are in ``.table``).
+Effects are reported per unit, per natural step of the KPI in its own units ("each extra 10 s of
+ASA") and standardized, with diagnostics raised as named warnings and kept in the result.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .. import catalog
-from ..correlation.series import lag_columns, period_number, require_columns, segment_labels, unpack_panel
-from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, HeteroskedasticityWarning,
-                          InfluenceWarning, InputError, MissingDataWarning, OptionError,
-                          SmallSampleWarning)
+from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, FewClustersWarning,
+                          HeteroskedasticityWarning, InfluenceWarning, InputError, MissingDataWarning,
+                          OptionError, SmallSampleWarning)
+from ..panel.frame import Calendar, PanelFrame, demean, require_columns
+from ..stats import hac
 
-MODELS = ("ols", "fe", "mixed", "ordinal")
-ERRORS = ("hac", "cluster", "nonrobust")
+MODELS = ("twoway", "fe", "ols", "mixed", "ordinal")
+MODEL_EFFECTS = {"twoway": "twoway", "fe": "segment", "ols": "none", "mixed": "segment"}
+EFFECT_MODELS = {"twoway": "twoway", "segment": "fe", "none": "ols"}
+ERRORS = ("driscoll-kraay", "hac", "cluster", "nonrobust")
 TABLE = ["term", "lag", "coef", "se", "ci_low", "ci_high", "p_value", "std_coef", "std_ci_low",
          "std_ci_high", "step", "unit", "effect", "effect_ci_low", "effect_ci_high", "phrase"]
 
@@ -60,6 +66,12 @@ class RegressionResult:
     r2: float | None
     warnings: tuple[tuple[str, str], ...] = ()
     fit: object = field(default=None, repr=False, compare=False)
+    effects: str = "segment"
+    weights: str = "none"
+    bandwidth: int | None = None
+    ci: float = 0.95
+    controls: tuple[str, ...] = ()
+    n_low_responses: int = 0
 
     def summary(self) -> str:
         head = (f"{self.model.upper()} regression of {self.outcome} on {len(self.table)} KPIs, n = {self.n}, "
@@ -76,7 +88,9 @@ class RegressionResult:
     def to_dict(self) -> dict:
         def records(frame):
             return frame.astype(object).where(frame.notna(), None).to_dict("records")
-        return {"outcome": self.outcome, "model": self.model, "errors": self.errors, "n": self.n,
+        return {"outcome": self.outcome, "model": self.model, "fixed_effects": self.effects,
+                "errors": self.errors, "weights": self.weights, "bandwidth": self.bandwidth, "ci": self.ci,
+                "controls": list(self.controls), "n": self.n, "n_low_responses": self.n_low_responses,
                 "r2": self.r2, "effects": records(self.table), "diagnostics": records(self.diagnostics),
                 "warnings": [{"code": c, "message": m} for c, m in self.warnings]}
 
@@ -127,8 +141,10 @@ def phrase(kpi: str, step: float, unit: str, effect: float, lo: float, hi: float
 
 
 def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | None = None, lags=0,
-            model: str = "fe", errors: str = "hac", weights: str | None = None, maxlags: int | None = None,
-            ci: float = 0.95, grain: str | None = None, time: str = "period") -> RegressionResult:
+            model: str | None = None, effects: str | None = None, errors: str = "driscoll-kraay",
+            weights: str | None = "responses", maxlags: int | None = None, ci: float = 0.95,
+            calendar: Calendar | bool | None = None, grain: str | None = None, time: str = "period",
+            drop_low_responses: bool = True) -> RegressionResult:
     """Regress the outcome on the KPIs (each at its lag), with honest standard errors.
 
     Parameters
@@ -142,24 +158,39 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         Segment columns; default the panel's.
     lags : int or mapping
         Lag of every KPI, or ``{kpi: lag}``: the KPI at t - lag explains the outcome at t.
-    model : {"fe", "ols", "mixed", "ordinal"}
-        Segment fixed effects (within estimator, the default), pooled OLS, a random intercept by
-        segment (MixedLM), or an ordinal logit.
-    errors : {"hac", "cluster", "nonrobust"}
-        Newey-West errors (panel-aware: autocorrelation within segments), cluster-robust by segment,
-        or classical. Ignored by the mixed model (model-based errors).
-        HAC inference follows Lazarus, Lewis, Stock & Watson (2018, JBES 36: 541-559): a
-        Bartlett bandwidth of 1.3 sqrt(T) periods and fixed-b critical values (see
-        :func:`fixed_b_df`). On 52 weeks x 6 segments with AR(1) KPI and errors (phi 0.6) the
-        textbook choice (Newey-West rule, normal critical values) rejected a true null 10 % of
-        the time at 5 %; this one about 5 %.
-    weights : str, optional
-        Column of weights (e.g. ``"csat_n"``): weighted least squares.
+    model : {"twoway", "fe", "ols", "mixed", "ordinal"}, optional
+        Two-way fixed effects (segment and period: shocks common to every segment in a period,
+        such as an outage or a weekday, are absorbed), segment fixed effects, pooled OLS, a random
+        intercept by segment (MixedLM), or an ordinal logit. Default from ``effects``.
+    effects : {"twoway", "segment", "none"}, optional
+        The fixed effects when ``model`` is not given: default ``"twoway"`` with 3 or more
+        segments, ``"segment"`` with 2, ``"none"`` for a single series. A KPI with no variation
+        between segments (centre-wide) is absorbed by period effects; analyse it with
+        ``effects="segment"`` and the calendar controls.
+    errors : {"driscoll-kraay", "hac", "cluster", "nonrobust"}
+        ``"driscoll-kraay"`` (default): scores summed by period, Bartlett HAC over periods with a
+        truncation lag of ``ceil(1.3 sqrt(T)) - 1`` over the span of T periods (Lazarus, Lewis,
+        Stock & Watson 2018) and fixed-b p-values and intervals at the level asked
+        (:mod:`alignment.stats.fixed_b`): robust to correlation between segments and over time.
+        ``"hac"``: Newey-West within each segment (segments independent), lags by period, with
+        the fixed-b limit of the sum over G segments. ``"cluster"``: by segment, with the
+        ``G/(G-1) (n-1)/(n-k)`` factor and t(G - 1) (a :class:`FewClustersWarning` below 10
+        clusters). ``"nonrobust"``: classical. The mixed model uses its own errors.
+    weights : {"responses", "none"} or str
+        ``"responses"`` (default): weighted least squares by the inverse sampling variance of
+        each period's CX value (see :func:`alignment.panel.frame.outcome_weights`); ``"none"``;
+        or a weight column.
     maxlags : int, optional
-        HAC truncation; default ``ceil(1.3 sqrt(T)) - 1`` for T periods per segment.
+        HAC truncation lag; default ``ceil(1.3 sqrt(T)) - 1``.
     ci : float
+    calendar : Calendar or False, optional
+        Public holidays and event days as controls. Unless period effects absorb them, weekday
+        indicators are controls at day grain and week-of-year seasonality (three Fourier pairs) at
+        week grain over more than a year. ``False``: no calendar controls at all.
     grain, time
         As for :func:`alignment.correlate`.
+    drop_low_responses : bool
+        Leave periods flagged ``low_responses`` out (they stay in the panel).
 
     Returns
     -------
@@ -171,10 +202,10 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
     ...                     grain="week", by=["queue"], timezone="America/New_York")
     >>> res = regress(panel, "csat", ["asa", "fcr"])
-    >>> list(res.table["term"])
-    ['asa', 'fcr']
+    >>> list(res.table["term"]), res.model
+    (['asa', 'fcr'], 'twoway')
     """
-    if model not in MODELS:
+    if model is not None and model not in MODELS:
         raise OptionError(f"The 'model' parameter of regress must be one of {', '.join(map(repr, MODELS))}. "
                           f"Got {model!r} instead.")
     if errors not in ERRORS:
@@ -186,21 +217,32 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     if not kpis:
         raise OptionError("regress needs at least one KPI.")
     if model == "ordinal":
-        return _ordinal(panel, outcome, kpis, by, errors, ci)
-    if model in ("fe", "mixed") and by is not None and not list(by):
+        return _ordinal(panel, outcome, kpis, by, errors, ci, time)
+    if model in ("fe", "mixed", "twoway") and by is not None and not list(by):
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
-    data, by, grain = unpack_panel(panel, by, grain, time)
-    values = [outcome, *kpis, *([weights] if weights else [])]
-    require_columns(data, values, numeric=values)
-    if model in ("fe", "mixed") and not by:
+    pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
+    by = list(pf.by)
+    if model is None:
+        model = EFFECT_MODELS[pf.effects(effects)]
+    elif effects is not None and MODEL_EFFECTS.get(model) != effects:
+        raise OptionError(f"model={model!r} and effects={effects!r} disagree; give one of them.")
+    if model in ("fe", "mixed", "twoway") and not by:
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
+    fixed = MODEL_EFFECTS[model]
+    require_columns(pf.data, [outcome, *kpis], numeric=[outcome, *kpis])
+    data, weight_col, weights_used, n_low = pf.analysis_table(outcome, weights, drop_low_responses)
     lag = _lag_map(kpis, lags)
-    number = period_number(data[time], grain)
-    frame = lag_columns(data, lag, by, number)
+    frame = pf.lag(lag)
     frame["y"] = data[outcome].to_numpy(dtype=float)
     frame[time] = data[time].to_numpy()
-    if weights:
-        frame["w"] = data[weights].to_numpy(dtype=float)
+    controls = []
+    if fixed != "twoway" and calendar is not False:
+        cal = pf.calendar(calendar or None)
+        controls = list(cal.columns)
+        for c in controls:
+            frame[c] = cal[c].to_numpy()
+    if weight_col:
+        frame["w"] = data[weight_col].to_numpy(dtype=float)
     notes: list[tuple[str, str, type]] = []
     diag: list[dict] = []
     for k in kpis:
@@ -210,26 +252,38 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
                          message=f"{share:.0%} of rows lack {k} (lag {lag[k]})"))
         if share > 0.5:
             notes.append(("missing_periods", f"{k}: {share:.0%} of the periods have no value", MissingDataWarning))
-    frame = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=["y", *kpis] + (["w"] if weights else []))
+    frame = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=["y", *kpis] + (["w"] if weight_col else []))
     frame = frame.sort_values(["seg", "t"], kind="stable").reset_index(drop=True)
-    frame["segment"] = frame["seg"].map(segment_labels(data, by)) if by else "all"
+    frame["segment"] = frame["seg"].map(pf.labels) if by else "all"
+    seg, t = frame["seg"].to_numpy(), frame["t"].to_numpy()
+    w = frame["w"].to_numpy(dtype=float) if weight_col else None
+    fe_for_spread = fixed if model != "mixed" else "segment"
+
+    def within(values):
+        return demean(values, seg, t, fe_for_spread, w)
+
     kept = []
     for k in kpis:
         x = frame[k].to_numpy(dtype=float)
-        spread = _within(x, frame["seg"].to_numpy()) if model in ("fe", "mixed") else x - x.mean()
-        sd, scale = float(np.std(spread)), float(np.abs(x).mean()) + 1e-300
-        if sd <= 1e-12 * max(scale, 1.0):
-            notes.append(("constant_kpi", f"{k} does not vary {'within segments' if model != 'ols' else ''} "
-                          f"and is left out", ConstantPredictorWarning))
+        sd, scale = float(np.std(within(x))), float(np.abs(x).mean()) + 1e-300
+        where = {"twoway": " within segments and periods", "segment": " within segments", "none": ""}[fe_for_spread]
+        if sd <= 1e-9 * max(scale, 1.0):
+            hint = (" (it is the same in every segment: period effects absorb it; use effects='segment')"
+                    if fixed == "twoway" and np.std(demean(x, seg, t, "segment", w)) > 1e-9 * max(scale, 1.0) else "")
+            notes.append(("constant_kpi", f"{k} does not vary{where} and is left out{hint}",
+                          ConstantPredictorWarning))
             diag.append(dict(check="constant", term=k, value=sd, threshold=0.0, status="fail",
-                             message=f"{k} is constant: left out"))
+                             message=f"{k} is constant{where}: left out"))
         else:
             if len(np.unique(x)) <= 2 or sd <= 1e-6 * max(scale, 1.0):
                 notes.append(("near_constant_kpi", f"{k} barely varies", ConstantPredictorWarning))
             kept.append(k)
     if not kept:
-        raise InputError(f"no KPI varies enough to be estimated ({', '.join(kpis)})")
+        why = "; ".join(m for c, m, _ in notes if c == "constant_kpi")
+        raise InputError(f"no KPI varies enough to be estimated ({why})")
     n, p = len(frame), len(kept)
+    n_seg, n_per = int(frame["seg"].nunique()), int(frame["t"].nunique())
+    absorbed = {"twoway": n_seg + n_per - 1, "segment": n_seg, "none": 1}[fixed] + len(controls)
     minimum = max(30, 10 * p)
     diag.append(dict(check="sample_size", term=None, value=n, threshold=minimum,
                      status="warn" if n < minimum else "ok",
@@ -237,60 +291,84 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     if n < minimum:
         notes.append(("small_sample", f"{n} complete rows for {p} KPIs; at least {minimum} are advised",
                       SmallSampleWarning))
-    if n <= p + (frame["seg"].nunique() if model == "fe" else 1) + 1:
+    if n <= p + absorbed:
         raise InputError(f"too few complete rows ({n}) for {p} KPIs"
-                         + (" and the segment effects" if model == "fe" else ""))
+                         + (" and the fixed effects" if fixed != "none" else ""))
 
     y = frame["y"].to_numpy(dtype=float)
     X = frame[kept].to_numpy(dtype=float)
-    seg = frame["seg"].to_numpy()
-    dummies = pd.get_dummies(seg, prefix="seg", drop_first=True, dtype=float).to_numpy() if model == "fe" else None
-    exog = np.column_stack([np.ones(n), X] + ([dummies] if dummies is not None and dummies.size else []))
-    w = frame["w"].to_numpy(dtype=float) if weights else None
-    n_periods = int(frame.groupby("seg")["t"].nunique().median())
+    span = int(t.max() - t.min()) + 1
     if maxlags is None:
-        maxlags = max(1, int(math.ceil(1.3 * math.sqrt(n_periods))) - 1)
+        maxlags = hac.bartlett_bandwidth(span)
+    maxlags = min(int(maxlags), max(span - 1, 0))
+    bandwidth = None
     if model == "mixed":
         fit = sm.MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
         params, bse = np.asarray(fit.fe_params)[1:], np.asarray(fit.bse_fe)[1:]
         r2 = None
         used_errors = "model-based"
-        dof = None
+        critical = stats.norm.ppf(0.5 + ci / 2)
+        pvals = 2 * stats.norm.sf(np.abs(params / bse))
     else:
-        ols = sm.WLS(y, exog, weights=w) if w is not None else sm.OLS(y, exog)
-        if errors == "hac":
-            if by and frame["seg"].nunique() > 1:
-                fit = ols.fit(cov_type="hac-panel", cov_kwds={"groups": seg, "maxlags": maxlags})
-            else:
-                fit = ols.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
+        cols = [y[:, None], X] + ([frame[controls].to_numpy(dtype=float)] if controls else [])
+        Z = demean(np.column_stack(cols), seg, t, fixed, w)
+        yt, Xt = Z[:, 0], Z[:, 1:]
+        ols = sm.WLS(yt, Xt, weights=w) if w is not None else sm.OLS(yt, Xt)
+        fit = ols.fit()
+        params_all = np.asarray(fit.params)
+        resid = yt - Xt @ params_all
+        scores = Xt * (resid * (w if w is not None else 1.0))[:, None]
+        k_all = Xt.shape[1]
+        if errors == "nonrobust":
+            cov = np.asarray(fit.cov_params()) * (fit.df_resid / max(n - absorbed - k_all, 1))
+            dof = n - absorbed - k_all
+            critical = stats.t.ppf(0.5 + ci / 2, dof)
+            used_errors = "classical"
+            pvals = None
         elif errors == "cluster":
             if not by:
                 raise OptionError("errors='cluster' needs segments (by=...).")
-            n_clusters = frame["seg"].nunique()
-            if n_clusters < 20:
-                notes.append(("few_clusters", f"cluster-robust errors from only {n_clusters} segments are "
-                              f"unreliable (want 20 or more); consider errors='hac'", SmallSampleWarning))
-            fit = ols.fit(cov_type="cluster", cov_kwds={"groups": seg})
+            if n_seg < 10:
+                notes.append(("few_clusters", f"cluster-robust errors from only {n_seg} segments are unreliable "
+                              f"(want 10 or more; p-values use t({n_seg - 1})); the default "
+                              f"errors='driscoll-kraay' does not need many segments", FewClustersWarning))
+            # k counts the slopes, and the intercept of a pooled model (not absorbed effects: plm's "sss")
+            k = k_all + (1 if fixed == "none" else 0)
+            cov = hac.cluster_factor(n_seg, n, k) * hac.sandwich(Xt, hac.cluster_meat(scores, seg), w)
+            dof = n_seg - 1
+            critical = stats.t.ppf(0.5 + ci / 2, dof)
+            used_errors = f"cluster by segment ({n_seg} clusters, t with {dof} df)"
+            pvals = None
         else:
-            fit = ols.fit()
-        params, bse = np.asarray(fit.params)[1:p + 1], np.asarray(fit.bse)[1:p + 1]
-        r2 = float(fit.rsquared)
-        used_errors = errors
-        dof = fit.df_resid if errors == "nonrobust" else None
-        if errors == "hac":
-            dof = fixed_b_df((maxlags + 1) / n_periods)
-            used_errors = f"hac (Bartlett, {maxlags} lags, fixed-b t with {dof:.1f} df)"
-        vif_x = np.column_stack([_within(X[:, j], seg) for j in range(p)]) if model == "fe" else X
-        _diagnose(fit, exog, vif_x, kept, frame, time, by, diag, notes)
-    finite = dof is not None and np.isfinite(dof)
-    z = stats.t.ppf(0.5 + ci / 2, dof) if finite else stats.norm.ppf(0.5 + ci / 2)
-    pvals = 2 * (stats.t.sf(np.abs(params / bse), dof) if finite else stats.norm.sf(np.abs(params / bse)))
-    y_sd = float(np.std(_within(y, seg) if model in ("fe", "mixed") else y, ddof=1))
+            from ..stats import fixed_b
+            groups = 1 if errors == "driscoll-kraay" or n_seg < 2 else n_seg
+            meat = (hac.driscoll_kraay(scores, t, maxlags) if groups == 1 else
+                    hac.newey_west_panel(scores, seg, t, maxlags))
+            cov = hac.sandwich(Xt, meat, w)
+            b_ratio = fixed_b.bandwidth_ratio(maxlags, span)
+            critical = fixed_b.critical_value(b_ratio, ci, groups=groups)
+            bandwidth = maxlags
+            name = "Driscoll-Kraay" if errors == "driscoll-kraay" else "Newey-West by segment"
+            used_errors = f"{name} (Bartlett, {maxlags} lags, fixed-b, b = {b_ratio:.2f})"
+            pvals = ("fixed_b", b_ratio, groups)
+        se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
+        params, bse = params_all[:p], se_all[:p]
+        stat = params / np.where(bse > 0, bse, np.nan)
+        if pvals is None:
+            pvals = 2 * stats.t.sf(np.abs(stat), dof)
+        else:
+            from ..stats import fixed_b
+            pvals = np.asarray(fixed_b.p_value(np.nan_to_num(stat), pvals[1], groups=pvals[2]), dtype=float)
+        r2 = float(1 - np.sum((w if w is not None else 1.0) * resid ** 2)
+                   / np.sum((w if w is not None else 1.0) * yt ** 2)) if np.any(yt != 0) else None
+        vif_x = within(X) if fixed != "none" else X
+        _diagnose(fit, np.column_stack([np.ones(n), Xt]), resid, vif_x, kept, frame, time, by, diag, notes)
+    y_sd = float(np.std(within(y), ddof=1))
     rows = []
     for j, k in enumerate(kept):
-        x_sd = float(np.std(_within(X[:, j], seg) if model in ("fe", "mixed") else X[:, j], ddof=1))
+        x_sd = float(np.std(within(X[:, j]), ddof=1))
         b, se = float(params[j]), float(bse[j])
-        lo, hi = b - z * se, b + z * se
+        lo, hi = b - critical * se, b + critical * se
         step, unit = natural_step(k, x_sd)
         rows.append(dict(term=k, lag=lag[k], coef=b, se=se, ci_low=lo, ci_high=hi, p_value=float(pvals[j]),
                          std_coef=b * x_sd / y_sd, std_ci_low=lo * x_sd / y_sd, std_ci_high=hi * x_sd / y_sd,
@@ -300,31 +378,12 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     _emit(notes)
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(diag),
                             outcome=outcome, model=model, errors=used_errors, n=n, r2=r2,
-                            warnings=tuple((c, m) for c, m, _ in notes), fit=fit)
+                            warnings=tuple((c, m) for c, m, _ in notes), fit=fit, effects=fixed,
+                            weights=weights_used, bandwidth=bandwidth, ci=ci, controls=tuple(controls),
+                            n_low_responses=n_low)
 
 
-def fixed_b_df(b: float) -> float:
-    """Degrees of freedom of the Student t that matches the fixed-b critical value of a Bartlett HAC test.
-
-    Kiefer & Vogelsang (2005, Econometric Theory 21: 1130-1164) give the two-sided 5 % critical
-    value of the Bartlett-kernel t statistic, with bandwidth ratio b = M / T, as
-    1.96 + 2.9694 b + 0.4160 b^2 - 0.5324 b^3. We use the Student t whose 97.5 % quantile equals
-    it for p-values and intervals at any level.
-    """
-    from scipy.optimize import brentq
-    target = 1.96 + 2.9694 * b + 0.4160 * b * b - 0.5324 * b ** 3
-    if target <= stats.norm.ppf(0.975) + 1e-9:
-        return float("inf")
-    return float(brentq(lambda v: stats.t.ppf(0.975, v) - target, 1.0, 1e7))
-
-
-def _within(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Values minus their segment's mean."""
-    means = pd.Series(values).groupby(seg).transform("mean").to_numpy()
-    return values - means
-
-
-def _diagnose(fit, exog, X, kept, frame, time, by, diag, notes) -> None:
+def _diagnose(fit, exog, resid, X, kept, frame, time, by, diag, notes) -> None:
     """VIF, Breusch-Pagan and Cook's distance, as rows of ``diag`` and named warnings."""
     if X.shape[1] > 1:
         design = np.column_stack([np.ones(len(X)), X])
@@ -336,14 +395,14 @@ def _diagnose(fit, exog, X, kept, frame, time, by, diag, notes) -> None:
             if vif >= 5:
                 notes.append(("collinearity", f"{k} has VIF {vif:.1f} ({'strong' if vif >= 10 else 'moderate'} "
                               f"collinearity): its separate effect is poorly identified", CollinearityWarning))
-    lm, lm_p, _, _ = het_breuschpagan(fit.resid, exog)
+    lm, lm_p, _, _ = het_breuschpagan(resid, exog)
     diag.append(dict(check="breusch_pagan", term=None, value=float(lm_p), threshold=0.05,
                      status="warn" if lm_p < 0.05 else "ok",
                      message=f"Breusch-Pagan LM = {lm:.2f}, p = {lm_p:.3g}"))
     if lm_p < 0.05:
         notes.append(("heteroskedasticity", f"residual variance changes with the KPIs (Breusch-Pagan "
                       f"p = {lm_p:.3g}); the robust errors allow for it", HeteroskedasticityWarning))
-    cooks = _cooks_distance(exog, np.asarray(fit.resid), getattr(fit.model, "weights", None))
+    cooks = _cooks_distance(exog, resid, getattr(fit.model, "weights", None))
     n = len(cooks)
     flagged = np.flatnonzero(cooks > 4 / n)
     worst = flagged[np.argsort(-cooks[flagged])][:5]
@@ -374,33 +433,55 @@ def _emit(notes) -> None:
         warnings.warn(message, category, stacklevel=3)
 
 
-def _ordinal(data, outcome, kpis, by, errors, ci) -> RegressionResult:
-    """Ordinal logit of respondent-level scores on the KPIs of the rated contact's period."""
+def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionResult:
+    """Ordinal logit of respondent-level scores on the KPIs of the rated contact's period.
+
+    Responses of one segment and period share that period's KPIs, so they are not independent
+    draws: the model has segment effects and its errors are clustered by segment x period
+    (without either, the Moulton problem makes the test reject a true null several times too
+    often). Without segments, errors are clustered by period.
+    """
     from statsmodels.miscmodels.ordinal_model import OrderedModel
     if not isinstance(data, pd.DataFrame):
         raise OptionError("model='ordinal' needs respondent-level rows: a DataFrame with one row per response.")
-    for c in [outcome, *kpis]:
+    by = [by] if isinstance(by, str) else list(by or ())
+    for c in [outcome, *kpis, *by]:
         if c not in data.columns:
             raise InputError("is not a column of the responses", column=c)
-    frame = data[[outcome, *kpis] + list(by or ())].dropna(subset=[outcome, *kpis])
+    cluster_cols = [*by, *([time] if time in data.columns else [])]
+    frame = data[[outcome, *kpis, *cluster_cols]].dropna(subset=[outcome, *kpis]).reset_index(drop=True)
     scores = frame[outcome].to_numpy()
     if not np.all(np.equal(np.mod(scores, 1), 0)):
         raise InputError("holds scores that are not whole numbers; an ordinal model needs categories",
                          column=outcome)
     y = pd.Series(pd.Categorical(scores.astype(int), ordered=True))
-    mod = OrderedModel(y, frame[kpis].astype(float).reset_index(drop=True), distr="logit")
-    fit = mod.fit(method="bfgs", disp=False)
+    exog = frame[kpis].astype(float)
+    if by:
+        codes = frame.groupby(by, sort=True, dropna=False).ngroup()
+        dummies = pd.get_dummies(codes, prefix="segment", drop_first=True, dtype=float)
+        exog = pd.concat([exog, dummies], axis=1)
+    mod = OrderedModel(y, exog, distr="logit")
+    if cluster_cols and errors != "nonrobust":
+        groups = frame.groupby(cluster_cols, sort=True, dropna=False).ngroup().to_numpy()
+        n_clusters = int(groups.max()) + 1
+        fit = mod.fit(method="bfgs", disp=False, maxiter=2000, cov_type="cluster", cov_kwds={"groups": groups})
+        used_errors = f"cluster by {' x '.join(cluster_cols)} ({n_clusters} clusters)"
+        dof = n_clusters - 1
+    else:
+        fit = mod.fit(method="bfgs", disp=False, maxiter=2000)
+        used_errors, dof = "nonrobust", None
     params, bse = np.asarray(fit.params)[: len(kpis)], np.asarray(fit.bse)[: len(kpis)]
-    z = stats.norm.ppf(0.5 + ci / 2)
+    z = stats.t.ppf(0.5 + ci / 2, dof) if dof else stats.norm.ppf(0.5 + ci / 2)
     rows = []
     for j, k in enumerate(kpis):
         b, se = float(params[j]), float(bse[j])
+        p = 2 * (stats.t.sf(abs(b / se), dof) if dof else stats.norm.sf(abs(b / se)))
         rows.append(dict(term=k, lag=0, coef=b, se=se, ci_low=b - z * se, ci_high=b + z * se,
-                         p_value=float(2 * stats.norm.sf(abs(b / se))), std_coef=np.nan, std_ci_low=np.nan,
+                         p_value=float(p), std_coef=np.nan, std_ci_low=np.nan,
                          std_ci_high=np.nan, step=1.0, unit="log-odds", effect=b, effect_ci_low=b - z * se,
                          effect_ci_high=b + z * se,
                          phrase=f"each extra unit of {k} multiplies the odds of a higher {outcome} score by "
                                 f"{np.exp(b):.3g}"))
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(),
-                            outcome=outcome, model="ordinal", errors="nonrobust", n=len(frame), r2=None,
-                            fit=fit)
+                            outcome=outcome, model="ordinal", errors=used_errors, n=len(frame), r2=None,
+                            fit=fit, effects="segment" if by else "none", ci=ci)

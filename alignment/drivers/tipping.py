@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..correlation.series import lag_columns, period_number, require_columns, unpack_panel
+from ..correlation.series import unpack_panel
+from ..panel.frame import lag_columns, period_number, require_columns
 from ..exceptions import InputError, OptionError
 from ..stats.resample import PanelResampler, spawn_generators
 

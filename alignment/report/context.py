@@ -143,7 +143,7 @@ def _segments(table: pd.DataFrame, by) -> list[str]:
 
 
 def _coverage(result) -> dict:
-    from ..correlation.series import period_number
+    from ..panel.frame import period_number
     doc = result.to_dict()
     p, t, by = result.panel, result.panel.table, list(result.study.by)
     d = doc["data"]

@@ -17,6 +17,7 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
 from ..engine import ENGINES, engine_from_kind
+from ..panel.frame import EFFECTS, WEIGHTS, Calendar
 from ..panel.timezones import check_timezone
 from ..exceptions import AlignmentError, OptionError
 from ..validation.options import Intervention, Thresholds
@@ -72,9 +73,21 @@ class Study:
     interventions: tuple[Intervention, ...] = ()
     source: str | None = None
     engine: object = None
+    effects: str | None = None
+    weights: str = "responses"
+    calendar: Calendar = field(default_factory=Calendar)
 
     def __post_init__(self):
         where = self.source
+        if self.effects is not None and self.effects not in EFFECTS:
+            raise StudyError(f"must be one of 'twoway', 'segment', 'none'. Got {self.effects!r} instead.",
+                             source=where, key="study.effects")
+        if self.effects == "twoway" and len(self.by) == 0:
+            raise StudyError("'twoway' needs segments (by = [...]): with one series, period effects would absorb "
+                             "everything", source=where, key="study.effects")
+        if self.weights not in WEIGHTS:
+            raise StudyError(f"must be 'responses' or 'none'. Got {self.weights!r} instead.",
+                             source=where, key="study.weights")
         if self.grain not in GRAINS:
             raise StudyError(f"must be one of 'day', 'week', 'month'. Got {self.grain!r} instead.",
                              source=where, key="study.grain")
@@ -148,9 +161,12 @@ class Study:
 
 # ---- loading -------------------------------------------------------------------------------
 
-_SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine"}
+_SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine", "events"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
-               "holdout_start", "min_responses", "seed", "n_boot", "description"}
+               "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
+               "calendar"}
+_CALENDAR_KEYS = {"country", "subdivision"}
+_EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
@@ -269,6 +285,7 @@ def load_study(path) -> Study:
     metrics = _metrics(r, r.table(doc.get("metrics", {}), "metrics"))
     validation = _validation(r, r.table(doc.get("validation", {}), "validation"))
     interventions = _interventions(r, doc.get("interventions", []))
+    calendar = _calendar(r, s.get("calendar", {}), doc.get("events", []))
     engine = _engine(r, r.table(doc.get("engine", {}), "engine"))
     for key, src in [("data.contacts", contacts), ("data.surveys", surveys),
                      *((f"data.extra[{i}]", e) for i, e in enumerate(extras))]:
@@ -292,7 +309,9 @@ def load_study(path) -> Study:
             timezone=timezone, max_lag=max_lag, holdout_start=r.get(s, "holdout_start", "study", "date"),
             min_responses=min_responses, seed=seed, n_boot=n_boot, kpi_options=options,
             survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
-            engine=engine)
+            engine=engine, effects=r.get(s, "effects", "study", str), weights=r.get(s, "weights", "study", str,
+                                                                                  "responses"),
+            calendar=calendar)
     except StudyError:
         raise
     except OptionError as error:
@@ -417,3 +436,29 @@ def _interventions(r: _Reader, value) -> tuple[Intervention, ...]:
         except OptionError as error:
             r.fail(key, str(error))
     return tuple(out)
+
+
+def _calendar(r: _Reader, value, events) -> Calendar:
+    t = r.table(value, "study.calendar")
+    r.known(t, _CALENDAR_KEYS, "study.calendar")
+    country = r.get(t, "country", "study.calendar", str)
+    subdivision = r.get(t, "subdivision", "study.calendar", str)
+    if subdivision and not country:
+        r.fail("study.calendar.subdivision", "needs a country (calendar = { country = \"US\", subdivision = \"NY\" })")
+    if not isinstance(events, list):
+        r.fail("events", "must be an array of tables ([[events]])")
+    out = []
+    for i, e in enumerate(events):
+        key = f"events[{i}]"
+        e = r.table(e, key)
+        r.known(e, _EVENT_KEYS, key)
+        day = r.get(e, "date", key, "date", required=True)
+        out.append((day.isoformat(), r.get(e, "name", key, str, required=True)))
+    calendar = Calendar(country=country, subdivision=subdivision, events=tuple(out))
+    if country:
+        from ..panel.frame import _holidays
+        try:
+            _holidays(calendar, "2020-01-01", "2020-12-31")
+        except OptionError as error:
+            r.fail("study.calendar", str(error))
+    return calendar

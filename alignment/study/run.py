@@ -12,10 +12,10 @@ from statsmodels.stats.multitest import multipletests
 
 from .. import catalog
 from ..correlation import correlate
-from ..correlation.series import lag_columns, period_number
 from ..drivers import regress, relative_importance
 from ..exceptions import AlignmentWarning, InputError
 from ..panel import build_panel
+from ..panel.frame import PanelFrame, block_length, centre_wide
 from .config import Study, StudyError
 from .result import StudyResult, warning_code
 
@@ -63,27 +63,41 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                              f"is missing in every period", source=str(study.surveys.data),
                              column=study.outcome)
         _check_interventions(study, table)
+        usable_rows = int((table[study.outcome].notna() & ~table["low_responses"].fillna(False).astype(bool)).sum())
+        if usable_rows < 8:
+            raise StudyError(f"only {usable_rows} of {len(table)} period x segment rows have at least "
+                             f"{study.min_responses} survey responses; the others leave the inference. Lower "
+                             f"min_responses or use a coarser grain", source=study.source, key="study.min_responses")
         if n_periods < study.max_lag + 8:
             raise StudyError(f"{n_periods} periods are too few for max_lag = {study.max_lag} "
                              f"(need at least {study.max_lag + 8}); widen the window or use a finer grain",
                              source=study.source, key="study.max_lag")
         kpis = list(study.kpis)
         usable = _usable(table, kpis)
+        frame = PanelFrame.from_panel(panel)
+        fixed = frame.effects(study.effects)
+        # a centre-wide KPI is absorbed by period effects: its lag, effect and rank come from
+        # its time variation (segment effects with the calendar controls)
+        own = {k: ("segment" if fixed == "twoway" and centre_wide(table[k].to_numpy(dtype=float), frame.seg, frame.t)
+                   else fixed) for k in usable}
         say("choosing lags and correlating")
-        correlations = correlate(panel, study.outcome, usable, lags=study.max_lag, seed=study.seed)
-        lags = _choose_lags(correlations, study, usable)
+        correlations = correlate(panel, study.outcome, usable, lags=study.max_lag, seed=study.seed,
+                                 weights=study.weights)
+        lags = choose_lags(correlations, usable, study.max_lag, own)
         say("estimating effects")
-        effects = {k: regress(panel, study.outcome, [k], lags={k: lags[k]},
-                              model="fe" if study.by else "ols").table.iloc[0] for k in usable}
-        joint = _joint_model(panel, study, usable, lags)
+        effects = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
+                              calendar=study.calendar).table.iloc[0] for k in usable}
+        joint = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
         say(f"ranking drivers ({study.n_boot} bootstrap resamples)")
-        importance = _importance(panel, study, usable, lags)
+        ranked = [k for k in usable if own[k] == fixed]
+        importance = _importance(panel, study, ranked or usable, lags, fixed if ranked else own[usable[0]])
         holdout_start = study.holdout_start or default_holdout(table["period"])
         say("validating each driver")
         validation = validate(panel, study.outcome, usable, lags=lags, by=study.by, max_lag=study.max_lag,
                               holdout_start=holdout_start, thresholds=study.validation,
                               interventions=study.interventions,
-                              outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed)
+                              outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed,
+                              effects=study.effects, weights=study.weights, calendar=study.calendar)
     notes = [(code, message) for code, message in panel.notes]
     seen = set()
     for w in caught:
@@ -140,41 +154,54 @@ def _usable(table: pd.DataFrame, kpis: list[str]) -> list[str]:
     return out
 
 
-def _choose_lags(correlations, study: Study, kpis: list[str]) -> dict[str, int]:
-    """Each KPI's lag: the one with the strongest within-segment (or detrended) association."""
-    if study.max_lag == 0:
+TRUSTED_SCOPE = {"twoway": "within_twoway", "segment": "within", "none": "pooled_detrended"}
+
+
+def choose_lags(correlations, kpis: list[str], max_lag: int, effects: dict[str, str]) -> dict[str, int]:
+    """Each KPI's lag: the one with the smallest p-value in the scope its checks trust.
+
+    ``effects`` maps each KPI to the fixed effects its evidence uses (``"twoway"``,
+    ``"segment"`` or ``"none"``); ties go to the shorter lag.
+    """
+    if max_lag == 0:
         return {k: 0 for k in kpis}
-    scope = "within" if study.by else "pooled_detrended"
-    table = correlations.table[correlations.table["scope"] == scope]
+    table = correlations.table
     lags = {}
     for k in kpis:
-        rows = table[(table["x"] == k) & (table["status"] == "ok")]
+        rows = table[(table["x"] == k) & (table["status"] == "ok") & (table["scope"] == TRUSTED_SCOPE[effects[k]])]
         lags[k] = int(rows.sort_values(["p_value", "lag"]).iloc[0]["lag"]) if len(rows) else 0
     return lags
 
 
-def _lagged(panel, study: Study, kpis: list[str], lags: dict[str, int]) -> pd.DataFrame:
-    table = panel.table
-    frame = lag_columns(table, {k: lags[k] for k in kpis}, list(study.by), period_number(table["period"], study.grain))
-    frame[study.outcome] = table[study.outcome].to_numpy(dtype=float)
-    frame["period"] = table["period"].to_numpy()
+def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effects: str):
+    """Shapley importance at the chosen lags, on the variation the validation trusts.
+
+    With period effects a centre-wide KPI has none of that variation, so it is not ranked
+    (its effect and verdict come from its time variation); only when every KPI is centre-wide
+    are they ranked on segment effects.
+    """
+    pf = PanelFrame.from_panel(panel)
+    data, wcol, _, _ = pf.analysis_table(study.outcome, study.weights)
+    frame = pf.lag({k: lags[k] for k in kpis})
+    frame[study.outcome] = data[study.outcome].to_numpy(dtype=float)
+    frame["period"] = data["period"].to_numpy()
+    if wcol:
+        frame["_w"] = data[wcol].to_numpy(dtype=float)
     for b in study.by:
-        frame[b] = table[b].to_numpy()
-    return frame.dropna(subset=[study.outcome, *kpis]).reset_index(drop=True)
-
-
-def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int]):
-    frame = _lagged(panel, study, kpis, lags)
-    n_periods = frame["period"].nunique()
-    block = max(2, int(round(n_periods ** (1 / 3))))
+        frame[b] = data[b].to_numpy()
+    frame = frame.dropna(subset=[study.outcome, *kpis]).reset_index(drop=True)
     return relative_importance(frame, study.outcome, kpis, method="shapley",
-                               within=list(study.by) or None, n_boot=study.n_boot, block=block,
-                               time="period", seed=study.seed)
+                               within=list(study.by) or None, n_boot=study.n_boot,
+                               block=block_length(frame["period"].nunique()), time="period", seed=study.seed,
+                               effects=effects, weights="_w" if wcol else None)
 
 
-def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int]) -> dict:
+def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fixed: str) -> dict:
+    if not kpis:
+        return {"error": "every KPI is centre-wide: period effects absorb them all"}
     try:
-        return regress(panel, study.outcome, kpis, lags=lags, model="fe" if study.by else "ols").to_dict()
+        return regress(panel, study.outcome, kpis, lags=lags, effects=fixed, weights=study.weights,
+                       calendar=study.calendar).to_dict()
     except (InputError, np.linalg.LinAlgError) as error:
         return {"error": str(error)}
 
@@ -189,18 +216,22 @@ def _drivers(study, kpis, usable, lags, effects, importance, validation, outcome
         if k not in usable:
             rows.append(dict(name=k, rank=None, lag=None, sign=None, importance=None, importance_ci=[None, None],
                              rank_ci=[None, None], effect=None, effect_ci=[None, None], effect_unit=None,
-                             effect_phrase=None, p_value=None, p_adjusted=None, verdict="inconclusive",
+                             effect_phrase=None, p_value=None, p_adjusted=None, verdict="inconclusive", evidence=None,
                              reasons=["constant or a copy of another KPI: not analysed"], checks={}))
             continue
-        e, i, v = effects[k], imp.loc[k], verdicts.loc[k]
+        e, v = effects[k], verdicts.loc[k]
+        i = imp.loc[k] if k in imp.index else pd.Series({"rank": None, "importance": None, "ci_low": None,
+                                                          "ci_high": None, "rank_ci_low": None, "rank_ci_high": None})
+        evidence = v["evidence"]
         unit_words = _unit(k, e, outcome_metric)
-        rows.append(dict(name=k, rank=int(i["rank"]), lag=int(lags[k]), sign=int(v["sign"]),
-                         importance=float(i["importance"]), importance_ci=[_f(i["ci_low"]), _f(i["ci_high"])],
+        rows.append(dict(name=k, rank=None if i["rank"] is None else int(i["rank"]), lag=int(lags[k]),
+                         sign=int(v["sign"]), importance=_f(i["importance"]),
+                         importance_ci=[_f(i["ci_low"]), _f(i["ci_high"])],
                          rank_ci=[_f(i["rank_ci_low"]), _f(i["rank_ci_high"])],
                          effect=float(e["effect"]), effect_ci=[float(e["effect_ci_low"]), float(e["effect_ci_high"])],
                          effect_unit=unit_words, effect_phrase=e["phrase"], p_value=float(e["p_value"]),
                          p_adjusted=float(adjusted[k]), verdict=v["verdict"], reasons=list(v["reasons"]),
-                         checks=validation.checks[k]))
+                         evidence=evidence, checks=validation.checks[k]))
     out = pd.DataFrame(rows)
     out["_order"] = out["rank"].fillna(math.inf)
     return out.sort_values(["_order", "name"]).drop(columns="_order").reset_index(drop=True)

@@ -80,7 +80,8 @@ from statsmodels.stats.multitest import multipletests
 
 from .. import catalog
 from ..correlation.inference import weighted_r
-from ..correlation.series import lag_columns, transform
+from ..correlation.series import transform
+from ..panel.frame import block_length, demean, lag_columns, segment_codes
 from .options import Intervention, Thresholds
 
 CHECKS = ("within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
@@ -120,6 +121,20 @@ class Driver:
     max_lag: int
     assoc: int = 0          # sign of the within-segment correlation at the chosen lag (0: unknown)
     r: float = float("nan")
+    base: str = "within"    # the scope the checks trust: within_twoway, within or pooled
+    weights: np.ndarray | None = None   # row weights of ``data`` (None: unweighted)
+    covariates: tuple = ()  # calendar columns of ``data`` partialled out (time-series evidence)
+    evidence: str = "panel"
+
+    @property
+    def effects(self) -> str:
+        return {"within_twoway": "twoway", "within": "segment", "pooled": "none"}[self.base]
+
+    @property
+    def controlled(self) -> str:
+        """What the trusted scope removes, in words."""
+        return {"twoway": f"{self.unit} and period effects", "segment": f"{self.unit} means",
+                "none": "nothing"}[self.effects] + (" and calendar effects" if self.covariates else "")
 
     @property
     def label(self) -> str:
@@ -135,6 +150,13 @@ class Driver:
         return int(self.pairs["t"].nunique())
 
     def row(self, scope: str, lag: int | None = None) -> pd.Series | None:
+        """The correlation row of a scope; ``within...`` means the scope the checks trust."""
+        if scope.startswith("within"):
+            scope = self.base + scope[len("within"):]
+        return self.raw_row(scope, lag)
+
+    def raw_row(self, scope: str, lag: int | None = None) -> pd.Series | None:
+        """The correlation row of exactly this scope."""
         t = self.cor
         hit = t[(t["scope"] == scope) & (t["lag"] == (self.lag if lag is None else lag)) & t["segment"].isna()]
         return None if hit.empty else hit.iloc[0]
@@ -181,7 +203,8 @@ def _movement(d: Driver, r: float) -> str:
 # ----------------------------------------------------------------------------- within segment
 
 def within_segment(d: Driver, th: Thresholds) -> Check:
-    method = "within-segment correlation, effective-n t-test"
+    method = (f"correlation with {d.controlled} removed"
+              + (", Driscoll-Kraay fixed-b test" if d.n_segments >= 2 else ""))
     if d.n_segments < 2:
         return Check("not_applicable", f"one {d.unit} only: there is nothing to compare within",
                      f"single series: no {d.unit}s to compare", method)
@@ -203,8 +226,19 @@ def within_segment(d: Driver, th: Thresholds) -> Check:
     seg_text = f"same sign in {same} of {len(segs)} {units}"
     if row["p_value"] < th.alpha and _sign(row["r"]) == d.assoc:
         moves = "rises" if row["r"] > 0 else "falls"
-        return Check("pass", f"within a {d.unit}, {d.label} {moves} as {d.kpi} rises ({fmt_r(row)}); {seg_text}",
-                     f"holds within {units} ({fmt_p(row['p_value'])}, {seg_text})", method, figures)
+        where = "and period " if d.effects == "twoway" else ""
+        return Check("pass", f"within a {d.unit} {where}({d.controlled} removed), {d.label} {moves} as {d.kpi} "
+                     f"rises ({fmt_r(row)}); {seg_text}",
+                     f"holds with {d.controlled} removed ({fmt_p(row['p_value'])}, {seg_text})", method, figures)
+    one_way = d.raw_row("within") if d.effects == "twoway" else None
+    if (one_way is not None and _ok(one_way) and one_way["p_value"] < th.alpha
+            and abs(row["r"]) < abs(one_way["r"]) / 2):
+        figures.update(r_within_segment=one_way["r"], p_within_segment=one_way["p_value"])
+        head = (f"moves with {d.label} only through shocks common to all {units} (gone once period effects "
+                f"are removed)")
+        reason = (f"{head}: within a {d.unit} r = {one_way['r']:+.2f} ({fmt_p(one_way['p_value'])}); with "
+                  f"{d.controlled} removed {fmt_r(row)}")
+        return Check("fail", reason, head, method, figures)
     # "between segments only" when the pooled association is significant and more than half of
     # it disappears once segment means are removed
     between = _ok(pooled) and pooled["p_value"] < th.alpha and abs(row["r"]) < abs(pooled["r"]) / 2
@@ -259,45 +293,64 @@ def trend(d: Driver, th: Thresholds) -> Check:
 
 # ----------------------------------------------------------------------------- placebo
 
-def _grid(d: Driver) -> tuple[np.ndarray, np.ndarray, int]:
-    """KPI at t - lag and outcome at t on a complete segment x period grid over the pairs' periods."""
+def _grid(d: Driver) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """KPI at t - lag, outcome at t and weights on a complete segment x period grid over the pairs' periods.
+
+    With calendar covariates (time-series evidence), both series are first residualized on them,
+    so a shifted copy is not judged on the weekday pattern it shares with the outcome.
+    """
     lagged = lag_columns(d.data, {d.kpi: d.lag}, d.by, d.number)
-    y = d.data[d.outcome].to_numpy(dtype=float)
+    x = lagged[d.kpi].to_numpy(dtype=float, copy=True)
+    y = d.data[d.outcome].to_numpy(dtype=float, copy=True)
+    w = np.ones(len(y)) if d.weights is None else np.asarray(d.weights, dtype=float)
+    if d.covariates:
+        ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(w)
+        Z = np.column_stack([np.ones(ok.sum()), d.data.loc[ok, list(d.covariates)].to_numpy(dtype=float)])
+        sw = np.sqrt(w[ok])[:, None]
+        for v in (x, y):
+            beta, *_ = np.linalg.lstsq(Z * sw, v[ok] * sw[:, 0], rcond=None)
+            v[ok] = v[ok] - Z @ beta
     t0, t1 = int(d.pairs["t"].min()), int(d.pairs["t"].max())
-    keep = (lagged["t"].to_numpy() >= t0) & (lagged["t"].to_numpy() <= t1)
+    tt = lagged["t"].to_numpy()
+    keep = (tt >= t0) & (tt <= t1)
     seg = lagged["seg"].to_numpy()[keep]
-    col = lagged["t"].to_numpy()[keep] - t0
+    col = tt[keep] - t0
     n_seg = int(lagged["seg"].max()) + 1
     X = np.full((n_seg, t1 - t0 + 1), np.nan)
     Y = np.full_like(X, np.nan)
-    X[seg, col] = lagged[d.kpi].to_numpy(dtype=float)[keep]
+    W = np.full_like(X, np.nan)
+    X[seg, col] = x[keep]
     Y[seg, col] = y[keep]
-    X[~np.isfinite(X)] = np.nan
-    Y[~np.isfinite(Y)] = np.nan
-    return X, Y, t1 - t0 + 1
+    W[seg, col] = w[keep]
+    for A in (X, Y, W):
+        A[~np.isfinite(A)] = np.nan
+    return X, Y, W, t1 - t0 + 1
 
 
-def within_r(X: np.ndarray, Y: np.ndarray) -> float:
-    """Correlation after removing each segment's (row's) means over its complete pairs."""
+def within_r(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None, effects: str = "segment") -> float:
+    """Correlation of two segment x period grids after the fixed effects (weighted), complete pairs only."""
     ok = ~np.isnan(X) & ~np.isnan(Y)
-    n = ok.sum(axis=1)
-    x, y = np.where(ok, X, 0.0), np.where(ok, Y, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx = np.where(n > 0, x.sum(axis=1) / np.maximum(n, 1), 0.0)
-        my = np.where(n > 0, y.sum(axis=1) / np.maximum(n, 1), 0.0)
-    xc, yc = np.where(ok, X - mx[:, None], 0.0), np.where(ok, Y - my[:, None], 0.0)
-    sxx, syy = float((xc * xc).sum()), float((yc * yc).sum())
-    if sxx <= 0 or syy <= 0:
+    if W is not None:
+        ok &= ~np.isnan(W)
+    if ok.sum() < 3:
         return float("nan")
-    return float((xc * yc).sum() / math.sqrt(sxx * syy))
+    seg, t = np.nonzero(ok)
+    w = None if W is None else W[ok]
+    both = demean(np.column_stack([X[ok], Y[ok]]), seg, t, effects, w)
+    ww = np.ones(len(both)) if w is None else w
+    sxx, syy = float(np.dot(ww, both[:, 0] ** 2)), float(np.dot(ww, both[:, 1] ** 2))
+    if sxx <= 1e-300 or syy <= 1e-300:
+        return float("nan")
+    return float(np.dot(ww, both[:, 0] * both[:, 1]) / math.sqrt(sxx * syy))
 
 
 def placebo(d: Driver, th: Thresholds, *, kind: str = "shift", n_permutations: int = 999,
             rng: np.random.Generator | None = None) -> Check:
     if d.n_periods < th.min_periods:
         return _too_few("placebo", d, d.n_periods, th.min_periods)
-    X, Y, T = _grid(d)
-    r_obs = within_r(X, Y)
+    X, Y, W, T = _grid(d)
+    W = None if d.weights is None else W
+    r_obs = within_r(X, Y, W, d.effects)
     if not np.isfinite(r_obs):
         return Check("not_enough_data", "the KPI or the outcome does not vary within segments",
                      "no within-segment variation for a placebo test")
@@ -310,17 +363,17 @@ def placebo(d: Driver, th: Thresholds, *, kind: str = "shift", n_permutations: i
                          f"least {low}, so p cannot fall below {th.alpha:g}",
                          f"too few periods for a placebo test ({len(shifts)} shifts)", method,
                          {"r": r_obs, "n_placebos": len(shifts), "min_shift": low})
-        draws = np.array([within_r(np.roll(X, k, axis=1), Y) for k in shifts])
+        draws = np.array([within_r(np.roll(X, k, axis=1), Y, W, d.effects) for k in shifts])
         extra = {"min_shift": low}
     else:
-        block = max(2, int(round(T ** (1 / 3))))
+        block = block_length(T)
         starts = np.arange(0, T, block)
         pieces = [np.arange(s, min(s + block, T)) for s in starts]
         method = f"{n_permutations} permutations of blocks of {block} periods (same order in every {d.unit})"
         draws = np.empty(n_permutations)
         for b in range(n_permutations):
             order = np.concatenate([pieces[i] for i in rng.permutation(len(pieces))])
-            draws[b] = within_r(X[:, order], Y)
+            draws[b] = within_r(X[:, order], Y, W, d.effects)
         extra = {"block": block}
     draws = draws[np.isfinite(draws)]
     K = len(draws)
@@ -389,10 +442,11 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
     figures = {"holdout_start": start_label, "n_train_periods": n_tr, "n_holdout_periods": n_te,
                "r_train": train["r"], "p_train": train["p_value"], "n_effective_train": train["n_effective"],
                **_figures(test)}
-    slope, mse0, mse1, dm_p = _prediction(tr, te)
+    slope, mse0, mse1, dm_p = _prediction(_demeaned(tr, d), _demeaned(te, d))
     figures.update(slope_train=slope, mse_without=mse0, mse_with=mse1,
                    skill=1 - mse1 / mse0 if mse0 > 0 else None, p_prediction=dm_p)
-    slope_tr, slope_te, p_weaker = _weaker(tr, te, train, test) if _ok(test) else (None, None, None)
+    slope_tr, slope_te, p_weaker = (_weaker(_demeaned(tr, d), _demeaned(te, d), train, test) if _ok(test)
+                                    else (None, None, None))
     figures.update(slope_holdout=slope_te, p_weaker=p_weaker)
     corr_ok = _ok(test) and _sign(test["r"]) == s_train and _excludes_zero(test["ci_low"], test["ci_high"], s_train)
     reversed_ = _ok(test) and _sign(test["r"]) == -s_train and _excludes_zero(test["ci_low"], test["ci_high"], -s_train)
@@ -427,26 +481,35 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
                  f"holdout too short to confirm or refute ({n_te} periods)", method, figures)
 
 
-def _prediction(tr: pd.DataFrame, te: pd.DataFrame):
-    """Training within-segment slope; holdout squared error without and with it; one-sided DM p.
+def _demeaned(part: pd.DataFrame, d: Driver) -> pd.DataFrame:
+    """``x`` and ``y`` of a part of the pairs with the driver's fixed effects removed within that part."""
+    out = part.reset_index(drop=True)
+    if out.empty:
+        return out
+    tf, _ = transform(out, ["x", "y"], d.base, "")
+    return tf
 
-    Both predictions take each segment's level from the holdout itself, so the comparison is
-    decided by the training slope alone: a level drift of the outcome between the two parts
-    (common in CX) would otherwise reward any KPI whose level happened to drift the same way.
+
+def _prediction(tr: pd.DataFrame, te: pd.DataFrame):
+    """Training slope; holdout squared error without and with it; one-sided DM p.
+
+    Both parts come with the driver's fixed effects removed within the part, so both predictions
+    take each segment's (and period's) level from the holdout itself and the comparison is decided
+    by the training slope alone: a level drift of the outcome between the two parts (common in
+    CX) would otherwise reward any KPI whose level happened to drift the same way.
     """
-    xc = tr["x"] - tr.groupby("seg")["x"].transform("mean")
-    yc = tr["y"] - tr.groupby("seg")["y"].transform("mean")
-    sxx = float((xc * xc).sum())
-    slope = float((xc * yc).sum()) / sxx if sxx > 0 else 0.0
-    base = te["y"] - te.groupby("seg")["y"].transform("mean")
-    model = base - slope * (te["x"] - te.groupby("seg")["x"].transform("mean"))
+    wt = tr["w"].to_numpy(dtype=float) if "w" in tr else np.ones(len(tr))
+    sxx = float(np.dot(wt, tr["x"] ** 2))
+    slope = float(np.dot(wt, tr["x"] * tr["y"])) / sxx if sxx > 0 else 0.0
+    base = te["y"]
+    model = base - slope * te["x"]
     loss = pd.DataFrame({"t": te["t"], "d": base ** 2 - model ** 2}).groupby("t")["d"].mean().to_numpy()
     return slope, float(np.mean(base ** 2)), float(np.mean(model ** 2)), _diebold_mariano(loss)
 
 
 def _weaker(tr: pd.DataFrame, te: pd.DataFrame, train: pd.Series, test: pd.Series):
-    """Within-segment slopes before and after, and the one-sided p that the holdout slope is
-    smaller in the training direction.
+    """Slopes before and after (fixed effects removed), and the one-sided p that the holdout
+    slope is smaller in the training direction.
 
     Slopes rather than correlations: a correlation also falls when the KPI merely varies less in
     the holdout, while the effect per unit of the KPI is unchanged. Each slope's standard error
@@ -455,12 +518,11 @@ def _weaker(tr: pd.DataFrame, te: pd.DataFrame, train: pd.Series, test: pd.Serie
     """
     out = []
     for part, row in ((tr, train), (te, test)):
-        xc = part["x"] - part.groupby("seg")["x"].transform("mean")
-        yc = part["y"] - part.groupby("seg")["y"].transform("mean")
-        sxx, syy = float((xc * xc).sum()), float((yc * yc).sum())
+        w = part["w"].to_numpy(dtype=float) if "w" in part else np.ones(len(part))
+        sxx, syy = float(np.dot(w, part["x"] ** 2)), float(np.dot(w, part["y"] ** 2))
         if sxx <= 0 or syy <= 0 or row["n_effective"] <= 2:
             return None, None, None
-        b = float((xc * yc).sum()) / sxx
+        b = float(np.dot(w, part["x"] * part["y"])) / sxx
         se = math.sqrt(syy / sxx) * math.sqrt(max(1 - row["r"] ** 2, 0.0) / (row["n_effective"] - 2))
         out.append((b, se))
     (b1, s1), (b2, s2) = out
@@ -499,15 +561,17 @@ def stability(d: Driver, th: Thresholds) -> Check:
     method = f"rolling windows of {window} periods every {step}"
     if d.assoc == 0:
         return Check("not_enough_data", "the overall sign is unknown", "no overall sign", method)
-    rs = []
+    rs, windows = [], []
     for s in range(t0, t1 - window + 2, step):
         part = pairs[(pairs["t"] >= s) & (pairs["t"] < s + window)]
-        tf, used = transform(part, ["x", "y"], "within", "")
+        tf, used = transform(part, ["x", "y"], d.base, "")
         if len(tf) - used < 4:
             continue
-        r = weighted_r(tf["x"].to_numpy(dtype=float), tf["y"].to_numpy(dtype=float))
+        r = weighted_r(tf["x"].to_numpy(dtype=float), tf["y"].to_numpy(dtype=float),
+                       tf["w"].to_numpy(dtype=float) if "w" in tf else None)
         if np.isfinite(r):
             rs.append(r)
+            windows.append({"first": s, "last": s + window - 1, "n": len(tf), "r": r})
     if len(rs) < 3:
         return Check("not_enough_data", f"{len(rs)} usable windows of {window} periods in {T} periods; 3 are needed",
                      f"too few rolling windows ({len(rs)})", method, {"n_windows": len(rs), "window": window,
@@ -516,7 +580,8 @@ def stability(d: Driver, th: Thresholds) -> Check:
     agree = (np.sign(rs) == d.assoc) & (np.abs(rs) >= th.min_effect)
     share = float(agree.mean())
     figures = {"share": share, "n_windows": len(rs), "n_agree": int(agree.sum()), "window": window,
-               "step": step, "r": float(np.median(rs)), "r_min": float(rs.min()), "r_max": float(rs.max())}
+               "step": step, "r": float(np.median(rs)), "r_min": float(rs.min()), "r_max": float(rs.max()),
+               "windows": windows}
     text = (f"{int(agree.sum())} of {len(rs)} windows of {window} periods have the overall sign with "
             f"|r| >= {th.min_effect:g} (r from {rs.min():+.2f} to {rs.max():+.2f})")
     if share >= th.stability_share:
@@ -543,9 +608,7 @@ def intervention(d: Driver, th: Thresholds, items: list[Intervention], *, treate
 
 
 def _one_intervention(d: Driver, th: Thresholds, item: Intervention, treated: list[int], start: int) -> Check:
-    seg = pd.Series(d.data.groupby(d.by, sort=True, dropna=False).ngroup().to_numpy()
-                    if d.by else np.zeros(len(d.data), dtype=int))
-    frame = pd.DataFrame({"seg": seg.to_numpy(), "t": d.number,
+    frame = pd.DataFrame({"seg": segment_codes(d.data, d.by), "t": d.number,
                           "kpi": d.data[d.kpi].to_numpy(dtype=float),
                           "y": d.data[d.outcome].to_numpy(dtype=float)})
     frame["treated"] = frame["seg"].isin(treated)

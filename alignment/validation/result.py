@@ -13,7 +13,7 @@ from .verdict import VerdictRules
 
 TABLE = ["driver", "lag", "check", "status", "method", "n", "r", "ci_low", "ci_high", "p_value", "p_adjusted",
          "share", "reason"]
-VERDICT_TABLE = ["driver", "lag", "sign", "verdict", "reasons", "n_pass", "n_fail", "n_not_enough_data"]
+VERDICT_TABLE = ["driver", "lag", "sign", "verdict", "reasons", "evidence", "n_pass", "n_fail", "n_not_enough_data"]
 
 
 def plain(value):
@@ -52,9 +52,12 @@ class ValidationResult:
         ``lag``, the holdout r for ``holdout``, the median window r and the agreeing share for
         ``stability``, and the outcome's difference-in-differences effect for ``intervention``.
     verdicts : pandas.DataFrame
-        One row per driver: ``driver, lag, sign, verdict, reasons, n_pass, n_fail,
+        One row per driver: ``driver, lag, sign, verdict, reasons, evidence, n_pass, n_fail,
         n_not_enough_data``. ``sign`` is +1 when a higher KPI goes with better CX, -1 when with
-        worse, 0 when unknown; ``reasons`` is a list of plain-words phrases.
+        worse, 0 when unknown; ``reasons`` is a list of plain-words phrases; ``evidence`` is
+        ``"panel"`` (variation between segments within periods, with the chosen effects) or
+        ``"time_series"`` (a centre-wide KPI or a single series: time variation only, with
+        calendar controls: weaker evidence, since nothing else stands in for period shocks).
     checks : dict
         driver -> check -> ``{"status", "reason", "method", **figures}``, JSON-able (no NaN).
     """
@@ -72,6 +75,11 @@ class ValidationResult:
     rules: VerdictRules
     placebo: str
     seed: int | None = None
+    effects: str = "segment"
+    weights: str = "none"
+    calendar: dict | None = None
+    n_low_responses: int = 0
+    setup: dict | None = None
 
     def verdict(self, driver: str) -> str:
         """The verdict on one driver."""
@@ -99,7 +107,8 @@ class ValidationResult:
             "outcome": self.outcome, "kpis": list(self.kpis), "lags": dict(self.lags), "max_lag": self.max_lag,
             "holdout_start": self.holdout_start, "outcome_higher_is_better": self.outcome_higher_is_better,
             "thresholds": self.thresholds.to_dict(), "rules": self.rules.to_dict(), "placebo": self.placebo,
-            "seed": self.seed,
+            "seed": self.seed, "effects": self.effects, "weights": self.weights, "calendar": self.calendar,
+            "n_low_responses": self.n_low_responses, "setup": self.setup,
             "verdicts": [dict(zip(VERDICT_TABLE, [plain(v) for v in row]))
                          for row in self.verdicts[VERDICT_TABLE].itertuples(index=False)],
             "checks": self.checks,

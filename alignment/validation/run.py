@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import correlate
-from ..correlation.series import lagged_frame, period_number, require_columns, segment_labels, unpack_panel
+from ..correlation.series import lagged_frame
 from ..exceptions import InputError, OptionError
+from ..panel.frame import Calendar, PanelFrame, centre_wide, period_number, require_columns
 from ..stats.resample import spawn_generators
 from . import checks as C
 from .options import Intervention, Thresholds
 from .result import TABLE, VERDICT_TABLE, ValidationResult, plain
 from .verdict import VerdictRules, decide
 
-SCOPES = ("pooled", "within", "within_detrended", "within_differenced", "per_segment")
+BASE_SCOPE = {"twoway": "within_twoway", "segment": "within", "none": "pooled"}
 KEY_FIGURES = ("n", "r", "ci_low", "ci_high", "p_value", "p_adjusted", "share")
 
 
@@ -25,7 +26,8 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
              thresholds: Thresholds = Thresholds(), rules: VerdictRules = VerdictRules(),
              interventions: Sequence[Intervention] = (), outcome_higher_is_better: bool | None = True,
              placebo: str = "shift", n_permutations: int = 999, grain: str | None = None,
-             time: str = "period", seed=None) -> ValidationResult:
+             time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
+             calendar: Calendar | None = None, drop_low_responses: bool = True) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -65,6 +67,22 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         As for :func:`alignment.correlate`.
     seed : None, int or numpy.random.SeedSequence
         Used by ``placebo="block"`` only; each KPI gets its own child stream.
+    effects : {"twoway", "segment", "none"}, optional
+        What every check removes before it looks at the association: segment and period effects
+        (default with 3 or more segments: an outage or a weekday that moves every queue cannot pass
+        for a driver), segment means (default with 2), or nothing (one series). A KPI with no
+        variation between segments (centre-wide: marketing spend, weather) is absorbed by period
+        effects; it is checked on its time variation with segment means and the calendar controls
+        removed, and its evidence is marked ``"time_series"`` (weaker: nothing but the calendar
+        stands in for the period shocks).
+    weights : {"responses", "none"} or str
+        Weight each period by the inverse sampling variance of its CX value (default), none, or a
+        weight column (see :func:`alignment.correlate`).
+    calendar : Calendar, optional
+        Holidays and event days; with weekday indicators at day grain, these are controls wherever
+        period effects are not.
+    drop_low_responses : bool
+        Leave periods flagged ``low_responses`` out of every check (they stay in the panel).
 
     Returns
     -------
@@ -82,7 +100,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     >>> res.checks["aht"]["within_segment"]["status"]
     'fail'
     """
-    data, by, grain = unpack_panel(panel, by, grain, time)
+    pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
+    by, grain = list(pf.by), pf.grain
+    effects = pf.effects(effects)
     kpis = [kpis] if isinstance(kpis, str) else list(kpis)
     if not kpis:
         raise OptionError("validate needs at least one KPI.")
@@ -103,7 +123,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     if not isinstance(n_permutations, (int, np.integer)) or isinstance(n_permutations, bool) or n_permutations < 19:
         raise OptionError(f"The 'n_permutations' parameter of validate must be an integer >= 19. "
                           f"Got {n_permutations!r} instead.")
-    require_columns(data, [outcome, *kpis], numeric=[outcome, *kpis])
+    require_columns(pf.data, [outcome, *kpis], numeric=[outcome, *kpis])
     higher = _direction(panel, outcome, outcome_higher_is_better)
     interventions = tuple(interventions)
     for item in interventions:
@@ -111,23 +131,40 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             raise OptionError(f"The 'interventions' parameter of validate must hold Intervention values. "
                               f"Got {type(item).__name__} instead.")
 
-    number = period_number(data[time], grain)
+    data, wcol, weights_used, n_low = pf.analysis_table(outcome, weights, drop_low_responses)
+    cal = pf.calendar(calendar)
+    for c in cal.columns:
+        data[c] = cal[c].to_numpy()
+    number = pf.t
     start, start_label = _holdout(data[time], holdout_start, grain)
     train_data, test_data = _masked(data, outcome, number, start)
-    labels = segment_labels(data, by)
+    labels = pf.labels
     codes_of = {label: code for code, label in labels.items()}
     n_segments = len(labels) if by else 1
     rngs, entropy = spawn_generators(seed, len(kpis))
 
-    tables, verdicts, all_checks = [], [], {}
+    tables, verdicts, all_checks, setup = [], [], {}, {}
+    w_all = data[wcol].to_numpy(dtype=float) if wcol else None
     for kpi, rng in zip(kpis, rngs):
         lag = lags[kpi]
         tried = sorted(set(range(max_lag + 1)) | {lag})
-        scopes = SCOPES if by else ("pooled", "within", "within_detrended", "within_differenced")
-        cor = correlate(data, outcome, [kpi], by=by, lags=tried, scope=scopes, grain=grain, time=time).table
-        pairs = lagged_frame(data, outcome, kpi, lag, by, number, [])
+        base, covariates, evidence = BASE_SCOPE[effects], [], "panel" if n_segments >= 2 else "time_series"
+        if effects == "twoway" and centre_wide(data[kpi].to_numpy(dtype=float), pf.seg, number):
+            base, evidence = "within", "time_series"
+        if base != "within_twoway":
+            covariates = list(cal.columns)
+        scopes = [base, f"{base}_detrended", f"{base}_differenced", "pooled"]
+        if by:
+            scopes += ["per_segment"] + (["within"] if base == "within_twoway" else [])
+        cor = correlate(data, outcome, [kpi], by=by, lags=tried, scope=list(dict.fromkeys(scopes)), grain=grain,
+                        time=time, covariates=covariates, weights=wcol, drop_low_responses=False).table
+        pairs = lagged_frame(data, outcome, kpi, lag, by, number, [wcol] if wcol else [])
+        if wcol:
+            pairs = pairs.rename(columns={wcol: "w"})
         d = C.Driver(kpi=kpi, lag=lag, outcome=outcome, data=data, by=by, number=number, n_segments=n_segments,
-                     cor=cor, pairs=pairs, max_lag=max_lag)
+                     cor=cor, pairs=pairs, max_lag=max_lag, base=base, weights=w_all,
+                     covariates=tuple(covariates), evidence=evidence)
+        setup[kpi] = {"scope": base, "evidence": evidence, "controls": list(covariates)}
         row = d.row("within")
         if row is not None and row["status"] == "ok":
             d.r, d.assoc = float(row["r"]), C._sign(row["r"])
@@ -138,11 +175,13 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             result = _run_checks(d, thresholds, data=data, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
                                  time=time, start=start, start_label=start_label, train_data=train_data,
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
+                                 wcol=wcol,
                                  labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
         verdict, reasons = decide(result, rules)
         sign = d.assoc if higher else -d.assoc
         statuses = [c.status for c in result.values()]
         verdicts.append(dict(driver=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons,
+                             evidence=evidence,
                              n_pass=statuses.count("pass"), n_fail=statuses.count("fail"),
                              n_not_enough_data=statuses.count("not_enough_data")))
         all_checks[kpi] = {name: plain({"status": c.status, "reason": c.reason, "method": c.method, **c.figures})
@@ -156,11 +195,13 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     return ValidationResult(table=table, verdicts=pd.DataFrame(verdicts, columns=VERDICT_TABLE), checks=all_checks,
                             outcome=outcome, kpis=tuple(kpis), lags=dict(lags), max_lag=max_lag,
                             holdout_start=start_label, outcome_higher_is_better=higher, thresholds=thresholds,
-                            rules=rules, placebo=placebo, seed=plain(entropy) if placebo == "block" else seed)
+                            rules=rules, placebo=placebo, seed=plain(entropy) if placebo == "block" else seed,
+                            effects=effects, weights=weights_used,
+                            calendar=(calendar or Calendar()).to_dict(), n_low_responses=n_low, setup=setup)
 
 
 def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start_label, train_data, test_data,
-                interventions, codes_of, labels, placebo, n_permutations, rng) -> dict:
+                interventions, codes_of, labels, placebo, n_permutations, rng, wcol) -> dict:
     out = {"within_segment": C.within_segment(d, th), "trend": C.trend(d, th),
            "placebo": C.placebo(d, th, kind=placebo, n_permutations=n_permutations, rng=rng),
            "lag": C.lag(d, th)}
@@ -168,8 +209,8 @@ def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start
         out["holdout"] = C.Check("not_enough_data", "the panel has too few periods for a holdout",
                                  "too few periods for a holdout")
     else:
-        train = _within_row(train_data, outcome, kpi, lag, by, grain, time)
-        test = _within_row(test_data, outcome, kpi, lag, by, grain, time)
+        train = _within_row(train_data, outcome, kpi, lag, by, grain, time, d, wcol)
+        test = _within_row(test_data, outcome, kpi, lag, by, grain, time, d, wcol)
         out["holdout"] = C.holdout(d, th, start=start, train=train, test=test, start_label=start_label)
     out["stability"] = C.stability(d, th)
     mine = [i for i in interventions if i.kpi == kpi]
@@ -185,8 +226,9 @@ def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start
     return out
 
 
-def _within_row(data, outcome, kpi, lag, by, grain, time):
-    table = correlate(data, outcome, [kpi], by=by, lags=[lag], scope="within", grain=grain, time=time).table
+def _within_row(data, outcome, kpi, lag, by, grain, time, d, wcol):
+    table = correlate(data, outcome, [kpi], by=by, lags=[lag], scope=d.base, grain=grain, time=time,
+                      covariates=list(d.covariates), weights=wcol, drop_low_responses=False).table
     return table.iloc[0] if len(table) else None
 
 
