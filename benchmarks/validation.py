@@ -33,6 +33,9 @@ from scipy import stats
 KPIS = ["service_level", "abandon_rate", "asa", "aht", "fcr", "transfer_rate", "offered", "email_backlog",
         "marketing_spend", "training_hours"]
 MAX_LAG = {"week": 2, "day": 7}
+# a queue-day has about 13 surveys: weights by responses carry their precision, so only nearly
+# empty days leave the inference
+MIN_RESPONSES = {"week": 30, "day": 5}
 
 
 def study_for(world: Path, truth: dict, n_boot: int, grain: str = "week"):
@@ -44,7 +47,7 @@ def study_for(world: Path, truth: dict, n_boot: int, grain: str = "week"):
                          ExtraSource(world / "marketing.csv", aggregate="sum"),
                          ExtraSource(world / "staffing.csv", by=["queue"], aggregate="sum")),
                  grain=grain, by=("queue",), timezone=truth["timezone"], max_lag=MAX_LAG[grain], n_boot=n_boot,
-                 seed=42)
+                 min_responses=MIN_RESPONSES[grain], seed=42)
 
 
 def one_world(seed: int, n_boot: int, grain: str = "week") -> dict:

@@ -265,3 +265,12 @@ def test_tipping_point_is_reproducible():
     a = tipping_point(data, "csat", "asa", by=["queue"], n_boot=50, seed=5)
     b = tipping_point(data, "csat", "asa", by=["queue"], n_boot=50, seed=5)
     assert (a.ci_low, a.ci_high, a.slope_change_ci) == (b.ci_low, b.ci_high, b.slope_change_ci)
+
+
+def test_tipping_point_resamples_whole_segments_when_asked():
+    rng = np.random.default_rng(21)
+    data = panel(rng, n_seg=6)
+    tp = quiet(tipping_point, data, "csat", "asa", by=["queue"], n_boot=40, seed=2, cluster="queue")
+    assert tp.n_boot == 40 and np.isfinite(tp.ci_low)
+    with pytest.raises(InputError, match="'site'"):
+        tipping_point(data, "csat", "asa", by=["queue"], n_boot=10, seed=2, cluster="site")

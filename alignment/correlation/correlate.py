@@ -265,24 +265,38 @@ def _one(pairs: pd.DataFrame, base: str, kind: str, covariates: list[str], weigh
         r = float(stats.kendalltau(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else np.nan
     else:
         r = weighted_r(x, y, w)
-    if not np.isfinite(r):
+    if not np.isfinite(r) or _absorbed(pairs, x, y):
         return _empty(n, "constant", "the KPI or the outcome does not vary in this scope")
     seg, t = tf["seg"].to_numpy(), tf["t"].to_numpy()
+    if inference == "driscoll-kraay":
+        p, n_eff = driscoll_kraay_test(x, y, w, t, r, n - used)
+        lo, hi = equivalent_interval(r, p, ci)
+        return dict(n=n, n_effective=n_eff, r=r, ci_low=lo, ci_high=hi, p_value=p, status="ok", reason="")
     if autocorrelation:
         xc, yc = x - np.average(x, weights=w), y - np.average(y, weights=w)
         n_star = effective_n(xc, yc, seg, t)
     else:
         n_star = float(n)
     n_eff = max(n_star * (n - used) / n * kish_factor(w), 2.0)
-    if inference == "driscoll-kraay":
-        p, n_eff = driscoll_kraay_test(x, y, w, t, r, n - used)
-        lo, hi = equivalent_interval(r, p, ci)
-    elif inference == "fisher":
+    if inference == "fisher":
         lo, hi = fisher_interval(r, n_eff, method, ci)
         p = p_value(r, n_eff, method)
     else:
         lo, hi, p = _block_bootstrap(x, y, w, t, r, method, ci, n_boot, block, seed)
     return dict(n=n, n_effective=n_eff, r=r, ci_low=lo, ci_high=hi, p_value=p, status="ok", reason="")
+
+
+def _absorbed(pairs: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> bool:
+    """True when the scope's effects removed (almost) all of the KPI's or the outcome's variation.
+
+    A centre-wide KPI under period effects keeps only rounding noise, about 1e-16 of its spread,
+    which a correlation would otherwise treat as data.
+    """
+    for before, after in ((pairs["x"].to_numpy(dtype=float), x), (pairs["y"].to_numpy(dtype=float), y)):
+        spread = float(np.var(before)) if len(before) > 1 else 0.0
+        if spread > 0 and float(np.var(after)) <= 1e-12 * spread:
+            return True
+    return False
 
 
 def _partial(x, y, z, w):

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..correlation.series import unpack_panel
-from ..panel.frame import lag_columns, period_number, require_columns
+from ..panel.frame import PanelFrame, block_length, require_columns
 from ..exceptions import InputError, OptionError
 from ..stats.resample import PanelResampler, spawn_generators
 
@@ -116,13 +115,18 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
     >>> tp.breakpoint > 0
     True
     """
-    data, by, grain = unpack_panel(panel, by, grain, time)
+    pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
+    data, by = pf.data, list(pf.by)
     require_columns(data, [outcome, kpi], numeric=[outcome, kpi])
     if not 0 < trim < 0.5 or grid < 3 or n_boot < 0 or not 0 < ci < 1:
         raise OptionError("tipping_point needs 0 < trim < 0.5, grid >= 3, n_boot >= 0 and 0 < ci < 1.")
-    frame = lag_columns(data, {kpi: lag}, by, period_number(data[time], grain))
+    clusters = [] if cluster is None else [cluster] if isinstance(cluster, str) else list(cluster)
+    require_columns(data, clusters)
+    frame = pf.lag({kpi: lag})
     frame["y"] = data[outcome].to_numpy(dtype=float)
     frame[time] = data[time].to_numpy()
+    for c in dict.fromkeys([*by, *clusters]):
+        frame[c] = data[c].to_numpy()
     frame = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=["y", kpi]).reset_index(drop=True)
     n = len(frame)
     if n < 20:
@@ -142,9 +146,7 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
     slope_below, change = float(coef[k]), float(coef[k + 1])
     boot = np.full((n_boot, 2), np.nan)
     if n_boot:
-        n_periods = frame[time].nunique()
-        plan = PanelResampler.from_frame(frame.assign(_seg=frame["seg"]), time=time,
-                                         block=block or max(2, int(round(n_periods ** (1 / 3)))),
+        plan = PanelResampler.from_frame(frame, time=time, block=block or block_length(frame[time].nunique()),
                                          cluster=cluster)
         rngs, _ = spawn_generators(seed, n_boot)
         for b, rng in enumerate(rngs):

@@ -1,0 +1,532 @@
+"""Monte Carlo calibration: the size of every test, the false-validation rate of a study, and power.
+
+Usage (from the project root)::
+
+    .venv/bin/python benchmarks/calibration.py                  # the full table (see --help for reps)
+    .venv/bin/python benchmarks/calibration.py --quick          # a couple of minutes, few reps
+    .venv/bin/python benchmarks/calibration.py --reps 200 --seed 20261201 --jobs 2 --json out/calibration.json
+
+The worlds are ``benchmarks/calibration_worlds.py``: queue x period panels whose ``csat`` is a survey
+percentage with its binomial sampling noise, weighted by ``csat_n``, under nine nulls real contact
+centres produce (``x_null`` never affects csat) and one world where ASA drives csat by about one
+point per 10 s. On each replication, through the public API only:
+
+* ``correlate(df, "csat", ["x_null"], by=["queue"], lags=max_lag, scope=["within_twoway", "within"])``
+  (default inference: Driscoll-Kraay fixed-b), read at lag 0: columns ``cor tw`` and ``cor w``;
+  ``correlate(..., scope="within", inference="fisher")``: column ``cor w fisher``;
+* ``regress(df, "csat", ["x_null"], by=["queue"], effects="twoway", errors=...)`` with
+  ``"driscoll-kraay"``, ``"hac"``, ``"cluster"``: ``reg tw dk / hac / cl``; ``effects="segment"`` with
+  the default errors (and the calendar controls regress adds itself): ``reg seg``;
+* the study's decision path: the lags of ``alignment.study.run.choose_lags`` (on the scope the study
+  trusts: ``within_twoway``, or ``within`` for a centre-wide KPI, as ``run_study`` decides with
+  ``alignment.panel.frame.centre_wide``), then ``alignment.validation.validate(df, "csat", kpis,
+  lags=..., by=["queue"], max_lag=..., grain=...)`` with its defaults. ``false val`` is the share of
+  replications whose ``x_null`` verdict is ``validated``. max_lag is 2 at both grains; three day cells
+  repeat with max_lag = 7 (a week of daily lags).
+* ``regress(rows, "score", ["x_null"], by=["queue"], model="ordinal")`` on respondent rows (1-5
+  scores) under the cross-dependence null, and on a control world without the shared components:
+  column ``ordinal``.
+
+A shortcut that changes no verdict: a KPI whose within-segment check row (the correlation that the
+check ``within_segment`` reads: the trusted scope at the chosen lag, with validate's calendar
+covariates for a centre-wide KPI) has p >= 0.05 fails that check, which is fatal, so its verdict is
+``not_validated`` without running the other six checks. Every ``--audit-every``-th replication runs
+``validate`` anyway and compares; the mismatches are printed (they must be 0).
+
+Seeds: replication ``r`` of a cell uses ``SeedSequence(seed, spawn_key=(crc32(cell), r))``, so a
+cell's numbers do not depend on which other cells run, on ``--jobs`` or on the order workers finish.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")   # 2 worker processes on 2 cores: no nested threads
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import sys
+import time
+import warnings
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import calibration_worlds as W  # noqa: E402
+
+SEED = 20261201
+ALPHA = 0.05
+MAX_LAG = {"week": 2, "day": 2}   # the lags a study searches; a few day cells also use 7
+SIZE_TESTS = ("cor_tw", "cor_w", "cor_w_fisher", "reg_tw_dk", "reg_tw_hac", "reg_tw_cl", "reg_seg")
+HEAD = {"cor_tw": "cor tw", "cor_w": "cor w", "cor_w_fisher": "cor w fisher", "reg_tw_dk": "reg tw dk",
+        "reg_tw_hac": "reg tw hac", "reg_tw_cl": "reg tw cl", "reg_seg": "reg seg", "ordinal": "ordinal",
+        "false_val": "false val"}
+CHECK_NAMES = ("within_segment", "trend", "placebo", "lag", "holdout", "stability")
+SIZE_TARGET = (3.0, 7.0)
+FALSE_TARGET = 5.0
+POWER_TARGET = 90.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of the table: a kind of replication on one kind of world."""
+
+    kind: str          # "null", "power" or "ordinal"
+    scenario: str
+    grain: str
+    queues: int
+    reps: int
+    family: str = "A"
+    periods: int | None = None
+    shared: bool = True    # ordinal: the cross-dependence world (True) or its control (False)
+    max_lag: int | None = None   # the study's lag search; default MAX_LAG of the grain
+
+    @property
+    def lag(self) -> int:
+        return MAX_LAG[self.grain] if self.max_lag is None else self.max_lag
+
+    @property
+    def T(self) -> int:
+        return W.n_periods(self.scenario, self.grain, self.periods)
+
+    @property
+    def key(self) -> str:
+        extra = ("" if self.shared else "-control") + ("" if self.max_lag is None else f"/L{self.max_lag}")
+        return f"{self.kind}/{self.family}/{self.scenario}/{self.grain}{self.T}/{self.queues}{extra}"
+
+
+# ----------------------------------------------------------------------------- one replication
+
+def _p(table, scope, lag=0, kpi=None):
+    t = table[(table["scope"] == scope) & (table["lag"] == lag) & table["segment"].isna()]
+    if kpi is not None:
+        t = t[t["x"] == kpi]
+    if t.empty or t.iloc[0]["status"] != "ok":
+        return math.nan
+    return float(t.iloc[0]["p_value"])
+
+
+def _reject(p) -> float:
+    return math.nan if p is None or not np.isfinite(p) else float(p < ALPHA)
+
+
+def _tests(df, kpi, grain, wide, cor):
+    """The size (or power) battery for one KPI: 1 = rejected at 5 %, 0 = not, NaN = not applicable."""
+    import alignment
+    # a centre-wide KPI has no within_twoway variation; correlate still reports an r of rounding noise
+    # (status "ok", |r| ~ 1e-5, p ~ 1), which is not a test: left out of the table
+    out = {"cor_tw": math.nan if wide else _reject(_p(cor, "within_twoway", 0, kpi)),
+           "cor_w": _reject(_p(cor, "within", 0, kpi))}
+    fisher = alignment.correlate(df, "csat", [kpi], by=["queue"], grain=grain, scope="within", inference="fisher")
+    out["cor_w_fisher"] = _reject(_p(fisher.table, "within", 0, kpi))
+    for name, errors in (("reg_tw_dk", "driscoll-kraay"), ("reg_tw_hac", "hac"), ("reg_tw_cl", "cluster")):
+        if wide:          # a centre-wide KPI is absorbed by period effects: regress refuses it
+            out[name] = math.nan
+            continue
+        fit = alignment.regress(df, "csat", [kpi], by=["queue"], grain=grain, effects="twoway", errors=errors)
+        out[name] = _reject(fit.table["p_value"].iloc[0])
+    fit = alignment.regress(df, "csat", [kpi], by=["queue"], grain=grain, effects="segment")
+    out["reg_seg"] = _reject(fit.table["p_value"].iloc[0])
+    return out
+
+
+def _study_path(df, kpis, grain, max_lag, wide, cor, audit):
+    """Verdict, sign and lag of each KPI on the study's decision path (see the module docstring).
+
+    ``cor``: ``correlate(df, "csat", kpis, lags=max_lag, scope=["within_twoway", "within"])``; the
+    study's own call has more scopes, but ``choose_lags`` reads only the trusted one and every row
+    of a correlation table is computed on its own, so its p-values are the same.
+    """
+    import alignment
+    from alignment.panel.frame import calendar_columns
+    from alignment.study.run import choose_lags
+    from alignment.validation import validate
+    effects = {k: "segment" if wide[k] else "twoway" for k in kpis}
+    lags = choose_lags(cor, kpis, max_lag, effects)
+    gate = {}
+    for k in kpis:
+        if not wide[k]:
+            gate[k] = _p(cor.table, "within_twoway", lags[k], k)
+        else:   # validate checks a centre-wide KPI with its calendar columns partialled out
+            cal = calendar_columns(df["period"], grain)
+            data = df.assign(**{c: cal[c].to_numpy() for c in cal.columns})
+            row = alignment.correlate(data, "csat", [k], by=["queue"], grain=grain, lags=[lags[k]], scope="within",
+                                      covariates=list(cal.columns)).table
+            gate[k] = _p(row, "within", lags[k], k)
+    need = [k for k in kpis if not (np.isfinite(gate[k]) and gate[k] >= ALPHA)]
+    run = kpis if audit else need
+    out = {k: {"verdict": "not_validated", "sign": 0, "lag": lags[k], "shortcut": k not in need,
+               "checks": {"within_segment": "fail"}} for k in kpis}
+    mismatches = 0
+    if run:
+        res = validate(df, "csat", run, lags={k: lags[k] for k in run}, by=["queue"], max_lag=max_lag, grain=grain)
+        v = res.verdicts.set_index("driver")
+        for k in run:
+            verdict, sign = str(v.loc[k, "verdict"]), int(v.loc[k, "sign"])
+            if k in need:
+                checks = res.table[res.table["driver"] == k]
+                out[k].update(verdict=verdict, sign=sign, checks=dict(zip(checks["check"], checks["status"])))
+            elif verdict != "not_validated":
+                mismatches += 1
+    return out, mismatches
+
+
+def replicate(cell: Cell, rep: int, seed: int, audit_every: int) -> dict:
+    """One replication of ``cell``: the 0/1 outcomes of every test, and the verdicts."""
+    warnings.simplefilter("ignore")
+    import alignment
+    from alignment.panel.frame import PanelFrame, centre_wide
+    ss = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(cell.key.encode()), rep))
+    started = time.process_time()
+    if cell.kind == "ordinal":
+        rows = W.survey_rows(cell.grain, cell.queues, ss, family=cell.family, periods=cell.periods,
+                             shared=cell.shared)
+        fit = alignment.regress(rows, "score", ["x_null"], by=["queue"], model="ordinal")
+        return {"ordinal": _reject(fit.table["p_value"].iloc[0]), "cpu": time.process_time() - started}
+    df = W.world(cell.scenario, cell.grain, cell.queues, ss, family=cell.family, periods=cell.periods)
+    kpis = ["asa", "x_null"] if cell.kind == "power" else ["x_null"]
+    pf = PanelFrame.from_panel(df, by=["queue"], grain=cell.grain)
+    wide = {k: centre_wide(df[k].to_numpy(dtype=float), pf.seg, pf.t) for k in kpis}
+    cor = alignment.correlate(df, "csat", kpis, by=["queue"], grain=cell.grain, lags=cell.lag,
+                              scope=["within_twoway", "within"])
+    out = {"tests": {k: _tests(df, k, cell.grain, wide[k], cor.table) for k in kpis}}
+    out["study"], out["mismatches"] = _study_path(df, kpis, cell.grain, cell.lag, wide, cor,
+                                                  audit=audit_every > 0 and rep % audit_every == 0)
+    out["audited"] = int(audit_every > 0 and rep % audit_every == 0)
+    out["cpu"] = time.process_time() - started
+    return out
+
+
+def _task(args):
+    cell, rep, seed, audit_every = args
+    try:
+        return cell.key, rep, replicate(cell, rep, seed, audit_every), None
+    except Exception as error:  # a failing replication is counted and reported, never hidden
+        return cell.key, rep, None, f"{type(error).__name__}: {error}"
+
+
+# ----------------------------------------------------------------------------- the plan
+
+def plan(reps: int, quick: bool, families: list[str]) -> list[Cell]:
+    """Cells of the table.
+
+    Family A: every null at week and day grain with 4 and 8 queues, power at 52 and 104 weeks and
+    364 days with 4 and 8 queues, at ``reps``; the ordinal model at ``reps // 2`` (a fit takes
+    seconds). Family B (the worlds nothing was tuned on): 8 queues, at ``reps // 2``. Three day cells
+    repeat with the study searching lags 0-7 (``/L7``), at ``reps // 2``.
+    """
+    half = max(4, reps // 2)
+    cells = []
+    if quick:
+        for s in W.NULL_SCENARIOS:
+            for grain in ("week", "day"):
+                if s == "weekday" and grain == "week":
+                    continue
+                cells.append(Cell("null", s, grain, 4, reps))
+        cells += [Cell("power", "power", "week", 8, reps), Cell("power", "power", "day", 8, reps),
+                  Cell("ordinal", "cross_dependence", "week", 4, max(4, reps // 2))]
+        return cells
+    for fam in families:
+        n = reps if fam == "A" else half
+        queue_counts = (4, 8) if fam == "A" else (8,)
+        for s in W.NULL_SCENARIOS:
+            for grain in ("week", "day"):
+                if s == "weekday" and grain == "week":
+                    continue
+                for q in queue_counts:
+                    cells.append(Cell("null", s, grain, q, n, fam))
+        for grain, periods in (("week", 52), ("week", 104), ("day", 364)):
+            if fam != "A" and periods == 104:
+                continue
+            for q in queue_counts:
+                cells.append(Cell("power", "power", grain, q, n, fam, periods))
+        if fam == "A":
+            cells += [Cell("ordinal", "cross_dependence", "week", 4, half),
+                      Cell("ordinal", "cross_dependence", "week", 8, half),
+                      Cell("ordinal", "cross_dependence", "week", 8, half, shared=False),
+                      Cell("null", "weekday", "day", 8, half, max_lag=7),
+                      Cell("null", "common_shock", "day", 8, half, max_lag=7),
+                      Cell("power", "power", "day", 8, half, periods=364, max_lag=7)]
+    return cells
+
+
+def run(cells: list[Cell], seed: int, jobs: int, audit_every: int, progress=True, cache: Path | None = None,
+        from_cache: bool = False) -> dict:
+    """Every replication of every cell, in ``jobs`` processes; ``cache`` (JSON lines) keeps finished
+    replications, so an interrupted run resumes where it stopped with the same numbers."""
+    results: dict[str, dict[int, dict]] = {c.key: {} for c in cells}
+    if cache and cache.exists():
+        for line in cache.read_text().splitlines():
+            item = json.loads(line)
+            if item["seed"] == seed and item["audit_every"] == audit_every and item["key"] in results:
+                results[item["key"]][item["rep"]] = item["res"]
+    # expensive cells first, so the two workers finish together
+    cost = {"ordinal": 6.0, "power": 4.0, "null": 1.0}
+    order = sorted(cells, key=lambda c: -(cost[c.kind] * (3 if c.grain == "day" else 1)))
+    tasks = [(c, r, seed, audit_every) for c in order for r in range(c.reps) if r not in results[c.key]]
+    if from_cache:
+        tasks = []
+    for key in results:   # a longer cached run: keep the first ``reps`` of each cell
+        reps = next(c.reps for c in cells if c.key == key)
+        results[key] = {r: v for r, v in results[key].items() if r < reps}
+    errors: dict[str, list[str]] = {}
+    done, start = 0, time.perf_counter()
+    sink = None
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        sink = cache.open("a")
+    ctx = mp.get_context("fork")
+    with ctx.Pool(jobs) as pool:
+        for key, rep, res, err in pool.imap_unordered(_task, tasks, chunksize=1):
+            done += 1
+            if err:
+                errors.setdefault(key, []).append(f"rep {rep}: {err}")
+            else:
+                results[key][rep] = res
+                if sink:
+                    sink.write(json.dumps({"key": key, "rep": rep, "seed": seed, "audit_every": audit_every,
+                                           "res": res}) + "\n")
+                    sink.flush()
+            if progress and (done % 50 == 0 or done == len(tasks)):
+                print(f"  {done}/{len(tasks)} replications, {time.perf_counter() - start:.0f} s",
+                      file=sys.stderr, flush=True)
+    if sink:
+        sink.close()
+    return {"results": results, "errors": errors, "wall": time.perf_counter() - start}
+
+
+# ----------------------------------------------------------------------------- the table
+
+def _rate(values):
+    v = np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    return (math.nan, 0) if len(v) == 0 else (100.0 * v.mean(), len(v))
+
+
+def _far(rate, n, null=ALPHA) -> bool:
+    """An exact binomial test rejects a true rate of ``null`` at 1 % (the miss is not Monte Carlo noise)."""
+    from scipy.stats import binomtest
+    return n > 0 and binomtest(int(round(rate * n / 100)), n, null).pvalue < 0.01
+
+
+def _fmt(rate, lo=None, hi=None, flag_above=None, n=0):
+    if not np.isfinite(rate):
+        return "–"
+    text = f"{rate:.1f}"
+    if (lo is not None and not (lo <= rate <= hi)) or (flag_above is not None and rate > flag_above):
+        text += " !!" if _far(rate, n) else " !"
+    return text
+
+
+def summarise(cells: list[Cell], out: dict) -> dict:
+    rows = []
+    for c in cells:
+        res = [r for _, r in sorted(out["results"][c.key].items())]
+        row = {"cell": asdict(c), "key": c.key, "T": c.T, "n": len(res), "errors": len(out["errors"].get(c.key, [])),
+               "cpu_per_rep": float(np.mean([r["cpu"] for r in res])) if res else math.nan}
+        if c.kind == "ordinal":
+            row["ordinal"] = _rate([r["ordinal"] for r in res])[0]
+        else:
+            row["mismatches"] = int(sum(r["mismatches"] for r in res))
+            row["audited"] = int(sum(r["audited"] for r in res))
+            for kpi in (["asa", "x_null"] if c.kind == "power" else ["x_null"]):
+                part = {t: _rate([r["tests"][kpi][t] for r in res])[0] for t in SIZE_TESTS}
+                verdicts = [r["study"][kpi] for r in res]
+                part["validated"] = _rate([float(v["verdict"] == "validated") for v in verdicts])[0]
+                part["validated_right_sign"] = _rate([float(v["verdict"] == "validated" and v["sign"] == -1)
+                                                      for v in verdicts])[0]
+                part["lag0"] = _rate([float(v["lag"] == 0) for v in verdicts])[0]
+                part["not_validated"] = _rate([float(v["verdict"] == "not_validated") for v in verdicts])[0]
+                part["inconclusive"] = _rate([float(v["verdict"] == "inconclusive") for v in verdicts])[0]
+                part["shortcut"] = _rate([float(v["shortcut"]) for v in verdicts])[0]
+                part["check_fail"] = {name: _rate([float(v["checks"].get(name) == "fail") for v in verdicts])[0]
+                                      for name in CHECK_NAMES}
+                part["check_not_enough_data"] = {
+                    name: _rate([float(v["checks"].get(name) == "not_enough_data") for v in verdicts])[0]
+                    for name in CHECK_NAMES}
+                row[kpi] = part
+        rows.append(row)
+    return {"rows": rows}
+
+
+def render(cells: list[Cell], summary: dict, meta: dict) -> str:
+    rows = {r["key"]: r for r in summary["rows"]}
+    ordinal = {(r["cell"]["family"], r["cell"]["grain"], r["T"], r["cell"]["queues"],
+                "ar1" if not r["cell"]["shared"] else "cross_dependence"): r for r in summary["rows"]
+               if r["cell"]["kind"] == "ordinal"}
+    cols = [*SIZE_TESTS, "ordinal", "false_val"]
+    lines = ["Size of each 5 % test (% of replications with p < 0.05) and false validation of x_null (%); "
+             "`!` = outside the target (size 3-7 %, false validation <= 5 %), `!!` = outside and an exact "
+             "binomial test rejects a true rate of 5 % at the 1 % level", "",
+             "| family | null | grain | T | queues | max lag | reps | " + " | ".join(HEAD[c] for c in cols) + " |",
+             "|" + "---|" * (7 + len(cols))]
+    for c in cells:
+        if c.kind != "null":
+            continue
+        r = rows[c.key]
+        x = r["x_null"]
+        o = ordinal.get((c.family, c.grain, c.T, c.queues, c.scenario))
+        vals = [_fmt(x[t], *SIZE_TARGET, n=r["n"]) for t in SIZE_TESTS]
+        vals.append(_fmt(o["ordinal"], *SIZE_TARGET, n=o["n"]) + f" ({o['n']})" if o else "–")
+        vals.append(_fmt(x["validated"], flag_above=FALSE_TARGET, n=r["n"]))
+        lines.append(f"| {c.family} | {c.scenario} | {c.grain} | {c.T} | {c.queues} | {c.lag} | {r['n']} | "
+                     + " | ".join(vals) + " |")
+    lines += ["", "Power: ASA costs 1 CSAT point per 10 s (power world: ASA AR(1) per queue, common incidents, "
+              "weekday patterns at day grain; x_null is a null KPI in the same world)", "",
+              "| family | grain | T | queues | max lag | reps | cor tw | cor w | reg tw dk | reg tw hac | reg tw cl | "
+              "reg seg | "
+              "validated, right sign | lag 0 chosen | not validated | inconclusive | x_null: reg tw dk | "
+              "x_null: false val |", "|" + "---|" * 18]
+    for c in cells:
+        if c.kind != "power":
+            continue
+        r = rows[c.key]
+        a, x = r["asa"], r["x_null"]
+        vals = [_fmt(a[t]) for t in ("cor_tw", "cor_w", "reg_tw_dk", "reg_tw_hac", "reg_tw_cl", "reg_seg")]
+        target = c.queues == 8 and (c.grain == "day" or c.T == 52) and c.max_lag is None
+        vals.append(_fmt(a["validated_right_sign"]) + (" !" if target and a["validated_right_sign"] < POWER_TARGET
+                                                       else ""))
+        vals += [_fmt(a["lag0"]), _fmt(a["not_validated"]), _fmt(a["inconclusive"]), _fmt(x["reg_tw_dk"]),
+                 _fmt(x["validated"], flag_above=FALSE_TARGET)]
+        lines.append(f"| {c.family} | {c.grain} | {c.T} | {c.queues} | {c.lag} | {r['n']} | " + " | ".join(vals) + " |")
+    lines.append("")
+    for c in cells:
+        if c.kind != "power":
+            continue
+        a = rows[c.key]["asa"]
+        fails = ", ".join(f"{k} {v:.1f} %" for k, v in a["check_fail"].items() if v > 0) or "none"
+        short = ", ".join(f"{k} {v:.1f} %" for k, v in a["check_not_enough_data"].items() if v > 0) or "none"
+        lines.append(f"ASA checks, {c.family} {c.grain} {c.T} x {c.queues} (max lag {c.lag}): fail: {fails}; "
+                     f"not enough data: {short}")
+    lines += ["", "Pooled over grains and queue counts (each null's cells at the study's default max lag; "
+              "N = replications pooled, size in %, `!`/`!!` as above):", "",
+              "| family | null | N | " + " | ".join(HEAD[c] for c in (*SIZE_TESTS, "false_val")) + " |",
+              "|" + "---|" * (3 + len(SIZE_TESTS) + 1)]
+    for fam in dict.fromkeys(c.family for c in cells):
+        for scen in W.NULL_SCENARIOS:
+            group = [rows[c.key] for c in cells if c.kind == "null" and c.family == fam and c.scenario == scen
+                     and c.max_lag is None]
+            if not group:
+                continue
+            n = sum(g["n"] for g in group)
+            vals = []
+            for t in (*SIZE_TESTS, "validated"):
+                pairs = [(g["x_null"][t], g["n"]) for g in group if np.isfinite(g["x_null"][t])]
+                m = sum(p[1] for p in pairs)
+                rate = sum(p[0] * p[1] for p in pairs) / m if m else math.nan
+                vals.append(_fmt(rate, *SIZE_TARGET, n=m) if t != "validated"
+                            else _fmt(rate, flag_above=FALSE_TARGET, n=m))
+            lines.append(f"| {fam} | {scen} | {n} | " + " | ".join(vals) + " |")
+    reps = sorted({r["n"] for r in summary["rows"]})
+    se = "; ".join(f"N = {n}: {100 * math.sqrt(0.05 * 0.95 / n):.1f} points at 5 %, "
+                   f"{100 * math.sqrt(0.9 * 0.1 / n):.1f} at 90 %" for n in reps if n)
+    mism = sum(r.get("mismatches", 0) for r in summary["rows"])
+    audited = sum(r.get("audited", 0) for r in summary["rows"])
+    errors = sum(r["errors"] for r in summary["rows"])
+    lines += ["", f"Monte Carlo standard error sqrt(p(1-p)/N): {se}. The ordinal column gives its reps in brackets "
+              f"(ar1 row: the control world without the shared components). "
+              f"Shortcut audit: {audited} replications re-run through validate, "
+              f"{mism} verdict mismatches. Failed replications: {errors}.",
+              f"Command: {meta['command']}  (" + ("rendered from the cache of earlier runs" if meta.get("from_cache")
+                                                   else f"{meta['wall']:.0f} s wall on {meta['jobs']} workers")
+              + f", seed {meta['seed']})"]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- follow-up: where a size is lost
+
+def _diagnose_one(args):
+    name, fam, scenario, grain, queues, rep, seed = args
+    warnings.simplefilter("ignore")
+    import alignment
+    ss = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(f"diagnose/{name}".encode()), rep))
+    df = W.world(scenario, grain, queues, ss, family=fam)
+    cor = alignment.correlate(df, "csat", ["x_null"], by=["queue"], grain=grain, scope="within_twoway").table
+    out = {"cor tw (dk)": float(cor["p_value"].iloc[0] < ALPHA)}
+    for effects in ("twoway", "segment"):
+        for errors in ("driscoll-kraay", "hac", "cluster"):
+            fit = alignment.regress(df, "csat", ["x_null"], by=["queue"], grain=grain, effects=effects, errors=errors)
+            out[f"{effects[:3]} {errors[:3]}"] = float(fit.table["p_value"].iloc[0] < ALPHA)
+    return name, out
+
+
+def diagnose(reps: int, seed: int, jobs: int, grain: str = "week", queues: int = 8) -> str:
+    """Sizes of the regressions' errors on variants of two nulls, to tell the causes apart:
+    white noise (no persistence), phi = 0.9 (high persistence), and cross-dependence without and
+    with wide queue loadings."""
+    from dataclasses import replace
+    A = W.FAMILIES["A"]
+    worlds = {"ar1 (phi 0.6-0.8)": (A, "ar1"), "ar1, white noise (phi 0)": (replace(A, phi=(0.0, 0.0)), "ar1"),
+              "ar1, phi 0.9": (replace(A, phi=(0.9, 0.9)), "ar1"),
+              "cross_dependence, loadings sd 0": (replace(A, loading_sd=0.0), "cross_dependence"),
+              "cross_dependence, loadings sd 0.25": (A, "cross_dependence"),
+              "cross_dependence, loadings sd 0.5": (replace(A, loading_sd=0.5), "cross_dependence")}
+    tasks = [(n, f, s, grain, queues, r, seed) for n, (f, s) in worlds.items() for r in range(reps)]
+    with mp.get_context("fork").Pool(jobs) as pool:
+        results = pool.map(_diagnose_one, tasks, chunksize=4)
+    by: dict[str, list[dict]] = {}
+    for name, out in results:
+        by.setdefault(name, []).append(out)
+    cols = list(results[0][1])
+    lines = [f"Size (%) at {grain} grain, {queues} queues, {reps} replications per world (family A unless said; "
+             f"tw = two-way effects, seg = segment effects; dk / hac / clu = the regress errors)", "",
+             "| world | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for name in worlds:
+        lines.append(f"| {name} | " + " | ".join(f"{100 * np.mean([o[c] for o in by[name]]):.1f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=None,
+                    help="replications per family-A cell (default 100; 16 with --quick)")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--quick", action="store_true", help="family A, 4 queues, 2 power cells, few reps")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--families", nargs="+", default=["A", "B"], choices=sorted(W.FAMILIES))
+    ap.add_argument("--only", nargs="+", default=None,
+                    help="keep the cells whose key contains one of these strings (e.g. null/A/trend power/)")
+    ap.add_argument("--audit-every", type=int, default=20,
+                    help="run validate in full on every k-th replication to audit the shortcut (0: never)")
+    ap.add_argument("--json", type=Path, help="also write the per-cell figures to this JSON file")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="JSON-lines file of finished replications: a rerun with the same --seed resumes")
+    ap.add_argument("--from-cache", action="store_true", help="print the table of what --cache holds; run nothing")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="instead of the table: the follow-up that separates the causes of the HAC and DK misses")
+    args = ap.parse_args(argv)
+    if args.diagnose:
+        print(diagnose(args.reps or 200, args.seed, args.jobs))
+        return 0
+    reps = args.reps or (16 if args.quick else 100)
+    cells = plan(reps, args.quick, args.families)
+    if args.only:
+        cells = [c for c in cells if any(s in c.key for s in args.only)]
+    command = "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"{len(cells)} cells, {sum(c.reps for c in cells)} replications, {args.jobs} workers; "
+          f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    out = run(cells, args.seed, args.jobs, args.audit_every, cache=args.cache, from_cache=args.from_cache)
+    summary = summarise(cells, out)
+    meta = {"command": command.strip(), "wall": out["wall"], "jobs": args.jobs, "seed": args.seed,
+            "load_end": os.getloadavg()[0], "from_cache": args.from_cache}
+    print(render(cells, summary, meta))
+    for key, errs in out["errors"].items():
+        print(f"errors in {key}: {len(errs)}; first: {errs[0]}", file=sys.stderr)
+    print("cpu seconds per replication: " + ", ".join(f"{r['key']} {r['cpu_per_rep']:.2f}" for r in summary["rows"]),
+          file=sys.stderr)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, **summary}, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
