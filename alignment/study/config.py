@@ -226,6 +226,16 @@ class _Reader:
             self.fail(f"{key}.{name}", f"must be >= 0. Got {value} instead.")
         return value
 
+    def tables(self, value, key: str, allowed: set[str]):
+        """``(key, table)`` for each table of an array of tables (``[[key]]``), its keys checked."""
+        if not isinstance(value, list):
+            self.fail(key, f"must be an array of tables ([[{key}]])")
+        for i, t in enumerate(value):
+            item = f"{key}[{i}]"
+            t = self.table(t, item)
+            self.known(t, allowed, item)
+            yield item, t
+
     def strings(self, table: Mapping, name: str, key: str) -> tuple[str, ...]:
         value = self.get(table, name, key, list, default=[])
         if not all(isinstance(v, str) and v for v in value):
@@ -419,13 +429,8 @@ def _validation(r: _Reader, t: dict) -> Thresholds:
 
 
 def _interventions(r: _Reader, value) -> tuple[Intervention, ...]:
-    if not isinstance(value, list):
-        r.fail("interventions", "must be an array of tables ([[interventions]])")
     out = []
-    for i, t in enumerate(value):
-        key = f"interventions[{i}]"
-        t = r.table(t, key)
-        r.known(t, _INTERVENTION_KEYS, key)
+    for key, t in r.tables(value, "interventions", _INTERVENTION_KEYS):
         segments = r.strings(t, "segments", key)
         if not segments:
             r.fail(f"{key}.segments", "must list the segments that were changed")
@@ -445,15 +450,8 @@ def _calendar(r: _Reader, value, events) -> Calendar:
     subdivision = r.get(t, "subdivision", "study.calendar", str)
     if subdivision and not country:
         r.fail("study.calendar.subdivision", "needs a country (calendar = { country = \"US\", subdivision = \"NY\" })")
-    if not isinstance(events, list):
-        r.fail("events", "must be an array of tables ([[events]])")
-    out = []
-    for i, e in enumerate(events):
-        key = f"events[{i}]"
-        e = r.table(e, key)
-        r.known(e, _EVENT_KEYS, key)
-        day = r.get(e, "date", key, "date", required=True)
-        out.append((day.isoformat(), r.get(e, "name", key, str, required=True)))
+    out = [(r.get(e, "date", key, "date", required=True).isoformat(), r.get(e, "name", key, str, required=True))
+           for key, e in r.tables(events, "events", _EVENT_KEYS)]
     calendar = Calendar(country=country, subdivision=subdivision, events=tuple(out))
     if country:
         from ..panel.frame import _holidays

@@ -6,12 +6,19 @@ a status (``pass``, ``fail``, ``not_enough_data`` or ``not_applicable``), the fi
 a one-line reason in plain words and a short headline for the verdict. Checks that cannot run
 say so in their result; they never raise.
 
+Every check works on the scope the driver trusts (``Driver.base``): ``within_twoway`` (segment and
+period effects) by default with 3 or more segments, ``within`` (segment effects) with 2 or for a
+centre-wide KPI, which is also partialled on the calendar controls, ``pooled`` for one series; a
+"within" scope below means that one. Rows are weighted by the outcome's responses when the
+validation is (``Driver.weights``).
+
 The checks and their pass rules (``alpha``, ``min_effect`` ... are :class:`Thresholds`):
 
 ``within_segment``
-    The correlation with segment means removed (scope ``within`` of :func:`alignment.correlate`,
-    effective-n inference) has p < alpha. A KPI that only differs between segments with different
-    baselines fails. Also reported: the share of segments whose own correlation has the same sign.
+    The correlation with the driver's effects removed (Driscoll-Kraay fixed-b test of
+    :func:`alignment.correlate`) has p < alpha. A KPI that only differs between segments with
+    different baselines fails, and so does one whose segment-only association disappears once
+    period effects are removed (it moved with shocks common to all segments). Also reported: the share of segments whose own correlation has the same sign.
     Not applicable without at least two segments. The reason says "differs between segments with
     different baselines" when the pooled correlation is significant and more than half of it
     disappears within segments.
