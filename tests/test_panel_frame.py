@@ -154,4 +154,4 @@ def test_ordinal_model_clusters_by_segment_and_period():
     data = pd.concat(rows, ignore_index=True)
     res = regress(data, "score", ["x"], by=["queue"], model="ordinal")
     assert res.errors == "cluster by queue x period (80 clusters)"
-    assert res.effects == "segment"
+    assert res.effects == "twoway"                                    # 4 queues: segment and period effects

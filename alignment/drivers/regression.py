@@ -439,7 +439,9 @@ def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionRe
     Responses of one segment and period share that period's KPIs, so they are not independent
     draws: the model has segment effects and its errors are clustered by segment x period
     (without either, the Moulton problem makes the test reject a true null several times too
-    often). Without segments, errors are clustered by period.
+    often). With 3 or more segments and a period column it also has period effects, as the panel
+    models do: a shock common to every segment in a period (and a centre-wide KPI) is absorbed
+    rather than left to correlate the clusters. Without segments, errors are clustered by period.
     """
     from statsmodels.miscmodels.ordinal_model import OrderedModel
     if not isinstance(data, pd.DataFrame):
@@ -456,10 +458,16 @@ def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionRe
                          column=outcome)
     y = pd.Series(pd.Categorical(scores.astype(int), ordered=True))
     exog = frame[kpis].astype(float)
+    effects = "none"
     if by:
         codes = frame.groupby(by, sort=True, dropna=False).ngroup()
-        dummies = pd.get_dummies(codes, prefix="segment", drop_first=True, dtype=float)
-        exog = pd.concat([exog, dummies], axis=1)
+        dummies = [pd.get_dummies(codes, prefix="segment", drop_first=True, dtype=float)]
+        effects = "segment"
+        if time in frame.columns and codes.nunique() >= 3:
+            periods = pd.factorize(frame[time], sort=True)[0]
+            dummies.append(pd.get_dummies(periods, prefix="period", drop_first=True, dtype=float))
+            effects = "twoway"
+        exog = pd.concat([exog, *dummies], axis=1)
     mod = OrderedModel(y, exog, distr="logit")
     if cluster_cols and errors != "nonrobust":
         groups = frame.groupby(cluster_cols, sort=True, dropna=False).ngroup().to_numpy()
@@ -484,4 +492,4 @@ def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionRe
                                 f"{np.exp(b):.3g}"))
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(),
                             outcome=outcome, model="ordinal", errors=used_errors, n=len(frame), r2=None,
-                            fit=fit, effects="segment" if by else "none", ci=ci)
+                            fit=fit, effects=effects, ci=ci)
