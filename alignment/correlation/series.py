@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import OptionError
-from ..panel.frame import PanelFrame, demean, lag_columns
+from ..panel.frame import demean, lag_columns
 
 BASES = ("pooled", "within", "within_twoway", "per_segment")
 TRANSFORMS = ("", "detrended", "differenced")
@@ -81,9 +81,3 @@ def transform(pairs: pd.DataFrame, columns: list[str], base: str, kind: str) -> 
     seg = out["seg"].to_numpy() if effects != "none" else np.zeros(len(out), dtype=np.int64)
     out[columns] = demean(out[columns].to_numpy(dtype=float), seg, out["t"].to_numpy(), effects, w, trend=trend)
     return out, used
-
-
-def unpack_panel(panel, by, grain, time):
-    """The table, segment columns and grain of a Panel or DataFrame, checked for analysis."""
-    f = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
-    return f.data, list(f.by), f.grain

@@ -257,16 +257,15 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     frame["segment"] = frame["seg"].map(pf.labels) if by else "all"
     seg, t = frame["seg"].to_numpy(), frame["t"].to_numpy()
     w = frame["w"].to_numpy(dtype=float) if weight_col else None
-    fe_for_spread = fixed if model != "mixed" else "segment"
 
     def within(values):
-        return demean(values, seg, t, fe_for_spread, w)
+        return demean(values, seg, t, fixed, w)
 
     kept = []
     for k in kpis:
         x = frame[k].to_numpy(dtype=float)
         sd, scale = float(np.std(within(x))), float(np.abs(x).mean()) + 1e-300
-        where = {"twoway": " within segments and periods", "segment": " within segments", "none": ""}[fe_for_spread]
+        where = {"twoway": " within segments and periods", "segment": " within segments", "none": ""}[fixed]
         if sd <= 1e-9 * max(scale, 1.0):
             hint = (" (it is the same in every segment: period effects absorb it; use effects='segment')"
                     if fixed == "twoway" and np.std(demean(x, seg, t, "segment", w)) > 1e-9 * max(scale, 1.0) else "")
