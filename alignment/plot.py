@@ -21,11 +21,17 @@ def _axes(ax, size=(6.4, 4.0)):
 def importance(result, ax=None):
     """Horizontal bars of each driver's importance with its bootstrap interval, best on top.
 
-    ``result`` is an :class:`~alignment.drivers.ImportanceResult` or a :class:`~alignment.study.StudyResult`.
+    ``result`` is an :class:`~alignment.drivers.ImportanceResult` or a :class:`~alignment.study.StudyResult`
+    (whose importance ranks the validated drivers only, a family as one bar).
     """
     imp = getattr(result, "importance", result)
-    t = imp.table.sort_values("importance")
     own = ax is None
+    if imp is None:                  # a study that validated no driver ranks none
+        ax = _axes(ax, (6.4, 1.6))
+        ax.text(0.5, 0.5, "no validated driver to rank", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    t = imp.table.sort_values("importance")
     ax = _axes(ax, (6.4, 0.45 * len(t) + 1.2))
     y = np.arange(len(t))
     lo = (t["importance"] - t["ci_low"]).clip(lower=0).fillna(0).to_numpy(dtype=float)

@@ -17,21 +17,17 @@ point per 10 s. On each replication, through the public API only:
 * ``regress(df, "csat", ["x_null"], by=["queue"], effects="twoway", errors=...)`` with
   ``"driscoll-kraay"``, ``"hac"``, ``"cluster"``: ``reg tw dk / hac / cl``; ``effects="segment"`` with
   the default errors (and the calendar controls regress adds itself): ``reg seg``;
-* the study's decision path: the lags of ``alignment.study.run.choose_lags`` (on the scope the study
-  trusts: ``within_twoway``, or ``within`` for a centre-wide KPI, as ``run_study`` decides with
-  ``alignment.panel.frame.centre_wide``), then ``alignment.validation.validate(df, "csat", kpis,
-  lags=..., by=["queue"], max_lag=..., grain=...)`` with its defaults. ``false val`` is the share of
+* the study's decision path: ``alignment.validation.validate(df, "csat", kpis, by=["queue"],
+  max_lag=..., grain=...)`` with its defaults (lags and signs chosen on the training periods). ``false val`` is the share of
   replications whose ``x_null`` verdict is ``validated``. max_lag is 2 at both grains; three day cells
   repeat with max_lag = 7 (a week of daily lags).
 * ``regress(rows, "score", ["x_null"], by=["queue"], model="ordinal")`` on respondent rows (1-5
   scores) under the cross-dependence null, and on a control world without the shared components:
   column ``ordinal``.
 
-A shortcut that changes no verdict: a KPI whose within-segment check row (the correlation that the
-check ``within_segment`` reads: the trusted scope at the chosen lag, with validate's calendar
-covariates for a centre-wide KPI) has p >= 0.05 fails that check, which is fatal, so its verdict is
-``not_validated`` without running the other six checks. Every ``--audit-every``-th replication runs
-``validate`` anyway and compares; the mismatches are printed (they must be 0).
+Every replication runs the full ``validate`` (the former shortcut for KPIs failing the within
+check no longer holds: a KPI that is simply not significant is ``inconclusive``, and lags are
+chosen on the training periods inside ``validate``). ``--audit-every`` is kept and has no effect.
 
 Seeds: replication ``r`` of a cell uses ``SeedSequence(seed, spawn_key=(crc32(cell), r))``, so a
 cell's numbers do not depend on which other cells run, on ``--jobs`` or on the order workers finish.
@@ -140,44 +136,18 @@ def _tests(df, kpi, grain, wide, cor):
 
 
 def _study_path(df, kpis, grain, max_lag, wide, cor, audit):
-    """Verdict, sign and lag of each KPI on the study's decision path (see the module docstring).
-
-    ``cor``: ``correlate(df, "csat", kpis, lags=max_lag, scope=["within_twoway", "within"])``; the
-    study's own call has more scopes, but ``choose_lags`` reads only the trusted one and every row
-    of a correlation table is computed on its own, so its p-values are the same.
-    """
-    import alignment
-    from alignment.panel.frame import calendar_columns
-    from alignment.study.run import choose_lags
+    """Verdict, sign and lag of each KPI on the study's decision path: ``validate`` with its
+    defaults, which chooses the lags and signs on the training periods itself (as ``run_study``
+    does). ``wide``, ``cor`` and ``audit`` are kept for the call signature; nothing is skipped."""
     from alignment.validation import validate
-    effects = {k: "segment" if wide[k] else "twoway" for k in kpis}
-    lags = choose_lags(cor, kpis, max_lag, effects)
-    gate = {}
+    res = validate(df, "csat", kpis, by=["queue"], max_lag=max_lag, grain=grain, families={})
+    v = res.verdicts.set_index("driver")
+    out = {}
     for k in kpis:
-        if not wide[k]:
-            gate[k] = _p(cor.table, "within_twoway", lags[k], k)
-        else:   # validate checks a centre-wide KPI with its calendar columns partialled out
-            cal = calendar_columns(df["period"], grain)
-            data = df.assign(**{c: cal[c].to_numpy() for c in cal.columns})
-            row = alignment.correlate(data, "csat", [k], by=["queue"], grain=grain, lags=[lags[k]], scope="within",
-                                      covariates=list(cal.columns)).table
-            gate[k] = _p(row, "within", lags[k], k)
-    need = [k for k in kpis if not (np.isfinite(gate[k]) and gate[k] >= ALPHA)]
-    run = kpis if audit else need
-    out = {k: {"verdict": "not_validated", "sign": 0, "lag": lags[k], "shortcut": k not in need,
-               "checks": {"within_segment": "fail"}} for k in kpis}
-    mismatches = 0
-    if run:
-        res = validate(df, "csat", run, lags={k: lags[k] for k in run}, by=["queue"], max_lag=max_lag, grain=grain)
-        v = res.verdicts.set_index("driver")
-        for k in run:
-            verdict, sign = str(v.loc[k, "verdict"]), int(v.loc[k, "sign"])
-            if k in need:
-                checks = res.table[res.table["driver"] == k]
-                out[k].update(verdict=verdict, sign=sign, checks=dict(zip(checks["check"], checks["status"])))
-            elif verdict != "not_validated":
-                mismatches += 1
-    return out, mismatches
+        checks = res.table[res.table["driver"] == k]
+        out[k] = {"verdict": str(v.loc[k, "verdict"]), "sign": int(v.loc[k, "sign"]), "lag": int(v.loc[k, "lag"]),
+                  "shortcut": False, "checks": dict(zip(checks["check"], checks["status"]))}
+    return out, 0
 
 
 def replicate(cell: Cell, rep: int, seed: int, audit_every: int) -> dict:

@@ -24,7 +24,7 @@ def report(tmp_path_factory):
     from alignment.study import load_study
     from alignment.report import write_report
     folder = tmp_path_factory.mktemp("world")
-    simulate(folder, seed=11, days=210, queues=3)
+    simulate(folder, seed=11, days=364, queues=3)
     (folder / "study.toml").write_text(STUDY.format(outcome="csat"))
     result = load_study(folder / "study.toml").run()
     write_report(result, folder)

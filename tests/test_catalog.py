@@ -1,6 +1,7 @@
 """The catalog: every entry complete, formulas parse, options validated, NPS standard error."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -101,3 +102,67 @@ def test_declared_survey_metrics_and_composites_are_validated():
         CompositeScore("cis", weights={})
     ces = SurveyMetric("ces", scale=(1, 5), higher_is_better=True).metric()
     assert ces.higher_is_better and ces.scale == (1.0, 5.0)
+
+
+# ---- steps, short labels and families ---------------------------------------------------
+
+@pytest.mark.parametrize("name", catalog.names("operational"))
+def test_every_operational_kpi_declares_a_step_and_a_short_label(name):
+    m = catalog.get(name)
+    assert m.step is not None and m.step > 0 and math.isfinite(m.step)
+    assert m.short_label and m.short_label != name
+
+
+def test_steps_managers_think_in():
+    steps = {n: catalog.get(n).step for n in ("asa", "avg_time_to_abandon", "aht", "service_level",
+                                              "abandon_rate", "fcr", "transfer_rate", "offered")}
+    assert steps == {"asa": 10, "avg_time_to_abandon": 10, "aht": 30, "service_level": 1, "abandon_rate": 1,
+                     "fcr": 1, "transfer_rate": 1, "offered": 100}
+    assert [catalog.get(n).short_label for n in ("csat", "nps", "asa", "service_level")] == \
+        ["CSAT", "NPS", "ASA", "service level"]
+    assert "effects per step of 1 percentage point" in catalog.describe("fcr")
+    assert "effects per step of 100 contacts" in catalog.describe("offered")
+
+
+def test_catalog_families():
+    family = {n: catalog.get(n).family for n in catalog.names() if catalog.get(n).family}
+    assert family == {"asa": "waiting", "service_level": "waiting", "abandon_rate": "waiting",
+                      "abandon_rate_excl_short": "waiting", "avg_time_to_abandon": "waiting",
+                      "fcr": "resolution", "transfer_rate": "resolution"}
+
+
+def test_families_among_the_given_kpis():
+    # order of members as in kpis, families in the order of their first member, singletons dropped
+    assert catalog.families(["transfer_rate", "asa", "aht", "fcr", "service_level"]) == {
+        "resolution": ("transfer_rate", "fcr"), "waiting": ("asa", "service_level")}
+    assert catalog.families(["asa", "fcr", "aht"]) == {}
+    assert catalog.families(("asa", "asa", "abandon_rate")) == {"waiting": ("asa", "abandon_rate")}
+
+
+def test_declared_families_take_precedence():
+    kpis = ["asa", "service_level", "abandon_rate", "agents", "occupancy", "fcr", "transfer_rate"]
+    out = catalog.families(kpis, declared={"staffing": ["occupancy", "agents", "asa"], "other": ["x", "fcr"]})
+    # asa leaves "waiting"; "other" has one of the given KPIs only; unknown names are ignored
+    assert out == {"staffing": ("asa", "agents", "occupancy"), "waiting": ("service_level", "abandon_rate")}
+    # a declared family named like a catalog family replaces it
+    assert catalog.families(kpis, declared={"waiting": ["asa", "agents"]}) == {
+        "waiting": ("asa", "agents"), "resolution": ("fcr", "transfer_rate")}
+    assert catalog.families(kpis, declared={}) == catalog.families(kpis)
+
+
+@pytest.mark.parametrize("declared, words", [
+    (["asa"], "must map family names to lists of KPIs"),
+    ({"staffing": "agents"}, "members of family 'staffing' must be a list"),
+    ({"a": ["asa", "fcr"], "b": ["fcr", "aht"]}, "'fcr' is in two families"),
+])
+def test_bad_declared_families_are_option_errors(declared, words):
+    with pytest.raises(OptionError, match=re.escape(words)):
+        catalog.families(["asa", "fcr", "aht"], declared=declared)
+
+
+def test_check_units():
+    assert catalog.check_units(None) == {}
+    assert catalog.check_units({"spend": {"step": 5, "label": "spend"}, "asa": {"unit": "s"}}) == {
+        "spend": {"step": 5.0, "label": "spend"}, "asa": {"unit": "s"}}
+    with pytest.raises(OptionError, match="declare its step or label only"):
+        catalog.check_units({"service_level": {"unit": "ratio"}})

@@ -104,8 +104,9 @@ def test_planted_effect_is_recovered_in_its_own_units():
     assert row["ci_low"] < -0.08 < row["ci_high"]
     assert row["step"] == 10 and row["unit"] == "s"
     assert row["effect"] == pytest.approx(10 * row["coef"])
-    assert re.match(r"each extra 10 s of asa goes with 0\.\d+ fewer CSAT points \(95 % CI 0\.\d+ to 0\.\d+\)",
-                    row["phrase"]), row["phrase"]
+    assert re.match(r"each extra 10 s of ASA goes with 0\.\d+ fewer CSAT percentage points "
+                    r"\(95 % CI 0\.\d+ to 0\.\d+\)", row["phrase"]), row["phrase"]
+    assert row["effect_unit"] == "CSAT percentage points per 10 s of ASA"
     within = data.assign(**{c: data[c] - data.groupby("queue")[c].transform("mean") for c in ("asa", "csat")})
     assert row["std_coef"] == pytest.approx(row["coef"] * within["asa"].std() / within["csat"].std())
 
@@ -182,6 +183,8 @@ def test_ordinal_logit_recovers_a_planted_coefficient():
     res = quiet(regress, pd.DataFrame({"score": score, "asa": asa}), "score", ["asa"], model="ordinal")
     row = res.table.iloc[0]
     assert row["ci_low"] < -0.03 < row["ci_high"]
+    assert (row["step"], row["unit"]) == (10.0, "s") and row["effect"] == pytest.approx(10 * row["coef"])
+    assert row["phrase"] == f"each extra 10 s of ASA multiplies the odds of a higher score by {np.exp(row['effect']):.3g}"
 
 
 def test_lags_come_from_the_same_segment():
@@ -274,3 +277,108 @@ def test_tipping_point_resamples_whole_segments_when_asked():
     assert tp.n_boot == 40 and np.isfinite(tp.ci_low)
     with pytest.raises(InputError, match="'site'"):
         tipping_point(data, "csat", "asa", by=["queue"], n_boot=10, seed=2, cluster="site")
+
+
+# ---- steps, units and phrases ------------------------------------------------------------
+
+def spend_panel(rng):
+    data = panel(rng)
+    # a KPI outside the catalog with a large spread: its step must not come from that spread
+    data["spend"] = rng.normal(250_000, 80_000, len(data))
+    data["csat"] = data["csat"] - 2e-5 * data["spend"]
+    return data
+
+
+def test_a_kpi_outside_the_catalog_is_reported_per_unit_not_per_its_spread():
+    res = quiet(regress, spend_panel(np.random.default_rng(30)), "csat", ["spend"], by=["queue"])
+    row = res.table.iloc[0]
+    assert (row["step"], row["unit"]) == (1.0, "")
+    assert row["effect"] == pytest.approx(row["coef"])
+    assert row["phrase"].startswith("each extra unit of spend goes with ")
+    assert row["effect_unit"] == "CSAT percentage points per unit of spend"
+
+
+def test_declared_units_give_the_step_unit_and_label():
+    units = {"spend": {"step": 1000, "unit": "USD", "label": "marketing spend"}, "unused": {"step": 2}}
+    res = quiet(regress, spend_panel(np.random.default_rng(30)), "csat", ["spend", "asa"], by=["queue"],
+                units=units)
+    spend, asa = res.table.iloc[0], res.table.iloc[1]
+    assert (spend["step"], spend["unit"]) == (1000.0, "USD")
+    assert spend["effect"] == pytest.approx(1000 * spend["coef"])
+    assert [spend["effect_ci_low"], spend["effect_ci_high"]] == pytest.approx(
+        [1000 * spend["ci_low"], 1000 * spend["ci_high"]])
+    assert re.match(r"each extra 1,000 USD of marketing spend goes with 0\.0\d+ fewer CSAT percentage points",
+                    spend["phrase"]), spend["phrase"]
+    assert spend["effect_unit"] == "CSAT percentage points per 1,000 USD of marketing spend"
+    assert (asa["step"], asa["unit"]) == (10.0, "s")  # the catalog's step, untouched
+
+
+def test_a_catalog_kpi_may_declare_its_step_and_label_but_not_its_unit():
+    data = panel(np.random.default_rng(31))
+    row = quiet(regress, data, "csat", ["asa"], by=["queue"], units={"asa": {"step": 5, "label": "wait"}}).table.iloc[0]
+    assert row["step"] == 5 and row["phrase"].startswith("each extra 5 s of wait goes with")
+    with pytest.raises(OptionError, match=r"unit of 'asa' is fixed by the catalog \('s'\)"):
+        regress(data, "csat", ["asa"], by=["queue"], units={"asa": {"unit": "min"}})
+
+
+def test_percentages_read_as_percentage_points_and_nps_as_points():
+    data = panel(np.random.default_rng(32))
+    row = quiet(regress, data, "csat", ["fcr"], by=["queue"]).table.iloc[0]
+    assert (row["step"], row["unit"]) == (1.0, "percentage point")
+    assert row["phrase"].startswith("each extra percentage point of FCR goes with ")
+    assert "CSAT percentage points (95 % CI" in row["phrase"]
+    nps = quiet(regress, data.rename(columns={"csat": "nps"}), "nps", ["asa"], by=["queue"],
+                weights="none").table.iloc[0]
+    assert re.search(r" (more|fewer) NPS points \(95 % CI", nps["phrase"]), nps["phrase"]
+    other = quiet(regress, data.rename(columns={"csat": "loyalty"}), "loyalty", ["asa"], by=["queue"],
+                  weights="none").table.iloc[0]
+    assert re.search(r" (more|fewer) loyalty points \(", other["phrase"]), other["phrase"]
+
+
+def test_phrases_name_the_lag_in_the_grain():
+    data = panel(np.random.default_rng(33))
+    table = quiet(regress, data, "csat", ["asa", "fcr"], by=["queue"], lags={"asa": 1, "fcr": 3}).table
+    assert table["phrase"].iloc[0].startswith("each extra 10 s of last week's ASA goes with")
+    assert table["phrase"].iloc[1].startswith("each extra percentage point of FCR 3 weeks earlier goes with")
+    assert table["effect_unit"].iloc[0] == "CSAT percentage points per 10 s of ASA"
+
+
+def test_the_panel_definition_of_the_outcome_sets_its_words():
+    from alignment import KpiOptions, build_panel
+    kw = dict(surveys="data/demo/surveys.csv", grain="week", by=["queue"], timezone="America/New_York",
+              metrics=["csat", "asa"])
+    mean = build_panel("data/demo/contacts.csv", options=KpiOptions(csat_variant="mean"), **kw)
+    row = quiet(regress, mean, "csat", ["asa"], lags=1).table.iloc[0]
+    assert row["phrase"].startswith("each extra 10 s of last week's ASA goes with ")
+    assert re.search(r" (more|fewer) CSAT points \(95 % CI", row["phrase"]), row["phrase"]
+
+
+@pytest.mark.parametrize("units, words", [
+    ([1, 2], "must map each KPI to a mapping"),
+    ({"spend": 3}, "Got 3 for 'spend'"),
+    ({"spend": {"stp": 1000}}, "unknown key 'stp' for 'spend'"),
+    ({"spend": {"step": 0}}, "step of 'spend' must be a positive number"),
+    ({"spend": {"step": True}}, "step of 'spend' must be a positive number"),
+    ({"spend": {"step": float("inf")}}, "step of 'spend' must be a positive number"),
+    ({"spend": {"unit": 5}}, "unit of 'spend' must be a string"),
+    ({"spend": {"label": " "}}, "label of 'spend' must be a non-empty string"),
+])
+def test_bad_units_are_one_line_option_errors(units, words):
+    with pytest.raises(OptionError) as info:
+        regress(spend_panel(np.random.default_rng(34)), "csat", ["spend"], by=["queue"], units=units)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_phrase_and_lag_words_are_pure_text():
+    from alignment.drivers.regression import lag_words, natural_step, phrase
+    args = ("asa", 10, "s", -0.82, -1.1, -0.51, "csat")
+    assert phrase(*args) == phrase(*args)
+    assert phrase(*args, lag=1, grain="day").startswith("each extra 10 s of the previous day's ASA ")
+    assert phrase(*args, lag=1, grain="month").startswith("each extra 10 s of last month's ASA ")
+    assert phrase(*args, lag=2, grain="week").startswith("each extra 10 s of ASA 2 weeks earlier ")
+    assert phrase("asa", 10, "s", float("nan"), np.nan, np.nan, "csat") == "the effect of ASA could not be estimated"
+    assert phrase("x", 1, "", 1.0, 0.5, 1.5, "csat").startswith("each extra unit of x goes with 1 more CSAT "
+                                                               "percentage point (")
+    assert lag_words("ASA", 0, "day") == "ASA"
+    assert natural_step("offered") == (100.0, "contacts", "offered volume")
+    assert natural_step("interaction_quality_score").unit == "point"

@@ -28,7 +28,7 @@ def study_text(name: str) -> str:
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     folder = tmp_path_factory.mktemp("world")
-    simulate(folder, seed=11, days=210, queues=3)
+    simulate(folder, seed=11, days=364, queues=3)
     (folder / "study.toml").write_text(study_text("small world"))
     return load_study(folder / "study.toml").run()
 
@@ -37,7 +37,7 @@ def result(tmp_path_factory):
 def hostile(tmp_path_factory):
     """A world whose study name and one queue name are a script tag."""
     folder = tmp_path_factory.mktemp("hostile")
-    simulate(folder, seed=11, days=210, queues=3)
+    simulate(folder, seed=11, days=364, queues=3)
     for name in ("contacts.csv", "surveys.csv", "backlog.csv"):
         path = folder / name
         path.write_text(path.read_text().replace("billing", HOSTILE))
@@ -85,7 +85,9 @@ def test_headline_names_validated_drivers_with_their_effects(result, page):
     for row in validated.itertuples():
         assert row.effect_phrase in headline
         assert row.reasons[0] in headline
-    strong = drivers[(drivers["verdict"] != "validated") & (drivers["importance"] >= 0.10)]
+    import pandas as pd
+    looked = pd.to_numeric(drivers["p_value"], errors="coerce") < 0.05      # the report's "looked strong" rule
+    strong = drivers[(drivers["verdict"] != "validated") & looked]
     for row in strong.itertuples():  # looked strong but failed: named with the reason
         assert row.name in headline and row.reasons[0] in headline
 

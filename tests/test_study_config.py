@@ -136,3 +136,76 @@ def test_bad_statistics_keys_are_one_line_errors(tmp_path, change, key, words):
 def test_an_event_without_a_date_names_its_key(tmp_path):
     with pytest.raises(StudyError, match=r"key 'events\[0\]\.date'"):
         load_study(write(tmp_path, BASE + '\n[[events]]\nname = "outage"\n'))
+
+
+# ---- [kpis.NAME] and [families] ---------------------------------------------------------
+
+MORE = BASE.replace('kpis = ["asa", "fcr", "email_backlog"]', 'kpis = ["asa", "fcr", "email_backlog", "aht"]')
+UNITS_AND_FAMILIES = MORE + """
+[kpis.email_backlog]
+step = 10
+unit = "emails"
+label = "email backlog"
+
+[kpis.asa]
+label = "speed of answer"
+
+[families]
+workload = ["email_backlog", "aht"]
+"""
+
+
+def test_kpi_units_and_families_are_parsed(tmp_path):
+    study = load_study(write(tmp_path, UNITS_AND_FAMILIES))
+    assert study.units == {"email_backlog": {"step": 10.0, "unit": "emails", "label": "email backlog"},
+                           "asa": {"label": "speed of answer"}}
+    assert study.families == {"workload": ("email_backlog", "aht")}
+    assert study.kpis == ("asa", "fcr", "email_backlog", "aht")  # [study] kpis is untouched by [kpis.x]
+    plain = load_study(write(tmp_path, BASE, "plain.toml"))
+    assert (plain.units, plain.families) == ({}, {})
+
+
+def test_units_and_families_in_python_are_normalized():
+    from alignment import Study
+    from alignment.data.sources import Source
+    study = Study(name="t", outcome="csat", kpis=("asa", "aht", "spend"), contacts=Source(data="c.csv"),
+                  surveys=Source(data="s.csv"), units={"spend": {"step": 500, "unit": "USD"}},
+                  families={"pace": ["asa", "aht"]})
+    assert study.units == {"spend": {"step": 500.0, "unit": "USD"}} and study.families == {"pace": ("asa", "aht")}
+    with pytest.raises(StudyError, match=r"key 'kpis\.spend': the step of 'spend' must be a positive number"):
+        Study(name="t", outcome="csat", kpis=("spend",), contacts=Source(data="c.csv"),
+              surveys=Source(data="s.csv"), units={"spend": {"step": -1}})
+
+
+@pytest.mark.parametrize("extra, key, words", [
+    ('[kpis.nope]\nstep = 1\n', "kpis.nope", "'nope' is not one of the study's KPIs (asa, fcr, email_backlog, aht)"),
+    ('[kpis.email_backlog]\nstp = 1\n', "kpis.email_backlog.stp", "unknown key (known: label, step, unit)"),
+    ('[kpis.email_backlog]\nstep = "ten"\n', "kpis.email_backlog.step", "must be a number. Got 'ten' instead."),
+    ('[kpis.email_backlog]\nstep = 0\n', "kpis.email_backlog", "step of 'email_backlog' must be a positive number"),
+    ('[kpis.email_backlog]\nunit = 3\n', "kpis.email_backlog.unit", "must be a string"),
+    ('[kpis.email_backlog]\nlabel = ""\n', "kpis.email_backlog", "must be a non-empty string"),
+    ('[kpis.asa]\nunit = "min"\n', "kpis.asa", "unit of 'asa' is fixed by the catalog ('s')"),
+    ('[kpis]\nasa = 3\n', "kpis.asa", "must be a table"),
+    ('[families]\nworkload = ["email_backlog"]\n', "families.workload", "must list at least 2 KPIs"),
+    ('[families]\nworkload = ["email_backlog", "nope"]\n', "families.workload",
+     "'nope' is not one of the study's KPIs"),
+    ('[families]\nworkload = ["email_backlog", "email_backlog"]\n', "families.workload", "lists 'email_backlog' twice"),
+    ('[families]\na = ["email_backlog", "aht"]\nb = ["aht", "asa"]\n', "families.b",
+     "'aht' is already in family 'a'"),
+    ('[families]\nasa = ["email_backlog", "aht"]\n', "families.asa", "is also the name of a KPI"),
+    ('[families]\noffered = ["email_backlog", "aht"]\n', "families.offered", "is also the name of a KPI"),
+    ('[families]\nworkload = "aht"\n', "families.workload", "must be a list"),
+    ('[families]\nworkload = ["aht", 3]\n', "families.workload", "must list names as strings"),
+])
+def test_bad_units_and_families_are_one_line_errors(tmp_path, extra, key, words):
+    path = write(tmp_path, MORE + "\n" + extra)
+    with pytest.raises(StudyError) as error:
+        load_study(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}, key '{key}': ") and words in message and "\n" not in message
+
+
+def test_a_top_level_kpis_list_points_to_the_study_section(tmp_path):
+    path = write(tmp_path, 'kpis = ["asa"]\n' + MORE)
+    with pytest.raises(StudyError, match=r"key 'kpis': .*goes in \[study\] kpis = \[\.\.\.\]"):
+        load_study(path)

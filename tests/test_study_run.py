@@ -19,7 +19,7 @@ SCRIPT = Path(sys.executable).with_name("alignment")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("world")
-    simulate(folder, seed=11, days=210, queues=3)
+    simulate(folder, seed=11, days=364, queues=3)
     for outcome in ("csat", "ces"):
         (folder / f"{outcome}.toml").write_text(STUDY.format(outcome=outcome))
     return folder
@@ -41,24 +41,19 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
     assert run("run", world / "csat.toml", "--out", second, "--quiet", cwd=world).returncode == 0
     assert (first / "results.json").read_bytes() == (second / "results.json").read_bytes()
     doc = strict_json(first / "results.json")
-    assert doc["schema_version"] == SCHEMA_VERSION == 1
-    assert list(doc) == ["schema_version", "study", "data", "drivers", "correlations", "models", "warnings"]
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
+    assert list(doc) == ["schema_version", "study", "data", "drivers", "families", "correlations", "models",
+                         "warnings"]
     assert doc["study"]["seed"] == 5 and doc["study"]["max_lag"] == 1 and doc["study"]["holdout_start"]
     assert doc["data"]["n_segments"] == 3 and doc["data"]["n_contacts"] > 0
     names = [d["name"] for d in doc["drivers"]]
     assert sorted(names) == sorted(["asa", "fcr", "aht", "email_backlog", "marketing_spend"])
-    # with 3 queues the default effects are two-way: marketing_spend is centre-wide, so period
-    # effects absorb it; it keeps its effect and verdict from its time variation, but no rank
     assert doc["study"]["effects"] == "twoway" and doc["study"]["weights"] == "responses"
-    assert [d["rank"] for d in doc["drivers"]] == [1, 2, 3, 4, None]
     spend = next(d for d in doc["drivers"] if d["name"] == "marketing_spend")
-    assert spend["rank"] is None and spend["evidence"] == "time_series" and spend["effect"] is not None
+    assert spend["evidence"] == "time_series" and spend["effect"] is not None
     assert {d["evidence"] for d in doc["drivers"] if d["name"] != "marketing_spend"} == {"panel"}
-    for d in doc["drivers"]:
-        assert {"name", "rank", "lag", "sign", "importance", "importance_ci", "effect", "effect_ci", "effect_unit",
-                "p_value", "p_adjusted", "verdict", "reasons", "checks"} <= set(d)
-        assert d["verdict"] in ("validated", "not_validated", "inconclusive") and d["reasons"]
-        assert set(d["checks"]) >= {"holdout", "stability", "trend", "within_segment", "placebo", "lag"}
+    check_schema_2(doc)
+    assert any(d["rank"] == 1 for d in doc["drivers"])                 # something was validated here
     row = doc["correlations"][0]
     assert list(row)[:12] == ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low",
                               "ci_high", "p_value"]
@@ -66,6 +61,32 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
     other = tmp_path / "c"
     assert run("run", world / "csat.toml", "--out", other, "--seed", "6", "--quiet", cwd=world).returncode == 0
     assert strict_json(other / "results.json")["study"]["seed"] == 6
+
+
+DRIVER_KEYS = {"name", "rank", "tier", "lag", "sign", "importance", "importance_ci", "rank_ci", "effect",
+               "effect_ci", "effect_unit", "effect_phrase", "effect_marginal", "effect_marginal_ci", "p_value",
+               "verdict", "verdict_p", "verdict_p_adjusted", "family", "proxy_of", "evidence", "reasons", "checks"}
+
+
+def check_schema_2(doc):
+    """The promises of results.json schema 2 (README): ranked means validated, validated means
+    confirmed out of time, ranked drivers first, proxies never ranked."""
+    ranks = [d["rank"] for d in doc["drivers"]]
+    ranked = [r for r in ranks if r is not None]
+    assert ranks[:len(ranked)] == ranked == sorted(ranked)             # validated drivers first, by rank
+    for d in doc["drivers"]:
+        assert DRIVER_KEYS <= set(d), DRIVER_KEYS - set(d)
+        assert "p_adjusted" not in d
+        assert d["verdict"] in ("validated", "not_validated", "inconclusive") and d["reasons"]
+        if d["rank"] is not None:
+            assert d["verdict"] == "validated" and d["tier"] is not None
+        if d["verdict"] == "validated":
+            assert d["rank"] is not None and d["verdict_p_adjusted"] < 0.05
+            assert "pass" in (d["checks"]["holdout"]["status"], d["checks"]["intervention"]["status"])
+        if d["proxy_of"] is not None:
+            assert d["rank"] is None and d["verdict"] != "validated" and d["family"]
+    for f in doc["families"]:
+        assert {"name", "members", "verdict", "importance", "importance_ci", "carried_by"} <= set(f)
 
 
 def test_sign_means_better_experience_whatever_the_scale_direction(world):
@@ -93,3 +114,31 @@ def test_run_replaces_an_existing_output_only_on_success(world, tmp_path):
     assert run("run", world / "csat.toml", "--out", out, "--quiet", cwd=world).returncode == 0
     assert not (out / "keep.txt").exists() and (out / "results.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_demo_puts_validated_drivers_first_everywhere(tmp_path):
+    """`alignment demo`: its first printed driver, the report's first table row and the first bar of
+    figure 1 are validated drivers, and results.json keeps the schema 2 promises."""
+    from alignment import plot
+    from alignment.cli import demo_study_path
+    from alignment.report.context import driver_rows
+    out = tmp_path / "demo"
+    done = subprocess.run([str(SCRIPT), "demo", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    doc = strict_json(out / "results.json")
+    check_schema_2(doc)
+    by_name = {d["name"]: d for d in doc["drivers"]}
+    first = next(line for line in done.stdout.splitlines() if line.strip().startswith("1. "))
+    name = first.strip().split()[1]
+    assert by_name[name]["verdict"] == "validated" and by_name[name]["rank"] == 1
+    assert "(validated" in first
+    result = load_study(demo_study_path()).run()
+    assert driver_rows(result)[0]["verdict"] == "validated"
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = plot.importance(result)
+    bars = [t.get_text() for t in ax.get_yticklabels()]
+    verdict_of = {**{d["name"]: d["verdict"] for d in doc["drivers"]},
+                  **{f["name"]: f["verdict"] for f in doc["families"]}}
+    assert bars and all(verdict_of[b] == "validated" for b in bars)
+    assert by_name["marketing_spend"]["rank"] is None                   # the trend trap is never ranked

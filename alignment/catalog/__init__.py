@@ -40,6 +40,9 @@ __all__ = [
     "table",
     "describe",
     "resolve",
+    "families",
+    "check_units",
+    "UNIT_KEYS",
     "nps_standard_error",
     "builtin_survey_metrics",
 ]
@@ -71,6 +74,13 @@ class Metric:
         Input columns it needs, as ``table.column``.
     variant : str or None
         The chosen variant for metrics that have several definitions.
+    short_label : str
+        The name a sentence uses: ``"ASA"``, ``"service level"``, ``"CSAT"``.
+    step : float or None
+        For operational KPIs, the change a manager thinks in, in ``unit`` (percentage points
+        for a ``"%"`` KPI): effects are reported per step.
+    family : str or None
+        KPIs built from the same contacts share a family (see :func:`families`).
     """
 
     name: str
@@ -91,6 +101,9 @@ class Metric:
     targets: str | None = None
     bands: tuple[Mapping[str, object], ...] = ()
     benchmarks: Mapping[str, float] = field(default_factory=dict)
+    short_label: str = ""
+    step: float | None = None
+    family: str | None = None
 
     @property
     def additive(self) -> bool:
@@ -157,6 +170,7 @@ class Metric:
             "scale": None if self.scale is None else list(self.scale),
             "targets": self.targets, "bands": [dict(b) for b in self.bands],
             "benchmarks": dict(self.benchmarks),
+            "short_label": self.short_label, "step": self.step, "family": self.family,
         }
 
 
@@ -201,7 +215,8 @@ def _build(name: str, entry: Mapping, variant: str | None, **override) -> Metric
         formula=spec["formula"], inputs=tuple(spec.get("inputs", ())), variant=variant,
         variants=variants, scale=tuple(spec["scale"]) if "scale" in spec else None,
         targets=spec.get("targets"), bands=tuple(spec.get("bands", ())),
-        benchmarks=dict(spec.get("benchmarks", {})),
+        benchmarks=dict(spec.get("benchmarks", {})), short_label=spec.get("short_label", name),
+        step=float(spec["step"]) if "step" in spec else None, family=spec.get("family"),
     )
 
 
@@ -284,6 +299,13 @@ def describe(name: str) -> str:
         lines.append(f"  formula: {m.formula}  [{_ratio(m)}]")
     if "standard_error" in entry:
         lines.append(f"  standard error: {entry['standard_error']}")
+    if m.step is not None:
+        word = "percentage point" if m.unit == "%" else "point" if m.unit.startswith("points") else None
+        step_unit = (word + "s" * (m.step != 1)) if word else m.unit
+        lines.append(f"  effects per step of {m.step:g} {step_unit}")
+    if m.family:
+        kin = [n for n, e in _ENTRIES.items() if n != name and e.get("family") == m.family]
+        lines.append(f"  family: {m.family} (with {', '.join(kin)})")
     if m.scale:
         lines.append(f"  scale: {m.scale[0]:g}-{m.scale[1]:g}")
     if m.targets:
@@ -304,6 +326,132 @@ def _ratio(m: Metric) -> str:
         return f"({lin})" if len(lin.terms) > 1 else str(lin)
     text = part(m.numerator) + ("" if m.denominator is None else f" / {part(m.denominator)}")
     return f"{m.multiplier:g} * {text}" if m.multiplier != 1 else text
+
+
+def families(kpis: Sequence[str],
+             declared: Mapping[str, Sequence[str]] | None = None) -> dict[str, tuple[str, ...]]:
+    """The families among ``kpis``: KPIs computed from the same contacts.
+
+    KPIs of one family move together by construction -- ASA, service level and the abandon
+    rates all come from the waits of the same queue, FCR and the transfer rate from how the
+    same answered contacts ended -- so their separate effects are poorly identified and a
+    check or ranking may want to treat them as one group. The catalog declares ``waiting``
+    (asa, service_level, abandon_rate, abandon_rate_excl_short, avg_time_to_abandon) and
+    ``resolution`` (fcr, transfer_rate); a study declares its own in ``[families]``.
+
+    Parameters
+    ----------
+    kpis : sequence of str
+        The KPIs to group, e.g. a study's KPIs.
+    declared : mapping of family name -> sequence of KPI names, optional
+        Families a study declares. They take precedence: a KPI in a declared family leaves its
+        catalog family, and a declared family named like a catalog family replaces it (its
+        members are exactly the declared ones). Members not in ``kpis`` are ignored.
+
+    Returns
+    -------
+    dict of str -> tuple of str
+        Only families with at least 2 of the given KPIs; members in the order of ``kpis``,
+        families in the order of their first member.
+
+    Raises
+    ------
+    OptionError
+        When ``declared`` does not map names to lists of KPI names, or puts a KPI in two
+        families.
+
+    Examples
+    --------
+    >>> from alignment import catalog
+    >>> catalog.families(["fcr", "asa", "aht", "service_level", "transfer_rate"])
+    {'resolution': ('fcr', 'transfer_rate'), 'waiting': ('asa', 'service_level')}
+    >>> catalog.families(["asa", "service_level", "agents", "occupancy"],
+    ...                  declared={"staffing": ["agents", "occupancy", "asa"]})
+    {'staffing': ('asa', 'agents', 'occupancy')}
+    """
+    kpis = list(dict.fromkeys([kpis] if isinstance(kpis, str) else kpis))
+    declared = {} if declared is None else declared
+    if not isinstance(declared, Mapping):
+        raise OptionError(f"The 'declared' parameter of families must map family names to lists of KPIs. "
+                          f"Got {declared!r} instead.")
+    family_of: dict[str, str] = {}
+    for name, members in declared.items():
+        if (isinstance(members, str) or not isinstance(members, Sequence)
+                or not all(isinstance(m, str) for m in members)):
+            raise OptionError(f"The members of family {name!r} must be a list of KPI names. "
+                              f"Got {members!r} instead.")
+        for m in members:
+            if family_of.get(m, name) != name:
+                raise OptionError(f"{m!r} is in two families, {family_of[m]!r} and {name!r}; "
+                                  f"a KPI belongs to one family at most.")
+            family_of[m] = name
+    for k in kpis:
+        own = (_ENTRIES.get(k) or {}).get("family")
+        if k not in family_of and own is not None and own not in declared:
+            family_of[k] = own
+    groups: dict[str, list[str]] = {}
+    for k in kpis:
+        if k in family_of:
+            groups.setdefault(family_of[k], []).append(k)
+    return {name: tuple(members) for name, members in groups.items() if len(members) >= 2}
+
+
+UNIT_KEYS = ("step", "unit", "label")
+
+
+def check_units(units: Mapping[str, Mapping[str, object]] | None,
+                owner: str = "The 'units' parameter of regress") -> dict[str, dict]:
+    """Validate declared steps, units and labels of KPIs; return them as plain dicts.
+
+    ``units`` maps a KPI to a mapping with any of ``step`` (a positive number, in the KPI's
+    unit), ``unit`` (a string such as ``"USD"``) and ``label`` (a non-empty string used in
+    sentences). A catalog KPI's unit is fixed by its formula, so only its step and label may
+    be declared.
+
+    Raises
+    ------
+    OptionError
+        With one line naming the KPI and the key.
+
+    Examples
+    --------
+    >>> from alignment import catalog
+    >>> catalog.check_units({"marketing_spend": {"step": 1000, "unit": "USD"}})
+    {'marketing_spend': {'step': 1000.0, 'unit': 'USD'}}
+    """
+    if units is None:
+        return {}
+    keys = ", ".join(map(repr, UNIT_KEYS))
+    if not isinstance(units, Mapping):
+        raise OptionError(f"{owner} must map each KPI to a mapping with keys {keys}. Got {units!r} instead.")
+    out = {}
+    for name, spec in units.items():
+        if not isinstance(spec, Mapping):
+            raise OptionError(f"{owner} must map each KPI to a mapping with keys {keys}. "
+                              f"Got {spec!r} for {name!r} instead.")
+        unknown = [k for k in spec if k not in UNIT_KEYS]
+        if unknown:
+            raise OptionError(f"{owner} has an unknown key {unknown[0]!r} for {name!r} (known: {keys}).")
+        clean = {}
+        if "step" in spec:
+            step = spec["step"]
+            if (isinstance(step, bool) or not isinstance(step, (int, float, np.integer, np.floating))
+                    or not math.isfinite(step) or step <= 0):
+                raise OptionError(f"The step of {name!r} must be a positive number. Got {step!r} instead.")
+            clean["step"] = float(step)
+        for key in ("unit", "label"):
+            if key in spec:
+                value = spec[key]
+                if not isinstance(value, str) or (key == "label" and not value.strip()):
+                    raise OptionError(f"The {key} of {name!r} must be a {'non-empty ' * (key == 'label')}string. "
+                                      f"Got {value!r} instead.")
+                clean[key] = value
+        entry = _ENTRIES.get(name)
+        if entry is not None and "unit" in clean and clean["unit"] != entry["unit"]:
+            raise OptionError(f"The unit of {name!r} is fixed by the catalog ({entry['unit']!r}); declare its "
+                              f"step or label only. Got {clean['unit']!r} instead.")
+        out[name] = clean
+    return out
 
 
 def nps_standard_error(promoters, detractors, n):

@@ -155,6 +155,7 @@ class SurveyMetric:
             numerator=Linear.parse(num), denominator=Linear.parse(den), multiplier=mult,
             rollup="pooled_ratio" if mult == 100 else "mean_over_contacts",
             formula=formula, inputs=(f"surveys.{self.column}",), scale=self.scale,
+            short_label=entry.get("short_label", n.upper()),
         )
 
 
@@ -233,6 +234,7 @@ class CompositeScore:
             denominator=Linear.parse(f"{n}_n"), multiplier=1.0, rollup="mean_over_contacts",
             formula="sum of per-response composite scores / responses with every component",
             inputs=tuple(f"surveys.{k}" for k in self.weights), scale=self.scale,
+            short_label=entry.get("short_label", n.upper()),
         )
 
 

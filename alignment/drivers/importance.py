@@ -15,6 +15,10 @@ are in a contact center (waits, abandonment and service level move together):
   predictors' correlation matrix; a fast approximation of the Shapley value; matches
   R's ``rwa`` package.
 
+With ``groups``, Shapley and dominance share R² among groups of KPIs (say all the
+waiting-time KPIs together) and the remaining KPIs on their own; this is relaimpo's
+``groups =`` (Grömping, 2006, section 3).
+
 Everything is computed from the (within-segment) correlation matrix, so no model is
 refitted on rows. The bootstrap resamples rows as a panel requires (see
 :mod:`alignment.stats.resample`).
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,6 +54,7 @@ METHODS = ("shapley", "johnson", "dominance")
 MAX_PREDICTORS = 24  # kept equal to shapley.MAX_PREDICTORS without importing numba here
 TABLE_COLUMNS = ["predictor", "importance", "share", "ci_low", "ci_high", "rank",
                  "rank_ci_low", "rank_ci_high"]
+GROUPED_METHODS = ("shapley", "dominance")
 _LABELS = {"shapley": "Shapley value (LMG) of R²", "dominance": "general dominance (= Shapley value) of R²",
            "johnson": "Johnson's relative weights"}
 # Eigenvalues of the predictors' correlation matrix below this mean exact collinearity;
@@ -76,6 +82,10 @@ class ImportanceResult:
         ``ci_high`` (percentile interval of the importance), ``rank`` (1 = most
         important), ``rank_ci_low``, ``rank_ci_high`` (percentile interval of the
         resampled ranks). Interval columns are NaN / <NA> when ``n_boot == 0``.
+        With ``groups``: one row per player (a group, or a predictor in no group), in
+        the order players first appear in the predictors; ``predictor`` holds the
+        group's name and a ``members`` column, second, the tuple of its predictors
+        (one-element for a predictor in no group).
     r2 : float
         R² of the full model (within segments when ``within`` is set).
     method : str
@@ -91,14 +101,17 @@ class ImportanceResult:
         Segment columns for demeaning and for cluster resampling.
     block : int or None
         Block length in periods of the circular block bootstrap.
-    boot : ndarray of shape (n_boot, p) or None
+    boot : ndarray of shape (n_boot, rows of table) or None
         The resampled importances (NaN rows: resamples whose outcome had no variance).
     dominance : dict of DataFrames or None
         For ``method="dominance"``: ``"conditional"`` (``predictor``, ``subset_size``,
         ``importance``: mean R² increment of the predictor over models holding
         ``subset_size`` of the other predictors) and ``"pairwise"`` (``predictor``,
         ``other``, ``complete``, ``conditional``, ``general``: whether ``predictor``
-        dominates ``other`` at that level; neither way round = undetermined).
+        dominates ``other`` at that level; neither way round = undetermined). With
+        ``groups``, between players.
+    groups : dict of str to tuple of str, or None
+        The groups as given (group name -> member predictors).
     outcome : str
     ci : float
         Confidence level of the intervals.
@@ -123,6 +136,7 @@ class ImportanceResult:
     resampling: str = ""
     effects: str = "none"
     weights: str | None = None
+    groups: dict[str, tuple[str, ...]] | None = None
 
     def summary(self) -> str:
         """Text summary: the model, the resampling and the predictors by rank."""
@@ -131,10 +145,14 @@ class ImportanceResult:
         lines = [
             f"Relative importance for '{self.outcome}': {_LABELS[self.method]}",
             f"  n = {self.n} rows ({self.n_dropped} dropped for missing values), "
-            f"{len(t)} predictors, R² = {self.r2:.4f}"
+            + (f"{len(t)} predictors" if self.groups is None
+               else f"{len(t)} players ({len(self.groups)} groups, {len(t) - len(self.groups)} ungrouped)")
+            + f", R² = {self.r2:.4f}"
             + (f" within {', '.join(self.within)}" if self.within else "")
             + (" and periods" if self.effects == "twoway" else "") + (f", weighted by {self.weights}" if self.weights else ""),
         ]
+        for name, members in (self.groups or {}).items():
+            lines.append(f"  group {name} = {' + '.join(members)}")
         if self.n_boot:
             lines.append(f"  {self.n_boot} bootstrap resamples: {self.resampling}; "
                          f"{level} percentile intervals; seed {self.seed}")
@@ -161,9 +179,13 @@ class ImportanceResult:
 
     def to_dict(self) -> dict:
         """Plain-Python description (the table as records; without the bootstrap draws)."""
+        def plain(v):
+            if isinstance(v, (tuple, list)):  # the members of a group
+                return [plain(x) for x in v]
+            return None if pd.isna(v) else v.item() if hasattr(v, "item") else v
+
         def records(frame):
-            return [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
-                     for k, v in row.items()} for row in frame.to_dict(orient="records")]
+            return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
         return {
             "method": self.method, "outcome": self.outcome, "r2": float(self.r2),
@@ -172,6 +194,7 @@ class ImportanceResult:
             "within": list(self.within) if self.within else None, "block": self.block,
             "cluster": list(self.cluster) if self.cluster else None, "ci": self.ci,
             "resampling": self.resampling, "effects": self.effects, "weights": self.weights,
+            "groups": None if self.groups is None else {k: list(v) for k, v in self.groups.items()},
             "table": records(self.table),
             "dominance": None if self.dominance is None
             else {k: records(v) for k, v in self.dominance.items()},
@@ -181,7 +204,7 @@ class ImportanceResult:
 def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method: str = "shapley",
                         within=None, n_boot: int = 1000, block: int | None = None, cluster=None,
                         time: str | None = "period", ci: float = 0.95, seed=None, effects: str | None = None,
-                        weights: str | None = None) -> ImportanceResult:
+                        weights: str | None = None, groups=None) -> ImportanceResult:
     """How much of the outcome's explained variance each KPI accounts for, with bootstrap intervals.
 
     Parameters
@@ -195,7 +218,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         The CX metric column.
     predictors : str or list of str
         KPI columns (at most 24 for ``"shapley"`` and ``"dominance"``, which visit all
-        ``2**p`` subsets).
+        ``2**p`` subsets; with ``groups``, at most 24 players).
     method : {"shapley", "dominance", "johnson"}
         Shapley value (LMG) of R²; dominance analysis (general dominance in the table,
         conditional and pairwise dominance in ``result.dominance``); Johnson's
@@ -230,6 +253,16 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     weights : str, optional
         Column of row weights (e.g. the outcome's response count): importance is then that
         of the weighted R².
+    groups : dict of str to list of str, optional
+        Share R² among groups of predictors, e.g. ``{"waiting": ["asa", "abandon_rate"]}``:
+        the players of the Shapley value are the groups and every predictor in no group
+        (on its own), and a coalition's value is the R² of all its columns, so nothing
+        is said about the members of a group separately. Each member must be one of
+        ``predictors`` and in one group only; a group may have one member; a group's
+        name must not be that of an ungrouped predictor. The table has one row per
+        player (in the order players first appear in ``predictors``, the group's name
+        as ``predictor``) and a ``members`` column. For ``"shapley"`` and
+        ``"dominance"`` (between players); matches relaimpo's ``groups =``.
 
     Returns
     -------
@@ -238,8 +271,10 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     Raises
     ------
     OptionError
-        Unknown ``method``, more than 24 predictors (shapley, dominance), ``n_boot < 0``,
-        ``ci`` outside (0, 1), a bad ``block``.
+        Unknown ``method``, more than 24 predictors or players (shapley, dominance),
+        ``n_boot < 0``, ``ci`` outside (0, 1), a bad ``block``; ``groups`` with
+        ``method="johnson"``, an empty group, a member that is not a predictor or is in
+        two groups, a group named like an ungrouped predictor.
     InputError
         Unknown or non-numeric column, fewer than ``p + 2`` complete rows, a constant
         outcome or predictor (within segments when ``within`` is set), perfectly
@@ -265,6 +300,12 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     ``method="dominance"`` also keeps the R² of all ``2**p`` subsets (8 bytes each:
     8 MB at p = 20, 134 MB at p = 24) for the pairwise comparisons; its intervals are
     those of general dominance (the Shapley value).
+    With ``groups`` the walk is over the ``2**q`` coalitions of the ``q`` players (the
+    R² of a coalition again from the correlation matrix, adding a group's columns one
+    sweep at a time); grouping a group of ``m`` predictors divides the work by about
+    ``2**(m - 1)``. A group's value is the average, over the orders in which the
+    players can enter, of what its columns add together to R²; it is not the sum of its
+    members' ungrouped Shapley values.
 
     Examples
     --------
@@ -278,9 +319,20 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     ['predictor', 'importance', 'share', 'ci_low', 'ci_high', 'rank', 'rank_ci_low', 'rank_ci_high']
     >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
     True
+
+    Waiting-time KPIs as one player, FCR and AHT on their own:
+
+    >>> res = relative_importance(panel.table, "csat", ["asa", "fcr", "aht", "abandon_rate", "service_level"],
+    ...                           within="queue", block=4, n_boot=200, seed=1,
+    ...                           groups={"waiting": ["asa", "abandon_rate", "service_level"]})
+    >>> res.table[["predictor", "members"]].to_dict("list")
+    {'predictor': ['waiting', 'fcr', 'aht'], 'members': [('asa', 'abandon_rate', 'service_level'), ('fcr',), ('aht',)]}
+    >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
+    True
     """
-    predictors, within, cluster = _validate(data, outcome, predictors, method, within, n_boot,
-                                            block, cluster, time, ci, seed)
+    predictors, within, cluster, group_map = _validate(data, outcome, predictors, method, within, n_boot,
+                                                       block, cluster, time, ci, seed, groups)
+    players = None if group_map is None else _players(predictors, group_map)
     effects = effects or ("segment" if within else "none")
     if effects not in ("twoway", "segment", "none"):
         raise _option("effects", "one of 'twoway', 'segment', 'none'", effects)
@@ -326,15 +378,22 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     np.fill_diagonal(R, 1.0)
     _check_collinear(R[:p, :p], predictors, within)
 
+    # column indices of each player (None: every predictor is a player, the fast kernels)
+    members = None if players is None else [[predictors.index(m) for m in ms] for _, ms in players]
+    names = predictors if players is None else [name for name, _ in players]
     dominance = None
     if method == "johnson":
         importance = _johnson(R[None])[0]
     else:
         from . import shapley as kernels  # numba compiles (or loads its cache) on first use
 
-        importance, _ = kernels.shapley(R)
+        if members is None:
+            importance, _ = kernels.shapley(R)
+        else:
+            importance, _ = kernels.group_shapley(R, members)
         if method == "dominance":
-            dominance = _dominance_tables(kernels, R, predictors, importance)
+            table = kernels.subset_r2(R) if members is None else kernels.group_subset_r2(R, members)
+            dominance = _dominance_tables(kernels, table, names, importance)
     r2 = float(importance.sum())
 
     # built even without resamples so that a bad block length is reported either way
@@ -347,13 +406,15 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         rngs, used_seed = spawn_generators(seed, n_boot)
         if isinstance(seed, (int, np.integer)):
             used_seed = int(seed)
-        boot = _bootstrap(Z, groups, n_groups, plan, rngs, method)
+        boot = _bootstrap(Z, groups, n_groups, plan, rngs, method, members)
 
-    table = _table(predictors, importance, r2, boot, ci)
+    table = _table(names, importance, r2, boot, ci,
+                   None if players is None else [ms for _, ms in players])
     return ImportanceResult(
         table=table, r2=r2, method=method, n=n, n_dropped=n_dropped, n_boot=int(n_boot),
         seed=used_seed, within=within, block=block, cluster=cluster, boot=boot, effects=effects, weights=weights,
-        dominance=dominance, outcome=outcome, ci=float(ci), resampling=resampling)
+        dominance=dominance, outcome=outcome, ci=float(ci), resampling=resampling,
+        groups=group_map)
 
 
 # ─── validation ──────────────────────────────────────────────────────────────
@@ -377,7 +438,7 @@ def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _validate(data, outcome, predictors, method, within, n_boot, block, cluster, time, ci, seed):
+def _validate(data, outcome, predictors, method, within, n_boot, block, cluster, time, ci, seed, groups):
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"relative_importance needs a pandas DataFrame; got {type(data).__name__}")
     if method not in METHODS:
@@ -390,10 +451,16 @@ def _validate(data, outcome, predictors, method, within, n_boot, block, cluster,
         raise _option("outcome", "a column name", outcome)
     if outcome in predictors:
         raise _option("predictors", f"columns other than the outcome '{outcome}'", list(predictors))
-    if method != "johnson" and len(predictors) > MAX_PREDICTORS:
+    groups = _validate_groups(groups, predictors, method)
+    if groups is None and method != "johnson" and len(predictors) > MAX_PREDICTORS:
         raise OptionError(f"method='{method}' visits all 2**p predictor subsets and accepts at most "
                           f"{MAX_PREDICTORS} predictors; got {len(predictors)}. Screen or group "
                           f"predictors first, or use method='johnson'.")
+    n_players = None if groups is None else len(_players(predictors, groups))
+    if groups is not None and n_players > MAX_PREDICTORS:
+        raise OptionError(f"method='{method}' visits all 2**q coalitions of groups and ungrouped predictors "
+                          f"and accepts at most {MAX_PREDICTORS} of them; got {n_players}. "
+                          f"Group more predictors together.")
     if not _is_int(n_boot) or n_boot < 0:
         raise _option("n_boot", "a non-negative integer", n_boot)
     if block is not None and (not _is_int(block) or block < 1):
@@ -415,7 +482,57 @@ def _validate(data, outcome, predictors, method, within, n_boot, block, cluster,
         if col not in data.columns:
             known = ", ".join(map(str, data.columns[:20])) + (", ..." if len(data.columns) > 20 else "")
             raise InputError(f"is not in the data (columns: {known})", column=col)
-    return list(predictors), within, cluster
+    return list(predictors), within, cluster, groups
+
+
+def _validate_groups(groups, predictors, method):
+    """``groups`` as {name: tuple of members}, in the order the groups first appear in ``predictors``."""
+    if groups is None:
+        return None
+    if method not in GROUPED_METHODS:
+        raise _option("groups", "None with method='johnson' (relative weights have no group version; "
+                      "use method='shapley')", groups)
+    if not isinstance(groups, Mapping) or not groups:
+        raise _option("groups", "a non-empty dict of group name -> list of predictors", groups)
+    owner = {}
+    for name, cols in groups.items():
+        if not isinstance(name, str) or not name:
+            raise _option("groups", "a dict whose keys (group names) are non-empty strings", name)
+        members = (cols,) if isinstance(cols, str) else tuple(cols) if isinstance(cols, (list, tuple)) else None
+        if members is None or not all(isinstance(c, str) for c in members):
+            raise _option("groups", f"a list of predictor names for group '{name}'", cols)
+        if not members:
+            raise _option("groups", f"a dict of non-empty groups; group '{name}' has no members", cols)
+        for col in members:
+            if col not in predictors:
+                raise _option("groups", f"a dict of lists of the predictors {list(predictors)}; "
+                              f"group '{name}' has '{col}'", col)
+            if col in owner:
+                where = "twice" if owner[col] == name else f"also in group '{owner[col]}'"
+                raise _option("groups", f"a dict of groups in which each predictor occurs once; "
+                              f"'{col}' of group '{name}' is {where}", col)
+            owner[col] = name
+    for name, cols in groups.items():
+        # a group may carry its own member's name, not that of another predictor
+        if name in predictors and owner.get(name) != name:
+            raise _option("groups", f"a dict whose group names differ from the other predictors' names; "
+                          f"group '{name}' is named like the predictor '{name}', which is not in it", name)
+    first = {name: min(predictors.index(c) for c in ((cols,) if isinstance(cols, str) else cols))
+             for name, cols in groups.items()}
+    return {name: ((groups[name],) if isinstance(groups[name], str) else tuple(groups[name]))
+            for name in sorted(groups, key=first.get)}
+
+
+def _players(predictors, groups):
+    """[(name, members)] for the groups and the ungrouped predictors, in order of first appearance."""
+    owner = {c: name for name, cols in groups.items() for c in cols}
+    players, seen = [], set()
+    for col in predictors:
+        name = owner.get(col, col)
+        if name not in seen:
+            seen.add(name)
+            players.append((name, groups[name] if col in owner else (col,)))
+    return players
 
 
 def _numeric(data, cols):
@@ -516,9 +633,9 @@ def _johnson(R):
     return np.einsum("bjk,bk->bj", lam * lam, beta * beta)
 
 
-def _dominance_tables(kernels, R, predictors, importance):
+def _dominance_tables(kernels, table, predictors, importance):
+    """Conditional and pairwise dominance from the R² of every subset (of predictors or of players)."""
     p = len(predictors)
-    table = kernels.subset_r2(R)
     cond, complete = kernels.dominance_from_table(table, p, _TIE_TOL)
     conditional = pd.DataFrame({
         "predictor": np.repeat(predictors, p),
@@ -535,11 +652,11 @@ def _dominance_tables(kernels, R, predictors, importance):
     return {"conditional": conditional, "pairwise": pd.DataFrame(rows)}
 
 
-def _bootstrap(Z, groups, n_groups, plan, rngs, method):
+def _bootstrap(Z, groups, n_groups, plan, rngs, method, members=None):
     from . import shapley as kernels
 
     B, n = len(rngs), len(Z)
-    p = Z.shape[1] - 1
+    p = Z.shape[1] - 1 if members is None else len(members)
     boot = np.empty((B, p))
     flagged = 0
     chunk = max(1, min(B, _CHUNK_CELLS // max(n, 1)))
@@ -551,8 +668,10 @@ def _bootstrap(Z, groups, n_groups, plan, rngs, method):
             part = np.full((len(Rs), p), np.nan)
             if ok.any():
                 part[ok] = _johnson(Rs[ok])
-        else:
+        elif members is None:
             part, _ = kernels.shapley_batch(Rs)
+        else:
+            part, _ = kernels.group_shapley_batch(Rs, members)
         boot[start:start + len(part)] = part
         flagged += int((flags > 0).sum())
     if flagged:
@@ -569,7 +688,7 @@ def _ranks(values):
     return (v[:, None, :] > v[:, :, None]).sum(axis=2) + 1
 
 
-def _table(predictors, importance, r2, boot, ci):
+def _table(predictors, importance, r2, boot, ci, members=None):
     p = len(predictors)
     rank = _ranks(importance)[0]
     ci_low = ci_high = np.full(p, np.nan)
@@ -583,7 +702,7 @@ def _table(predictors, importance, r2, boot, ci):
             lo, hi = np.quantile(ranks, [alpha, 1 - alpha], axis=0, method="inverted_cdf")
             rank_low = pd.array(lo.astype(np.int64), dtype="Int64")
             rank_high = pd.array(hi.astype(np.int64), dtype="Int64")
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "predictor": pd.Series(predictors, dtype=object),
         "importance": importance,
         "share": importance / r2,
@@ -593,3 +712,6 @@ def _table(predictors, importance, r2, boot, ci):
         "rank_ci_low": rank_low,
         "rank_ci_high": rank_high,
     })[TABLE_COLUMNS]
+    if members is not None:
+        table.insert(1, "members", pd.Series([tuple(m) for m in members], dtype=object))
+    return table

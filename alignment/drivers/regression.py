@@ -7,15 +7,15 @@ calendar controls, a random-intercept mixed model and an ordinal logit for respo
 scores. The least-squares fit on the transformed data stays available as ``RegressionResult.fit``
 (a statsmodels results object; its own standard errors are classical, ours are in ``.table``).
 Effects are reported per unit, per natural step of the KPI in its own units ("each extra 10 s of
-ASA") and standardized, with diagnostics raised as named warnings and kept in the result.
+last week's ASA": the catalog's or the study's step, never one taken from the data) and
+standardized, with diagnostics raised as named warnings and kept in the result.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ MODEL_EFFECTS = {"twoway": "twoway", "fe": "segment", "ols": "none", "mixed": "s
 EFFECT_MODELS = {"twoway": "twoway", "segment": "fe", "none": "ols"}
 ERRORS = ("driscoll-kraay", "hac", "cluster", "nonrobust")
 TABLE = ["term", "lag", "coef", "se", "ci_low", "ci_high", "p_value", "std_coef", "std_ci_low",
-         "std_ci_high", "step", "unit", "effect", "effect_ci_low", "effect_ci_high", "phrase"]
+         "std_ci_high", "step", "unit", "effect", "effect_ci_low", "effect_ci_high", "effect_unit", "phrase"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class RegressionResult:
         One row per KPI: ``term, lag, coef, se, ci_low, ci_high, p_value`` (per unit of the KPI),
         ``std_coef, std_ci_low, std_ci_high`` (standard deviations of the outcome per standard
         deviation of the KPI, within segments for fixed effects), ``step, unit, effect,
-        effect_ci_low, effect_ci_high`` (per natural step of the KPI) and a plain-words ``phrase``.
+        effect_ci_low, effect_ci_high`` (per natural step of the KPI: the catalog's or the declared
+        step, see :func:`natural_step`; for the ordinal model in log-odds), ``effect_unit``
+        ("CSAT percentage points per 10 s of ASA") and a plain-words ``phrase`` that names the lag.
     diagnostics : pandas.DataFrame
         ``check, term, value, threshold, status, message`` for VIF, Breusch-Pagan, Cook's
         distance, sample size, constant KPIs and missing periods.
@@ -108,43 +110,184 @@ def _lag_map(kpis: list[str], lags) -> dict[str, int]:
     return out
 
 
-def natural_step(name: str, within_sd: float) -> tuple[float, str]:
-    """The step a manager thinks in: 10 s of a time, 1 point of a percentage, else about one SD."""
-    unit = catalog.entry(name)["unit"] if catalog.entry(name) else ""
+class NaturalStep(NamedTuple):
+    """The step an effect is reported per, the unit it reads in and the KPI's name in sentences."""
+
+    step: float
+    unit: str
+    label: str
+
+
+def _display_unit(unit: str) -> str:
+    """The unit as it reads after a number of steps: a step of a percentage is a percentage point."""
+    if unit in ("%", "percentage point", "percentage points"):
+        return "percentage point"
+    if unit == "point" or unit.startswith("points"):
+        return "point"
+    return unit
+
+
+def natural_step(name: str, units: Mapping[str, Mapping] | None = None) -> NaturalStep:
+    """The step a manager thinks in, from the catalog or a declaration -- never from the data's spread.
+
+    A catalog KPI takes its ``step``, unit and short label from ``metrics.toml`` (ASA: 10 s,
+    service level: 1 percentage point, offered: 100 contacts); ``units`` (as for :func:`regress`)
+    may override its step and label. Any other KPI takes them from ``units``; without a
+    declaration it is reported per unit of its own (step 1, no unit name).
+
+    Examples
+    --------
+    >>> natural_step("asa")
+    NaturalStep(step=10.0, unit='s', label='ASA')
+    >>> natural_step("service_level")
+    NaturalStep(step=1.0, unit='percentage point', label='service level')
+    >>> natural_step("marketing_spend")
+    NaturalStep(step=1.0, unit='', label='marketing_spend')
+    >>> natural_step("marketing_spend", {"marketing_spend": {"step": 1000, "unit": "USD",
+    ...                                                      "label": "marketing spend"}})
+    NaturalStep(step=1000.0, unit='USD', label='marketing spend')
+    """
+    declared = catalog.check_units(units).get(name, {})
+    entry = catalog.entry(name)
+    if entry is not None:
+        step, unit, label = float(entry.get("step", 1.0)), entry["unit"], entry.get("short_label", name)
+    else:
+        step, unit, label = 1.0, "", name
+    return NaturalStep(step=declared.get("step", step), unit=_display_unit(declared.get("unit", unit)),
+                       label=declared.get("label", label))
+
+
+_PREVIOUS = {"day": "the previous day's", "week": "last week's", "month": "last month's"}
+
+
+def lag_words(label: str, lag: int, grain: str | None = None) -> str:
+    """A KPI at a lag, in words: ``ASA``, ``last week's ASA``, ``ASA 3 weeks earlier``.
+
+    Examples
+    --------
+    >>> lag_words("ASA", 0, "week"), lag_words("ASA", 1, "week"), lag_words("ASA", 1, "day")
+    ('ASA', "last week's ASA", "the previous day's ASA")
+    >>> lag_words("service level", 3, "month"), lag_words("ASA", 2)
+    ('service level 3 months earlier', 'ASA 2 periods earlier')
+    """
+    lag = int(lag)
+    if lag == 0:
+        return label
+    if lag == 1 and grain in _PREVIOUS:
+        return f"{_PREVIOUS[grain]} {label}"
+    return f"{label} {lag} {grain if grain in _PREVIOUS else 'period'}{'s' if lag != 1 else ''} earlier"
+
+
+def _number(x: float) -> str:
+    """A step as written: ``10``, ``1,000``, ``0.5``."""
+    x = float(x)
+    return f"{int(x):,}" if x.is_integer() else np.format_float_positional(x, trim="-")
+
+
+def _two(x: float) -> str:
+    """Two significant digits without an exponent for everyday sizes: ``0.82``, ``1.1``, ``1,200``."""
+    x = float(f"{float(x):.2g}")
+    if x != 0 and not 1e-3 <= abs(x) < 1e6:
+        return f"{x:.2g}"
+    return f"{int(x):,}" if x.is_integer() else np.format_float_positional(x, trim="-")
+
+
+def _amount(step: float, unit: str) -> str:
+    """``10 s``, ``second``, ``percentage point``, ``5 percentage points``, ``unit``, ``1,000 USD``."""
+    n = _number(step)
+    if unit in ("percentage point", "point", ""):
+        word = unit or "unit"
+        return word if step == 1 else f"{n} {word}s"
     if unit == "s":
-        return (10.0 if within_sd >= 5 else 1.0), "s"
-    if unit == "%":
-        return 1.0, "point"
-    if not np.isfinite(within_sd) or within_sd <= 0:
-        return 1.0, unit
-    magnitude = 10 ** math.floor(math.log10(within_sd))
-    return float(round(within_sd / magnitude) * magnitude), unit
+        return "second" if step == 1 else f"{n} s"
+    if step == 1 and unit.isalpha() and unit.islower() and len(unit) > 2 and unit.endswith("s") \
+            and not unit.endswith("ss"):
+        return unit[:-1]  # "contacts" -> "each extra contact"
+    return f"{n} {unit}"
 
 
-def _outcome_words(outcome: str) -> str:
+def _points(outcome_unit: str, value: str) -> str:
+    """What a CX metric moves in: percentage points for a percentage (CSAT top-2-box), else points."""
+    word = "percentage point" if outcome_unit == "%" else "point"
+    return word if value == "1" else word + "s"
+
+
+def _outcome_words(outcome: str, outcome_label: str | None, outcome_unit: str | None) -> tuple[str, str]:
     entry = catalog.entry(outcome)
-    label = outcome.upper() if entry and entry["kind"] == "cx" else outcome
-    return f"{label} points"
+    if outcome_label is None:
+        outcome_label = entry.get("short_label", outcome) if entry else outcome
+    if outcome_unit is None:
+        outcome_unit = catalog.get(outcome).unit if entry else ""
+    return outcome_label, outcome_unit
 
 
 def phrase(kpi: str, step: float, unit: str, effect: float, lo: float, hi: float, outcome: str,
-           ci: float) -> str:
-    """``each extra 10 s of asa goes with 0.82 fewer CSAT points (95 % CI 0.51 to 1.1)``."""
+           ci: float = 0.95, *, lag: int = 0, grain: str | None = None, label: str | None = None,
+           outcome_label: str | None = None, outcome_unit: str | None = None) -> str:
+    """An effect per step of a KPI in plain words.
+
+    Pure: the words come from the arguments, and only where one is None from the catalog
+    (the KPI's and the outcome's short label; the outcome's unit in its default variant).
+
+    Parameters
+    ----------
+    kpi : str
+        The KPI's name; ``label`` (default: the catalog's short label, else ``kpi``) is what the
+        sentence says.
+    step, unit : float, str
+        The step the effect is per and its unit, as :func:`natural_step` gives them
+        (``"percentage point"`` for a percentage, ``""`` for a KPI without a unit).
+    effect, lo, hi : float
+        The effect per step and its confidence interval at level ``ci``.
+    outcome : str
+        The CX metric; ``outcome_label`` (default: the catalog's short label, e.g. ``"CSAT"``)
+        and ``outcome_unit`` (``"%"`` reads as percentage points, anything else as points).
+    lag, grain
+        The KPI's lag in periods of ``grain`` ("day", "week", "month"), named in words.
+
+    Examples
+    --------
+    >>> phrase("asa", 10, "s", -0.82, -1.1, -0.51, "csat")
+    'each extra 10 s of ASA goes with 0.82 fewer CSAT percentage points (95 % CI 0.51 to 1.1)'
+    >>> phrase("service_level", 1, "percentage point", 0.3, 0.1, 0.5, "nps", lag=1, grain="week")
+    "each extra percentage point of last week's service level goes with 0.3 more NPS points (95 % CI 0.1 to 0.5)"
+    >>> phrase("marketing_spend", 1000, "USD", 0.04, -0.01, 0.09, "csat", ci=0.9, lag=3, grain="month",
+    ...        label="marketing spend", outcome_unit="points (1-5)")
+    'each extra 1,000 USD of marketing spend 3 months earlier goes with 0.04 more CSAT points (90 % CI -0.01 to +0.09)'
+    """
+    entry = catalog.entry(kpi)
+    label = label if label is not None else (entry.get("short_label", kpi) if entry else kpi)
     if not np.isfinite(effect):
-        return f"the effect of {kpi} could not be estimated"
-    amount = f"{step:g} {unit}s" if unit == "point" and step != 1 else f"{step:g} {unit}".strip()
+        return f"the effect of {lag_words(label, lag, grain)} could not be estimated"
+    outcome_label, outcome_unit = _outcome_words(outcome, outcome_label, outcome_unit)
     direction = "more" if effect > 0 else "fewer"
-    a, b = sorted((abs(lo), abs(hi))) if np.sign(lo) == np.sign(hi) else (lo, hi)
-    bounds = f"{a:.2g} to {b:.2g}" if np.sign(lo) == np.sign(hi) else f"{lo:+.2g} to {hi:+.2g}"
-    return (f"each extra {amount} of {kpi} goes with {abs(effect):.2g} {direction} "
-            f"{_outcome_words(outcome)} ({int(round(ci * 100))} % CI {bounds})")
+    if np.sign(lo) == np.sign(hi):
+        a, b = sorted((abs(lo), abs(hi)))
+        bounds = f"{_two(a)} to {_two(b)}"
+    else:
+        bounds = " to ".join(("+" if v > 0 else "-" if v < 0 else "") + _two(abs(v)) for v in (lo, hi))
+    size = _two(abs(effect))
+    return (f"each extra {_amount(step, unit)} of {lag_words(label, lag, grain)} goes with {size} {direction} "
+            f"{outcome_label} {_points(outcome_unit, size)} ({int(round(ci * 100))} % CI {bounds})")
+
+
+def effect_unit(step: float, unit: str, label: str, outcome_label: str, outcome_unit: str = "") -> str:
+    """What the ``effect`` column is in: ``CSAT percentage points per 10 s of ASA``.
+
+    Examples
+    --------
+    >>> effect_unit(1, "percentage point", "service level", "NPS", "points (-100..100)")
+    'NPS points per percentage point of service level'
+    """
+    return f"{outcome_label} {_points(outcome_unit, '')} per {_amount(step, unit)} of {label}"
 
 
 def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | None = None, lags=0,
             model: str | None = None, effects: str | None = None, errors: str = "driscoll-kraay",
             weights: str | None = "responses", maxlags: int | None = None, ci: float = 0.95,
             calendar: Calendar | bool | None = None, grain: str | None = None, time: str = "period",
-            drop_low_responses: bool = True) -> RegressionResult:
+            drop_low_responses: bool = True,
+            units: Mapping[str, Mapping[str, object]] | None = None) -> RegressionResult:
     """Regress the outcome on the KPIs (each at its lag), with honest standard errors.
 
     Parameters
@@ -191,6 +334,15 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         As for :func:`alignment.correlate`.
     drop_low_responses : bool
         Leave periods flagged ``low_responses`` out (they stay in the panel).
+    units : mapping of KPI -> mapping, optional
+        How to report a KPI the catalog does not know: ``{"marketing_spend": {"step": 1000,
+        "unit": "USD", "label": "marketing spend"}}``, each key optional (a catalog KPI may
+        declare its step and label; its unit is the catalog's). Effects are per ``step``;
+        without a declaration a KPI outside the catalog is reported per unit of its own
+        ("each extra unit of marketing_spend"), never per a step taken from the data's spread.
+        Entries for KPIs not in ``kpis`` are ignored. The sentences name the lag in the
+        panel's grain ("last week's ASA") and the outcome in its unit ("CSAT percentage points"
+        for a top-box share, "NPS points").
 
     Returns
     -------
@@ -213,11 +365,12 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
                           f"Got {errors!r} instead.")
     if not 0 < ci < 1:
         raise OptionError(f"The 'ci' parameter of regress must be between 0 and 1. Got {ci!r} instead.")
+    declared = catalog.check_units(units)
     kpis = [kpis] if isinstance(kpis, str) else list(kpis)
     if not kpis:
         raise OptionError("regress needs at least one KPI.")
     if model == "ordinal":
-        return _ordinal(panel, outcome, kpis, by, errors, ci, time)
+        return _ordinal(panel, outcome, kpis, by, errors, ci, time, declared)
     if model in ("fe", "mixed", "twoway") and by is not None and not list(by):
         raise OptionError(f"model={model!r} needs segments (by=...); use model='ols' for a single series.")
     pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
@@ -363,23 +516,37 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         vif_x = within(X) if fixed != "none" else X
         _diagnose(fit, np.column_stack([np.ones(n), Xt]), resid, vif_x, kept, frame, time, by, diag, notes)
     y_sd = float(np.std(within(y), ddof=1))
+    outcome_label, outcome_unit = _outcome_label(outcome, pf.definitions)
     rows = []
     for j, k in enumerate(kept):
         x_sd = float(np.std(within(X[:, j]), ddof=1))
         b, se = float(params[j]), float(bse[j])
         lo, hi = b - critical * se, b + critical * se
-        step, unit = natural_step(k, x_sd)
+        step, unit, label = natural_step(k, declared)
         rows.append(dict(term=k, lag=lag[k], coef=b, se=se, ci_low=lo, ci_high=hi, p_value=float(pvals[j]),
                          std_coef=b * x_sd / y_sd, std_ci_low=lo * x_sd / y_sd, std_ci_high=hi * x_sd / y_sd,
                          step=step, unit=unit, effect=b * step, effect_ci_low=lo * step,
                          effect_ci_high=hi * step,
-                         phrase=phrase(k, step, unit, b * step, lo * step, hi * step, outcome, ci)))
+                         effect_unit=effect_unit(step, unit, label, outcome_label, outcome_unit),
+                         phrase=phrase(k, step, unit, b * step, lo * step, hi * step, outcome, ci, lag=lag[k],
+                                       grain=pf.grain, label=label, outcome_label=outcome_label,
+                                       outcome_unit=outcome_unit)))
     _emit(notes)
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(diag),
                             outcome=outcome, model=model, errors=used_errors, n=n, r2=r2,
                             warnings=tuple((c, m) for c, m, _ in notes), fit=fit, effects=fixed,
                             weights=weights_used, bandwidth=bandwidth, ci=ci, controls=tuple(controls),
                             n_low_responses=n_low)
+
+
+def _outcome_label(outcome: str, definitions: Mapping) -> tuple[str, str]:
+    """The outcome's short label and unit: the panel's definition (its variant), else the catalog's default."""
+    metric = definitions.get(outcome)
+    if metric is None and catalog.entry(outcome) is not None:
+        metric = catalog.get(outcome)
+    if metric is None:
+        return outcome, ""
+    return metric.short_label or outcome, metric.unit
 
 
 def _diagnose(fit, exog, resid, X, kept, frame, time, by, diag, notes) -> None:
@@ -432,7 +599,7 @@ def _emit(notes) -> None:
         warnings.warn(message, category, stacklevel=3)
 
 
-def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionResult:
+def _ordinal(data, outcome, kpis, by, errors, ci, time="period", declared=None) -> RegressionResult:
     """Ordinal logit of respondent-level scores on the KPIs of the rated contact's period.
 
     Responses of one segment and period share that period's KPIs, so they are not independent
@@ -479,16 +646,21 @@ def _ordinal(data, outcome, kpis, by, errors, ci, time="period") -> RegressionRe
         used_errors, dof = "nonrobust", None
     params, bse = np.asarray(fit.params)[: len(kpis)], np.asarray(fit.bse)[: len(kpis)]
     z = stats.t.ppf(0.5 + ci / 2, dof) if dof else stats.norm.ppf(0.5 + ci / 2)
+    outcome_label = _outcome_label(outcome, {})[0]
+    score = outcome_label if outcome_label.lower().endswith("score") else f"{outcome_label} score"
     rows = []
     for j, k in enumerate(kpis):
         b, se = float(params[j]), float(bse[j])
         p = 2 * (stats.t.sf(abs(b / se), dof) if dof else stats.norm.sf(abs(b / se)))
+        step, unit, label = natural_step(k, declared)
+        amount = _amount(step, unit)
         rows.append(dict(term=k, lag=0, coef=b, se=se, ci_low=b - z * se, ci_high=b + z * se,
                          p_value=float(p), std_coef=np.nan, std_ci_low=np.nan,
-                         std_ci_high=np.nan, step=1.0, unit="log-odds", effect=b, effect_ci_low=b - z * se,
-                         effect_ci_high=b + z * se,
-                         phrase=f"each extra unit of {k} multiplies the odds of a higher {outcome} score by "
-                                f"{np.exp(b):.3g}"))
+                         std_ci_high=np.nan, step=step, unit=unit, effect=b * step,
+                         effect_ci_low=(b - z * se) * step, effect_ci_high=(b + z * se) * step,
+                         effect_unit=f"log-odds of a higher {score} per {amount} of {label}",
+                         phrase=f"each extra {amount} of {label} multiplies the odds of a higher {score} by "
+                                f"{np.exp(b * step):.3g}"))
     return RegressionResult(table=pd.DataFrame(rows, columns=TABLE), diagnostics=pd.DataFrame(),
                             outcome=outcome, model="ordinal", errors=used_errors, n=len(frame), r2=None,
                             fit=fit, effects=effects, ci=ci)

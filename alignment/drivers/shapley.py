@@ -45,6 +45,18 @@ Memory is the stack of partial covariances, level ``d`` holding indices ``d..p``
 It is O(p³), not O(p²), but it is never O(2**p) and it stays in cache. Only the
 dominance analysis (:func:`subset_r2`) stores all ``2**p`` values, because complete
 dominance compares pairs of subsets that are far apart in the tree.
+
+Groups of predictors
+--------------------
+:func:`group_shapley` plays the same game with ``q`` *players*, each a block of predictor
+columns (a group, or one predictor on its own): the value of a coalition is the R² of
+the union of its columns. The players' columns are made consecutive first, and the
+tree is walked over the ``2**q`` coalitions exactly as above; a child adding player
+``j`` sweeps its ``m_j`` columns one after the other (each sweep adds
+``c_cy|S ** 2 / c_cc|S`` to R² and downdates the columns after it). A node whose last
+player is ``j`` copies and sweeps the block of the columns from player ``j`` on, and
+there are ``2**j`` such nodes, so the walk costs a few multiply-adds per coalition as
+well (the deep nodes, which are most of them, have small blocks).
 """
 
 from __future__ import annotations
@@ -55,7 +67,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["MAX_PREDICTORS", "shapley", "subset_r2", "shapley_batch", "boot_correlations",
-           "dominance_from_table", "shapley_weights"]
+           "dominance_from_table", "shapley_weights", "group_shapley", "group_subset_r2",
+           "group_shapley_batch"]
 
 #: The largest number of predictors accepted (2**24 = 16.8 million subsets per pass).
 MAX_PREDICTORS = 24
@@ -262,6 +275,149 @@ def shapley_batch(Rs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Rs = np.ascontiguousarray(Rs, dtype=np.float64)
     _, u = shapley_weights(Rs.shape[1] - 1)
     return _shapley_batch(Rs, u)
+
+
+@njit(cache=True)
+def _group_dfs(R, starts, u, table):
+    """:func:`_dfs` over players: player ``k`` owns the consecutive columns ``starts[k]:starts[k + 1]``.
+
+    Level ``d`` of ``buf`` holds, in its upper triangle, the partial covariance given the
+    coalition of depth ``d`` of the columns of the players after the last one added and of
+    the outcome. Returns (phi per player, R² of all columns); fills ``table[mask]`` (bit
+    ``k`` = player ``k``) when it has ``2**q`` cells.
+    """
+    P = R.shape[0]
+    p = P - 1
+    q = starts.shape[0] - 1
+    buf = np.empty((q + 1, P, P))
+    for a in range(P):
+        for l in range(a, P):
+            buf[0, a, l] = R[a, l]
+    store = table.shape[0] == (1 << q)
+    if store:
+        table[0] = 0.0
+
+    last = np.empty(q + 1, dtype=np.int64)
+    nxt = np.empty(q + 1, dtype=np.int64)
+    r2s = np.empty(q + 1)
+    acc = np.empty(q + 1)
+    masks = np.zeros(q + 1, dtype=np.int64)
+    A = np.zeros(q)
+    full = 0.0
+
+    d = 0
+    last[0] = -1
+    nxt[0] = 0
+    r2s[0] = 0.0
+    acc[0] = 0.0
+    while True:
+        j = nxt[d]
+        if j < q:
+            nxt[d] = j + 1
+            k = d + 1
+            lo = starts[j]
+            for a in range(lo, P):
+                for l in range(a, P):
+                    buf[k, a, l] = buf[d, a, l]
+            r = r2s[d]
+            for c in range(lo, starts[j + 1]):
+                cc = buf[k, c, c]
+                if cc > PIVOT_TOL:  # else c is a combination of the columns already in: adds nothing
+                    f = 1.0 / cc
+                    cy = buf[k, c, p]
+                    r += cy * cy * f
+                    for a in range(c + 1, P):
+                        g = buf[k, c, a] * f
+                        for l in range(a, P):
+                            buf[k, a, l] -= g * buf[k, c, l]
+            val = u[k] * r
+            mask = masks[d] | (1 << j)
+            if store:
+                table[mask] = r
+            if k == q:
+                full = r
+            if j == q - 1:
+                A[j] += val
+                acc[d] += val
+            else:
+                d = k
+                last[d] = j
+                nxt[d] = j + 1
+                r2s[d] = r
+                acc[d] = val
+                masks[d] = mask
+        else:
+            if d == 0:
+                break
+            s = acc[d]
+            A[last[d]] += s
+            acc[d - 1] += s
+            d -= 1
+    G = (A.sum() - full) / q
+    return A - G, full
+
+
+def _player_layout(P, members):
+    """Column order that makes each player's columns consecutive (outcome last), and the block starts."""
+    members = [np.asarray(m, dtype=np.int64).ravel() for m in members]
+    order = np.concatenate([*members, np.array([P - 1], dtype=np.int64)])
+    if sorted(order[:-1].tolist()) != list(range(P - 1)):
+        raise ValueError("members must partition the predictor columns 0..p-1")
+    starts = np.zeros(len(members) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([len(m) for m in members])
+    return order, starts
+
+
+def group_shapley(R: np.ndarray, members) -> tuple[np.ndarray, float]:
+    """Exact Shapley (LMG) shares of R² for groups of predictors.
+
+    ``R`` is a correlation matrix with the outcome last; ``members[k]`` lists the predictor
+    columns of player ``k`` (the players partition the predictors). The value of a
+    coalition is the R² of the union of its columns. Returns ``(phi, r2)``: one value
+    per player, summing to ``r2``.
+    """
+    R = np.ascontiguousarray(R, dtype=np.float64)
+    order, starts = _player_layout(R.shape[0], members)
+    _, u = shapley_weights(len(starts) - 1)
+    return _group_dfs(np.ascontiguousarray(R[np.ix_(order, order)]), starts, u, np.empty(1))
+
+
+def group_subset_r2(R: np.ndarray, members) -> np.ndarray:
+    """R² of every coalition of players, indexed by bit mask (bit k set = player k in the model)."""
+    R = np.ascontiguousarray(R, dtype=np.float64)
+    order, starts = _player_layout(R.shape[0], members)
+    q = len(starts) - 1
+    _, u = shapley_weights(q)
+    table = np.empty(1 << q)
+    _group_dfs(np.ascontiguousarray(R[np.ix_(order, order)]), starts, u, table)
+    return table
+
+
+@njit(parallel=True, cache=True)
+def _group_shapley_batch(Rs, starts, u):
+    B = Rs.shape[0]
+    p = Rs.shape[1] - 1
+    q = starts.shape[0] - 1
+    phi = np.empty((B, q))
+    r2 = np.empty(B)
+    dummy = np.empty(1)
+    for b in prange(B):
+        if np.isnan(Rs[b, p, p]):
+            phi[b, :] = np.nan
+            r2[b] = np.nan
+            continue
+        ph, full = _group_dfs(Rs[b], starts, u, dummy)
+        phi[b, :] = ph
+        r2[b] = full
+    return phi, r2
+
+
+def group_shapley_batch(Rs: np.ndarray, members) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`group_shapley` over a stack of correlation matrices, in parallel (NaN matrix -> NaN row)."""
+    Rs = np.asarray(Rs, dtype=np.float64)
+    order, starts = _player_layout(Rs.shape[1], members)
+    _, u = shapley_weights(len(starts) - 1)
+    return _group_shapley_batch(np.ascontiguousarray(Rs[:, order][:, :, order]), starts, u)
 
 
 @njit(parallel=True, cache=True)

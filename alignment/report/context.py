@@ -97,13 +97,15 @@ def driver_rows(result) -> list[dict]:
             "importance_ci": _interval(d.get("importance_ci"), lambda v: f"{100 * v:.0f} %"),
             "effect": _effect(d),
             "effect_phrase": d.get("effect_phrase") or "",
-            "p_adjusted": _num(d.get("p_adjusted"), 2),
+            "p_value": _num(d.get("p_value"), 2),
+            "verdict_p_adjusted": _num(d.get("verdict_p_adjusted"), 2),
+            "proxy_of": d.get("proxy_of"), "family": d.get("family"), "tier": d.get("tier"),
             "verdict": d["verdict"],
             "verdict_words": VERDICT_WORDS.get(d["verdict"], d["verdict"]),
             "reasons": list(d.get("reasons") or []),
             "checks": [{"name": c, "title": CHECK_TITLES[c], "status": (checks.get(c) or {}).get("status", "–"),
                         "reason": (checks.get(c) or {}).get("reason", "")} for c in CHECKS],
-            "raw_importance": d["importance"], "raw_p_adjusted": d.get("p_adjusted"),
+            "raw_importance": d["importance"], "raw_p_value": d.get("p_value"),
         })
     return rows
 
@@ -117,21 +119,21 @@ def _headline(rows: list[dict], outcome: str, alpha: float) -> dict:
         why = []
         if not _missing(r["raw_importance"]) and r["raw_importance"] >= STRONG_IMPORTANCE:
             why.append(f"{r['importance']} of the explained variance")
-        if not _missing(r["raw_p_adjusted"]) and r["raw_p_adjusted"] < alpha:
-            why.append(f"a significant effect (adjusted p = {r['p_adjusted']})")
+        if not _missing(r["raw_p_value"]) and r["raw_p_value"] < alpha:
+            why.append(f"a significant effect on its own (p = {r['p_value']})")
         if why:
             strong_failed.append({**r, "looked_strong": " and ".join(why)})
     n_ranked = sum(1 for r in rows if r["rank"] != "–")
     o = _label(outcome)
     if validated:
         names = ", ".join(r["name"] for r in validated)
-        sentence = (f"{len(validated)} of the {len(rows)} KPIs studied passed every validation check as drivers "
-                    f"of {o}: {names}.")
+        sentence = (f"{len(validated)} of the {len(rows)} KPIs studied are validated drivers of {o}, confirmed "
+                    f"out of time: {names}.")
     else:
-        sentence = (f"None of the {len(rows)} KPIs studied passed validation as a driver of {o}; "
-                    f"treat the ranking below as a list of leads, not of causes.")
+        sentence = (f"None of the {len(rows)} KPIs studied is a validated driver of {o}; the table below says, "
+                    f"for each, whether it was refuted or what more data would decide it.")
     return {"sentence": sentence, "validated": validated, "strong_failed": strong_failed, "n_ranked": n_ranked,
-            "strong_rule": (f"importance of at least {STRONG_IMPORTANCE:.0%} or an effect with adjusted "
+            "strong_rule": (f"importance of at least {STRONG_IMPORTANCE:.0%} or a one-KPI effect with "
                             f"p < {alpha:g}").replace("%", " %")}
 
 

@@ -38,7 +38,7 @@ def figure_specs(result) -> list[tuple[str, str, callable]]:
     o = context._label(result.study.outcome)
     pooled = "pooled over all segments (components summed, then divided)" if result.study.by else "whole center"
     specs = [
-        ("importance", f"Share of the explained variation in {o} each KPI accounts for (Shapley R², segment "
+        ("importance", f"Share of the explained variation in {o} each validated driver accounts for (Shapley R², two-way "
                        "means removed), with 95 % block-bootstrap intervals.", plot.importance),
         ("heatmap", f"Correlation of each KPI with {o} at each lag, within segments; the lag used is outlined.",
          plot.heatmap),

@@ -43,6 +43,12 @@ class Study:
     default), or :class:`~alignment.SparkEngine`, e.g. ``Study(..., engine=SparkEngine(spark))``
     with the active SparkSession; the results are the same.
 
+    ``units`` maps a KPI to how its effects are reported (``{"step": 1000, "unit": "USD",
+    "label": "marketing spend"}``, each key optional; ``[kpis.NAME]`` in the study file), for
+    KPIs the catalog does not know or to change a catalog KPI's step or label. ``families``
+    maps a family name to KPIs built from the same contacts (``[families]``), beyond the
+    catalog's own (see :func:`alignment.catalog.families`); only the declared ones are kept here.
+
     Examples
     --------
     >>> from alignment import Study
@@ -76,6 +82,8 @@ class Study:
     effects: str | None = None
     weights: str = "responses"
     calendar: Calendar = field(default_factory=Calendar)
+    units: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         where = self.source
@@ -128,12 +136,56 @@ class Study:
             e = catalog.entry(k)
             if e is not None and e["kind"] == "cx":
                 raise StudyError(f"{k!r} is a CX metric, not an operational KPI", source=where, key="study.kpis")
+        self._check_units_and_families()
         if self.start and self.end and self.end < self.start:
             raise StudyError(f"the window ends ({self.end}) before it starts ({self.start})", source=where,
                              key="study.end")
         if self.surveys is None:
             raise StudyError("a study needs survey responses for its CX outcome", source=where,
                              key="data.surveys")
+
+    def _check_units_and_families(self) -> None:
+        where, known = self.source, ", ".join(self.kpis)
+        if not isinstance(self.units, Mapping):
+            raise StudyError(f"must map KPIs to tables of step, unit and label. Got {self.units!r} instead.",
+                             source=where, key="kpis")
+        units = {}
+        for name, spec in self.units.items():
+            if name not in self.kpis:
+                raise StudyError(f"{name!r} is not one of the study's KPIs ({known})", source=where,
+                                 key=f"kpis.{name}")
+            try:
+                units.update(catalog.check_units({name: spec}, owner="units"))
+            except OptionError as error:
+                message = str(error)
+                raise StudyError(message[0].lower() + message[1:], source=where, key=f"kpis.{name}") from None
+        if not isinstance(self.families, Mapping):
+            raise StudyError(f"must map family names to lists of KPIs. Got {self.families!r} instead.",
+                             source=where, key="families")
+        families, family_of = {}, {}
+        for name, members in self.families.items():
+            key = f"families.{name}"
+            if isinstance(members, str) or not all(isinstance(m, str) for m in members):
+                raise StudyError(f"must list KPI names as strings. Got {members!r} instead.", source=where, key=key)
+            members = tuple(members)
+            if name in self.kpis or catalog.entry(name) is not None:
+                raise StudyError(f"the family name {name!r} is also the name of a KPI; name the family differently",
+                                 source=where, key=key)
+            if len(members) < 2:
+                raise StudyError(f"must list at least 2 KPIs. Got {list(members)!r} instead.", source=where, key=key)
+            for m in members:
+                if members.count(m) > 1:
+                    raise StudyError(f"lists {m!r} twice", source=where, key=key)
+                if m not in self.kpis:
+                    raise StudyError(f"{m!r} is not one of the study's KPIs ({known})", source=where, key=key)
+                if m in family_of:
+                    raise StudyError(f"{m!r} is already in family {family_of[m]!r}; a KPI belongs to one family "
+                                     f"at most", source=where, key=key)
+                family_of[m] = name
+            families[name] = members
+        # normalized copies: plain dicts, steps as floats, members as tuples
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "families", families)
 
     @classmethod
     def from_toml(cls, path) -> "Study":
@@ -161,7 +213,8 @@ class Study:
 
 # ---- loading -------------------------------------------------------------------------------
 
-_SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine", "events"}
+_SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine", "events",
+             "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
                "calendar"}
@@ -171,6 +224,7 @@ _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
+_UNIT_KEYS = set(catalog.UNIT_KEYS)
 
 
 class _Reader:
@@ -297,6 +351,8 @@ def load_study(path) -> Study:
     interventions = _interventions(r, doc.get("interventions", []))
     calendar = _calendar(r, s.get("calendar", {}), doc.get("events", []))
     engine = _engine(r, r.table(doc.get("engine", {}), "engine"))
+    units = _units(r, doc.get("kpis", {}))
+    families = _families(r, r.table(doc.get("families", {}), "families"))
     for key, src in [("data.contacts", contacts), ("data.surveys", surveys),
                      *((f"data.extra[{i}]", e) for i, e in enumerate(extras))]:
         if src is not None and src.table is not None and engine.kind != "spark":
@@ -321,7 +377,7 @@ def load_study(path) -> Study:
             survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
             engine=engine, effects=r.get(s, "effects", "study", str), weights=r.get(s, "weights", "study", str,
                                                                                   "responses"),
-            calendar=calendar)
+            calendar=calendar, units=units, families=families)
     except StudyError:
         raise
     except OptionError as error:
@@ -350,6 +406,25 @@ def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
     return ExtraSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
                        timezone=r.get(t, "timezone", key, str), time=r.get(t, "time", key, str, "date"),
                        by=r.strings(t, "by", key), aggregate=aggregate, values=values)
+
+
+def _units(r: _Reader, value) -> dict[str, dict]:
+    """``[kpis.NAME]`` tables: how each KPI's effects are reported (checked against the KPIs by Study)."""
+    if isinstance(value, list):
+        r.fail("kpis", "is a table of per-KPI settings ([kpis.NAME] step = ..., unit = ..., label = ...); "
+                       "the list of KPIs goes in [study] kpis = [...]")
+    out = {}
+    for name, spec in r.table(value, "kpis").items():
+        key = f"kpis.{name}"
+        spec = r.table(spec, key)
+        r.known(spec, _UNIT_KEYS, key)
+        out[name] = {k: r.get(spec, k, key, float if k == "step" else str) for k in catalog.UNIT_KEYS if k in spec}
+    return out
+
+
+def _families(r: _Reader, t: dict) -> dict[str, tuple[str, ...]]:
+    """``[families]``: name = [KPIs built from the same contacts] (checked against the KPIs by Study)."""
+    return {name: r.strings(t, name, "families") for name in t}
 
 
 def _engine(r: _Reader, t: dict):

@@ -1,4 +1,4 @@
-"""The result of a study and its machine-readable form, results.json (schema version 1)."""
+"""The result of a study and its machine-readable form, results.json (schema version 2)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CORRELATION_KEYS = ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
                     "p_value", "p_adjusted", "status", "reason"]
 
@@ -20,6 +20,10 @@ def warning_code(category: type) -> str:
     """``CollinearityWarning`` -> ``collinearity``."""
     name = re.sub(r"Warning$", "", category.__name__)
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "warning"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def plain(value):
@@ -49,7 +53,9 @@ def plain(value):
 class StudyResult:
     """Everything a study found: the panel, correlations, models, importance, validation and drivers.
 
-    ``drivers`` is the ranked table (one row per KPI of the study) that results.json publishes.
+    ``drivers`` is the table (one row per KPI of the study) that results.json publishes: the
+    validated drivers first, by rank, then every other KPI with its verdict and reasons.
+    ``families`` lists the KPI families with their one verdict, carrier and group importance.
     """
 
     study: object
@@ -62,37 +68,47 @@ class StudyResult:
     lags: dict
     holdout_start: object = None
     warnings: tuple[tuple[str, str], ...] = field(default=())
+    families: list = field(default_factory=list)
+
+    def _ranked(self):
+        return [r for r in self.drivers.itertuples() if not _missing(r.rank)]
 
     def summary(self) -> str:
         s = self.study
         t = self.panel.table
         lines = [f"{s.name}: drivers of {s.outcome} ({s.grain} grain, {self.panel.start} to {self.panel.end}, "
                  f"{t['period'].nunique()} periods x {len(t) // max(t['period'].nunique(), 1)} segments)"]
-        for row in self.drivers.itertuples():
-            if row.rank is None or (isinstance(row.rank, float) and math.isnan(row.rank)):
-                lines.append(f"   -  {row.name:<22} {row.verdict}: {'; '.join(row.reasons)}")
-                continue
+        ranked = self._ranked()
+        if not ranked:
+            lines.append("  no KPI was validated as a driver (see each KPI's reasons below)")
+        for row in ranked:
             lo, hi = row.importance_ci
             ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
-            lines.append(f"  {int(row.rank):>2}. {row.name:<22} lag {row.lag}  importance {row.importance:.3f}{ci}  "
-                         f"{row.verdict}")
+            imp = f"importance {row.importance:.3f}{ci}" if row.importance is not None else "time-series evidence"
+            lines.append(f"  {int(row.rank):>2}. {row.name:<22} lag {row.lag}  tier {int(row.tier)}  {imp}")
             lines.append(f"      {row.effect_phrase}")
             lines.append(f"      {'; '.join(row.reasons)}")
+        for row in self.drivers.itertuples():
+            if _missing(row.rank):
+                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}" if row.proxy_of else "")
+                lines.append(f"   -  {row.name:<22} {label}: {'; '.join(row.reasons)}")
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)
 
     def top_lines(self, n: int = 3) -> list[str]:
-        """One line per top-ranked driver: rank, name, verdict and its effect in plain words."""
-        lines = []
-        for row in self.drivers.head(n).itertuples():
-            if row.rank is None or (isinstance(row.rank, float) and math.isnan(row.rank)):
-                continue
-            lines.append(f"{int(row.rank)}. {row.name} ({row.verdict.replace('_', ' ')}): {row.effect_phrase}")
+        """One line per validated driver in rank order (at most ``n``): rank, name and effect in plain
+        words; a line saying so when none was validated."""
+        lines = [f"{int(row.rank)}. {row.name} (validated, tier {int(row.tier)}): {row.effect_phrase}"
+                 for row in self._ranked()[:n]]
+        if not lines:
+            n_inc = int((self.drivers["verdict"] == "inconclusive").sum())
+            lines.append(f"no KPI was validated as a driver ({n_inc} inconclusive, "
+                         f"{len(self.drivers) - n_inc} refuted); the report says what more data would decide")
         return lines
 
     def to_dict(self) -> dict:
-        """The results.json document (schema version 1)."""
+        """The results.json document (schema version 2, documented in the README)."""
         s, p = self.study, self.panel
         t = p.table
         corr = self.correlations.table.reindex(columns=CORRELATION_KEYS)
@@ -108,6 +124,7 @@ class StudyResult:
                      "n_segments": int(len(t.drop_duplicates(list(p.by)))) if p.by else 1,
                      "n_rows": int(len(t)), "n_low_response_rows": int(t["low_responses"].sum())},
             "drivers": self.drivers.to_dict("records"),
+            "families": list(self.families),
             "correlations": corr.to_dict("records"),
             "models": self.models,
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],

@@ -8,7 +8,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from .. import catalog
 from ..correlation import correlate
@@ -80,24 +79,29 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         # its time variation (segment effects with the calendar controls)
         own = {k: ("segment" if fixed == "twoway" and centre_wide(table[k].to_numpy(dtype=float), frame.seg, frame.t)
                    else fixed) for k in usable}
-        say("choosing lags and correlating")
+        say("correlating")
         correlations = correlate(panel, study.outcome, usable, lags=study.max_lag, seed=study.seed,
                                  weights=study.weights)
-        lags = choose_lags(correlations, usable, study.max_lag, own)
-        say("estimating effects")
-        effects = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
-                              calendar=study.calendar).table.iloc[0] for k in usable}
-        joint = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
-        say(f"ranking drivers ({study.n_boot} bootstrap resamples)")
-        ranked = [k for k in usable if own[k] == fixed]
-        importance = _importance(panel, study, ranked or usable, lags, fixed if ranked else own[usable[0]])
         holdout_start = study.holdout_start or default_holdout(table["period"])
-        say("validating each driver")
-        validation = validate(panel, study.outcome, usable, lags=lags, by=study.by, max_lag=study.max_lag,
+        say("validating each driver (lags and signs chosen on the training periods)")
+        validation = validate(panel, study.outcome, usable, lags=None, by=study.by, max_lag=study.max_lag,
                               holdout_start=holdout_start, thresholds=study.validation,
                               interventions=study.interventions,
                               outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed,
-                              effects=study.effects, weights=study.weights, calendar=study.calendar)
+                              effects=study.effects, weights=study.weights, calendar=study.calendar,
+                              families=study_families(study, usable))
+        lags = dict(validation.lags)
+        say("estimating effects")
+        marginal = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
+                               calendar=study.calendar, **_units(study)).table.iloc[0] for k in usable}
+        verdicts = validation.verdicts.set_index("driver")
+        validated = [k for k in usable if verdicts.loc[k, "verdict"] == "validated"]
+        on_panel = [k for k in validated if own[k] == fixed]
+        joint = _joint_model(panel, study, on_panel, lags, fixed)
+        all_kpis = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
+        say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
+        groups = _groups(validation, on_panel)
+        importance = _importance(panel, study, on_panel, lags, fixed, groups) if on_panel else None
     notes = [(code, message) for code, message in panel.notes]
     seen = set()
     for w in caught:
@@ -106,9 +110,10 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
             if item not in seen:
                 seen.add(item)
                 notes.append(item)
-    drivers = _drivers(study, kpis, usable, lags, effects, importance, validation, outcome_metric)
-    return StudyResult(study=study, panel=panel, correlations=correlations, models={"joint": joint},
-                       importance=importance, validation=validation, drivers=drivers,
+    drivers, families = _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation)
+    return StudyResult(study=study, panel=panel, correlations=correlations,
+                       models={"joint": joint, "all_kpis": all_kpis},
+                       importance=importance, validation=validation, drivers=drivers, families=families,
                        lags=lags, holdout_start=holdout_start, warnings=tuple(notes))
 
 
@@ -154,32 +159,34 @@ def _usable(table: pd.DataFrame, kpis: list[str]) -> list[str]:
     return out
 
 
-TRUSTED_SCOPE = {"twoway": "within_twoway", "segment": "within", "none": "pooled_detrended"}
+def study_families(study: Study, kpis: list[str]) -> dict[str, tuple[str, ...]]:
+    """The study's KPI families among ``kpis``: declared ones (``[families]``) first, then the catalog's."""
+    declared = {name: tuple(m for m in members if m in kpis)
+                for name, members in (getattr(study, "families", None) or {}).items()}
+    if hasattr(catalog, "families"):
+        return dict(catalog.families(kpis, declared))
+    return {name: members for name, members in declared.items() if len(members) >= 2}
 
 
-def choose_lags(correlations, kpis: list[str], max_lag: int, effects: dict[str, str]) -> dict[str, int]:
-    """Each KPI's lag: the one with the smallest p-value in the scope its checks trust.
-
-    ``effects`` maps each KPI to the fixed effects its evidence uses (``"twoway"``,
-    ``"segment"`` or ``"none"``); ties go to the shorter lag.
-    """
-    if max_lag == 0:
-        return {k: 0 for k in kpis}
-    table = correlations.table
-    lags = {}
-    for k in kpis:
-        rows = table[(table["x"] == k) & (table["status"] == "ok") & (table["scope"] == TRUSTED_SCOPE[effects[k]])]
-        lags[k] = int(rows.sort_values(["p_value", "lag"]).iloc[0]["lag"]) if len(rows) else 0
-    return lags
+def _units(study: Study) -> dict:
+    """The ``units`` keyword of :func:`regress` when the study declares steps and units."""
+    units = getattr(study, "units", None)
+    return {"units": dict(units)} if units else {}
 
 
-def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effects: str):
-    """Shapley importance at the chosen lags, on the variation the validation trusts.
+def _groups(validation, ranked: list[str]) -> dict[str, list[str]]:
+    """Players of the importance ranking: a family whose validated members are ranked is one player."""
+    out = {}
+    for f in validation.families:
+        inside = [m for m in f["members"] if m in ranked]
+        if inside:
+            out[f["name"]] = inside
+    return out
 
-    With period effects a centre-wide KPI has none of that variation, so it is not ranked
-    (its effect and verdict come from its time variation); only when every KPI is centre-wide
-    are they ranked on segment effects.
-    """
+
+def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effects: str, groups=None):
+    """Shapley importance of the validated drivers at their training lags, on the variation the
+    validation trusts (two-way effects, weighted); a family is one player (group Shapley)."""
     pf = PanelFrame.from_panel(panel)
     data, wcol, _, _ = pf.analysis_table(study.outcome, study.weights)
     frame = pf.lag({k: lags[k] for k in kpis})
@@ -190,60 +197,104 @@ def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effe
     for b in study.by:
         frame[b] = data[b].to_numpy()
     frame = frame.dropna(subset=[study.outcome, *kpis]).reset_index(drop=True)
+    extra = {"groups": groups} if groups and any(len(v) > 1 or k not in v for k, v in groups.items()) else {}
     return relative_importance(frame, study.outcome, kpis, method="shapley",
                                within=list(study.by) or None, n_boot=study.n_boot,
                                block=block_length(frame["period"].nunique()), time="period", seed=study.seed,
-                               effects=effects, weights="_w" if wcol else None)
+                               effects=effects, weights="_w" if wcol else None, **extra)
 
 
 def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fixed: str) -> dict:
     if not kpis:
-        return {"error": "every KPI is centre-wide: period effects absorb them all"}
+        return {"error": "no KPI to put in the model"}
     try:
         return regress(panel, study.outcome, kpis, lags=lags, effects=fixed, weights=study.weights,
-                       calendar=study.calendar).to_dict()
+                       calendar=study.calendar, **_units(study)).to_dict()
     except (InputError, np.linalg.LinAlgError) as error:
         return {"error": str(error)}
 
 
-def _drivers(study, kpis, usable, lags, effects, importance, validation, outcome_metric) -> pd.DataFrame:
-    imp = importance.table.set_index("predictor")
+def tiers(ranks: pd.DataFrame) -> dict[str, int]:
+    """Tiers of ranked players: a player joins the tier above when its rank interval overlaps it.
+
+    ``ranks`` has ``player, rank, rank_ci_low, rank_ci_high``; without intervals every player is
+    its own tier.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"player": ["asa", "fcr", "aht"], "rank": [1, 2, 3],
+    ...                   "rank_ci_low": [1, 1, 3], "rank_ci_high": [2, 2, 3]})
+    >>> tiers(t)
+    {'asa': 1, 'fcr': 1, 'aht': 2}
+    """
+    out, tier, reach = {}, 0, -math.inf
+    for row in ranks.sort_values("rank").itertuples():
+        lo, hi = row.rank_ci_low, row.rank_ci_high
+        if pd.isna(lo) or pd.isna(hi) or lo > reach:
+            tier += 1
+            reach = -math.inf
+        out[row.player] = tier
+        reach = max(reach, hi if not pd.isna(hi) else row.rank)
+    return out
+
+
+def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation):
+    """The drivers table (ranked validated drivers first) and the families list of results.json."""
     verdicts = validation.verdicts.set_index("driver")
-    p = pd.Series({k: effects[k]["p_value"] for k in usable}, dtype=float)
-    adjusted = pd.Series(multipletests(p.to_numpy(), method="fdr_bh")[1], index=p.index) if len(p) else p
+    imp = importance.table.set_index("predictor") if importance is not None else pd.DataFrame()
+    player_of = {m: g for g, members in groups.items() for m in members}
+    tier_of = tiers(imp.reset_index().rename(columns={"predictor": "player"})) if len(imp) else {}
+    n_panel = int(imp["rank"].max()) if len(imp) else 0
+    quoted = {t["term"]: t for t in joint.get("table", [])} if isinstance(joint, dict) else {}
+    # validated drivers on time-series evidence cannot be ranked against panel ones: after them
+    series = [k for k in usable if verdicts.loc[k, "verdict"] == "validated" and k not in player_of
+              and k not in imp.index]
     rows = []
     for k in kpis:
         if k not in usable:
-            rows.append(dict(name=k, rank=None, lag=None, sign=None, importance=None, importance_ci=[None, None],
-                             rank_ci=[None, None], effect=None, effect_ci=[None, None], effect_unit=None,
-                             effect_phrase=None, p_value=None, p_adjusted=None, verdict="inconclusive", evidence=None,
+            rows.append(dict(name=k, rank=None, tier=None, lag=None, sign=None, importance=None,
+                             importance_ci=[None, None], rank_ci=[None, None], effect=None, effect_ci=[None, None],
+                             effect_unit=None, effect_phrase=None, effect_marginal=None,
+                             effect_marginal_ci=[None, None], p_value=None, verdict="inconclusive",
+                             verdict_p=None, verdict_p_adjusted=None, family=None, proxy_of=None, evidence=None,
                              reasons=["constant or a copy of another KPI: not analysed"], checks={}))
             continue
-        e, v = effects[k], verdicts.loc[k]
-        i = imp.loc[k] if k in imp.index else pd.Series({"rank": None, "importance": None, "ci_low": None,
-                                                          "ci_high": None, "rank_ci_low": None, "rank_ci_high": None})
-        evidence = v["evidence"]
-        unit_words = _unit(k, e, outcome_metric)
-        rows.append(dict(name=k, rank=None if i["rank"] is None else int(i["rank"]), lag=int(lags[k]),
-                         sign=int(v["sign"]), importance=_f(i["importance"]),
-                         importance_ci=[_f(i["ci_low"]), _f(i["ci_high"])],
-                         rank_ci=[_f(i["rank_ci_low"]), _f(i["rank_ci_high"])],
-                         effect=float(e["effect"]), effect_ci=[float(e["effect_ci_low"]), float(e["effect_ci_high"])],
-                         effect_unit=unit_words, effect_phrase=e["phrase"], p_value=float(e["p_value"]),
-                         p_adjusted=float(adjusted[k]), verdict=v["verdict"], reasons=list(v["reasons"]),
-                         evidence=evidence, checks=validation.checks[k]))
+        m, v = marginal[k], verdicts.loc[k]
+        player = player_of.get(k, k)
+        rank = tier = None
+        i = None
+        if v["verdict"] == "validated" and player in imp.index:
+            i = imp.loc[player]
+            rank, tier = int(i["rank"]), tier_of[player]
+        elif k in series:
+            rank = n_panel + 1 + series.index(k)
+            tier = (max(tier_of.values()) if tier_of else 0) + 1 + series.index(k)
+        q = quoted.get(k) if v["verdict"] == "validated" else None
+        e = q if q is not None else m
+        rows.append(dict(name=k, rank=rank, tier=tier, lag=int(lags[k]), sign=int(v["sign"]),
+                         importance=_f(i["importance"]) if i is not None else None,
+                         importance_ci=[_f(i["ci_low"]), _f(i["ci_high"])] if i is not None else [None, None],
+                         rank_ci=[_f(i["rank_ci_low"]), _f(i["rank_ci_high"])] if i is not None else [None, None],
+                         effect=_f(e["effect"]), effect_ci=[_f(e["effect_ci_low"]), _f(e["effect_ci_high"])],
+                         effect_unit=e["effect_unit"], effect_phrase=e["phrase"],
+                         effect_source="joint model of the validated drivers" if q is not None else "one-KPI model",
+                         effect_marginal=_f(m["effect"]),
+                         effect_marginal_ci=[_f(m["effect_ci_low"]), _f(m["effect_ci_high"])],
+                         p_value=_f(m["p_value"]), verdict=v["verdict"], verdict_p=_f(v["verdict_p"]),
+                         verdict_p_adjusted=_f(v["verdict_p_adjusted"]), family=v["family"], proxy_of=v["proxy_of"],
+                         evidence=v["evidence"], reasons=list(v["reasons"]), checks=validation.checks[k]))
     out = pd.DataFrame(rows)
+    order = {"validated": 0, "inconclusive": 1, "not_validated": 2}
     out["_order"] = out["rank"].fillna(math.inf)
-    return out.sort_values(["_order", "name"]).drop(columns="_order").reset_index(drop=True)
-
-
-def _unit(kpi: str, effect_row, outcome_metric) -> str:
-    outcome = outcome_metric.name.upper() if outcome_metric.kind == "cx" else outcome_metric.name
-    step, unit = effect_row["step"], effect_row["unit"]
-    per = f"{step:g} {unit}".strip() if unit else f"{step:g}"
-    if unit == "point":
-        per = f"{step:g} point" + ("s" if step != 1 else "")
-    return f"{outcome} points per {per} of {kpi}"
+    out["_verdict"] = out["verdict"].map(order)
+    out = out.sort_values(["_order", "_verdict", "name"]).drop(columns=["_order", "_verdict"]).reset_index(drop=True)
+    families = []
+    for f in validation.families:
+        i = imp.loc[f["name"]] if f["name"] in imp.index else (
+            imp.loc[f["carried_by"]] if f["carried_by"] in imp.index and f["carried_by"] not in player_of else None)
+        families.append({**f, "importance": _f(i["importance"]) if i is not None else None,
+                         "importance_ci": [_f(i["ci_low"]), _f(i["ci_high"])] if i is not None else [None, None]})
+    return out, families
 
 
 def _f(x):

@@ -3,20 +3,26 @@
 A KPI that correlates with CX in the panel may still be no lever: it may only differ between
 segments with different baselines, trend together with CX, owe its significance to
 autocorrelation or to trying many lags, or hold in one stretch of time only. :func:`validate`
-puts each driver, at its chosen lag, through seven checks and gives a verdict:
+puts each driver, at its lag chosen on the training periods, through seven checks and gives a
+verdict:
 
 ==================  ==================================================================
 check               passes when
 ==================  ==================================================================
-``within_segment``  the correlation holds with segment means removed (p < alpha)
-``trend``           it survives a linear trend removed and first differences
-``placebo``         it beats circularly shifted copies of the KPI (p < alpha)
-``lag``             the chosen lag survives a Holm correction over the lags tried
-``holdout``         it holds after ``holdout_start`` (same sign, interval excluding 0,
-                    or a significantly better prediction than segment means alone)
-``stability``       >= ``stability_share`` of rolling windows agree in sign and size
-``intervention``    a declared change moved the KPI and CX followed (diff-in-diff)
+``within_segment``  the correlation holds with segment (and period) effects removed
+``trend``           it survives a linear trend removed, and differences keep the sign
+``placebo``         it beats circularly shifted copies of the KPI, each lag-searched
+``holdout``         it holds after ``holdout_start`` at the lag and sign frozen on the
+                    training periods (one-sided p < alpha)
+``intervention``    a declared change moved the KPI and CX moved as predicted
+``lag``             diagnostic: the chosen lag survives Holm over the lags tried
+``stability``       diagnostic: rolling windows of the training periods
 ==================  ==================================================================
+
+``validated`` needs an out-of-time confirmation (holdout or intervention) and a verdict p that
+survives Benjamini-Hochberg across the KPIs; ``not_validated`` means refuted; everything else is
+``inconclusive``, with what more data would decide it. KPIs built from the same contacts form
+families (:mod:`alignment.validation.families`) with one verdict and named proxies.
 
 Details and references are in :mod:`alignment.validation.checks`, the verdict rules in
 :mod:`alignment.validation.verdict`, the thresholds in :class:`Thresholds`.
@@ -33,7 +39,7 @@ from .checks import CHECKS, STATUSES
 from .options import Intervention, Thresholds
 from .result import ValidationResult
 from .run import validate
-from .verdict import VERDICTS, VerdictRules
+from .verdict import VERDICTS, VerdictRules, verdict_p
 
 __all__ = ["validate", "ValidationResult", "Thresholds", "Intervention", "VerdictRules", "CHECKS", "STATUSES",
-           "VERDICTS"]
+           "VERDICTS", "verdict_p"]

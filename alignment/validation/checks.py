@@ -12,55 +12,60 @@ centre-wide KPI, which is also partialled on the calendar controls, ``pooled`` f
 "within" scope below means that one. Rows are weighted by the outcome's responses when the
 validation is (``Driver.weights``).
 
-The checks and their pass rules (``alpha``, ``min_effect`` ... are :class:`Thresholds`):
+The driver's sign (``Driver.assoc``), training r and slope come from the training periods only
+(before the holdout), as does its lag when :func:`~alignment.validation.validate` chooses it. A
+check *fails* only on positive evidence against the driver (refuted); a check that could not
+show the association says ``not_enough_data`` and, where it can, how many periods would decide.
+
+The checks and their rules (``alpha``, ``min_effect`` ... are :class:`Thresholds`):
 
 ``within_segment``
-    The correlation with the driver's effects removed (Driscoll-Kraay fixed-b test of
-    :func:`alignment.correlate`) has p < alpha. A KPI that only differs between segments with
-    different baselines fails, and so does one whose segment-only association disappears once
-    period effects are removed (it moved with shocks common to all segments). Also reported: the share of segments whose own correlation has the same sign.
-    Not applicable without at least two segments. The reason says "differs between segments with
-    different baselines" when the pooled correlation is significant and more than half of it
-    disappears within segments.
+    Passes when the correlation with the driver's effects removed (Driscoll-Kraay fixed-b test of
+    :func:`alignment.correlate`) has p < alpha and the training sign. Fails (refuted) when the
+    association is significant raw but gone once the effects are removed: the pooled
+    correlation is significant and more than half of it disappears within segments ("differs
+    between segments with different baselines"), or the segment-only correlation is significant
+    and more than half of it disappears once period effects are removed ("only through shocks
+    common to all segments"). Otherwise ``not_enough_data`` with :func:`more_data`'s plan. Also
+    reported: the share of segments whose own correlation has the same sign. Not applicable
+    without at least two segments.
 ``trend``
-    The association survives a linear trend removed per segment (``within_detrended``) and first
-    differences (``within_differenced``): both with the driver's sign and p < alpha. Fails if
-    either has p >= alpha or the opposite sign, so a KPI that merely trends with the outcome fails.
-    The reason says "only because both trend over time" when the within-segment correlation of
-    the levels is significant and more than half of it disappears once trends are removed.
+    Passes when the correlation after a linear trend removed per segment (``within_detrended``)
+    has p < alpha with the driver's sign and first differences (``within_differenced``) keep the
+    sign (on time-series evidence, also one-sided p < alpha in differences). Fails when the level
+    association is significant but the detrended one is not and has lost more than half of it
+    ("only because both trend over time"), or when the differences are significant the other way.
+    Otherwise ``not_enough_data``.
 ``placebo``
     Circular-shift placebo (after the "circular shift" tests of ecology and climate science, e.g.
     Ebisuzaki 1997, J. Climate 10: 2147): the lagged KPI series is rotated by k periods inside each
     segment on a complete period grid, the same k in every segment, for every k from
     ``placebo_min_shift`` to T - ``placebo_min_shift``, and the within-segment correlation is
-    recomputed. p = (1 + #{\\|r_k\\| >= \\|r_obs\\|}) / (1 + K). Rotation keeps each series'
-    autocorrelation and the cross-section, which row shuffling destroys (and which makes
-    shuffled placebos far too easy to beat). Passes when p < alpha; ``not_enough_data`` when K
-    shifts cannot give p < alpha. ``placebo="block"`` permutes blocks of periods instead (seeded).
-``lag``
+    recomputed. With a lag search (max_lag > 0) the statistic is the strongest \\|r\\| over the lags
+    tried, for the KPI and for every copy alike. p = (1 + #{s_k >= s_obs}) / (1 + K). Rotation
+    keeps each series' autocorrelation and the cross-section, which row shuffling destroys (and
+    which makes shuffled placebos far too easy to beat). Passes when p < alpha; a failure blocks
+    ``validated`` but does not refute; ``not_enough_data`` when K shifts cannot give p < alpha. ``placebo="block"`` permutes blocks of periods instead (seeded).
+``lag`` (diagnostic)
     Holm adjustment of the within-scope p-values over the lags tried (0..max_lag); passes when the
-    chosen lag's adjusted p < alpha. Not applicable when max_lag = 0 (no lag was searched).
+    chosen lag's adjusted p < alpha. Not applicable when max_lag = 0. Not required by default:
+    the lag is frozen on the training periods, so the search cannot inflate the holdout test.
 ``holdout``
-    Out of time. Estimated on the periods before ``holdout_start``, checked after it. Passes when
-    (a) the holdout within-segment correlation has the training sign with an interval that excludes
-    zero, or (b) the training within-segment slope predicts the holdout outcome (around each
-    segment's holdout level) with a smaller squared error than the levels alone, significantly by a
-    one-sided Diebold-Mariano test with the small-sample correction of Harvey, Leybourne & Newbold
-    (1997, Int. J. Forecasting 13: 281-291) on per-period mean loss differences. Fails when the
-    holdout sign is reversed with an interval excluding zero (``reversed`` in the figures), or when
-    the holdout within-segment slope is significantly smaller than the training slope in the
-    training direction (one-sided z test, standard errors from the effective sample sizes,
-    ``weaker``). ``Thresholds.holdout_fail`` chooses what fails: ``"reversed"`` (the default),
-    ``"weaker"`` (reversed or weaker) or ``"unconfirmed"`` (anything that does not pass);
-    otherwise a holdout that does not pass is ``not_enough_data`` and, when weaker, says so.
-    Why ``"reversed"``: a quarter of weekly data has little power, and on the simulator's 20-world
-    benchmark (``benchmarks/validation.py``) the three rules validated 96.7 %, 91.7 % and 78.3 % of
-    the planted drivers, whose effects never change, while validating none of the 80 non-drivers
-    under any rule.
-``stability``
-    Rolling windows of ``window`` periods every ``step`` periods; the share of windows whose
-    within-segment r has the driver's sign and \\|r\\| >= ``min_effect`` must reach
-    ``stability_share``. Fewer than 3 usable windows: ``not_enough_data``.
+    Out of time. The lag and sign are frozen on the periods before ``holdout_start``. Passes when
+    the holdout's within correlation (Driscoll-Kraay fixed-b; detrended within the holdout on
+    time-series evidence) has the training sign with one-sided p < alpha (``p_value``). Fails
+    when the sign reverses with an interval excluding zero (``reversed``) or, with
+    ``Thresholds.holdout_fail = "weaker"`` (the default), when the holdout slope is significantly
+    smaller than the training slope in the training direction (one-sided z test, standard errors
+    from the effective sample sizes, ``weaker``); ``"reversed"`` refutes only reversals,
+    ``"unconfirmed"`` anything that does not pass. Otherwise ``not_enough_data``, with the holdout
+    length that would confirm an effect of the training size 8 times in 10. The training
+    slope's prediction of the holdout (Diebold-Mariano with the HLN correction) is reported, not
+    used.
+``stability`` (diagnostic)
+    Rolling windows of ``window`` periods every ``step`` periods over the training periods, each
+    r with an approximate interval; the share of windows with the training sign and
+    \\|r\\| >= ``min_effect`` is compared with ``stability_share``. Never decides a verdict.
 ``intervention``
     Difference in differences for each declared :class:`~alignment.validation.Intervention` on the
     KPI: treated segments against all others, before against after the date. The gap between
@@ -132,6 +137,11 @@ class Driver:
     weights: np.ndarray | None = None   # row weights of ``data`` (None: unweighted)
     covariates: tuple = ()  # calendar columns of ``data`` partialled out (time-series evidence)
     evidence: str = "panel"
+    tried: tuple = ()       # the lags the lag search tried (0..max_lag and the chosen one)
+    train_end: int | None = None   # first holdout period number (None: no holdout)
+    r_train: float = float("nan")  # the trusted-scope r on the training periods (it fixes ``assoc``)
+    slope: float = float("nan")    # outcome per unit of the KPI, trusted scope, training periods
+    slope_se: float = float("nan")
 
     @property
     def effects(self) -> str:
@@ -207,9 +217,50 @@ def _movement(d: Driver, r: float) -> str:
     return f"rises with {d.label}" if r > 0 else f"falls as {d.label} rises"
 
 
+# ----------------------------------------------------------------------------- how much more data
+
+def more_data(r: float, n_effective: float, n_periods: int, alpha: float, *, one_sided: bool = False,
+              power: float = 0.8) -> tuple[int | None, str]:
+    """Periods needed to detect an association of the size seen, and the words for it.
+
+    With Fisher's z, an association of size r is detected with probability ``power`` by a test
+    at ``alpha`` when ``atanh|r| sqrt(n_eff - 3) >= z_alpha + z_power``. The effective sample
+    grows in proportion to the periods (the segments stay the same), so the periods needed are
+    ``n_periods * n_needed / n_eff``. The observed r is a noisy guide to the true one: the
+    figure says which order of magnitude of data would decide, not an exact plan.
+
+    Examples
+    --------
+    >>> more_data(0.2, 40, 20, 0.05)[0]
+    97
+    """
+    if not (np.isfinite(r) and np.isfinite(n_effective)) or n_effective <= 3 or n_periods <= 0 or r == 0:
+        return None, "no sign of an association to plan for"
+    z = stats.norm.ppf(1 - (alpha if one_sided else alpha / 2)) + stats.norm.ppf(power)
+    needed = (z / math.atanh(min(abs(r), 0.999))) ** 2 + 3
+    periods = int(math.ceil(n_periods * needed / n_effective))
+    if periods > 10 * n_periods:
+        return periods, (f"at the size seen (r = {r:+.2f}) even 10 times the {n_periods} periods would "
+                         f"probably not show it: it is small if it exists")
+    if periods <= n_periods:
+        return periods, f"about as many periods again would tell whether the r = {r:+.2f} seen is real"
+    return periods, (f"about {periods} periods ({periods - n_periods} more than the {n_periods} here) would "
+                     f"detect an association of the size seen (r = {r:+.2f}) 8 times in 10")
+
+
+def one_sided(p_two: float, r: float, sign: int) -> float:
+    """The one-sided p of an association in direction ``sign`` from a two-sided p and its r."""
+    if not np.isfinite(p_two) or sign == 0:
+        return float("nan")
+    return p_two / 2 if _sign(r) == sign else 1 - p_two / 2
+
+
 # ----------------------------------------------------------------------------- within segment
 
 def within_segment(d: Driver, th: Thresholds) -> Check:
+    """Refuted when the association is significant raw (pooled, or within segments) but vanishes
+    once the driver's effects are removed; not shown (``not_enough_data``) when it is simply not
+    significant; passes when significant with the driver's (training) sign."""
     method = (f"correlation with {d.controlled} removed"
               + (", Driscoll-Kraay fixed-b test" if d.n_segments >= 2 else ""))
     if d.n_segments < 2:
@@ -231,82 +282,105 @@ def within_segment(d: Driver, th: Thresholds) -> Check:
                "p_pooled": pooled["p_value"] if pooled is not None else None}
     units = f"{d.unit}s"
     seg_text = f"same sign in {same} of {len(segs)} {units}"
-    if row["p_value"] < th.alpha and _sign(row["r"]) == d.assoc:
+    significant = row["p_value"] < th.alpha
+    if significant and _sign(row["r"]) == d.assoc:
         moves = "rises" if row["r"] > 0 else "falls"
         where = "and period " if d.effects == "twoway" else ""
         return Check("pass", f"within a {d.unit} {where}({d.controlled} removed), {d.label} {moves} as {d.kpi} "
                      f"rises ({fmt_r(row)}); {seg_text}",
                      f"holds with {d.controlled} removed ({fmt_p(row['p_value'])}, {seg_text})", method, figures)
     one_way = d.raw_row("within") if d.effects == "twoway" else None
-    if (one_way is not None and _ok(one_way) and one_way["p_value"] < th.alpha
+    if (not significant and one_way is not None and _ok(one_way) and one_way["p_value"] < th.alpha
             and abs(row["r"]) < abs(one_way["r"]) / 2):
-        figures.update(r_within_segment=one_way["r"], p_within_segment=one_way["p_value"])
+        figures.update(r_within_segment=one_way["r"], p_within_segment=one_way["p_value"], refuted_by="period")
         head = (f"moves with {d.label} only through shocks common to all {units} (gone once period effects "
                 f"are removed)")
         reason = (f"{head}: within a {d.unit} r = {one_way['r']:+.2f} ({fmt_p(one_way['p_value'])}); with "
                   f"{d.controlled} removed {fmt_r(row)}")
         return Check("fail", reason, head, method, figures)
-    # "between segments only" when the pooled association is significant and more than half of
-    # it disappears once segment means are removed
-    between = _ok(pooled) and pooled["p_value"] < th.alpha and abs(row["r"]) < abs(pooled["r"]) / 2
-    if between:
+    # "between segments only": the pooled association is significant and more than half of it
+    # disappears once segment means are removed
+    if not significant and _ok(pooled) and pooled["p_value"] < th.alpha and abs(row["r"]) < abs(pooled["r"]) / 2:
+        figures["refuted_by"] = "segment"
         reason = (f"differs between {units} with different baselines (pooled r = {pooled['r']:+.2f}, "
                   f"{fmt_p(pooled['p_value'])}) but does not move with {d.label} within a {d.unit} "
                   f"({fmt_r(row)})")
         head = (f"differs between {units} with different baselines but does not move with {d.label} "
                 f"within a {d.unit}")
-    else:
-        reason = f"does not move with {d.label} within a {d.unit} ({fmt_r(row)})"
-        head = f"does not move with {d.label} within a {d.unit} ({fmt_p(row['p_value'])})"
-    return Check("fail", reason, head, method, figures)
+        return Check("fail", reason, head, method, figures)
+    if significant:
+        head = f"the sign over all periods differs from the training periods' ({fmt_r(row)})"
+        return Check("not_enough_data", head, "sign not settled between training and all periods", method, figures)
+    periods, plan = more_data(row["r"], row["n_effective"], d.n_periods, th.alpha)
+    figures["periods_needed"] = periods
+    return Check("not_enough_data", f"no association shown within a {d.unit} yet ({fmt_r(row)}); {plan}",
+                 f"not shown within a {d.unit} ({fmt_p(row['p_value'])}): {plan}", method, figures)
 
 
 # ----------------------------------------------------------------------------- trend
 
 def trend(d: Driver, th: Thresholds) -> Check:
+    """Passes when the association survives a linear trend per segment (significant, the driver's
+    sign) and first differences keep its sign (and, on time-series evidence, are significant too, one-sided);
+    refuted when the level association is significant
+    but most of it goes once trends are removed, or the differences are significant the other way;
+    otherwise not shown."""
     method = "within-segment correlation after a linear trend and after first differences"
     if d.n_periods < th.min_periods:
         return _too_few("trend", d, d.n_periods, th.min_periods)
-    rows = {"detrended": d.row("within_detrended"), "differenced": d.row("within_differenced")}
-    figures = {**_figures(rows["detrended"], "_detrended"), **_figures(rows["differenced"], "_differenced")}
-    failed = [k for k, row in rows.items()
-              if _ok(row) and (row["p_value"] >= th.alpha or _sign(row["r"]) != d.assoc)]
-    missing = [k for k, row in rows.items() if not _ok(row)]
-    # the figure that decides: the failing (or weaker) of the two
-    decisive = max((k for k in rows if _ok(rows[k])), key=lambda k: (k in failed, rows[k]["p_value"]),
-                   default=None)
-    if decisive:
-        figures.update({k: rows[decisive][k] for k in ("r", "ci_low", "ci_high", "p_value", "n")})
-        figures["decisive"] = decisive
-    text = "; ".join(f"{k} r = {row['r']:+.2f}, {fmt_p(row['p_value'])}" for k, row in rows.items() if _ok(row))
-    if failed:
-        level = d.row("within")
-        # "only because both trend" when the level association is significant and more than half
-        # of it disappears once trends are removed
-        weakest = min(abs(rows[k]["r"]) if _sign(rows[k]["r"]) == d.assoc else 0.0 for k in failed)
-        if _ok(level) and level["p_value"] < th.alpha and weakest < abs(level["r"]) / 2:
-            head = f"{_movement(d, level['r'])} only because both trend over time"
-            reason = f"{d.kpi} {head} ({text})"
-        else:
-            head = "does not survive detrending and first differences"
-            reason = f"no association once trends are removed ({text})"
-        return Check("fail", reason, head, method, figures)
-    if missing:
-        return Check("not_enough_data", f"the {' and '.join(missing)} correlation could not be estimated",
+    det, dif = d.row("within_detrended"), d.row("within_differenced")
+    level = d.row("within")
+    figures = {**_figures(det, "_detrended"), **_figures(dif, "_differenced")}
+    if _ok(det):
+        figures.update({k: det[k] for k in ("r", "ci_low", "ci_high", "p_value", "n")})
+    text = "; ".join(f"{k} r = {row['r']:+.2f}, {fmt_p(row['p_value'])}"
+                     for k, row in (("detrended", det), ("differenced", dif)) if _ok(row))
+    if not _ok(det) and not _ok(dif):
+        return Check("not_enough_data", "the detrended and differenced correlations could not be estimated",
                      "too few periods to remove trends", method, figures)
-    return Check("pass", f"survives a linear trend removed per {d.unit} and first differences ({text})",
-                 "survives detrending and first differences", method, figures)
+    level_sig = _ok(level) and level["p_value"] < th.alpha
+    det_gone = _ok(det) and det["p_value"] >= th.alpha and (
+        _sign(det["r"]) != d.assoc or abs(det["r"]) < abs(level["r"]) / 2) if level_sig else False
+    dif_against = _ok(dif) and dif["p_value"] < th.alpha and _sign(dif["r"]) == -d.assoc
+    if det_gone or dif_against:
+        figures["refuted_by"] = "trend" if det_gone else "differences"
+        if det_gone:
+            head = f"{_movement(d, level['r'])} only because both trend over time"
+        else:
+            head = "period-to-period changes move the other way"
+        return Check("fail", f"{d.kpi} {head} ({text})", head, method, figures)
+    det_ok = _ok(det) and det["p_value"] < th.alpha and _sign(det["r"]) == d.assoc
+    # on panel evidence the period effects already remove every trend the segments share, and the
+    # per-segment linear trend what is left, so the differences (twice the survey noise) need only
+    # keep the sign; on time-series evidence nothing but the calendar stands in for a common drift,
+    # so the differences must show the association too
+    p_dif = one_sided(dif["p_value"], dif["r"], d.assoc) if _ok(dif) else float("nan")
+    figures["p_differenced_one_sided"] = p_dif
+    dif_ok = not _ok(dif) or (p_dif < th.alpha if d.evidence == "time_series" else _sign(dif["r"]) == d.assoc)
+    if det_ok and dif_ok:
+        return Check("pass", f"survives a linear trend removed per {d.unit}, and first differences keep the "
+                     f"sign ({text})", "survives detrending and first differences", method, figures)
+    if det_ok:
+        need = "the association" if d.evidence == "time_series" else "the same sign"
+        return Check("not_enough_data", f"survives detrending but period-to-period changes do not show {need} "
+                     f"({text})", f"first differences do not confirm {need}", method, figures)
+    row = det if _ok(det) else dif
+    periods, plan = more_data(row["r"], row["n_effective"], d.n_periods, th.alpha)
+    figures["periods_needed"] = periods
+    return Check("not_enough_data", f"not shown once trends are removed ({text}); {plan}",
+                 f"not shown once trends are removed: {plan}", method, figures)
 
 
 # ----------------------------------------------------------------------------- placebo
 
-def _grid(d: Driver) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _grid(d: Driver, lag: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """KPI at t - lag, outcome at t and weights on a complete segment x period grid over the pairs' periods.
 
     With calendar covariates (time-series evidence), both series are first residualized on them,
     so a shifted copy is not judged on the weekday pattern it shares with the outcome.
     """
-    lagged = lag_columns(d.data, {d.kpi: d.lag}, d.by, d.number)
+    lag = d.lag if lag is None else lag
+    lagged = lag_columns(d.data, {d.kpi: lag}, d.by, d.number)
     x = lagged[d.kpi].to_numpy(dtype=float, copy=True)
     y = d.data[d.outcome].to_numpy(dtype=float, copy=True)
     w = np.ones(len(y)) if d.weights is None else np.asarray(d.weights, dtype=float)
@@ -351,44 +425,65 @@ def within_r(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None, effects:
     return float(np.dot(ww, both[:, 0] * both[:, 1]) / math.sqrt(sxx * syy))
 
 
+def _searched(Xs: list[np.ndarray], Y: np.ndarray, W, effects: str, shift) -> float:
+    """The strongest \\|r\\| over the lags' grids, each moved by ``shift`` (a function of a grid)."""
+    values = [abs(within_r(shift(X), Y, W, effects)) for X in Xs]
+    values = [v for v in values if np.isfinite(v)]
+    return max(values) if values else float("nan")
+
+
 def placebo(d: Driver, th: Thresholds, *, kind: str = "shift", n_permutations: int = 999,
             rng: np.random.Generator | None = None) -> Check:
+    """Shifted (or block-permuted) copies of the KPI, each given the same lag search as the KPI.
+
+    The statistic is the strongest \\|r\\| over the lags tried (0..max_lag), for the KPI and for
+    every copy alike, so the search cannot make the KPI look better than its copies. A placebo
+    whose smallest attainable p is at or above alpha reports ``not_enough_data``.
+    """
     if d.n_periods < th.min_periods:
         return _too_few("placebo", d, d.n_periods, th.min_periods)
-    X, Y, W, T = _grid(d)
+    lags = list(d.tried) or [d.lag]
+    grids = {k: _grid(d, k) for k in lags}
+    X, Y, W, T = grids[d.lag]
     W = None if d.weights is None else W
+    Xs = [grids[k][0] for k in lags]
     r_obs = within_r(X, Y, W, d.effects)
-    if not np.isfinite(r_obs):
+    stat = _searched(Xs, Y, W, d.effects, lambda A: A)
+    if not (np.isfinite(r_obs) and np.isfinite(stat)):
         return Check("not_enough_data", "the KPI or the outcome does not vary within segments",
                      "no within-segment variation for a placebo test")
+    search = f", each with the lag search over {len(lags)} lags" if len(lags) > 1 else ""
     if kind == "shift":
         low = th.placebo_min_shift or max(2, max(d.max_lag, d.lag) + 1)
         shifts = list(range(low, T - low + 1))
-        method = f"circular shifts of the KPI by {low}..{T - low} periods within each {d.unit}"
+        method = f"circular shifts of the KPI by {low}..{T - low} periods within each {d.unit}{search}"
         if (1 / (len(shifts) + 1)) >= th.alpha:
             return Check("not_enough_data", f"{T} periods allow only {len(shifts)} circular shifts of at "
                          f"least {low}, so p cannot fall below {th.alpha:g}",
                          f"too few periods for a placebo test ({len(shifts)} shifts)", method,
-                         {"r": r_obs, "n_placebos": len(shifts), "min_shift": low})
-        draws = np.array([within_r(np.roll(X, k, axis=1), Y, W, d.effects) for k in shifts])
+                         {"r": r_obs, "n_placebos": len(shifts), "min_shift": low,
+                          "p_min": 1 / (len(shifts) + 1)})
+        draws = np.array([_searched(Xs, Y, W, d.effects, lambda A, k=k: np.roll(A, k, axis=1)) for k in shifts])
         extra = {"min_shift": low}
     else:
         block = block_length(T)
         starts = np.arange(0, T, block)
         pieces = [np.arange(s, min(s + block, T)) for s in starts]
-        method = f"{n_permutations} permutations of blocks of {block} periods (same order in every {d.unit})"
+        method = (f"{n_permutations} permutations of blocks of {block} periods (same order in every "
+                  f"{d.unit}){search}")
         draws = np.empty(n_permutations)
         for b in range(n_permutations):
             order = np.concatenate([pieces[i] for i in rng.permutation(len(pieces))])
-            draws[b] = within_r(X[:, order], Y, W, d.effects)
+            draws[b] = _searched(Xs, Y, W, d.effects, lambda A, o=order: A[:, o])
         extra = {"block": block}
     draws = draws[np.isfinite(draws)]
     K = len(draws)
-    beats = int(np.sum(np.abs(draws) >= abs(r_obs) - 1e-12))
+    beats = int(np.sum(draws >= stat - 1e-12))
     p = (1 + beats) / (1 + K)
-    figures = {"r": r_obs, "p_value": p, "n_placebos": K, "n_at_least_as_strong": beats,
-               "r_placebo_q95": float(np.quantile(np.abs(draws), 0.95)) if K else None, **extra}
-    share = f"{beats} of {K} placebo copies are at least as strong (|r| >= {abs(r_obs):.2f}), p = {p:.2g}"
+    figures = {"r": r_obs, "statistic": stat, "p_value": p, "n_placebos": K, "n_at_least_as_strong": beats,
+               "n_lags_searched": len(lags), "p_min": 1 / (1 + K),
+               "r_placebo_q95": float(np.quantile(draws, 0.95)) if K else None, **extra}
+    share = f"{beats} of {K} placebo copies are at least as strong (|r| >= {stat:.2f}), p = {p:.2g}"
     if p < th.alpha:
         return Check("pass", share, f"not a placebo artifact (p = {p:.2g})", method, figures)
     copies = "shifted" if kind == "shift" else "block-permuted"
@@ -445,7 +540,7 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
     if not _ok(train):
         return Check("not_enough_data", "the training correlation could not be estimated",
                      "training correlation not estimable", method)
-    s_train = _sign(train["r"])
+    s_train = d.assoc or _sign(train["r"])
     figures = {"holdout_start": start_label, "n_train_periods": n_tr, "n_holdout_periods": n_te,
                "r_train": train["r"], "p_train": train["p_value"], "n_effective_train": train["n_effective"],
                **_figures(test)}
@@ -454,38 +549,44 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
                    skill=1 - mse1 / mse0 if mse0 > 0 else None, p_prediction=dm_p)
     slope_tr, slope_te, p_weaker = (_weaker(_demeaned(tr, d), _demeaned(te, d), train, test) if _ok(test)
                                     else (None, None, None))
-    figures.update(slope_holdout=slope_te, p_weaker=p_weaker)
-    corr_ok = _ok(test) and _sign(test["r"]) == s_train and _excludes_zero(test["ci_low"], test["ci_high"], s_train)
+    p_one = one_sided(test["p_value"], test["r"], s_train) if _ok(test) else float("nan")
+    figures.update(slope_holdout=slope_te, p_weaker=p_weaker, p_value=p_one, p_two_sided=figures.get("p_value"))
+    confirms = np.isfinite(p_one) and p_one < th.alpha
     reversed_ = _ok(test) and _sign(test["r"]) == -s_train and _excludes_zero(test["ci_low"], test["ci_high"], -s_train)
-    pred_ok = dm_p is not None and dm_p < th.alpha
-    weaker = p_weaker is not None and p_weaker < th.alpha
-    figures.update(reversed=bool(reversed_), weaker=bool(weaker), holds_by_correlation=bool(corr_ok),
-                   holds_by_prediction=bool(pred_ok))
+    weaker = p_weaker is not None and p_weaker < th.alpha and not confirms
+    figures.update(reversed=bool(reversed_), weaker=bool(weaker), confirms=bool(confirms))
     test_text = fmt_r(test) if _ok(test) else "r not estimable"
-    pred_text = (f"the training slope cuts the holdout squared error by {100 * (1 - mse1 / mse0):.0f} %"
-                 if mse0 > 0 else "no holdout variation to predict")
-    if dm_p is not None:
-        pred_text += f" (Diebold-Mariano {fmt_p(dm_p)})"
+    if mse0 > 0:
+        change = 100 * (1 - mse1 / mse0)
+        pred_text = (f"the training slope {'cuts' if change >= 0 else 'raises'} the holdout squared error by "
+                     f"{abs(change):.0f} %")
+    else:
+        pred_text = "no holdout variation to predict"
     where = f"from {start_label}: training r = {train['r']:+.2f}, holdout {test_text}; {pred_text}"
     if reversed_:
         return Check("fail", f"the sign reverses {where}", f"reverses out of time (holdout r = {test['r']:+.2f})",
                      method, figures)
-    if corr_ok or pred_ok:
-        return Check("pass", f"holds {where}", "holds out of time", method, figures)
+    if confirms:
+        return Check("pass", f"holds {where} (one-sided {fmt_p(p_one)})",
+                     f"holds out of time (one-sided {fmt_p(p_one)})", method, figures)
     if weaker and th.holdout_fail in ("weaker", "unconfirmed"):
-        return Check("fail", f"the holdout slope {slope_te:+.3g} is significantly weaker than the training "
-                     f"slope {slope_tr:+.3g} ({fmt_p(p_weaker)}) {where}",
-                     f"does not hold out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before)",
+        return Check("fail", f"the effect per unit is significantly smaller out of time: holdout slope "
+                     f"{slope_te:+.3g} against {slope_tr:+.3g} in training ({fmt_p(p_weaker)}) {where}",
+                     f"significantly weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before)",
                      method, figures)
     if th.holdout_fail == "unconfirmed":
         return Check("fail", f"not confirmed {where}", "not confirmed out of time", method, figures)
-    if weaker:
-        return Check("not_enough_data", f"weaker but not reversed: the holdout slope {slope_te:+.3g} is weaker than "
-                     f"the training slope {slope_tr:+.3g} ({fmt_p(p_weaker)}) {where}",
-                     f"weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before)",
-                     method, figures)
-    return Check("not_enough_data", f"neither confirmed nor contradicted {where}",
-                 f"holdout too short to confirm or refute ({n_te} periods)", method, figures)
+    n_eff = test["n_effective"] if _ok(test) else float("nan")
+    periods, plan = more_data(train["r"], n_eff, n_te, th.alpha, one_sided=True)
+    figures["periods_needed"] = periods
+    if periods is not None and periods <= n_te:
+        plan = (f"an effect of the training size would usually have shown in {n_te} periods; a longer "
+                f"holdout would tell whether it is weaker or was missed by chance")
+    elif periods is not None and periods <= 10 * n_te:
+        plan = (f"a holdout of about {periods} periods would confirm an effect of the training size "
+                f"8 times in 10")
+    return Check("not_enough_data", f"neither confirmed nor contradicted {where}; {plan}",
+                 f"holdout of {n_te} periods too short to confirm or refute ({plan})", method, figures)
 
 
 def _demeaned(part: pd.DataFrame, d: Driver) -> pd.DataFrame:
@@ -558,11 +659,17 @@ def _diebold_mariano(loss: np.ndarray) -> float | None:
 # ----------------------------------------------------------------------------- stability
 
 def stability(d: Driver, th: Thresholds) -> Check:
-    pairs = d.pairs
+    """A diagnostic on the training periods: the within r in rolling windows, each with an approximate
+    95 % interval (Fisher z on the window's rows less the effects it removes, so it ignores
+    autocorrelation and is too narrow when the series are persistent). It never decides a verdict:
+    a window's r is noisy, and the holdout is the out-of-time test."""
+    pairs = d.pairs if d.train_end is None else d.pairs[d.pairs["t"] < d.train_end]
+    if pairs.empty:
+        return _too_few("stability", d, 0, th.min_periods, "training periods")
     t0, t1 = int(pairs["t"].min()), int(pairs["t"].max())
     T = t1 - t0 + 1
-    if d.n_periods < th.min_periods:
-        return _too_few("stability", d, d.n_periods, th.min_periods)
+    if pairs["t"].nunique() < th.min_periods:
+        return _too_few("stability", d, int(pairs["t"].nunique()), th.min_periods, "training periods")
     window = th.window or max(8, T // 2)
     step = th.step or max(1, window // 4)
     method = f"rolling windows of {window} periods every {step}"
@@ -578,7 +685,10 @@ def stability(d: Driver, th: Thresholds) -> Check:
                        tf["w"].to_numpy(dtype=float) if "w" in tf else None)
         if np.isfinite(r):
             rs.append(r)
-            windows.append({"first": s, "last": s + window - 1, "n": len(tf), "r": r})
+            half = 1.96 / math.sqrt(max(len(tf) - used - 3, 1))
+            z = math.atanh(max(min(r, 0.999999), -0.999999))
+            windows.append({"first": s, "last": s + window - 1, "n": len(tf), "r": r,
+                            "ci_low": math.tanh(z - half), "ci_high": math.tanh(z + half)})
     if len(rs) < 3:
         return Check("not_enough_data", f"{len(rs)} usable windows of {window} periods in {T} periods; 3 are needed",
                      f"too few rolling windows ({len(rs)})", method, {"n_windows": len(rs), "window": window,
@@ -589,11 +699,15 @@ def stability(d: Driver, th: Thresholds) -> Check:
     figures = {"share": share, "n_windows": len(rs), "n_agree": int(agree.sum()), "window": window,
                "step": step, "r": float(np.median(rs)), "r_min": float(rs.min()), "r_max": float(rs.max()),
                "windows": windows}
-    text = (f"{int(agree.sum())} of {len(rs)} windows of {window} periods have the overall sign with "
-            f"|r| >= {th.min_effect:g} (r from {rs.min():+.2f} to {rs.max():+.2f})")
+    against = sum(1 for w_ in windows if _excludes_zero(w_["ci_low"], w_["ci_high"], -d.assoc))
+    figures["n_against"] = against
+    text = (f"diagnostic on the training periods: {int(agree.sum())} of {len(rs)} windows of {window} periods "
+            f"have the training sign with |r| >= {th.min_effect:g} (r from {rs.min():+.2f} to {rs.max():+.2f}; "
+            f"{against} with an interval on the other side of zero)")
     if share >= th.stability_share:
-        return Check("pass", text, f"stable across time windows ({int(agree.sum())} of {len(rs)})", method, figures)
-    return Check("fail", text, f"unstable across time windows (only {int(agree.sum())} of {len(rs)} agree)",
+        return Check("pass", text, f"stable across training windows ({int(agree.sum())} of {len(rs)})", method,
+                     figures)
+    return Check("fail", text, f"varies across training windows (only {int(agree.sum())} of {len(rs)} agree)",
                  method, figures)
 
 

@@ -33,7 +33,8 @@ class Thresholds:
         Significance level of the within-segment, trend, placebo, lag and holdout tests (and of
         the intervention's difference-in-differences).
     min_effect : float, default 0.1
-        The smallest \\|r\\| that counts as a meaningful association in a rolling window.
+        The smallest \\|r\\| that counts as a meaningful association in a rolling window (stability
+        diagnostic).
     stability_share : float, default 0.7
         Share of rolling windows that must show the overall sign with \\|r\\| >= ``min_effect``.
     window : int, optional
@@ -47,13 +48,14 @@ class Thresholds:
     placebo_min_shift : int, optional
         Smallest circular shift of the placebo test; default ``max(2, max_lag + 1)``, so that no
         placebo copy lines up with a lag that was tried.
-    holdout_fail : {"reversed", "weaker", "unconfirmed"}, default "reversed"
-        When the holdout check fails: ``"reversed"`` only when the sign reverses with an interval
-        excluding zero; ``"weaker"`` also when the holdout slope is significantly smaller than
-        the training slope; ``"unconfirmed"`` whenever the holdout does not confirm the
-        relationship. A holdout that neither confirms nor fails is ``not_enough_data``: a
-        quarter of a year of weekly data often lacks the power to tell (see
-        :mod:`alignment.validation.checks` for the measured effect of each rule).
+    holdout_fail : {"reversed", "weaker", "unconfirmed"}, default "weaker"
+        When the holdout refutes the driver: ``"reversed"`` only when the sign reverses with an
+        interval excluding zero; ``"weaker"`` (the default) also when the holdout slope is
+        significantly smaller than the training slope; ``"unconfirmed"`` whenever the holdout does
+        not confirm. A holdout that neither confirms nor refutes is ``not_enough_data``, and the
+        verdict is then ``inconclusive`` unless an intervention confirms.
+    min_effect, stability_share, window, step
+        Only for the stability diagnostic, which never decides a verdict.
 
     Examples
     --------
@@ -69,7 +71,7 @@ class Thresholds:
     min_periods: int = 12
     holdout_min_periods: int = 6
     placebo_min_shift: int | None = None
-    holdout_fail: str = "reversed"
+    holdout_fail: str = "weaker"
 
     def __post_init__(self):
         owner = "Thresholds"

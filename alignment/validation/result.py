@@ -13,7 +13,8 @@ from .verdict import VerdictRules
 
 TABLE = ["driver", "lag", "check", "status", "method", "n", "r", "ci_low", "ci_high", "p_value", "p_adjusted",
          "share", "reason"]
-VERDICT_TABLE = ["driver", "lag", "sign", "verdict", "reasons", "evidence", "n_pass", "n_fail", "n_not_enough_data"]
+VERDICT_TABLE = ["driver", "lag", "sign", "verdict", "reasons", "evidence", "family", "proxy_of", "verdict_p",
+                 "verdict_p_adjusted", "n_pass", "n_fail", "n_not_enough_data"]
 
 
 def plain(value):
@@ -80,6 +81,7 @@ class ValidationResult:
     calendar: dict | None = None
     n_low_responses: int = 0
     setup: dict | None = None
+    families: tuple = ()
 
     def verdict(self, driver: str) -> str:
         """The verdict on one driver."""
@@ -108,7 +110,7 @@ class ValidationResult:
             "holdout_start": self.holdout_start, "outcome_higher_is_better": self.outcome_higher_is_better,
             "thresholds": self.thresholds.to_dict(), "rules": self.rules.to_dict(), "placebo": self.placebo,
             "seed": self.seed, "effects": self.effects, "weights": self.weights, "calendar": self.calendar,
-            "n_low_responses": self.n_low_responses, "setup": self.setup,
+            "n_low_responses": self.n_low_responses, "setup": self.setup, "families": list(self.families),
             "verdicts": [dict(zip(VERDICT_TABLE, [plain(v) for v in row]))
                          for row in self.verdicts[VERDICT_TABLE].itertuples(index=False)],
             "checks": self.checks,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -15,19 +16,21 @@ from ..stats.resample import spawn_generators
 from . import checks as C
 from .options import Intervention, Thresholds
 from .result import TABLE, VERDICT_TABLE, ValidationResult, plain
-from .verdict import VerdictRules, decide
+from .families import family_verdict
+from .verdict import VerdictRules, adjust, decide, verdict_p
 
 BASE_SCOPE = {"twoway": "within_twoway", "segment": "within", "none": "pooled"}
 KEY_FIGURES = ("n", "r", "ci_low", "ci_high", "p_value", "p_adjusted", "share")
 
 
-def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int] | int,
+def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int] | int | None = None,
              by: Sequence[str] | None = None, max_lag: int = 0, holdout_start=None,
              thresholds: Thresholds = Thresholds(), rules: VerdictRules = VerdictRules(),
              interventions: Sequence[Intervention] = (), outcome_higher_is_better: bool | None = True,
              placebo: str = "shift", n_permutations: int = 999, grain: str | None = None,
              time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
-             calendar: Calendar | None = None, drop_low_responses: bool = True) -> ValidationResult:
+             calendar: Calendar | None = None, drop_low_responses: bool = True,
+             families: Mapping[str, Sequence[str]] | None = None) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -42,8 +45,12 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         The CX metric column.
     kpis : sequence of str
         The drivers to validate.
-    lags : mapping KPI -> lag, or int
-        Each KPI's chosen lag (the KPI at t - lag against the outcome at t); an int applies to all.
+    lags : mapping KPI -> lag, int, or None
+        None (the default): each KPI's lag is chosen on the training periods (before
+        ``holdout_start``) among 0..``max_lag``, by the smallest p in the scope the checks trust,
+        and frozen before the holdout is looked at. A mapping or an int fixes the lags (the KPI at
+        t - lag against the outcome at t); choose them on the training periods too, or the
+        holdout is not out of time.
     by : sequence of str, optional
         Segment columns; default the panel's.
     max_lag : int
@@ -83,6 +90,10 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         period effects are not.
     drop_low_responses : bool
         Leave periods flagged ``low_responses`` out of every check (they stay in the panel).
+    families : mapping name -> KPIs, optional
+        KPIs built from the same contacts, which get one verdict: default the catalog's families
+        (waiting: ASA, service level, abandon rate ...; resolution: FCR, transfer rate) among
+        ``kpis``; ``{}`` for none. See :func:`alignment.validation.families.family_verdict`.
 
     Returns
     -------
@@ -117,7 +128,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     if not isinstance(max_lag, (int, np.integer)) or isinstance(max_lag, bool) or max_lag < 0:
         raise OptionError(f"The 'max_lag' parameter of validate must be an integer >= 0. Got {max_lag!r} instead.")
     max_lag = int(max_lag)
-    lags = _lag_map(kpis, lags, max_lag)
+    lags = None if lags is None else _lag_map(kpis, lags, max_lag)
     if placebo not in C.PLACEBOS:
         raise OptionError(f"The 'placebo' parameter of validate must be 'shift' or 'block'. Got {placebo!r} instead.")
     if not isinstance(n_permutations, (int, np.integer)) or isinstance(n_permutations, bool) or n_permutations < 19:
@@ -142,65 +153,159 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     codes_of = {label: code for code, label in labels.items()}
     n_segments = len(labels) if by else 1
     rngs, entropy = spawn_generators(seed, len(kpis))
+    family_map = _families(kpis, families)
 
-    tables, verdicts, all_checks, setup = [], [], {}, {}
+    tables, rows, all_checks, setup, drivers, results = [], {}, {}, {}, {}, {}
     w_all = data[wcol].to_numpy(dtype=float) if wcol else None
     for kpi, rng in zip(kpis, rngs):
-        lag = lags[kpi]
-        tried = sorted(set(range(max_lag + 1)) | {lag})
         base, covariates, evidence = BASE_SCOPE[effects], [], "panel" if n_segments >= 2 else "time_series"
         if effects == "twoway" and centre_wide(data[kpi].to_numpy(dtype=float), pf.seg, number):
             base, evidence = "within", "time_series"
         if base != "within_twoway":
             covariates = list(cal.columns)
+        # lags, signs and slopes come from the training periods only, frozen before the holdout
+        fit_on = train_data if train_data is not None else data
+        searched = list(range(max_lag + 1)) if lags is None else sorted({lags[kpi]})
+        training = correlate(fit_on, outcome, [kpi], by=by, lags=searched, scope=base, grain=grain, time=time,
+                             covariates=covariates, weights=wcol, drop_low_responses=False).table
+        lag = lags[kpi] if lags is not None else _best_lag(training)
+        tried = tuple(sorted(set(range(max_lag + 1)) | {lag}))
         scopes = [base, f"{base}_detrended", f"{base}_differenced", "pooled"]
         if by:
             scopes += ["per_segment"] + (["within"] if base == "within_twoway" else [])
-        cor = correlate(data, outcome, [kpi], by=by, lags=tried, scope=list(dict.fromkeys(scopes)), grain=grain,
-                        time=time, covariates=covariates, weights=wcol, drop_low_responses=False).table
+        cor = correlate(data, outcome, [kpi], by=by, lags=list(tried), scope=list(dict.fromkeys(scopes)),
+                        grain=grain, time=time, covariates=covariates, weights=wcol, drop_low_responses=False).table
         pairs = lagged_frame(data, outcome, kpi, lag, by, number, [wcol] if wcol else [])
         if wcol:
             pairs = pairs.rename(columns={wcol: "w"})
         d = C.Driver(kpi=kpi, lag=lag, outcome=outcome, data=data, by=by, number=number, n_segments=n_segments,
                      cor=cor, pairs=pairs, max_lag=max_lag, base=base, weights=w_all,
-                     covariates=tuple(covariates), evidence=evidence)
-        setup[kpi] = {"scope": base, "evidence": evidence, "controls": list(covariates)}
-        row = d.row("within")
-        if row is not None and row["status"] == "ok":
-            d.r, d.assoc = float(row["r"]), C._sign(row["r"])
+                     covariates=tuple(covariates), evidence=evidence, tried=tried, train_end=start)
+        setup[kpi] = {"scope": base, "evidence": evidence, "controls": list(covariates),
+                      "lag_chosen_on": "training periods" if start is not None else "all periods"}
+        train_row = training[training["lag"] == lag]
+        train_row = train_row.iloc[0] if len(train_row) else None
+        _sign_and_slope(d, train_row, pairs if start is None else pairs[pairs["t"] < start])
         if pairs.empty:
             result = {name: C.Check("not_enough_data", "no period has both the KPI and the outcome",
                                     "no complete periods") for name in C.CHECKS}
         else:
-            result = _run_checks(d, thresholds, data=data, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
-                                 time=time, start=start, start_label=start_label, train_data=train_data,
+            result = _run_checks(d, thresholds, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
+                                 time=time, start=start, start_label=start_label, train_row=train_row,
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
-                                 wcol=wcol,
-                                 labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
+                                 wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
         verdict, reasons = decide(result, rules)
         sign = d.assoc if higher else -d.assoc
         statuses = [c.status for c in result.values()]
-        verdicts.append(dict(driver=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons,
-                             evidence=evidence,
-                             n_pass=statuses.count("pass"), n_fail=statuses.count("fail"),
-                             n_not_enough_data=statuses.count("not_enough_data")))
-        all_checks[kpi] = {name: plain({"status": c.status, "reason": c.reason, "method": c.method, **c.figures})
-                           for name, c in result.items()}
+        drivers[kpi], results[kpi] = d, result
+        rows[kpi] = dict(driver=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons, evidence=evidence,
+                         family=None, proxy_of=None, verdict_p=verdict_p(result, rules), verdict_p_adjusted=None,
+                         n_pass=statuses.count("pass"), n_fail=statuses.count("fail"),
+                         n_not_enough_data=statuses.count("not_enough_data"))
         for name, c in result.items():
             tables.append(dict(driver=kpi, lag=lag, check=name, status=c.status, method=c.method, reason=c.reason,
                                **{k: c.figures.get(k) for k in KEY_FIGURES}))
+    fams = [family_verdict(name, members, rows, drivers, data=data, train_data=train_data, outcome=outcome,
+                           by=by, grain=grain, time=time, effects=effects, wcol=wcol, alpha=thresholds.alpha)
+            for name, members in family_map.items()]
+    _adjust(rows, fams, rules, thresholds.alpha)
+    for kpi, result in results.items():
+        all_checks[kpi] = {name: plain({"status": c.status, "reason": c.reason, "method": c.method, **c.figures})
+                           for name, c in result.items()}
     table = pd.DataFrame(tables, columns=TABLE)
     for col in KEY_FIGURES:
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
-    return ValidationResult(table=table, verdicts=pd.DataFrame(verdicts, columns=VERDICT_TABLE), checks=all_checks,
-                            outcome=outcome, kpis=tuple(kpis), lags=dict(lags), max_lag=max_lag,
-                            holdout_start=start_label, outcome_higher_is_better=higher, thresholds=thresholds,
-                            rules=rules, placebo=placebo, seed=plain(entropy) if placebo == "block" else seed,
+    verdicts = pd.DataFrame([rows[k] for k in kpis], columns=VERDICT_TABLE)
+    return ValidationResult(table=table, verdicts=verdicts, checks=all_checks,
+                            outcome=outcome, kpis=tuple(kpis), lags={k: rows[k]["lag"] for k in kpis},
+                            max_lag=max_lag, holdout_start=start_label, outcome_higher_is_better=higher,
+                            thresholds=thresholds, rules=rules, placebo=placebo,
+                            seed=plain(entropy) if placebo == "block" else seed,
                             effects=effects, weights=weights_used,
-                            calendar=(calendar or Calendar()).to_dict(), n_low_responses=n_low, setup=setup)
+                            calendar=(calendar or Calendar()).to_dict(), n_low_responses=n_low, setup=setup,
+                            families=tuple(plain(f) for f in fams))
 
 
-def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start_label, train_data, test_data,
+def _best_lag(training: pd.DataFrame) -> int:
+    """The lag with the smallest training p-value (ties to the shorter lag); 0 when none is estimable."""
+    ok = training[(training["status"] == "ok") & training["segment"].isna()]
+    return int(ok.sort_values(["p_value", "lag"]).iloc[0]["lag"]) if len(ok) else 0
+
+
+def _sign_and_slope(d: C.Driver, row, pairs: pd.DataFrame) -> None:
+    """The driver's sign, r, slope and its standard error from the training periods (trusted scope)."""
+    if row is None or row["status"] != "ok" or not np.isfinite(row["r"]):
+        return
+    d.r_train = float(row["r"])
+    d.r, d.assoc = d.r_train, C._sign(row["r"])
+    part = C._demeaned(pairs, d)
+    if part.empty:
+        return
+    w = part["w"].to_numpy(dtype=float) if "w" in part else np.ones(len(part))
+    sxx, syy = float(np.dot(w, part["x"] ** 2)), float(np.dot(w, part["y"] ** 2))
+    if sxx > 0 and syy > 0 and row["n_effective"] > 2:
+        d.slope = float(np.dot(w, part["x"] * part["y"])) / sxx
+        d.slope_se = math.sqrt(syy / sxx) * math.sqrt(max(1 - d.r_train ** 2, 0.0) / (row["n_effective"] - 2))
+
+
+def _families(kpis: list[str], families) -> dict[str, tuple[str, ...]]:
+    """The KPI families among ``kpis``: the catalog's (default) or the given mapping ({} for none)."""
+    from .. import catalog
+    if families is None:
+        return dict(catalog.families(kpis)) if hasattr(catalog, "families") else {}
+    if not isinstance(families, Mapping):
+        raise OptionError(f"The 'families' parameter of validate must be a mapping name -> KPIs. "
+                          f"Got {families!r} instead.")
+    out, seen = {}, {}
+    for name, members in families.items():
+        members = (members,) if isinstance(members, str) else tuple(members)
+        unknown = [m for m in members if m not in kpis]
+        if unknown:
+            raise OptionError(f"Family {name!r} given to validate names {unknown[0]!r}, which is not one of its "
+                              f"KPIs ({', '.join(kpis)}).")
+        for m in members:
+            if m in seen:
+                raise OptionError(f"{m!r} is in two families given to validate ({seen[m]!r} and {name!r}).")
+            seen[m] = name
+        if len(members) >= 2:
+            out[str(name)] = members
+    return out
+
+
+def _adjust(rows: dict, fams: list[dict], rules: VerdictRules, alpha: float) -> None:
+    """Adjust the verdict p across units (families and lone KPIs) and downgrade what does not survive."""
+    unit_of = {}
+    for f in fams:
+        for m in f["members"]:
+            if rows[m]["proxy_of"] is None and m != f["carried_by"]:
+                unit_of[m] = m          # a member with an effect of its own is its own unit
+            elif m == f["carried_by"]:
+                unit_of[m] = f"family:{f['name']}"
+    p_units = {}
+    for k, row in rows.items():
+        if row["proxy_of"] is not None:
+            continue
+        unit = unit_of.get(k, k)
+        fam = next((f for f in fams if unit == f"family:{f['name']}"), None)
+        p_units[unit] = fam["verdict_p"] if fam else row["verdict_p"]
+    adjusted = adjust(p_units, rules.adjust)
+    m = len(p_units)
+    for k, row in rows.items():
+        if row["proxy_of"] is not None:
+            continue
+        unit = unit_of.get(k, k)
+        row["verdict_p_adjusted"] = adjusted[unit]
+        if row["verdict"] == "validated" and not adjusted[unit] < alpha:
+            row["verdict"] = "inconclusive"
+            row["reasons"] = [f"not significant once the study's {m} KPIs are allowed for (verdict p = "
+                              f"{p_units[unit]:.2g}, adjusted {adjusted[unit]:.2g})"] + list(row["reasons"])
+    for f in fams:
+        carrier = rows.get(f["carried_by"])
+        if carrier is not None:
+            f["verdict"], f["verdict_p_adjusted"] = carrier["verdict"], carrier["verdict_p_adjusted"]
+
+
+def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label, train_row, test_data,
                 interventions, codes_of, labels, placebo, n_permutations, rng, wcol) -> dict:
     out = {"within_segment": C.within_segment(d, th), "trend": C.trend(d, th),
            "placebo": C.placebo(d, th, kind=placebo, n_permutations=n_permutations, rng=rng),
@@ -209,9 +314,9 @@ def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start
         out["holdout"] = C.Check("not_enough_data", "the panel has too few periods for a holdout",
                                  "too few periods for a holdout")
     else:
-        train = _within_row(train_data, outcome, kpi, lag, by, grain, time, d, wcol)
-        test = _within_row(test_data, outcome, kpi, lag, by, grain, time, d, wcol)
-        out["holdout"] = C.holdout(d, th, start=start, train=train, test=test, start_label=start_label)
+        test = _within_row(_frozen_calendar(test_data, d, start) if d.covariates else test_data, outcome, kpi,
+                           lag, by, grain, time, d, wcol, covariates=False)
+        out["holdout"] = C.holdout(d, th, start=start, train=train_row, test=test, start_label=start_label)
     out["stability"] = C.stability(d, th)
     mine = [i for i in interventions if i.kpi == kpi]
     treated, dates = [], []
@@ -226,10 +331,39 @@ def _run_checks(d, th, *, data, outcome, kpi, lag, by, grain, time, start, start
     return out
 
 
-def _within_row(data, outcome, kpi, lag, by, grain, time, d, wcol):
-    table = correlate(data, outcome, [kpi], by=by, lags=[lag], scope=d.base, grain=grain, time=time,
-                      covariates=list(d.covariates), weights=wcol, drop_low_responses=False).table
+def _within_row(data, outcome, kpi, lag, by, grain, time, d, wcol, covariates=True):
+    """The holdout's correlation in the trusted scope; detrended within the holdout on time-series
+    evidence, where nothing else would stop a trend that continues past the split from confirming
+    a KPI that merely trends with CX."""
+    scope = d.base + ("_detrended" if d.evidence == "time_series" else "")
+    table = correlate(data, outcome, [kpi], by=by, lags=[lag], scope=scope, grain=grain, time=time,
+                      covariates=list(d.covariates) if covariates else [], weights=wcol,
+                      drop_low_responses=False).table
     return table.iloc[0] if len(table) else None
+
+
+def _frozen_calendar(data: pd.DataFrame, d: C.Driver, start: int) -> pd.DataFrame:
+    """The KPI and the outcome less their calendar effects, estimated on the training periods only.
+
+    A quarter of weekly data cannot estimate week-of-year seasonality (six Fourier terms) or
+    holiday effects of its own: refitting them inside the holdout would use up its degrees of
+    freedom. The training fit is frozen and subtracted instead, like the lag and the sign.
+    """
+    out = data.copy()
+    cols = list(d.covariates)
+    Z_all = np.column_stack([np.ones(len(out)), out[cols].to_numpy(dtype=float)])
+    w = np.ones(len(out)) if d.weights is None else np.asarray(d.weights, dtype=float)
+    train = d.number < start
+    for col, values in ((d.kpi, out[d.kpi].to_numpy(dtype=float)), (d.outcome, d.data[d.outcome].to_numpy(dtype=float))):
+        fit = train & np.isfinite(values) & np.isfinite(w) & np.isfinite(Z_all).all(axis=1)
+        if fit.sum() <= Z_all.shape[1]:
+            continue
+        sw = np.sqrt(w[fit])
+        beta, *_ = np.linalg.lstsq(Z_all[fit] * sw[:, None], values[fit] * sw, rcond=None)
+        effect = Z_all[:, 1:] @ beta[1:]              # the calendar part only; levels stay
+        source = out[col].to_numpy(dtype=float)
+        out[col] = source - effect
+    return out
 
 
 def _lag_map(kpis, lags, max_lag) -> dict[str, int]:
