@@ -64,7 +64,8 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
 
 
 DRIVER_KEYS = {"name", "rank", "tier", "lag", "sign", "importance", "importance_ci", "rank_ci", "effect",
-               "effect_ci", "effect_unit", "effect_phrase", "effect_marginal", "effect_marginal_ci", "p_value",
+               "effect_ci", "effect_unit", "effect_phrase", "effect_source", "effect_marginal", "effect_marginal_ci",
+               "p_value",
                "verdict", "verdict_p", "verdict_p_adjusted", "family", "proxy_of", "evidence", "reasons", "checks"}
 
 
@@ -82,6 +83,8 @@ def check_schema_2(doc):
             assert d["verdict"] == "validated" and d["tier"] is not None
         if d["verdict"] == "validated":
             assert d["rank"] is not None and d["verdict_p_adjusted"] < 0.05
+            if d["evidence"] == "panel":
+                assert d["effect_source"] == "joint model of the validated drivers"
             assert "pass" in (d["checks"]["holdout"]["status"], d["checks"]["intervention"]["status"])
         if d["proxy_of"] is not None:
             assert d["rank"] is None and d["verdict"] != "validated" and d["family"]
@@ -142,3 +145,31 @@ def test_demo_puts_validated_drivers_first_everywhere(tmp_path):
                   **{f["name"]: f["verdict"] for f in doc["families"]}}
     assert bars and all(verdict_of[b] == "validated" for b in bars)
     assert by_name["marketing_spend"]["rank"] is None                   # the trend trap is never ranked
+
+
+def test_a_validated_kpi_without_an_effect_of_its_own_given_the_others_is_not_ranked():
+    """b is a noisy copy of the real driver a: both pass validation alone, but given a, b's joint
+    effect is nil, so b leaves the joint model, is inconclusive and names a as what it moves with."""
+    import numpy as np
+    import pandas as pd
+    from types import SimpleNamespace
+    from alignment.study.run import _carried
+    from alignment.validation import Thresholds
+    rng = np.random.default_rng(3)
+    T, periods = 80, pd.date_range("2024-01-01", periods=80, freq="W-MON")
+    rows = []
+    for q in range(5):
+        a = np.cumsum(rng.normal(size=T)) * 0.3 + rng.normal(size=T)
+        c = rng.normal(size=T)
+        rows.append(pd.DataFrame({"period": periods, "queue": f"q{q}", "a": a, "b": a + rng.normal(scale=0.3, size=T),
+                                  "c": c, "csat": 70 + 2 * a + 1.5 * c + rng.normal(size=T)}))
+    df = pd.concat(rows, ignore_index=True)
+    study = SimpleNamespace(outcome="csat", weights="none", calendar=None, validation=Thresholds(), units=None,
+                            by=("queue",), grain="week")
+    verdicts = pd.DataFrame({"verdict": ["validated"] * 3, "proxy_of": [None] * 3, "reasons": [["ok"]] * 3},
+                            index=pd.Index(["a", "b", "c"], name="driver"))
+    kept, joint = _carried(df, study, ["a", "b", "c"], {"a": 0, "b": 0, "c": 0}, "twoway", verdicts, None)
+    assert kept == ["a", "c"] and [e["term"] for e in joint["effects"]] == ["a", "c"]
+    assert verdicts.loc["b", "verdict"] == "inconclusive" and verdicts.loc["b", "proxy_of"] == "a"
+    assert "indistinguishable from zero" in verdicts.loc["b", "reasons"][0]
+    assert abs(joint["effects"][0]["coef"] - 2) < 0.3                  # the planted effect, quoted jointly

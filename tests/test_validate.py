@@ -151,10 +151,11 @@ def fading(seed=2, until=15):
 
 
 def test_relationship_that_fades_is_refuted_by_the_holdout_and_stability_is_a_training_diagnostic():
-    res = validate(fading(until=15), "csat", ["x"], lags={"x": 0}, by=["queue"])
-    holdout = res.checks["x"]["holdout"]                               # gone by the holdout: weaker
+    gone = validate(fading(until=30), "csat", ["x"], lags={"x": 0}, by=["queue"])
+    holdout = gone.checks["x"]["holdout"]                              # gone by the holdout: weaker
     assert holdout["status"] == "fail" and holdout["weaker"] is True and holdout["reversed"] is False
-    assert res.verdict("x") == "not_validated"
+    assert holdout["p_weaker"] < 0.05 and gone.verdict("x") == "not_validated"
+    res = validate(fading(until=15), "csat", ["x"], lags={"x": 0}, by=["queue"])
     stab = res.checks["x"]["stability"]                                # training periods only (0..44)
     assert stab["window"] == 22 and stab["n_windows"] == 5
     first = min(w["first"] for w in stab["windows"])
@@ -382,10 +383,10 @@ def test_verdict_rules_are_configurable():
 
 def test_what_fails_the_holdout_is_configurable():
     kwargs = dict(lags={"x": 0}, by=["queue"])
-    default = validate(fading(), "csat", ["x"], **kwargs).checks["x"]["holdout"]
+    default = validate(fading(until=30), "csat", ["x"], **kwargs).checks["x"]["holdout"]
     assert default["status"] == "fail" and default["p_weaker"] < 0.05     # weaker refutes by default
     assert default["slope_holdout"] < default["slope_train"] / 2
-    lenient = validate(fading(), "csat", ["x"], thresholds=Thresholds(holdout_fail="reversed"), **kwargs)
+    lenient = validate(fading(until=30), "csat", ["x"], thresholds=Thresholds(holdout_fail="reversed"), **kwargs)
     assert lenient.checks["x"]["holdout"]["status"] == "not_enough_data"
     assert lenient.verdict("x") == "inconclusive"
     panel = world(0)
@@ -531,6 +532,9 @@ def test_simulator_traps_and_noise_are_not_validated(simulated):
     verdicts = res.verdicts.set_index("driver")["verdict"]
     for kpi in ("aht", "marketing_spend", "training_hours", "transfer_rate"):
         assert verdicts[kpi] != "validated", res.checks[kpi]
-    assert res.checks["aht"]["within_segment"]["status"] == "fail"
+    # aht differs between queues; within them its interval still reaches a real effect: not shown
+    # (inconclusive), or refuted when the interval lies below half the pooled association
+    assert res.checks["aht"]["within_segment"]["status"] in ("fail", "not_enough_data")
     assert res.checks["marketing_spend"]["within_segment"]["status"] == "pass"
-    assert res.checks["marketing_spend"]["trend"]["status"] == "fail"
+    assert res.checks["marketing_spend"]["trend"]["status"] != "pass"            # the trend trap
+    assert verdicts["marketing_spend"] == "not_validated"                        # refuted out of time

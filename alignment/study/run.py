@@ -94,10 +94,10 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         say("estimating effects")
         marginal = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
                                calendar=study.calendar, **_units(study)).table.iloc[0] for k in usable}
-        verdicts = validation.verdicts.set_index("driver")
+        verdicts = validation.verdicts.set_index("driver").copy()
         validated = [k for k in usable if verdicts.loc[k, "verdict"] == "validated"]
         on_panel = [k for k in validated if own[k] == fixed]
-        joint = _joint_model(panel, study, on_panel, lags, fixed)
+        on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts, validation)
         all_kpis = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
         say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
         groups = _groups(validation, on_panel)
@@ -110,7 +110,8 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
             if item not in seen:
                 seen.add(item)
                 notes.append(item)
-    drivers, families = _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation)
+    drivers, families = _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation,
+                                 verdicts)
     return StudyResult(study=study, panel=panel, correlations=correlations,
                        models={"joint": joint, "all_kpis": all_kpis},
                        importance=importance, validation=validation, drivers=drivers, families=families,
@@ -208,10 +209,42 @@ def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fix
     if not kpis:
         return {"error": "no KPI to put in the model"}
     try:
-        return regress(panel, study.outcome, kpis, lags=lags, effects=fixed, weights=study.weights,
-                       calendar=study.calendar, **_units(study)).to_dict()
+        return regress(panel, study.outcome, kpis, by=list(study.by) or None, grain=study.grain, lags=lags,
+                       effects=fixed, weights=study.weights, calendar=study.calendar, **_units(study)).to_dict()
     except (InputError, np.linalg.LinAlgError) as error:
         return {"error": str(error)}
+
+
+def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdicts: pd.DataFrame, validation):
+    """The validated panel drivers that keep an effect of their own in their joint model, and that model.
+
+    A validated KPI whose joint effect, given the other validated drivers, is indistinguishable
+    from zero (p >= alpha) acts through them or moves with them (contact volume through waiting):
+    quoting its effect beside theirs would count one effect twice. The weakest such KPI leaves
+    the model, which is refitted, until every one left has an effect of its own; each one that
+    left becomes ``inconclusive`` with ``proxy_of`` the driver it moves with most (``verdicts``
+    is updated in place).
+    """
+    alpha = study.validation.alpha
+    kept = list(kpis)
+    joint = _joint_model(panel, study, kept, lags, fixed)
+    table = getattr(panel, "table", panel)
+    while len(kept) >= 2 and "effects" in joint:
+        p = {t["term"]: t["p_value"] for t in joint["effects"]}
+        weak = [k for k in kept if not (p.get(k) is not None and p[k] < alpha)]
+        if not weak:
+            break
+        drop = max(weak, key=lambda k: p.get(k) if p.get(k) is not None else 1.0)
+        kept.remove(drop)
+        carrier = max(kept, key=lambda m: abs(np.nan_to_num(table[drop].astype(float).corr(table[m].astype(float)))))
+        verdicts.loc[drop, "verdict"] = "inconclusive"
+        verdicts.loc[drop, "proxy_of"] = carrier
+        verdicts.at[drop, "reasons"] = [
+            f"validated on its own, but given the other validated drivers its effect is indistinguishable from "
+            f"zero (joint p = {p.get(drop, float('nan')):.2g}): it acts through or moves with {carrier}"
+        ] + list(verdicts.loc[drop, "reasons"])
+        joint = _joint_model(panel, study, kept, lags, fixed)
+    return kept, joint
 
 
 def tiers(ranks: pd.DataFrame) -> dict[str, int]:
@@ -238,14 +271,13 @@ def tiers(ranks: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation):
+def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation, verdicts):
     """The drivers table (ranked validated drivers first) and the families list of results.json."""
-    verdicts = validation.verdicts.set_index("driver")
     imp = importance.table.set_index("predictor") if importance is not None else pd.DataFrame()
     player_of = {m: g for g, members in groups.items() for m in members}
     tier_of = tiers(imp.reset_index().rename(columns={"predictor": "player"})) if len(imp) else {}
     n_panel = int(imp["rank"].max()) if len(imp) else 0
-    quoted = {t["term"]: t for t in joint.get("table", [])} if isinstance(joint, dict) else {}
+    quoted = {t["term"]: t for t in joint.get("effects", [])} if isinstance(joint, dict) else {}
     # validated drivers on time-series evidence cannot be ranked against panel ones: after them
     series = [k for k in usable if verdicts.loc[k, "verdict"] == "validated" and k not in player_of
               and k not in imp.index]
@@ -254,7 +286,7 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
         if k not in usable:
             rows.append(dict(name=k, rank=None, tier=None, lag=None, sign=None, importance=None,
                              importance_ci=[None, None], rank_ci=[None, None], effect=None, effect_ci=[None, None],
-                             effect_unit=None, effect_phrase=None, effect_marginal=None,
+                             effect_unit=None, effect_phrase=None, effect_source=None, effect_marginal=None,
                              effect_marginal_ci=[None, None], p_value=None, verdict="inconclusive",
                              verdict_p=None, verdict_p_adjusted=None, family=None, proxy_of=None, evidence=None,
                              reasons=["constant or a copy of another KPI: not analysed"], checks={}))

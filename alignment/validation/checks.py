@@ -23,18 +23,19 @@ The checks and their rules (``alpha``, ``min_effect`` ... are :class:`Thresholds
     Passes when the correlation with the driver's effects removed (Driscoll-Kraay fixed-b test of
     :func:`alignment.correlate`) has p < alpha and the training sign. Fails (refuted) when the
     association is significant raw but gone once the effects are removed: the pooled
-    correlation is significant and more than half of it disappears within segments ("differs
-    between segments with different baselines"), or the segment-only correlation is significant
-    and more than half of it disappears once period effects are removed ("only through shocks
-    common to all segments"). Otherwise ``not_enough_data`` with :func:`more_data`'s plan. Also
+    correlation is significant and the within interval lies below half of it ("differs between
+    segments with different baselines"), or the segment-only correlation is significant and the
+    interval with period effects removed lies below half of it ("only through shocks common to
+    all segments"). An estimate below half with an interval that reaches above it is low power,
+    not evidence: ``not_enough_data``. Otherwise ``not_enough_data`` with :func:`more_data`'s plan. Also
     reported: the share of segments whose own correlation has the same sign. Not applicable
     without at least two segments.
 ``trend``
     Passes when the correlation after a linear trend removed per segment (``within_detrended``)
     has p < alpha with the driver's sign and first differences (``within_differenced``) keep the
     sign (on time-series evidence, also one-sided p < alpha in differences). Fails when the level
-    association is significant but the detrended one is not and has lost more than half of it
-    ("only because both trend over time"), or when the differences are significant the other way.
+    association is significant but the detrended one is not and its interval lies below half of
+    it ("only because both trend over time"), or when the differences are significant the other way.
     Otherwise ``not_enough_data``.
 ``placebo``
     Circular-shift placebo (after the "circular shift" tests of ecology and climate science, e.g.
@@ -213,6 +214,16 @@ def _too_few(check: str, d: Driver, periods: int, need: int, what: str = "period
                  f"too few {what} for the {check.replace('_', ' ')} check ({periods} < {need})")
 
 
+def _clearly_below(row, reference: float) -> bool:
+    """The row's interval lies below half of \\|reference\\| in the reference's direction: positive
+    evidence that more than half of an association is gone (not merely an estimate below half,
+    which a low-powered test gives a real driver often)."""
+    if row is None or not np.isfinite(row["ci_low"]) or not np.isfinite(row["ci_high"]):
+        return False
+    s = _sign(reference)
+    return s != 0 and max(s * row["ci_low"], s * row["ci_high"]) < abs(reference) / 2
+
+
 def _movement(d: Driver, r: float) -> str:
     return f"rises with {d.label}" if r > 0 else f"falls as {d.label} rises"
 
@@ -291,7 +302,7 @@ def within_segment(d: Driver, th: Thresholds) -> Check:
                      f"holds with {d.controlled} removed ({fmt_p(row['p_value'])}, {seg_text})", method, figures)
     one_way = d.raw_row("within") if d.effects == "twoway" else None
     if (not significant and one_way is not None and _ok(one_way) and one_way["p_value"] < th.alpha
-            and abs(row["r"]) < abs(one_way["r"]) / 2):
+            and _clearly_below(row, one_way["r"])):
         figures.update(r_within_segment=one_way["r"], p_within_segment=one_way["p_value"], refuted_by="period")
         head = (f"moves with {d.label} only through shocks common to all {units} (gone once period effects "
                 f"are removed)")
@@ -300,7 +311,7 @@ def within_segment(d: Driver, th: Thresholds) -> Check:
         return Check("fail", reason, head, method, figures)
     # "between segments only": the pooled association is significant and more than half of it
     # disappears once segment means are removed
-    if not significant and _ok(pooled) and pooled["p_value"] < th.alpha and abs(row["r"]) < abs(pooled["r"]) / 2:
+    if not significant and _ok(pooled) and pooled["p_value"] < th.alpha and _clearly_below(row, pooled["r"]):
         figures["refuted_by"] = "segment"
         reason = (f"differs between {units} with different baselines (pooled r = {pooled['r']:+.2f}, "
                   f"{fmt_p(pooled['p_value'])}) but does not move with {d.label} within a {d.unit} "
@@ -339,8 +350,7 @@ def trend(d: Driver, th: Thresholds) -> Check:
         return Check("not_enough_data", "the detrended and differenced correlations could not be estimated",
                      "too few periods to remove trends", method, figures)
     level_sig = _ok(level) and level["p_value"] < th.alpha
-    det_gone = _ok(det) and det["p_value"] >= th.alpha and (
-        _sign(det["r"]) != d.assoc or abs(det["r"]) < abs(level["r"]) / 2) if level_sig else False
+    det_gone = (_ok(det) and det["p_value"] >= th.alpha and _clearly_below(det, level["r"])) if level_sig else False
     dif_against = _ok(dif) and dif["p_value"] < th.alpha and _sign(dif["r"]) == -d.assoc
     if det_gone or dif_against:
         figures["refuted_by"] = "trend" if det_gone else "differences"
@@ -616,27 +626,42 @@ def _prediction(tr: pd.DataFrame, te: pd.DataFrame):
 
 
 def _weaker(tr: pd.DataFrame, te: pd.DataFrame, train: pd.Series, test: pd.Series):
-    """Slopes before and after (fixed effects removed), and the one-sided p that the holdout
-    slope is smaller in the training direction.
+    """Slopes before and after (fixed effects removed within each part), and the one-sided p that
+    the holdout slope is smaller in the training direction.
 
     Slopes rather than correlations: a correlation also falls when the KPI merely varies less in
-    the holdout, while the effect per unit of the KPI is unchanged. Each slope's standard error
-    is (s_y / s_x) sqrt((1 - r^2) / (n_eff - 2)) with the effective sample size of its
-    correlation, so autocorrelation is allowed for as in the correlation tests.
+    the holdout, while the effect per unit of the KPI is unchanged. The test is a Chow-type
+    regression over both parts, ``y = b x + delta x 1[holdout]``, with Driscoll-Kraay errors
+    over the whole span and the fixed-b reference, so the holdout's few periods and the
+    persistence of the series weigh on the test as they do on the correlation tests (a z test
+    on effective sample sizes refuted 17 % of constant-effect drivers at 52 weeks x 8 queues in
+    the calibration benchmark).
     """
-    out = []
-    for part, row in ((tr, train), (te, test)):
-        w = part["w"].to_numpy(dtype=float) if "w" in part else np.ones(len(part))
-        sxx, syy = float(np.dot(w, part["x"] ** 2)), float(np.dot(w, part["y"] ** 2))
-        if sxx <= 0 or syy <= 0 or row["n_effective"] <= 2:
-            return None, None, None
-        b = float(np.dot(w, part["x"] * part["y"])) / sxx
-        se = math.sqrt(syy / sxx) * math.sqrt(max(1 - row["r"] ** 2, 0.0) / (row["n_effective"] - 2))
-        out.append((b, se))
-    (b1, s1), (b2, s2) = out
-    se = math.hypot(s1, s2)
-    p = float(stats.norm.sf(_sign(b1) * (b1 - b2) / se)) if se > 0 else None
-    return b1, b2, p
+    from ..stats import fixed_b
+    from ..stats.hac import bartlett_bandwidth, driscoll_kraay
+    if tr.empty or te.empty:
+        return None, None, None
+    both = pd.concat([tr.assign(_post=0.0), te.assign(_post=1.0)], ignore_index=True)
+    w = both["w"].to_numpy(dtype=float) if "w" in both else np.ones(len(both))
+    x, y, post = (both[c].to_numpy(dtype=float) for c in ("x", "y", "_post"))
+    X = np.column_stack([x, x * post])
+    XtWX = X.T @ (X * w[:, None])
+    if np.linalg.matrix_rank(XtWX) < 2:
+        return None, None, None
+    beta = np.linalg.solve(XtWX, X.T @ (w * y))
+    e = y - X @ beta
+    t = both["t"].to_numpy()
+    span = int(t.max() - t.min()) + 1
+    lag = min(bartlett_bandwidth(span), max(span - 1, 0))
+    bread = np.linalg.inv(XtWX)
+    cov = bread @ driscoll_kraay(X * (w * e)[:, None], t, lag) @ bread
+    b1, delta = float(beta[0]), float(beta[1])
+    se = math.sqrt(max(cov[1, 1], 0.0))
+    if se <= 0 or _sign(b1) == 0:
+        return b1, b1 + delta, None
+    stat = -_sign(b1) * delta / se              # > 0 when the holdout slope is smaller
+    p_two = float(fixed_b.p_value(abs(stat), fixed_b.bandwidth_ratio(lag, span)))
+    return b1, b1 + delta, (p_two / 2 if stat > 0 else 1 - p_two / 2)
 
 
 def _diebold_mariano(loss: np.ndarray) -> float | None:

@@ -53,14 +53,22 @@ class ValidationResult:
         ``lag``, the holdout r for ``holdout``, the median window r and the agreeing share for
         ``stability``, and the outcome's difference-in-differences effect for ``intervention``.
     verdicts : pandas.DataFrame
-        One row per driver: ``driver, lag, sign, verdict, reasons, evidence, n_pass, n_fail,
-        n_not_enough_data``. ``sign`` is +1 when a higher KPI goes with better CX, -1 when with
+        One row per driver: ``driver, lag, sign, verdict, reasons, evidence, family, proxy_of,
+        verdict_p, verdict_p_adjusted, n_pass, n_fail, n_not_enough_data``. ``lag`` is the one
+        chosen on the training periods (or given); ``family`` the KPI family (or None);
+        ``proxy_of`` the family member that carries the effect when this one is its proxy;
+        ``verdict_p`` the largest p of the required checks and the out-of-time confirmation, and
+        ``verdict_p_adjusted`` its Benjamini-Hochberg adjustment across the units (families and
+        lone KPIs; None for a proxy). ``sign`` is +1 when a higher KPI goes with better CX, -1 when with
         worse, 0 when unknown; ``reasons`` is a list of plain-words phrases; ``evidence`` is
         ``"panel"`` (variation between segments within periods, with the chosen effects) or
         ``"time_series"`` (a centre-wide KPI or a single series: time variation only, with
         calendar controls: weaker evidence, since nothing else stands in for period shocks).
     checks : dict
         driver -> check -> ``{"status", "reason", "method", **figures}``, JSON-able (no NaN).
+    families : tuple of dict
+        One per KPI family: ``name, members, carried_by, verdict, verdict_p, verdict_p_adjusted,
+        p_joint, joint, note`` (see :mod:`alignment.validation.families`).
     """
 
     table: pd.DataFrame
@@ -94,7 +102,11 @@ class ValidationResult:
                  f"{self.placebo} placebo)"]
         for row in self.verdicts.itertuples():
             better = {1: "higher is better", -1: "lower is better", 0: "direction unknown"}[row.sign]
-            lines.append(f"  {row.driver} (lag {row.lag}, {better}): {row.verdict.upper()}")
+            adjusted = "" if row.verdict_p_adjusted is None or pd.isna(row.verdict_p_adjusted) else \
+                f", adjusted {row.verdict_p_adjusted:.2g}"
+            proxy = f", proxy of {row.proxy_of}" if row.proxy_of else ""
+            lines.append(f"  {row.driver} (lag {row.lag}, {better}): {row.verdict.upper()} "
+                         f"(verdict p {row.verdict_p:.2g}{adjusted}{proxy})")
             lines.append(f"      {'; '.join(row.reasons)}")
             for check, info in self.checks[row.driver].items():
                 lines.append(f"      {check:<15} {info['status']:<16} {info['reason']}")
