@@ -17,6 +17,7 @@ from . import checks as C
 from .options import Intervention, Thresholds
 from .result import TABLE, VERDICT_TABLE, ValidationResult, plain
 from .families import family_verdict
+from .intervention import intervention
 from .verdict import VerdictRules, adjust, decide, verdict_p
 
 BASE_SCOPE = {"twoway": "within_twoway", "segment": "within", "none": "pooled"}
@@ -327,7 +328,7 @@ def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label
                              f"(segments: {', '.join(labels.values())})")
         treated.append([codes_of[s] for s in item.segments])
         dates.append(int(period_number(pd.Series([pd.Timestamp(item.date)]), grain)[0]))
-    out["intervention"] = C.intervention(d, th, mine, treated_codes=treated, date_numbers=dates)
+    out["intervention"] = intervention(d, th, mine, treated_codes=treated, date_numbers=dates)
     return out
 
 
