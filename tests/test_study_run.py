@@ -168,7 +168,7 @@ def test_a_validated_kpi_without_an_effect_of_its_own_given_the_others_is_not_ra
                             by=("queue",), grain="week")
     verdicts = pd.DataFrame({"verdict": ["validated"] * 3, "proxy_of": [None] * 3, "reasons": [["ok"]] * 3},
                             index=pd.Index(["a", "b", "c"], name="driver"))
-    kept, joint = _carried(df, study, ["a", "b", "c"], {"a": 0, "b": 0, "c": 0}, "twoway", verdicts, None)
+    kept, joint = _carried(df, study, ["a", "b", "c"], {"a": 0, "b": 0, "c": 0}, "twoway", verdicts)
     assert kept == ["a", "c"] and [e["term"] for e in joint["effects"]] == ["a", "c"]
     assert verdicts.loc["b", "verdict"] == "inconclusive" and verdicts.loc["b", "proxy_of"] == "a"
     assert "indistinguishable from zero" in verdicts.loc["b", "reasons"][0]

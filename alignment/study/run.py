@@ -97,7 +97,7 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         verdicts = validation.verdicts.set_index("driver").copy()
         validated = [k for k in usable if verdicts.loc[k, "verdict"] == "validated"]
         on_panel = [k for k in validated if own[k] == fixed]
-        on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts, validation)
+        on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts)
         all_kpis = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
         say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
         groups = _groups(validation, on_panel)
@@ -164,9 +164,7 @@ def study_families(study: Study, kpis: list[str]) -> dict[str, tuple[str, ...]]:
     """The study's KPI families among ``kpis``: declared ones (``[families]``) first, then the catalog's."""
     declared = {name: tuple(m for m in members if m in kpis)
                 for name, members in (getattr(study, "families", None) or {}).items()}
-    if hasattr(catalog, "families"):
-        return dict(catalog.families(kpis, declared))
-    return {name: members for name, members in declared.items() if len(members) >= 2}
+    return dict(catalog.families(kpis, declared))
 
 
 def _units(study: Study) -> dict:
@@ -198,11 +196,10 @@ def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effe
     for b in study.by:
         frame[b] = data[b].to_numpy()
     frame = frame.dropna(subset=[study.outcome, *kpis]).reset_index(drop=True)
-    extra = {"groups": groups} if groups and any(len(v) > 1 or k not in v for k, v in groups.items()) else {}
     return relative_importance(frame, study.outcome, kpis, method="shapley",
                                within=list(study.by) or None, n_boot=study.n_boot,
                                block=block_length(frame["period"].nunique()), time="period", seed=study.seed,
-                               effects=effects, weights="_w" if wcol else None, **extra)
+                               effects=effects, weights="_w" if wcol else None, groups=groups or None)
 
 
 def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fixed: str) -> dict:
@@ -215,7 +212,7 @@ def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fix
         return {"error": str(error)}
 
 
-def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdicts: pd.DataFrame, validation):
+def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdicts: pd.DataFrame):
     """The validated panel drivers that keep an effect of their own in their joint model, and that model.
 
     A validated KPI whose joint effect, given the other validated drivers, is indistinguishable

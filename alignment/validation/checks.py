@@ -390,11 +390,8 @@ def _grid(d: Driver, lag: int | None = None) -> tuple[np.ndarray, np.ndarray, np
     w = np.ones(len(y)) if d.weights is None else np.asarray(d.weights, dtype=float)
     if d.covariates:
         ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(w)
-        Z = np.column_stack([np.ones(ok.sum()), d.data.loc[ok, list(d.covariates)].to_numpy(dtype=float)])
-        sw = np.sqrt(w[ok])[:, None]
         for v in (x, y):
-            beta, *_ = np.linalg.lstsq(Z * sw, v[ok] * sw[:, 0], rcond=None)
-            v[ok] = v[ok] - Z @ beta
+            v[ok] -= calendar_part(d, v, ok)[ok]
     t0, t1 = int(d.pairs["t"].min()), int(d.pairs["t"].max())
     tt = lagged["t"].to_numpy()
     keep = (tt >= t0) & (tt <= t1)
@@ -410,6 +407,20 @@ def _grid(d: Driver, lag: int | None = None) -> tuple[np.ndarray, np.ndarray, np
     for A in (X, Y, W):
         A[~np.isfinite(A)] = np.nan
     return X, Y, W, t1 - t0 + 1
+
+
+def calendar_part(d: Driver, values: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    """The calendar effects in ``values`` (each row's), fitted by weighted least squares on the rows
+    ``fit`` on the driver's calendar columns with an intercept; the intercept is left out, so
+    subtracting the result keeps the series' level. Zeros when too few rows to fit."""
+    Z = np.column_stack([np.ones(len(values)), d.data[list(d.covariates)].to_numpy(dtype=float)])
+    w = np.ones(len(values)) if d.weights is None else np.asarray(d.weights, dtype=float)
+    fit = fit & np.isfinite(values) & np.isfinite(w) & np.isfinite(Z).all(axis=1)
+    if fit.sum() <= Z.shape[1]:
+        return np.zeros(len(values))
+    sw = np.sqrt(w[fit])
+    beta, *_ = np.linalg.lstsq(Z[fit] * sw[:, None], values[fit] * sw, rcond=None)
+    return np.nan_to_num(Z[:, 1:] @ beta[1:])
 
 
 def within_r(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None, effects: str = "segment") -> float:

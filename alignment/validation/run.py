@@ -253,7 +253,7 @@ def _families(kpis: list[str], families) -> dict[str, tuple[str, ...]]:
     """The KPI families among ``kpis``: the catalog's (default) or the given mapping ({} for none)."""
     from .. import catalog
     if families is None:
-        return dict(catalog.families(kpis)) if hasattr(catalog, "families") else {}
+        return dict(catalog.families(kpis))
     if not isinstance(families, Mapping):
         raise OptionError(f"The 'families' parameter of validate must be a mapping name -> KPIs. "
                           f"Got {families!r} instead.")
@@ -351,19 +351,10 @@ def _frozen_calendar(data: pd.DataFrame, d: C.Driver, start: int) -> pd.DataFram
     freedom. The training fit is frozen and subtracted instead, like the lag and the sign.
     """
     out = data.copy()
-    cols = list(d.covariates)
-    Z_all = np.column_stack([np.ones(len(out)), out[cols].to_numpy(dtype=float)])
-    w = np.ones(len(out)) if d.weights is None else np.asarray(d.weights, dtype=float)
     train = d.number < start
-    for col, values in ((d.kpi, out[d.kpi].to_numpy(dtype=float)), (d.outcome, d.data[d.outcome].to_numpy(dtype=float))):
-        fit = train & np.isfinite(values) & np.isfinite(w) & np.isfinite(Z_all).all(axis=1)
-        if fit.sum() <= Z_all.shape[1]:
-            continue
-        sw = np.sqrt(w[fit])
-        beta, *_ = np.linalg.lstsq(Z_all[fit] * sw[:, None], values[fit] * sw, rcond=None)
-        effect = Z_all[:, 1:] @ beta[1:]              # the calendar part only; levels stay
-        source = out[col].to_numpy(dtype=float)
-        out[col] = source - effect
+    out[d.kpi] = out[d.kpi].to_numpy(dtype=float) - C.calendar_part(d, d.data[d.kpi].to_numpy(dtype=float), train)
+    out[d.outcome] = (out[d.outcome].to_numpy(dtype=float)
+                      - C.calendar_part(d, d.data[d.outcome].to_numpy(dtype=float), train))
     return out
 
 
