@@ -10,6 +10,8 @@ The six steps of the method map onto the package:
      relative importance with bootstrap intervals;
 6.   :mod:`alignment.validation` -- does each driver hold out of time, across windows and
      segments, against placebos and trends, and when someone acts on it?
+     :mod:`alignment.contact` sets each survey beside its own contact (the contact-level model),
+     the primary evidence wherever a contact measure speaks for a KPI.
 
 :class:`alignment.Study` runs all six steps from a value or a TOML file.
 
@@ -22,7 +24,8 @@ from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
 from .data import ExtraSource, Source
 from .engine import DuckDBEngine, SparkEngine
-from .exceptions import (AlignmentError, AlignmentWarning, AutocorrelationWarning, CollinearityWarning,
+from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
+                         CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError,
                          SmallSampleWarning, UnmatchedSurveysWarning)
@@ -38,6 +41,7 @@ _LAZY = {
     "ImportanceResult": "drivers", "tipping_point": "drivers", "TippingPoint": "drivers",
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
     "validate": "validation", "ValidationResult": "validation",
+    "contact_model": "contact", "ContactModelResult": "contact",
 }
 
 
@@ -60,5 +64,5 @@ __all__ = [
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
-    "InfluenceWarning", "HeteroskedasticityWarning",
+    "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning",
 ]

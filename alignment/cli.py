@@ -93,7 +93,7 @@ def cmd_simulate(args) -> int:
     rate = {} if args.incident_rate is None else {"incident_rate": args.incident_rate}
     truth = simulate(args.out, seed=args.seed, days=args.days, queues=args.queues,
                      incidents=args.incidents, weekday_mood=args.weekday_mood,
-                     reasons=args.reasons, **rate)
+                     reasons=args.reasons, wait_effect=args.wait_effect, **rate)
     if not args.quiet:
         drivers = ", ".join(f"{d['name']} ({d['role']})" for d in truth.get("drivers", []))
         print(f"simulated world written to {args.out} (seed {args.seed}); planted: {drivers}")
@@ -267,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
                    help="no weekday shift of satisfaction")
     s.add_argument("--no-reasons", dest="reasons", action="store_false",
                    help="no contact reasons (and no reason column)")
+    s.add_argument("--wait-effect", choices=("period", "contact"), default="period",
+                   help="where waiting acts: the queue-week's ASA (period, the default) or each customer's "
+                        "own wait (contact)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_simulate)
     return p

@@ -9,6 +9,8 @@ messages are one line that says what was given, what was expected and where
 
 from __future__ import annotations
 
+import warnings
+
 __all__ = [
     "AlignmentError",
     "InputError",
@@ -24,6 +26,7 @@ __all__ = [
     "MissingDataWarning",
     "InfluenceWarning",
     "HeteroskedasticityWarning",
+    "AlignmentDeprecationWarning",
 ]
 
 
@@ -110,3 +113,29 @@ class InfluenceWarning(AlignmentWarning):
 
 class HeteroskedasticityWarning(AlignmentWarning):
     """Residual variance changes with the predictors (Breusch-Pagan)."""
+
+
+class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):
+    """A parameter was given under a name that is going away; the message names its successor."""
+
+
+def renamed(owner: str, old: str, new: str, old_value, new_value, *, unset=None, stacklevel: int = 3):
+    """The value of a parameter renamed from ``old`` to ``new``, kept working for one release.
+
+    Returns ``new_value`` unless only the old keyword was given (its value is not ``unset``):
+    then warns with :class:`AlignmentDeprecationWarning` and returns ``old_value``. Both given
+    is an :class:`OptionError`.
+
+    Examples
+    --------
+    >>> renamed("regress", "maxlags", "bandwidth", None, 4)
+    4
+    """
+    if old_value is unset:
+        return new_value
+    if new_value is not unset:
+        raise OptionError(f"{owner} got both '{old}' and '{new}'; '{old}' is the old name of '{new}': "
+                          f"give '{new}' only.")
+    warnings.warn(f"The '{old}' parameter of {owner} is now called '{new}'; '{old}' will be removed in the "
+                  f"next release.", AlignmentDeprecationWarning, stacklevel=stacklevel)
+    return old_value

@@ -37,7 +37,7 @@ def importance(result, ax=None):
     lo = (t["importance"] - t["ci_low"]).clip(lower=0).fillna(0).to_numpy(dtype=float)
     hi = (t["ci_high"] - t["importance"]).clip(lower=0).fillna(0).to_numpy(dtype=float)
     ax.barh(y, t["importance"], xerr=[lo, hi], color="#3b6ea5", ecolor="#333333", capsize=3)
-    ax.set_yticks(y, t["predictor"])
+    ax.set_yticks(y, t["kpi"])
     ax.set_xlabel("share of explained variance (Shapley R²)")
     ax.set_title("Driver importance with 95 % bootstrap intervals")
     if own:
@@ -89,8 +89,8 @@ def heatmap(result, ax=None):
     c = result.correlations.table
     scope = "within" if (c["scope"] == "within").any() else "pooled"
     c = c[(c["scope"] == scope) & c["segment"].isna()]
-    kpis = [k for k in result.drivers["name"] if k in set(c["x"])]
-    grid = c.pivot_table(index="x", columns="lag", values="r", aggfunc="first").reindex(kpis)
+    kpis = [k for k in result.drivers["name"] if k in set(c["kpi"])]
+    grid = c.pivot_table(index="kpi", columns="lag", values="r", aggfunc="first").reindex(kpis)
     own = ax is None
     ax = _axes(ax, (1.2 * grid.shape[1] + 3.2, 0.45 * len(grid) + 1.4))
     values = grid.to_numpy(dtype=float)

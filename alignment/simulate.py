@@ -77,6 +77,13 @@ _DRIFT_LOGIT = 1.0            # unmeasured drift over the whole window
 _FCR_LOGIT = 2.0              # resolved on first contact vs not
 _ASA_THRESHOLD_S = 60.0       # ASA threshold of the hinge
 _ASA_SLOPE = -0.02            # logit per second of weekly ASA above the threshold
+# wait_effect="contact": the hinge sits on the customer's OWN wait instead. A customer's wait
+# varies far more than a queue-week's mean, so the slope is smaller: -0.01 logit per second
+# above 60 s is -0.6 per extra minute, about -14 top-2-box points for a customer with
+# baseline 80 % who waits 120 s, and a fall of only 1-3 points in a queue-week's mean CSAT
+# (most customers wait less than 60 s): modest at the panel grain, real for the customer.
+_CONTACT_WAIT_SLOPE = -0.01   # logit per second of the customer's own wait above the threshold
+_WAIT_EFFECTS = ("period", "contact")
 _BACKLOG_SLOPE = -0.003       # logit per e-mail of last week's mean daily backlog
 _ITEM_SD = 0.4                # per-item noise added to the shared response latent
 _FCR_WEEK_SD = 0.5            # sd of the weekly FCR logit around the queue's typical level
@@ -131,7 +138,8 @@ _WEEKDAY_MARKETING = np.array([1.1, 1.1, 1.1, 1.1, 1.0, 0.6, 0.5])
 
 def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
              timezone="America/New_York", contacts_per_day=60, incidents=True,
-             incident_rate=_INCIDENT_RATE, weekday_mood=True, reasons=True):
+             incident_rate=_INCIDENT_RATE, weekday_mood=True, reasons=True,
+             wait_effect="period"):
     """Write a simulated contact-center world and return its planted truth.
 
     Parameters
@@ -174,6 +182,17 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         time and shifts its satisfaction latent; the reason mix tilts to complex
         reasons on incident days and in product-defect weeks, and wobbles a
         little per queue and week.
+    wait_effect : {"period", "contact"}, default "period"
+        Where the waiting driver acts. ``"period"``: the hinge on the realized
+        weekly ASA of the queue (every response of a queue-week gets the same
+        shift; the files are those of the simulator before this switch).
+        ``"contact"``: the same hinge (no effect up to 60 s) on the customer's
+        own ``wait_s``, with a slope of -0.01 logit per second above it (-0.6
+        per extra minute): a customer-level effect, the one a contact-level
+        model (:func:`alignment.contact.fit_contact_model`) estimates; weekly
+        ASA then drives satisfaction only through the customers who waited.
+        No new random draws: contacts, waits and every other file but
+        ``surveys.csv`` are the same as with ``"period"``.
 
     Returns
     -------
@@ -241,7 +260,7 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     """
     seed, days, queues, start_ts, tz, cpd = _validate(
         seed, days, queues, start, timezone, contacts_per_day)
-    switches = _validate_switches(incidents, incident_rate, weekday_mood, reasons)
+    switches = _validate_switches(incidents, incident_rate, weekday_mood, reasons, wait_effect)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rngs = dict(zip(_COMPONENTS, (np.random.default_rng(s) for s in
@@ -255,7 +274,8 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     backlog, backlog_prev = _backlog(cal, qp, rngs["backlog"])
     marketing = _marketing(cal, rngs["marketing"])
     staffing = _training(cal, qp, rngs["training"])
-    surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs, inc, weekday_mood, mix)
+    surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs, inc, weekday_mood, mix,
+                       switches["wait_effect"])
 
     _write_contacts(contacts, qp, tz, out / "contacts.csv", mix)
     _write_csv(surveys, out / "surveys.csv")
@@ -306,7 +326,7 @@ def _validate(seed, days, queues, start, timezone, contacts_per_day):
     return int(seed), int(days), int(queues), start_ts, timezone, float(contacts_per_day)
 
 
-def _validate_switches(incidents, incident_rate, weekday_mood, reasons):
+def _validate_switches(incidents, incident_rate, weekday_mood, reasons, wait_effect="period"):
     for name, value in (("incidents", incidents), ("weekday_mood", weekday_mood),
                         ("reasons", reasons)):
         if not isinstance(value, (bool, np.bool_)):
@@ -315,8 +335,11 @@ def _validate_switches(incidents, incident_rate, weekday_mood, reasons):
             or not isinstance(incident_rate, (int, float, np.integer, np.floating))
             or not np.isfinite(incident_rate) or not 0 <= incident_rate <= 0.5):
         raise _option("incident_rate", "a number from 0 to 0.5", incident_rate)
+    if not isinstance(wait_effect, str) or wait_effect not in _WAIT_EFFECTS:
+        raise _option("wait_effect", "one of 'period', 'contact'", wait_effect)
     return {"incidents": bool(incidents), "incident_rate": float(incident_rate),
-            "weekday_mood": bool(weekday_mood), "reasons": bool(reasons)}
+            "weekday_mood": bool(weekday_mood), "reasons": bool(reasons),
+            "wait_effect": wait_effect}
 
 
 # ------------------------------------------------------------------------- calendar
@@ -669,7 +692,8 @@ def _training(cal, qp, rng):
 
 # -------------------------------------------------------------------------- surveys
 
-def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, mix=None):
+def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, mix=None,
+             wait_effect="period"):
     nq, nw = len(qp), cal["n_weeks"]
     q = c["q"].to_numpy()
     w = c["week"].to_numpy()
@@ -686,10 +710,14 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     s = c.loc[responds].reset_index(drop=True)
     sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
     tfrac = cal["tfrac"][s["d"].to_numpy()]
+    if wait_effect == "contact":   # the customer's own wait, same hinge
+        waiting = _CONTACT_WAIT_SLOPE * np.maximum(s["wait_s"].to_numpy() - _ASA_THRESHOLD_S, 0.0)
+    else:
+        waiting = _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
     eta = (qp["alpha"].to_numpy()[sq]
            + _DRIFT_LOGIT * (tfrac - 0.5)
            + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq])
-           + _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
+           + waiting
            + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
     # Shifts of their own, none of them a KPI: the day's incident, the weekday's
     # mood and the contact's reason.
@@ -813,12 +841,27 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
                      "weeks (plus a small queue-specific weekly wobble), so panel-level "
                      "aht co-moves negatively with csat. At the contact level, once the "
                      "reason (and queue) is controlled for, handle time has no effect.")
+    if switches["wait_effect"] == "contact":
+        # only this mode adds the key, so the default truth.json keeps its bytes
+        asa = _driver("asa", "driver", -1, threshold=_ASA_THRESHOLD_S,
+                      logit_coefficient=_CONTACT_WAIT_SLOPE, level="contact", variable="wait_s",
+                      effect=(f"Threshold (hinge) on the customer's OWN wait (wait_s of the rated "
+                              f"contact): no effect up to {_ASA_THRESHOLD_S:g} s; above it the "
+                              f"logit of that response's satisfaction falls by "
+                              f"{-_CONTACT_WAIT_SLOPE:g} per second "
+                              f"({-_CONTACT_WAIT_SLOPE * 60:g} per extra minute). The queue-week "
+                              "ASA has no effect of its own: it moves satisfaction only through "
+                              "the share of its customers who waited beyond the threshold, so "
+                              "at the panel grain the effect is diluted and not a sharp hinge "
+                              "in ASA. ") + asa_text)
+    else:
+        asa = _driver("asa", "driver", -1, threshold=_ASA_THRESHOLD_S, logit_coefficient=_ASA_SLOPE,
+                      effect=(f"Threshold (hinge) on the realized weekly ASA of the queue: no effect "
+                              f"up to {_ASA_THRESHOLD_S:g} s; above it the logit of every response's "
+                              f"satisfaction falls by {-_ASA_SLOPE:g} per second "
+                              f"({-_ASA_SLOPE * 60:g} per extra minute). ") + asa_text)
     drivers = [
-        _driver("asa", "driver", -1, threshold=_ASA_THRESHOLD_S, logit_coefficient=_ASA_SLOPE,
-                effect=(f"Threshold (hinge) on the realized weekly ASA of the queue: no effect "
-                        f"up to {_ASA_THRESHOLD_S:g} s; above it the logit of every response's "
-                        f"satisfaction falls by {-_ASA_SLOPE:g} per second "
-                        f"({-_ASA_SLOPE * 60:g} per extra minute). ") + asa_text),
+        asa,
         _driver("fcr", "driver", +1, logit_coefficient=_FCR_LOGIT,
                 effect=(f"A response whose own contact was resolved on first contact has a "
                         f"logit {_FCR_LOGIT:g} higher; the weekly FCR rate of a queue wanders "
@@ -908,6 +951,14 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
          "thr": _ASA_THRESHOLD_S, "bl": -_BACKLOG_SLOPE, "item": _ITEM_SD,
          "csat": list(_CSAT_CUTS), "nps": list(_NPS_CUTS), "ces": list(_CES_CUTS),
          **_outcome_model_extras(switches)}
+    if switches["wait_effect"] == "contact":
+        outcome_model = outcome_model.replace(
+            "- %g * max(0, ASA[q, w] - %g)" % (-_ASA_SLOPE, _ASA_THRESHOLD_S),
+            "- %g * max(0, WAIT_r - %g)" % (-_CONTACT_WAIT_SLOPE, _ASA_THRESHOLD_S)).replace(
+            "ASA[q, w] is the realized mean wait_s of answered contacts of queue q in "
+            "week w (as the panel computes it)",
+            "WAIT_r is the wait_s of the rated contact itself (the customer's own wait; "
+            "wait_effect = contact)")
     queue_parameters = [
         {"queue": row.queue, "volume_weight": round(float(row.weight), 4),
          "alpha": round(float(row.alpha), 4),
@@ -923,6 +974,9 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
                   "lag_weeks counts weeks at that grain and lag_days = 7 * lag_weeks. "
                   "Signs are on csat (top-two box or mean); nps has the same signs, "
                   "ces the opposite.")
+    if switches["wait_effect"] == "contact":
+        grain_note += (" Exception: the asa driver acts on the contact (level 'contact'): "
+                       "the hinge is on each customer's own wait_s.")
     if on_inc or on_mood or on_reasons:
         grain_note += (" The switchable shifts are no KPI and act below that grain: "
                        "incidents and weekday mood on the contact's local day (common to "
@@ -961,6 +1015,8 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
         "incidents": _incidents_truth(cal, switches, inc),
         "weekday_mood": _mood_truth(on_mood),
         "reasons": _reasons_truth(cal, switches, mix),
+        # only a non-default value adds the key, so the default truth.json keeps its bytes
+        **({"wait_effect": switches["wait_effect"]} if switches["wait_effect"] != "period" else {}),
     }
 
 

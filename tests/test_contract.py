@@ -80,7 +80,7 @@ ANALYSES = {
     "correlate": lambda f, d: f(d, "csat", ["asa", "fcr"], by=["queue"], lags=1,
                                 inference="block_bootstrap", n_boot=50, seed=3),
     "regress": lambda f, d: f(d, "csat", ["asa", "fcr"], by=["queue"]),
-    "relative_importance": lambda f, d: f(d, "csat", ["asa", "fcr", "email_backlog"], within="queue",
+    "relative_importance": lambda f, d: f(d, "csat", ["asa", "fcr", "email_backlog"], by="queue",
                                           n_boot=50, block=4, time="period", seed=3),
     "tipping_point": lambda f, d: f(d, "csat", "asa", by=["queue"], n_boot=30, seed=3),
 }

@@ -34,9 +34,9 @@ GROUPS = {"waiting": ["asa", "abandon_rate", "service_level"], "handling": ["aht
 CASES = {
     "pooled": {},
     "pooled_weighted": dict(weights="w"),
-    "within": dict(within="queue"),
-    "within_weighted": dict(within="queue", weights="w"),
-    "twoway": dict(within="queue", effects="twoway"),
+    "within": dict(by="queue"),
+    "within_weighted": dict(by="queue", weights="w"),
+    "twoway": dict(by="queue", effects="twoway"),
 }
 TOL = 1e-8
 
@@ -75,20 +75,20 @@ def naive_group_shapley(X, y, members):
 def test_group_lmg_matches_relaimpo(case):
     expected, r2 = reference(case)
     res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, n_boot=0, **CASES[case])
-    assert res.table["predictor"].tolist() == ["waiting", "handling", "fcr"]
+    assert res.table["kpi"].tolist() == ["waiting", "handling", "fcr"]
     assert res.table["members"].tolist() == [("asa", "abandon_rate", "service_level"),
                                              ("aht", "transfer_rate"), ("fcr",)]
-    np.testing.assert_allclose(res.table["importance"], expected[res.table["predictor"]], rtol=0, atol=TOL)
+    np.testing.assert_allclose(res.table["importance"], expected[res.table["kpi"]], rtol=0, atol=TOL)
     assert res.r2 == pytest.approx(r2, abs=TOL)
 
 
 def test_players_come_in_the_order_they_first_appear_in_predictors():
     order = ["fcr", "transfer_rate", "asa", "aht", "service_level", "abandon_rate"]
     expected, _ = reference("within")
-    res = relative_importance(DATA, "csat", order, groups=GROUPS, within="queue", n_boot=0)
-    assert res.table["predictor"].tolist() == ["fcr", "handling", "waiting"]
-    assert res.table.columns[:2].tolist() == ["predictor", "members"]
-    np.testing.assert_allclose(res.table["importance"], expected[res.table["predictor"]], rtol=0, atol=TOL)
+    res = relative_importance(DATA, "csat", order, groups=GROUPS, by="queue", n_boot=0)
+    assert res.table["kpi"].tolist() == ["fcr", "handling", "waiting"]
+    assert res.table.columns[:2].tolist() == ["kpi", "members"]
+    np.testing.assert_allclose(res.table["importance"], expected[res.table["kpi"]], rtol=0, atol=TOL)
 
 
 def test_kernel_equals_naive_refits_for_random_partitions():
@@ -121,10 +121,10 @@ def test_groups_of_one_equal_the_ungrouped_shapley_value():
     np.testing.assert_allclose(res.table["importance"], expected[KPIS], rtol=0, atol=TOL)
     assert res.table["members"].tolist() == [(k,) for k in KPIS]
     # renamed groups of one, and the bootstrap per player is the bootstrap per predictor
-    kw = dict(within="queue", block=5, n_boot=60, seed=11)
+    kw = dict(by="queue", block=5, n_boot=60, seed=11)
     renamed = relative_importance(DATA, "csat", KPIS, groups={"wait": ["asa"], "handle": ["aht"]}, **kw)
     plain = relative_importance(DATA, "csat", KPIS, **kw)
-    assert renamed.table["predictor"].tolist() == ["wait", "abandon_rate", "service_level", "handle",
+    assert renamed.table["kpi"].tolist() == ["wait", "abandon_rate", "service_level", "handle",
                                                    "transfer_rate", "fcr"]
     np.testing.assert_allclose(renamed.boot, plain.boot, rtol=0, atol=1e-12)
     for col in ["importance", "ci_low", "ci_high"]:
@@ -144,14 +144,14 @@ def test_group_importances_sum_to_r2(method, case):
 
 
 def test_group_dominance_is_between_players():
-    res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, method="dominance", within="queue", n_boot=0)
-    shap = relative_importance(DATA, "csat", KPIS, groups=GROUPS, within="queue", n_boot=0)
+    res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, method="dominance", by="queue", n_boot=0)
+    shap = relative_importance(DATA, "csat", KPIS, groups=GROUPS, by="queue", n_boot=0)
     np.testing.assert_allclose(res.table["importance"], shap.table["importance"], rtol=0, atol=1e-12)
     cond = res.dominance["conditional"]
-    assert set(cond["predictor"]) == {"waiting", "handling", "fcr"} and cond["subset_size"].max() == 2
+    assert set(cond["kpi"]) == {"waiting", "handling", "fcr"} and cond["subset_size"].max() == 2
     # mean conditional increments average to the Shapley value (equal weight per subset size)
-    means = cond.groupby("predictor", sort=False)["importance"].mean()
-    np.testing.assert_allclose(means[shap.table["predictor"]], shap.table["importance"], rtol=0, atol=1e-12)
+    means = cond.groupby("kpi", sort=False)["importance"].mean()
+    np.testing.assert_allclose(means[shap.table["kpi"]], shap.table["importance"], rtol=0, atol=1e-12)
     pairs = res.dominance["pairwise"]
     assert len(pairs) == 6 and set(pairs["other"]) == {"waiting", "handling", "fcr"}
 
@@ -171,7 +171,7 @@ def test_many_predictors_in_few_groups_pass_the_24_limit():
 
 
 def test_bootstrap_intervals_exist_and_are_seed_reproducible():
-    kw = dict(groups=GROUPS, within="queue", block=5, n_boot=200)
+    kw = dict(groups=GROUPS, by="queue", block=5, n_boot=200)
     a = relative_importance(DATA, "csat", KPIS, seed=4, **kw)
     b = relative_importance(DATA, "csat", KPIS, seed=4, **kw)
     c = relative_importance(DATA, "csat", KPIS, seed=5, **kw)
@@ -191,12 +191,12 @@ def test_resampled_group_importances_equal_refits_on_the_expanded_rows():
     """Each resample's group values = the estimator run on the resampled rows themselves."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
-        res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, within="queue", block=5, cluster="queue",
+        res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, by="queue", block=5, cluster="queue",
                                   n_boot=4, seed=9)
     plan = PanelResampler.from_frame(DATA, time="period", block=5, cluster="queue")
     for b, rng in enumerate(spawn_generators(9, 4)[0]):
         expanded = DATA.loc[np.repeat(np.arange(len(DATA)), plan.counts(rng))]
-        again = relative_importance(expanded, "csat", KPIS, groups=GROUPS, within="queue", n_boot=0)
+        again = relative_importance(expanded, "csat", KPIS, groups=GROUPS, by="queue", n_boot=0)
         np.testing.assert_allclose(res.boot[b], again.table["importance"], rtol=0, atol=1e-10)
 
 
@@ -204,7 +204,7 @@ def test_resampled_group_importances_equal_refits_on_the_expanded_rows():
 
 
 def test_result_keeps_the_groups_summarizes_and_serializes():
-    res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, within="queue", block=5, n_boot=30, seed=1)
+    res = relative_importance(DATA, "csat", KPIS, groups=GROUPS, by="queue", block=5, n_boot=30, seed=1)
     assert res.groups == {"waiting": ("asa", "abandon_rate", "service_level"), "handling": ("aht", "transfer_rate")}
     text = res.summary()
     assert "3 players (2 groups, 1 ungrouped)" in text

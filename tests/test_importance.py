@@ -20,7 +20,7 @@ import pytest
 from alignment.drivers import ImportanceResult, relative_importance
 from alignment.drivers import shapley as kernels
 from alignment.drivers.importance import IIDBootstrapWarning
-from alignment.exceptions import InputError, OptionError, SmallSampleWarning
+from alignment.exceptions import AlignmentDeprecationWarning, InputError, OptionError, SmallSampleWarning
 from alignment.stats import PanelResampler, circular_block_periods, spawn_generators
 RESULTS = Path(__file__).parent / "results"
 _spec = importlib.util.spec_from_file_location("relaimpo_reference", RESULTS / "relaimpo_reference.py")
@@ -107,7 +107,7 @@ def test_within_shapley_equals_naive_on_demeaned_rows(p):
     cols = [f"x{j}" for j in range(p)]
     d = demean_within(frame, [*cols, "y"], "queue")
     v = naive_subset_r2(d[cols].to_numpy(), d["y"].to_numpy())
-    res = relative_importance(frame, "y", cols, within="queue", n_boot=0)
+    res = relative_importance(frame, "y", cols, by="queue", n_boot=0)
     np.testing.assert_allclose(res.table["importance"], naive_shapley(v, p), rtol=0, atol=1e-10)
     assert res.r2 == pytest.approx(v[frozenset(range(p))], abs=1e-10)
     # the within transformation matters here: segments carry large level differences
@@ -125,10 +125,10 @@ def test_subset_table_and_dominance_equal_naive(p):
         assert table[sum(1 << j for j in S)] == pytest.approx(value, abs=1e-10)
     res = relative_importance(frame, "y", cols, method="dominance", n_boot=0)
     cond, complete = naive_dominance(v, p)
-    got = res.dominance["conditional"].pivot(index="predictor", columns="subset_size",
+    got = res.dominance["conditional"].pivot(index="kpi", columns="subset_size",
                                              values="importance").loc[cols].to_numpy()
     np.testing.assert_allclose(got, cond, rtol=0, atol=1e-10)
-    pw = res.dominance["pairwise"].set_index(["predictor", "other"])
+    pw = res.dominance["pairwise"].set_index(["kpi", "other"])
     for i, j in itertools.permutations(range(p), 2):
         assert pw.loc[(cols[i], cols[j]), "complete"] == complete[i, j]
     # general dominance = mean of conditional dominance = Shapley value
@@ -165,7 +165,7 @@ def test_larger_p_agrees_with_naive_subset_sums():
 def test_importances_sum_to_r2_and_shares_to_one(method):
     frame = random_panel(6, seed=11)
     cols = [f"x{j}" for j in range(6)]
-    res = relative_importance(frame, "y", cols, method=method, within="queue", n_boot=0)
+    res = relative_importance(frame, "y", cols, method=method, by="queue", n_boot=0)
     assert res.table["importance"].sum() == pytest.approx(res.r2, abs=1e-12)
     assert res.table["share"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (res.table["importance"] >= -1e-12).all()
@@ -192,7 +192,7 @@ def test_pure_noise_predictor_gets_about_nothing():
     x2 = 0.6 * x1 + 0.8 * rng.normal(size=n)
     frame = pd.DataFrame({"x1": x1, "x2": x2, "noise": rng.normal(size=n)})
     frame["y"] = 1.0 * x1 + 0.5 * x2 + rng.normal(size=n)
-    t = relative_importance(frame, "y", ["x1", "x2", "noise"], n_boot=0).table.set_index("predictor")
+    t = relative_importance(frame, "y", ["x1", "x2", "noise"], n_boot=0).table.set_index("kpi")
     assert t.loc["noise", "importance"] < 2e-3
     assert t.loc["noise", "rank"] == 3
 
@@ -222,7 +222,7 @@ def swiss():
 
 def test_swiss_lmg_matches_relaimpo(swiss):
     res = relative_importance(swiss, ref.SWISS_OUTCOME, ref.SWISS_PREDICTORS, n_boot=0)
-    t = res.table.set_index("predictor")
+    t = res.table.set_index("kpi")
     assert 100 * res.r2 == pytest.approx(ref.SWISS_R2_PERCENT, abs=5e-3)
     for name in ref.SWISS_PREDICTORS:
         assert t.loc[name, "importance"] == pytest.approx(ref.SWISS_LMG[name], abs=5e-9)
@@ -245,10 +245,10 @@ def test_attitude_dominance_matches_dominanceanalysis():
     res = relative_importance(frame, ref.ATTITUDE_OUTCOME, ref.ATTITUDE_PREDICTORS,
                               method="dominance", n_boot=0)
     assert res.r2 == pytest.approx(ref.ATTITUDE_R2, abs=5e-4)
-    t = res.table.set_index("predictor")
+    t = res.table.set_index("kpi")
     for name, value in ref.ATTITUDE_GENERAL.items():
         assert t.loc[name, "importance"] == pytest.approx(value, abs=5e-4)
-    cond = res.dominance["conditional"].pivot(index="predictor", columns="subset_size",
+    cond = res.dominance["conditional"].pivot(index="kpi", columns="subset_size",
                                               values="importance")
     for name, values in ref.ATTITUDE_CONDITIONAL.items():
         np.testing.assert_allclose(cond.loc[name].to_numpy(), values, rtol=0, atol=5e-4 + 1e-12)
@@ -256,7 +256,7 @@ def test_attitude_dominance_matches_dominanceanalysis():
     for column, expected in [("complete", ref.ATTITUDE_COMPLETE),
                              ("conditional", ref.ATTITUDE_CONDITIONAL_DOMINANCE),
                              ("general", ref.ATTITUDE_GENERAL_DOMINANCE)]:
-        got = {name: sorted(pw.loc[(pw["predictor"] == name) & pw[column], "other"])
+        got = {name: sorted(pw.loc[(pw["kpi"] == name) & pw[column], "other"])
                for name in ref.ATTITUDE_PREDICTORS}
         assert got == {k: sorted(v) for k, v in expected.items()}, column
 
@@ -265,7 +265,7 @@ def test_attitude_dominance_matches_dominanceanalysis():
 def test_mtcars_johnson_matches_rwa(weights):
     frame = pd.read_csv(RESULTS / "relaimpo_mtcars.csv")
     res = relative_importance(frame, ref.MTCARS_OUTCOME, list(weights), method="johnson", n_boot=0)
-    t = res.table.set_index("predictor")
+    t = res.table.set_index("kpi")
     digits = {k: 0.5 * 10.0 ** -len(f"{v:.10g}".split(".")[1]) for k, v in weights.items()}
     for name, value in weights.items():
         assert t.loc[name, "importance"] == pytest.approx(value, abs=digits[name])
@@ -301,7 +301,7 @@ def test_johnson_equals_an_independent_svd_implementation(p):
 def test_same_seed_same_table_and_other_seed_differs():
     frame = random_panel(4, n_periods=20, seed=8)
     cols = [f"x{j}" for j in range(4)]
-    kw = dict(within="queue", block=3, cluster="queue", n_boot=150)
+    kw = dict(by="queue", block=3, cluster="queue", n_boot=150)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)  # 5 clusters
         a = relative_importance(frame, "y", cols, seed=42, **kw)
@@ -326,13 +326,13 @@ def test_no_bootstrap_gives_missing_intervals():
     res = relative_importance(frame, "y", ["x0", "x1", "x2"], n_boot=0)
     assert res.boot is None
     assert res.table[["ci_low", "ci_high", "rank_ci_low", "rank_ci_high"]].isna().all().all()
-    assert list(res.table.columns) == ["predictor", "importance", "share", "ci_low", "ci_high",
+    assert list(res.table.columns) == ["kpi", "importance", "share", "ci_low", "ci_high",
                                        "rank", "rank_ci_low", "rank_ci_high"]
 
 
 def test_intervals_bracket_the_estimate_and_ranks_are_whole():
     frame = random_panel(4, n_periods=40, seed=12)
-    res = relative_importance(frame, "y", [f"x{j}" for j in range(4)], within="queue",
+    res = relative_importance(frame, "y", [f"x{j}" for j in range(4)], by="queue",
                               block=4, n_boot=300, seed=1)
     t = res.table
     assert (t["ci_low"] <= t["ci_high"]).all()
@@ -389,14 +389,14 @@ def test_resample_estimates_equal_refits_on_the_expanded_rows():
     cols = ["x0", "x1", "x2"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
-        res = relative_importance(frame, "y", cols, within="queue", block=3, cluster="queue",
+        res = relative_importance(frame, "y", cols, by="queue", block=3, cluster="queue",
                                   n_boot=5, seed=3)
     plan = PanelResampler.from_frame(frame, time="period", block=3, cluster="queue")
     rngs, _ = spawn_generators(3, 5)
     for b, rng in enumerate(rngs):
         counts = plan.counts(rng)
         expanded = frame.loc[np.repeat(np.arange(len(frame)), counts)]
-        again = relative_importance(expanded, "y", cols, within="queue", n_boot=0)
+        again = relative_importance(expanded, "y", cols, by="queue", n_boot=0)
         np.testing.assert_allclose(res.boot[b], again.table["importance"], rtol=0, atol=1e-10)
 
 
@@ -450,8 +450,8 @@ def test_block_intervals_are_wider_than_iid_on_autocorrelated_panels():
                           "x0": x[..., 0].ravel(), "x1": x[..., 1].ravel(), "y": y.ravel()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IIDBootstrapWarning)
-        iid = relative_importance(frame, "y", ["x0", "x1"], within="queue", n_boot=400, seed=1).table
-    blk = relative_importance(frame, "y", ["x0", "x1"], within="queue", block=12, n_boot=400, seed=1).table
+        iid = relative_importance(frame, "y", ["x0", "x1"], by="queue", n_boot=400, seed=1).table
+    blk = relative_importance(frame, "y", ["x0", "x1"], by="queue", block=12, n_boot=400, seed=1).table
     assert ((blk["ci_high"] - blk["ci_low"]) > (iid["ci_high"] - iid["ci_low"])).all()
 
 
@@ -464,9 +464,9 @@ def small():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(predictors=["x0", "nope"]), InputError, "column 'nope': is not in the data"),
+    (dict(kpis=["x0", "nope"]), InputError, "column 'nope': is not in the data"),
     (dict(outcome="nope"), InputError, "column 'nope'"),
-    (dict(within="segment"), InputError, "column 'segment'"),
+    (dict(by="segment"), InputError, "column 'segment'"),
     (dict(method="lmg"), OptionError, "The 'method' parameter of relative_importance must be one of "
                                       "'shapley', 'johnson', 'dominance'. Got 'lmg' instead."),
     (dict(n_boot=-1), OptionError, "'n_boot' parameter .* non-negative integer"),
@@ -474,23 +474,23 @@ def small():
     (dict(ci=0), OptionError, "'ci' parameter"),
     (dict(block=0), OptionError, "'block' parameter"),
     (dict(block=999), OptionError, "number of periods"),
-    (dict(predictors=["x0", "x0"]), OptionError, "distinct"),
-    (dict(predictors=["x0", "y"]), OptionError, "other than the outcome"),
+    (dict(kpis=["x0", "x0"]), OptionError, "distinct"),
+    (dict(kpis=["x0", "y"]), OptionError, "other than the outcome"),
     (dict(seed=-3, n_boot=5), OptionError, "'seed' parameter"),
 ])
 def test_bad_options_and_columns_raise_one_line_errors(small, kwargs, error, match):
-    args = dict(outcome="y", predictors=["x0", "x1"], n_boot=0)
+    args = dict(outcome="y", kpis=["x0", "x1"], n_boot=0)
     args.update(kwargs)
-    outcome, predictors = args.pop("outcome"), args.pop("predictors")
+    outcome, kpis = args.pop("outcome"), args.pop("kpis")
     with pytest.raises(error, match=match) as info:
-        relative_importance(small, outcome, predictors, **args)
+        relative_importance(small, outcome, kpis, **args)
     assert "\n" not in str(info.value)
 
 
 def test_too_many_predictors_is_refused_for_exact_methods():
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 26)),
                          columns=[f"k{j}" for j in range(25)] + ["y"])
-    with pytest.raises(OptionError, match="at most 24 predictors; got 25"):
+    with pytest.raises(OptionError, match="at most 24 KPIs; got 25"):
         relative_importance(frame, "y", [f"k{j}" for j in range(25)], n_boot=0)
     res = relative_importance(frame, "y", [f"k{j}" for j in range(25)], method="johnson", n_boot=0)
     assert len(res.table) == 25
@@ -505,7 +505,7 @@ def test_data_problems_raise_input_errors(small):
     # varies between queues but not within them
     per_queue = small.assign(level=small["queue"].str[1:].astype(float))
     with pytest.raises(InputError, match="column 'level': is constant within every segment of queue"):
-        relative_importance(per_queue, "y", ["x0", "level"], within="queue", n_boot=0)
+        relative_importance(per_queue, "y", ["x0", "level"], by="queue", n_boot=0)
     collinear = small.assign(sum01=small["x0"] + 2 * small["x1"])
     with pytest.raises(InputError, match="perfectly collinear predictors: 'x0', 'x1', 'sum01'"):
         relative_importance(collinear, "y", ["x0", "x1", "x2", "sum01"], n_boot=0)
@@ -516,7 +516,7 @@ def test_data_problems_raise_input_errors(small):
 
 
 def test_result_is_frozen_summarizes_and_serializes(small):
-    res = relative_importance(small, "y", ["x0", "x1", "x2"], method="dominance", within="queue",
+    res = relative_importance(small, "y", ["x0", "x1", "x2"], method="dominance", by="queue",
                               block=2, n_boot=50, seed=5)
     assert isinstance(res, ImportanceResult)
     with pytest.raises(Exception):
@@ -526,5 +526,19 @@ def test_result_is_frozen_summarizes_and_serializes(small):
     assert "circular blocks of 2 consecutive periods" in text and "complete dominance:" in text
     d = res.to_dict()
     json.dumps(d)
-    assert d["within"] == ["queue"] and d["seed"] == 5 and len(d["table"]) == 3
+    assert d["by"] == ["queue"] and d["seed"] == 5 and len(d["table"]) == 3
     assert set(d["dominance"]) == {"conditional", "pairwise"}
+
+
+def test_old_keywords_within_and_predictors_still_work_with_a_deprecation_warning(small):
+    new = relative_importance(small, "y", ["x0", "x1"], by="queue", n_boot=0)
+    with pytest.warns(AlignmentDeprecationWarning, match="'within' parameter of relative_importance is now "
+                                                         "called 'by'"):
+        old = relative_importance(small, "y", ["x0", "x1"], within="queue", n_boot=0)
+    pd.testing.assert_frame_equal(old.table, new.table)
+    with pytest.warns(AlignmentDeprecationWarning, match="'predictors'"):
+        old = relative_importance(small, "y", predictors=["x0", "x1"], by="queue", n_boot=0)
+    pd.testing.assert_frame_equal(old.table, new.table)
+    assert issubclass(AlignmentDeprecationWarning, DeprecationWarning)
+    with pytest.raises(OptionError, match="both 'within' and 'by'"):
+        relative_importance(small, "y", ["x0", "x1"], within="queue", by="queue", n_boot=0)

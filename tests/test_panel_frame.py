@@ -115,8 +115,8 @@ def test_period_effects_remove_a_common_shock_that_segment_effects_do_not():
     assert t.loc["within_twoway", "p_value"] > 0.05
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fe = regress(data, "csat", ["volume", "asa"], by=["queue"], effects="segment").table.set_index("term")
-        tw = regress(data, "csat", ["volume", "asa"], by=["queue"]).table.set_index("term")
+        fe = regress(data, "csat", ["volume", "asa"], by=["queue"], effects="segment").table.set_index("kpi")
+        tw = regress(data, "csat", ["volume", "asa"], by=["queue"]).table.set_index("kpi")
         v = validate(data, "csat", ["volume", "asa"], lags=0, by=["queue"])
     assert fe.loc["volume", "p_value"] < 0.01 and tw.loc["volume", "p_value"] > 0.05
     assert tw.loc["asa", "ci_low"] < -0.1 < tw.loc["asa", "ci_high"]
@@ -133,7 +133,7 @@ def test_a_centre_wide_kpi_is_analysed_on_time_variation_and_marked():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         v = validate(data, "csat", ["spend", "asa"], lags=0, by=["queue"])
-    verdicts = v.verdicts.set_index("driver")
+    verdicts = v.verdicts.set_index("kpi")
     assert verdicts.loc["spend", "evidence"] == "time_series" and verdicts.loc["asa", "evidence"] == "panel"
     assert v.setup["spend"]["scope"] == "within" and v.setup["asa"]["scope"] == "within_twoway"
     with pytest.raises(Exception, match="no KPI varies.*period effects absorb it"):

@@ -29,7 +29,8 @@ from alignment.stats.hac import cluster_factor, cluster_meat, driscoll_kraay, ne
 
 RESULTS = Path(__file__).parent / "results"
 DATA = pd.read_csv(RESULTS / "panel_inference_data.csv")
-REF = pd.read_csv(RESULTS / "panel_inference_reference.csv")
+# R (plm) names the coefficient column "term"; our result tables call it "kpi"
+REF = pd.read_csv(RESULTS / "panel_inference_reference.csv").rename(columns={"term": "kpi"})
 TERMS = ["x1", "x2"]
 DATASETS = ["balanced", "gapped"]
 EFFECTS = {"twoways": "twoway", "individual": "segment"}   # plm's name -> ours
@@ -40,7 +41,7 @@ RTOL_SE = 1e-8
 
 def ref(dataset, estimator, quantity, terms=TERMS):
     sel = REF[(REF.dataset == dataset) & (REF.estimator == estimator) & (REF.quantity == quantity)]
-    values = sel.set_index("term")["value"]
+    values = sel.set_index("kpi")["value"]
     assert len(values), f"no reference {dataset}/{estimator}/{quantity}"
     return values.loc[terms].to_numpy(dtype=float)
 

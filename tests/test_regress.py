@@ -9,7 +9,8 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from alignment import (CollinearityWarning, InputError, OptionError, regress, tipping_point)
+from alignment import (AlignmentDeprecationWarning, CollinearityWarning, InputError, OptionError, regress,
+                       tipping_point)
 from alignment.exceptions import (ConstantPredictorWarning, InfluenceWarning, MissingDataWarning,
                                   SmallSampleWarning)
 
@@ -39,7 +40,7 @@ def quiet(fn, *args, **kw):
 def test_hac_errors_match_a_hand_made_newey_west_sandwich():
     rng = np.random.default_rng(0)
     data = single(rng)
-    res = quiet(regress, data, "csat", ["asa"], model="ols", errors="hac", maxlags=4, calendar=False)
+    res = quiet(regress, data, "csat", ["asa"], model="ols", errors="hac", bandwidth=4, calendar=False)
     X = np.column_stack([np.ones(len(data)), data["asa"]])
     y = data["csat"].to_numpy()
     beta = np.linalg.solve(X.T @ X, X.T @ y)
@@ -55,6 +56,17 @@ def test_hac_errors_match_a_hand_made_newey_west_sandwich():
     row = res.table.iloc[0]
     assert row["coef"] == pytest.approx(beta[1], rel=1e-10)
     assert row["se"] == pytest.approx(np.sqrt(cov[1, 1]), rel=1e-8)
+
+
+def test_maxlags_is_the_old_name_of_bandwidth():
+    data = single(np.random.default_rng(0))
+    new = quiet(regress, data, "csat", ["asa"], model="ols", errors="hac", bandwidth=4, calendar=False)
+    with pytest.warns(AlignmentDeprecationWarning, match="'maxlags' parameter of regress is now called 'bandwidth'"):
+        old = regress(data, "csat", ["asa"], model="ols", errors="hac", maxlags=4, calendar=False)
+    pd.testing.assert_frame_equal(old.table, new.table)
+    assert old.bandwidth == new.bandwidth == 4
+    with pytest.raises(OptionError, match="both 'maxlags' and 'bandwidth'"):
+        regress(data, "csat", ["asa"], model="ols", errors="hac", maxlags=4, bandwidth=4, calendar=False)
 
 
 def panel(rng, effect=-0.05, n_seg=6, n_weeks=52, between=0.0):
@@ -210,7 +222,7 @@ def test_diagnostics_are_named_warnings_and_rows():
     assert set(res.diagnostics.loc[res.diagnostics["check"] == "vif", "status"]) == {"strong"}
     with pytest.warns(ConstantPredictorWarning, match="flat does not vary"):
         res = regress(data, "csat", ["asa", "flat"], by=["queue"])
-    assert list(res.table["term"]) == ["asa"]
+    assert list(res.table["kpi"]) == ["asa"]
     with pytest.warns(MissingDataWarning, match="fcr: 60% of the periods have no value"):
         regress(data, "csat", ["asa", "fcr"], by=["queue"])
     small = data[data["queue"].isin(["q0", "q1"])].groupby("queue").head(10)

@@ -43,7 +43,7 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
     doc = strict_json(first / "results.json")
     assert doc["schema_version"] == SCHEMA_VERSION == 2
     assert list(doc) == ["schema_version", "study", "data", "drivers", "families", "correlations", "models",
-                         "warnings"]
+                         "contact_model", "warnings"]
     assert doc["study"]["seed"] == 5 and doc["study"]["max_lag"] == 1 and doc["study"]["holdout_start"]
     assert doc["data"]["n_segments"] == 3 and doc["data"]["n_contacts"] > 0
     names = [d["name"] for d in doc["drivers"]]
@@ -51,11 +51,16 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
     assert doc["study"]["effects"] == "twoway" and doc["study"]["weights"] == "responses"
     spend = next(d for d in doc["drivers"] if d["name"] == "marketing_spend")
     assert spend["evidence"] == "time_series" and spend["effect"] is not None
-    assert {d["evidence"] for d in doc["drivers"] if d["name"] != "marketing_spend"} == {"panel"}
+    # the surveys link to their contacts: the contact-level model is on by default, and its measures
+    # (own wait, handle time, resolution) are the evidence of their KPIs
+    evidence = {d["name"]: d["evidence"] for d in doc["drivers"]}
+    assert evidence == {"asa": "contact", "fcr": "contact", "aht": "contact", "email_backlog": "panel",
+                        "marketing_spend": "time_series"}
+    assert doc["contact_model"]["clustering"] == "queue x period" and doc["study"]["contact_model"] is True
     check_schema_2(doc)
     assert any(d["rank"] == 1 for d in doc["drivers"])                 # something was validated here
     row = doc["correlations"][0]
-    assert list(row)[:12] == ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low",
+    assert list(row)[:12] == ["kpi", "outcome", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low",
                               "ci_high", "p_value"]
     assert (first / "panel.csv").exists() and (first / "figures" / "importance.svg").exists()
     other = tmp_path / "c"
@@ -66,7 +71,8 @@ def test_run_writes_the_documented_results_and_is_byte_identical(world, tmp_path
 DRIVER_KEYS = {"name", "rank", "tier", "lag", "sign", "importance", "importance_ci", "rank_ci", "effect",
                "effect_ci", "effect_unit", "effect_phrase", "effect_source", "effect_marginal", "effect_marginal_ci",
                "p_value",
-               "verdict", "verdict_p", "verdict_p_adjusted", "family", "proxy_of", "evidence", "reasons", "checks"}
+               "verdict", "verdict_p", "verdict_p_adjusted", "family", "proxy_of", "evidence", "reasons", "checks",
+               "threshold", "threshold_ci"}
 
 
 def check_schema_2(doc):
@@ -85,6 +91,8 @@ def check_schema_2(doc):
             assert d["rank"] is not None and d["verdict_p_adjusted"] < 0.05
             if d["evidence"] == "panel":
                 assert d["effect_source"] == "joint model of the validated drivers"
+            if d["evidence"] == "contact":
+                assert d["effect_source"] == "contact-level model" and d["checks"]["contact"]["status"] == "pass"
             assert "pass" in (d["checks"]["holdout"]["status"], d["checks"]["intervention"]["status"])
         if d["proxy_of"] is not None:
             assert d["rank"] is None and d["verdict"] != "validated" and d["family"]
@@ -167,9 +175,9 @@ def test_a_validated_kpi_without_an_effect_of_its_own_given_the_others_is_not_ra
     study = SimpleNamespace(outcome="csat", weights="none", calendar=None, validation=Thresholds(), units=None,
                             by=("queue",), grain="week")
     verdicts = pd.DataFrame({"verdict": ["validated"] * 3, "proxy_of": [None] * 3, "reasons": [["ok"]] * 3},
-                            index=pd.Index(["a", "b", "c"], name="driver"))
+                            index=pd.Index(["a", "b", "c"], name="kpi"))
     kept, joint = _carried(df, study, ["a", "b", "c"], {"a": 0, "b": 0, "c": 0}, "twoway", verdicts)
-    assert kept == ["a", "c"] and [e["term"] for e in joint["effects"]] == ["a", "c"]
+    assert kept == ["a", "c"] and [e["kpi"] for e in joint["effects"]] == ["a", "c"]
     assert verdicts.loc["b", "verdict"] == "inconclusive" and verdicts.loc["b", "proxy_of"] == "a"
     assert "indistinguishable from zero" in verdicts.loc["b", "reasons"][0]
     assert abs(joint["effects"][0]["coef"] - 2) < 0.3                  # the planted effect, quoted jointly

@@ -93,7 +93,7 @@ def test_trend_trap_passes_within_but_fails_trend(result):
     check = result.checks["spend"]["trend"]
     assert check["status"] == "fail"                                  # ...only because both trend
     assert check["p_value_detrended"] >= 0.05 and check["p_value_differenced"] >= 0.05
-    v = result.verdicts.set_index("driver").loc["spend"]
+    v = result.verdicts.set_index("kpi").loc["spend"]
     assert v["verdict"] == "not_validated"
     assert v["reasons"] == ["rises with CSAT only because both trend over time"]
 
@@ -273,6 +273,7 @@ def test_too_few_periods_gives_not_enough_data_and_inconclusive():
     res = validate(short, "csat", ["driver"], lags={"driver": 0}, by=["queue"], max_lag=1)
     statuses = {c: status(res, "driver", c) for c in CHECKS}
     assert statuses.pop("intervention") == "not_applicable"
+    assert statuses.pop("contact") == "not_applicable"      # a panel, no contact-level model
     assert set(statuses.values()) == {"not_enough_data"}
     assert res.verdict("driver") == "inconclusive"
 
@@ -362,7 +363,7 @@ def test_verdict_p_is_the_largest_p_of_the_required_checks_and_the_confirmation(
 
 
 def test_benjamini_hochberg_decides_across_kpis(result):
-    v = result.verdicts.set_index("driver")
+    v = result.verdicts.set_index("kpi")
     p = v["verdict_p"].dropna()
     assert (v.loc[v["verdict"] == "validated", "verdict_p_adjusted"] < 0.05).all()
     assert (v["verdict_p_adjusted"].dropna() >= p.reindex(v["verdict_p_adjusted"].dropna().index) - 1e-12).all()
@@ -407,12 +408,12 @@ def test_what_fails_the_holdout_is_configurable():
 
 
 def test_sign_follows_the_outcome_direction(result):
-    signs = result.verdicts.set_index("driver")["sign"]
+    signs = result.verdicts.set_index("kpi")["sign"]
     assert signs["driver"] == 1 and signs["backlog"] == -1
     panel = world(0).assign(ces=lambda f: 8 - f["csat"] / 15)          # effort: lower is better
     res = validate(panel, "ces", ["driver", "backlog"], lags={"driver": 0, "backlog": 1}, by=["queue"],
                    outcome_higher_is_better=False)
-    v = res.verdicts.set_index("driver")
+    v = res.verdicts.set_index("kpi")
     assert v.loc["driver", "sign"] == 1 and v.loc["backlog", "sign"] == -1   # same levers, same meaning
     assert (v["verdict"] == "validated").all()
     assert res.checks["driver"]["within_segment"]["r"] < 0              # driver lowers effort
@@ -429,16 +430,16 @@ def test_a_verdict_does_not_depend_on_the_other_kpis(result):
 
 def test_result_shapes_and_json(result):
     assert isinstance(result, ValidationResult)
-    assert list(result.table.columns) == ["driver", "lag", "check", "status", "method", "n", "r", "ci_low",
+    assert list(result.table.columns) == ["kpi", "lag", "check", "status", "method", "n", "r", "ci_low",
                                           "ci_high", "p_value", "p_adjusted", "share", "reason"]
     assert len(result.table) == len(LAGS) * len(CHECKS)
     assert set(result.table["status"]) <= {"pass", "fail", "not_enough_data", "not_applicable"}
     assert result.table["reason"].map(lambda s: isinstance(s, str) and s and "\n" not in s).all()
-    assert list(result.verdicts.columns) == ["driver", "lag", "sign", "verdict", "reasons", "evidence", "family",
+    assert list(result.verdicts.columns) == ["kpi", "lag", "sign", "verdict", "reasons", "evidence", "family",
                                              "proxy_of", "verdict_p", "verdict_p_adjusted", "n_pass", "n_fail",
                                              "n_not_enough_data"]
     assert set(result.verdicts["evidence"]) == {"panel", "time_series"}     # spend is centre-wide
-    assert result.verdicts.set_index("driver").loc["spend", "evidence"] == "time_series"
+    assert result.verdicts.set_index("kpi").loc["spend", "evidence"] == "time_series"
     text = json.dumps(result.to_dict(), allow_nan=False)                # no NaN anywhere
     assert json.loads(text)["checks"]["driver"]["trend"]["status"] == "pass"
     json.dumps(result.checks, allow_nan=False)
@@ -526,7 +527,7 @@ def simulated(tmp_path_factory):
 
 def test_simulator_planted_drivers_are_validated_with_the_right_sign(simulated):
     truth, res = simulated
-    verdicts = res.verdicts.set_index("driver")
+    verdicts = res.verdicts.set_index("kpi")
     drivers = [d for d in truth["drivers"] if d["role"] == "driver"]
     assert {d["name"] for d in drivers} == {"asa", "fcr", "email_backlog"}
     for d in drivers:
@@ -540,7 +541,7 @@ def test_simulator_traps_and_noise_are_not_validated(simulated):
     truth, res = simulated
     roles = {d["name"]: d["role"] for d in truth["drivers"]}
     assert roles["aht"] == "trap_between_segment" and roles["marketing_spend"] == "trap_trend"
-    verdicts = res.verdicts.set_index("driver")["verdict"]
+    verdicts = res.verdicts.set_index("kpi")["verdict"]
     for kpi in ("aht", "marketing_spend", "training_hours", "transfer_rate"):
         assert verdicts[kpi] != "validated", res.checks[kpi]
     # aht differs between queues; within them its interval still reaches a real effect: not shown

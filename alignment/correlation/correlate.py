@@ -20,7 +20,7 @@ from .series import lagged_frame, parse_scope, transform
 METHODS = ("pearson", "spearman", "kendall")
 ADJUST = {"bh": "fdr_bh", "holm": "holm"}
 INFERENCE = ("auto", "driscoll-kraay", "fisher", "block_bootstrap")
-COLUMNS = ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
+COLUMNS = ["kpi", "outcome", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
            "p_value", "p_adjusted", "status", "reason"]
 
 
@@ -32,7 +32,7 @@ class CorrelationResult:
     ----------
     table : pandas.DataFrame
         One row per KPI x lag x scope (x segment for ``per_segment`` scopes) with columns
-        ``x, y, lag, method, scope, segment, n, n_effective, r, ci_low, ci_high, p_value,
+        ``kpi, outcome, lag, method, scope, segment, n, n_effective, r, ci_low, ci_high, p_value,
         p_adjusted, status, reason``. ``status`` is ``ok``, ``not_enough_data`` or
         ``constant``; r and its inference are missing unless it is ``ok``.
     """
@@ -61,9 +61,9 @@ class CorrelationResult:
             if s.empty:
                 continue
             lines.append(f"  scope {scope}:")
-            best = s.loc[s.groupby("x")["p_value"].idxmin()].sort_values("p_value")
+            best = s.loc[s.groupby("kpi")["p_value"].idxmin()].sort_values("p_value")
             for row in best.itertuples():
-                lines.append(f"    {row.x:<24} lag {row.lag}  r = {row.r:+.2f} [{row.ci_low:+.2f}, "
+                lines.append(f"    {row.kpi:<24} lag {row.lag}  r = {row.r:+.2f} [{row.ci_low:+.2f}, "
                              f"{row.ci_high:+.2f}]  n = {row.n}, n_eff = {row.n_effective:.1f}, "
                              f"p_adj = {row.p_adjusted:.3g}")
         return "\n".join(lines)
@@ -130,8 +130,8 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
         Confidence level.
     inference : {"auto", "driscoll-kraay", "fisher", "block_bootstrap"}
         ``"driscoll-kraay"``: the slope of the (scope-transformed) outcome on the KPI gets
-        Driscoll-Kraay errors (period sums of the scores, a Bartlett HAC with truncation
-        ``ceil(1.3 sqrt(T)) - 1`` over the span of T periods) and a fixed-b p-value, so the test
+        Driscoll-Kraay errors (period sums of the scores, a Bartlett HAC with a bandwidth of
+        ``ceil(1.3 sqrt(T)) - 1`` lags over the span of T periods) and a fixed-b p-value, so the test
         keeps its size when KPIs and errors move together across segments; the interval is the
         Fisher-z interval whose width matches that p-value. ``"fisher"``: Fisher-z with the
         Pyper-Peterman effective sample size (segments taken as independent). ``"auto"`` (the
@@ -218,7 +218,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
                 for seg_code, part in groups:
                     row = _one(part, base, kind, covariates, "w" in pairs, method, ci, how,
                                n_boot, block, child, autocorrelation)
-                    row.update(x=kpi, y=outcome, lag=lag, method=method, scope=s,
+                    row.update(kpi=kpi, outcome=outcome, lag=lag, method=method, scope=s,
                                segment=None if seg_code is None else labels[seg_code])
                     rows.append(row)
     table = pd.DataFrame(rows)

@@ -106,7 +106,7 @@ def driscoll_kraay_test(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, t: n
     """Two-sided p of the slope of y on x with Driscoll-Kraay errors and fixed-b critical values.
 
     ``x`` and ``y`` are the scope-transformed series (centred here), ``t`` their period numbers.
-    The scores ``w x e`` are summed by period and given a Bartlett HAC with truncation
+    The scores ``w x e`` are summed by period and given a Bartlett HAC with the bandwidth
     :func:`~alignment.stats.hac.bartlett_bandwidth` of the span of periods; the p-value comes
     from the fixed-b limit (:mod:`alignment.stats.fixed_b`). Also returns, as ``n_effective``,
     the sample size scaled by the ratio of the classical to the Driscoll-Kraay variance of the
@@ -122,12 +122,12 @@ def driscoll_kraay_test(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, t: n
     beta = float(np.dot(w, xc * yc)) / sxx
     e = yc - beta * xc
     span = int(t.max() - t.min()) + 1
-    lag = min(bartlett_bandwidth(span), max(span - 1, 0))
-    meat = float(driscoll_kraay(w * xc * e, t, lag)[0, 0])
+    bandwidth = min(bartlett_bandwidth(span), max(span - 1, 0))
+    meat = float(driscoll_kraay(w * xc * e, t, bandwidth)[0, 0])
     if meat <= 0:
         return (0.0 if beta != 0 else 1.0), float(n_free)
     stat = beta / np.sqrt(meat) * sxx
-    p = float(fixed_b_p(stat, bandwidth_ratio(lag, span)))
+    p = float(fixed_b_p(stat, bandwidth_ratio(bandwidth, span)))
     classical = float(np.dot(w, e * e)) / max(n_free - 1, 1) / sxx
     n_eff = n_free * classical / (meat / sxx ** 2)
     return p, float(np.clip(n_eff, 2.0, max(n_free, 2)))

@@ -30,14 +30,16 @@ def parse_scope(scope: str) -> tuple[str, str]:
     return base, scope[len(base) + 1:]
 
 
-def lagged_frame(data: pd.DataFrame, outcome: str, kpi: str, lag: int, segments: list[str],
+def lagged_frame(data: pd.DataFrame, outcome: str, kpi: str, lag: int, by: list[str],
                  number: np.ndarray, extra: list[str]) -> pd.DataFrame:
     """Pairs (KPI at t - lag, outcome at t) within each segment, complete cases only.
 
-    Returns columns ``seg`` (segment code), ``t`` (period number), ``x``, ``y`` and the
-    ``extra`` columns (covariates, weights) taken at the outcome's period.
+    Returns columns ``seg`` (segment code of the ``by`` columns), ``t`` (period number), ``x``
+    (the KPI), ``y`` (the outcome) and the ``extra`` columns (covariates, weights) taken at the
+    outcome's period. ``x`` and ``y`` are working names of the regressor and the regressand;
+    result tables call them ``kpi`` and ``outcome``.
     """
-    pairs = lag_columns(data, {kpi: lag}, segments, number).rename(columns={kpi: "x"})
+    pairs = lag_columns(data, {kpi: lag}, by, number).rename(columns={kpi: "x"})
     pairs["y"] = data[outcome].to_numpy(dtype=float)
     for col in extra:
         pairs[col] = data[col].to_numpy(dtype=float)

@@ -45,14 +45,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
+from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning, renamed
 from ..stats.resample import PanelResampler, spawn_generators
 
 __all__ = ["relative_importance", "ImportanceResult", "IIDBootstrapWarning"]
 
 METHODS = ("shapley", "johnson", "dominance")
 MAX_PREDICTORS = 24  # kept equal to shapley.MAX_PREDICTORS without importing numba here
-TABLE_COLUMNS = ["predictor", "importance", "share", "ci_low", "ci_high", "rank",
+TABLE_COLUMNS = ["kpi", "importance", "share", "ci_low", "ci_high", "rank",
                  "rank_ci_low", "rank_ci_high"]
 GROUPED_METHODS = ("shapley", "dominance")
 _LABELS = {"shapley": "Shapley value (LMG) of R²", "dominance": "general dominance (= Shapley value) of R²",
@@ -77,17 +77,17 @@ class ImportanceResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per predictor, in the order given: ``predictor``, ``importance``
+        One row per KPI, in the order given: ``kpi``, ``importance``
         (its part of R²), ``share`` (importance / R², sums to 1), ``ci_low``,
         ``ci_high`` (percentile interval of the importance), ``rank`` (1 = most
         important), ``rank_ci_low``, ``rank_ci_high`` (percentile interval of the
         resampled ranks). Interval columns are NaN / <NA> when ``n_boot == 0``.
         With ``groups``: one row per player (a group, or a predictor in no group), in
-        the order players first appear in the predictors; ``predictor`` holds the
+        the order players first appear in ``kpis``; ``kpi`` holds the
         group's name and a ``members`` column, second, the tuple of its predictors
         (one-element for a predictor in no group).
     r2 : float
-        R² of the full model (within segments when ``within`` is set).
+        R² of the full model (within segments when ``by`` is set).
     method : str
         ``"shapley"``, ``"dominance"`` or ``"johnson"``.
     n, n_dropped : int
@@ -97,17 +97,17 @@ class ImportanceResult:
     seed : int or None
         The seed that reproduces the resamples (the drawn entropy when ``seed=None``
         was passed and ``n_boot > 0``).
-    within, cluster : tuple of str or None
+    by, cluster : tuple of str or None
         Segment columns for demeaning and for cluster resampling.
     block : int or None
         Block length in periods of the circular block bootstrap.
     boot : ndarray of shape (n_boot, rows of table) or None
         The resampled importances (NaN rows: resamples whose outcome had no variance).
     dominance : dict of DataFrames or None
-        For ``method="dominance"``: ``"conditional"`` (``predictor``, ``subset_size``,
+        For ``method="dominance"``: ``"conditional"`` (``kpi``, ``subset_size``,
         ``importance``: mean R² increment of the predictor over models holding
-        ``subset_size`` of the other predictors) and ``"pairwise"`` (``predictor``,
-        ``other``, ``complete``, ``conditional``, ``general``: whether ``predictor``
+        ``subset_size`` of the other predictors) and ``"pairwise"`` (``kpi``,
+        ``other``, ``complete``, ``conditional``, ``general``: whether ``kpi``
         dominates ``other`` at that level; neither way round = undetermined). With
         ``groups``, between players.
     groups : dict of str to tuple of str, or None
@@ -126,7 +126,7 @@ class ImportanceResult:
     n_dropped: int
     n_boot: int
     seed: Any
-    within: tuple[str, ...] | None
+    by: tuple[str, ...] | None
     block: int | None
     cluster: tuple[str, ...] | None
     boot: np.ndarray | None = field(default=None, repr=False)
@@ -140,7 +140,7 @@ class ImportanceResult:
 
     def summary(self) -> str:
         """Text summary: the model, the resampling and the predictors by rank."""
-        t = self.table.sort_values(["rank", "predictor"])
+        t = self.table.sort_values(["rank", "kpi"])
         level = f"{100 * self.ci:g}%"
         lines = [
             f"Relative importance for '{self.outcome}': {_LABELS[self.method]}",
@@ -148,7 +148,7 @@ class ImportanceResult:
             + (f"{len(t)} predictors" if self.groups is None
                else f"{len(t)} players ({len(self.groups)} groups, {len(t) - len(self.groups)} ungrouped)")
             + f", R² = {self.r2:.4f}"
-            + (f" within {', '.join(self.within)}" if self.within else "")
+            + (f" within {', '.join(self.by)}" if self.by else "")
             + (" and periods" if self.effects == "twoway" else "") + (f", weighted by {self.weights}" if self.weights else ""),
         ]
         for name, members in (self.groups or {}).items():
@@ -158,21 +158,21 @@ class ImportanceResult:
                          f"{level} percentile intervals; seed {self.seed}")
         else:
             lines.append("  no bootstrap (n_boot = 0): no intervals")
-        width = max(9, *(len(str(x)) for x in t["predictor"]))
-        lines.append(f"  {'rank':>4}  {'predictor':<{width}}  {'importance':>10}  {'share':>6}  "
+        width = max(9, *(len(str(x)) for x in t["kpi"]))
+        lines.append(f"  {'rank':>4}  {'kpi':<{width}}  {'importance':>10}  {'share':>6}  "
                      f"{level + ' interval':>18}  {'rank interval':>13}")
         for row in t.itertuples(index=False):
             interval = "" if np.isnan(row.ci_low) else f"[{row.ci_low:.4f}, {row.ci_high:.4f}]"
             ranks = "" if pd.isna(row.rank_ci_low) else f"{row.rank_ci_low}-{row.rank_ci_high}"
-            lines.append(f"  {row.rank:>4}  {row.predictor:<{width}}  {row.importance:>10.4f}  "
+            lines.append(f"  {row.rank:>4}  {row.kpi:<{width}}  {row.importance:>10.4f}  "
                          f"{100 * row.share:>5.1f}%  {interval:>18}  {ranks:>13}")
         if self.dominance is not None:
             pw = self.dominance["pairwise"]
             for level_name in ("complete", "conditional", "general"):
                 pairs = pw[pw[level_name]]
                 lines.append(f"  {level_name} dominance:" + ("" if len(pairs) else " none"))
-                for name in t["predictor"]:  # most important first
-                    beaten = pairs.loc[pairs["predictor"] == name, "other"]
+                for name in t["kpi"]:  # most important first
+                    beaten = pairs.loc[pairs["kpi"] == name, "other"]
                     if len(beaten):
                         lines.append(f"    {name} > {', '.join(beaten)}")
         return "\n".join(lines)
@@ -191,7 +191,7 @@ class ImportanceResult:
             "method": self.method, "outcome": self.outcome, "r2": float(self.r2),
             "n": self.n, "n_dropped": self.n_dropped, "n_boot": self.n_boot,
             "seed": self.seed if self.seed is None or isinstance(self.seed, int) else list(self.seed),
-            "within": list(self.within) if self.within else None, "block": self.block,
+            "by": list(self.by) if self.by else None, "block": self.block,
             "cluster": list(self.cluster) if self.cluster else None, "ci": self.ci,
             "resampling": self.resampling, "effects": self.effects, "weights": self.weights,
             "groups": None if self.groups is None else {k: list(v) for k, v in self.groups.items()},
@@ -201,30 +201,30 @@ class ImportanceResult:
         }
 
 
-def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method: str = "shapley",
-                        within=None, n_boot: int = 1000, block: int | None = None, cluster=None,
+def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: str = "shapley",
+                        by=None, n_boot: int = 1000, block: int | None = None, cluster=None,
                         time: str | None = "period", ci: float = 0.95, seed=None, effects: str | None = None,
-                        weights: str | None = None, groups=None) -> ImportanceResult:
+                        weights: str | None = None, groups=None, within=None, predictors=None) -> ImportanceResult:
     """How much of the outcome's explained variance each KPI accounts for, with bootstrap intervals.
 
     Parameters
     ----------
     data : pandas.DataFrame
         A KPI panel, one row per period x segment (for example ``Panel.table``).
-        Rows with a missing value in ``outcome``, ``predictors`` or a grouping column
-        in use (``within``, ``cluster``, and ``time`` when ``block`` is set) are
+        Rows with a missing value in ``outcome``, ``kpis`` or a grouping column
+        in use (``by``, ``cluster``, and ``time`` when ``block`` is set) are
         dropped and counted in ``n_dropped``.
     outcome : str
         The CX metric column.
-    predictors : str or list of str
+    kpis : str or list of str
         KPI columns (at most 24 for ``"shapley"`` and ``"dominance"``, which visit all
         ``2**p`` subsets; with ``groups``, at most 24 players).
     method : {"shapley", "dominance", "johnson"}
         Shapley value (LMG) of R²; dominance analysis (general dominance in the table,
         conditional and pairwise dominance in ``result.dominance``); Johnson's
         relative weights.
-    within : str or list of str, optional
-        Segment column(s). Outcome and predictors are demeaned within each segment
+    by : str or list of str, optional
+        Segment column(s). Outcome and KPIs are demeaned within each segment
         first (the fixed-effects "within" transformation), so importance is about
         variation over time inside segments, not about differences between segments.
         R² is then the within R². The demeaning is redone in every resample.
@@ -244,9 +244,9 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         Seeds the resamples (one spawned child per resample); the same seed gives
         the same table.
     effects : {"twoway", "segment", "none"}, optional
-        ``"twoway"`` removes segment (``within``) and period (``time``) means first, so
+        ``"twoway"`` removes segment (``by``) and period (``time``) means first, so
         shocks common to every segment in a period count for nothing; ``"segment"`` is
-        ``within`` alone. Default: ``"segment"`` when ``within`` is given, else ``"none"``.
+        ``by`` alone. Default: ``"segment"`` when ``by`` is given, else ``"none"``.
         With period effects, each resample re-centres the two-way residuals of the full
         sample within segments (a period block brings all its segments, so its period mean
         stays removed) rather than redoing the two-way projection.
@@ -258,11 +258,15 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         the players of the Shapley value are the groups and every predictor in no group
         (on its own), and a coalition's value is the R² of all its columns, so nothing
         is said about the members of a group separately. Each member must be one of
-        ``predictors`` and in one group only; a group may have one member; a group's
-        name must not be that of an ungrouped predictor. The table has one row per
-        player (in the order players first appear in ``predictors``, the group's name
-        as ``predictor``) and a ``members`` column. For ``"shapley"`` and
+        ``kpis`` and in one group only; a group may have one member; a group's
+        name must not be that of an ungrouped KPI. The table has one row per
+        player (in the order players first appear in ``kpis``, the group's name
+        as ``kpi``) and a ``members`` column. For ``"shapley"`` and
         ``"dominance"`` (between players); matches relaimpo's ``groups =``.
+    within, predictors
+        Deprecated names of ``by`` and ``kpis`` (an
+        :class:`~alignment.exceptions.AlignmentDeprecationWarning`; giving both names is an
+        :class:`~alignment.exceptions.OptionError`).
 
     Returns
     -------
@@ -277,7 +281,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         two groups, a group named like an ungrouped predictor.
     InputError
         Unknown or non-numeric column, fewer than ``p + 2`` complete rows, a constant
-        outcome or predictor (within segments when ``within`` is set), perfectly
+        outcome or KPI (within segments when ``by`` is set), perfectly
         collinear predictors (the message names them).
 
     Warns
@@ -314,41 +318,45 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
     >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
     ...                     grain="week", by=["queue"], timezone="America/New_York")
     >>> res = relative_importance(panel.table, "csat", ["asa", "fcr", "aht", "transfer_rate"],
-    ...                           within="queue", block=4, n_boot=200, seed=1)
+    ...                           by="queue", block=4, n_boot=200, seed=1)
     >>> res.table.columns.tolist()
-    ['predictor', 'importance', 'share', 'ci_low', 'ci_high', 'rank', 'rank_ci_low', 'rank_ci_high']
+    ['kpi', 'importance', 'share', 'ci_low', 'ci_high', 'rank', 'rank_ci_low', 'rank_ci_high']
     >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
     True
 
     Waiting-time KPIs as one player, FCR and AHT on their own:
 
     >>> res = relative_importance(panel.table, "csat", ["asa", "fcr", "aht", "abandon_rate", "service_level"],
-    ...                           within="queue", block=4, n_boot=200, seed=1,
+    ...                           by="queue", block=4, n_boot=200, seed=1,
     ...                           groups={"waiting": ["asa", "abandon_rate", "service_level"]})
-    >>> res.table[["predictor", "members"]].to_dict("list")
-    {'predictor': ['waiting', 'fcr', 'aht'], 'members': [('asa', 'abandon_rate', 'service_level'), ('fcr',), ('aht',)]}
+    >>> res.table[["kpi", "members"]].to_dict("list")
+    {'kpi': ['waiting', 'fcr', 'aht'], 'members': [('asa', 'abandon_rate', 'service_level'), ('fcr',), ('aht',)]}
     >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
     True
     """
-    predictors, within, cluster, group_map = _validate(data, outcome, predictors, method, within, n_boot,
+    by = renamed("relative_importance", "within", "by", within, by)
+    kpis = renamed("relative_importance", "predictors", "kpis", predictors, kpis)
+    if kpis is None:
+        raise TypeError("relative_importance() missing the argument 'kpis' (the KPI columns)")
+    kpis, by, cluster, group_map = _validate(data, outcome, kpis, method, by, n_boot,
                                                        block, cluster, time, ci, seed, groups)
-    players = None if group_map is None else _players(predictors, group_map)
-    effects = effects or ("segment" if within else "none")
+    players = None if group_map is None else _players(kpis, group_map)
+    effects = effects or ("segment" if by else "none")
     if effects not in ("twoway", "segment", "none"):
         raise _option("effects", "one of 'twoway', 'segment', 'none'", effects)
-    if effects != "none" and not within:
-        raise _option("within", f"the segment columns when effects={effects!r}", within)
+    if effects != "none" and not by:
+        raise _option("by", f"the segment columns when effects={effects!r}", by)
     if effects == "twoway" and (time is None or time not in data.columns):
         raise _option("time", "the period column when effects='twoway'", time)
-    p = len(predictors)
-    keys = list(dict.fromkeys([*(within or ()), *(cluster or ()),
+    p = len(kpis)
+    keys = list(dict.fromkeys([*(by or ()), *(cluster or ()),
                                *([time] if block is not None or effects == "twoway" else [])]))
     if weights is not None:
         if weights not in data.columns:
             raise InputError("is not in the data", column=weights)
         if (data[weights].dropna() < 0).any():
             raise InputError("has negative weights", column=weights)
-    values = _numeric(data, [*predictors, outcome] + ([weights] if weights else []))
+    values = _numeric(data, [*kpis, outcome] + ([weights] if weights else []))
     complete = values.notna().all(axis=1) & data[keys].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     frame = data.loc[complete, keys].reset_index(drop=True)
@@ -361,7 +369,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         raise InputError(f"the data has {n} complete rows for {p} predictors; at least {p + 2} (p + 2) are "
                          f"needed ({n_dropped} rows dropped for missing values)")
 
-    groups, n_groups = _group_codes(frame, within)
+    groups, n_groups = _group_codes(frame, by)
     if effects == "twoway" or w is not None:
         from ..panel.frame import demean
         period = (pd.factorize(frame[time], sort=True)[0] if effects == "twoway"
@@ -369,18 +377,18 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
         D = demean(X, groups if n_groups else np.zeros(n, dtype=np.int64), period, effects, w)
         if w is not None:
             D = D * np.sqrt(w)[:, None]
-        Z = _standardize(D, groups, 0, predictors, outcome, within, centred=True)
+        Z = _standardize(D, groups, 0, kpis, outcome, by, centred=True)
     else:
-        Z = _standardize(X, groups, n_groups, predictors, outcome, within)
+        Z = _standardize(X, groups, n_groups, kpis, outcome, by)
     R = Z.T @ Z
     d = np.sqrt(np.diag(R))
     R = R / np.outer(d, d)
     np.fill_diagonal(R, 1.0)
-    _check_collinear(R[:p, :p], predictors, within)
+    _check_collinear(R[:p, :p], kpis, by)
 
     # column indices of each player (None: every predictor is a player, the fast kernels)
-    members = None if players is None else [[predictors.index(m) for m in ms] for _, ms in players]
-    names = predictors if players is None else [name for name, _ in players]
+    members = None if players is None else [[kpis.index(m) for m in ms] for _, ms in players]
+    names = kpis if players is None else [name for name, _ in players]
     dominance = None
     if method == "johnson":
         importance = _johnson(R[None])[0]
@@ -412,7 +420,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, predictors, *, method:
                    None if players is None else [ms for _, ms in players])
     return ImportanceResult(
         table=table, r2=r2, method=method, n=n, n_dropped=n_dropped, n_boot=int(n_boot),
-        seed=used_seed, within=within, block=block, cluster=cluster, boot=boot, effects=effects, weights=weights,
+        seed=used_seed, by=by, block=block, cluster=cluster, boot=boot, effects=effects, weights=weights,
         dominance=dominance, outcome=outcome, ci=float(ci), resampling=resampling,
         groups=group_map)
 
@@ -438,25 +446,25 @@ def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _validate(data, outcome, predictors, method, within, n_boot, block, cluster, time, ci, seed, groups):
+def _validate(data, outcome, kpis, method, by, n_boot, block, cluster, time, ci, seed, groups):
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"relative_importance needs a pandas DataFrame; got {type(data).__name__}")
     if method not in METHODS:
         raise _option("method", "one of " + ", ".join(map(repr, METHODS)), method)
-    predictors = _columns("predictors", predictors)
-    if len(set(predictors)) != len(predictors):
-        dup = sorted({c for c in predictors if predictors.count(c) > 1})
-        raise _option("predictors", "a list of distinct columns", f"duplicates {dup}")
+    kpis = _columns("kpis", kpis)
+    if len(set(kpis)) != len(kpis):
+        dup = sorted({c for c in kpis if kpis.count(c) > 1})
+        raise _option("kpis", "a list of distinct columns", f"duplicates {dup}")
     if not isinstance(outcome, str):
         raise _option("outcome", "a column name", outcome)
-    if outcome in predictors:
-        raise _option("predictors", f"columns other than the outcome '{outcome}'", list(predictors))
-    groups = _validate_groups(groups, predictors, method)
-    if groups is None and method != "johnson" and len(predictors) > MAX_PREDICTORS:
+    if outcome in kpis:
+        raise _option("kpis", f"columns other than the outcome '{outcome}'", list(kpis))
+    groups = _validate_groups(groups, kpis, method)
+    if groups is None and method != "johnson" and len(kpis) > MAX_PREDICTORS:
         raise OptionError(f"method='{method}' visits all 2**p predictor subsets and accepts at most "
-                          f"{MAX_PREDICTORS} predictors; got {len(predictors)}. Screen or group "
-                          f"predictors first, or use method='johnson'.")
-    n_players = None if groups is None else len(_players(predictors, groups))
+                          f"{MAX_PREDICTORS} KPIs; got {len(kpis)}. Screen or group "
+                          f"KPIs first, or use method='johnson'.")
+    n_players = None if groups is None else len(_players(kpis, groups))
     if groups is not None and n_players > MAX_PREDICTORS:
         raise OptionError(f"method='{method}' visits all 2**q coalitions of groups and ungrouped predictors "
                           f"and accepts at most {MAX_PREDICTORS} of them; got {n_players}. "
@@ -472,8 +480,8 @@ def _validate(data, outcome, predictors, method, within, n_boot, block, cluster,
         raise _option("seed", "None, a non-negative integer or a numpy.random.SeedSequence", seed)
     if time is not None and not isinstance(time, str):
         raise _option("time", "a column name or None", time)
-    within, cluster = _columns("within", within), _columns("cluster", cluster)
-    needed = [outcome, *predictors, *(within or ()), *(cluster or ())]
+    by, cluster = _columns("by", by), _columns("cluster", cluster)
+    needed = [outcome, *kpis, *(by or ()), *(cluster or ())]
     if block is not None:
         if time is None:
             raise _option("time", "a column name when block is set", time)
@@ -482,10 +490,10 @@ def _validate(data, outcome, predictors, method, within, n_boot, block, cluster,
         if col not in data.columns:
             known = ", ".join(map(str, data.columns[:20])) + (", ..." if len(data.columns) > 20 else "")
             raise InputError(f"is not in the data (columns: {known})", column=col)
-    return list(predictors), within, cluster, groups
+    return list(kpis), by, cluster, groups
 
 
-def _validate_groups(groups, predictors, method):
+def _validate_groups(groups, kpis, method):
     """``groups`` as {name: tuple of members}, in the order the groups first appear in ``predictors``."""
     if groups is None:
         return None
@@ -504,8 +512,8 @@ def _validate_groups(groups, predictors, method):
         if not members:
             raise _option("groups", f"a dict of non-empty groups; group '{name}' has no members", cols)
         for col in members:
-            if col not in predictors:
-                raise _option("groups", f"a dict of lists of the predictors {list(predictors)}; "
+            if col not in kpis:
+                raise _option("groups", f"a dict of lists of the KPIs {list(kpis)}; "
                               f"group '{name}' has '{col}'", col)
             if col in owner:
                 where = "twice" if owner[col] == name else f"also in group '{owner[col]}'"
@@ -514,20 +522,20 @@ def _validate_groups(groups, predictors, method):
             owner[col] = name
     for name, cols in groups.items():
         # a group may carry its own member's name, not that of another predictor
-        if name in predictors and owner.get(name) != name:
+        if name in kpis and owner.get(name) != name:
             raise _option("groups", f"a dict whose group names differ from the other predictors' names; "
                           f"group '{name}' is named like the predictor '{name}', which is not in it", name)
-    first = {name: min(predictors.index(c) for c in ((cols,) if isinstance(cols, str) else cols))
+    first = {name: min(kpis.index(c) for c in ((cols,) if isinstance(cols, str) else cols))
              for name, cols in groups.items()}
     return {name: ((groups[name],) if isinstance(groups[name], str) else tuple(groups[name]))
             for name in sorted(groups, key=first.get)}
 
 
-def _players(predictors, groups):
+def _players(kpis, groups):
     """[(name, members)] for the groups and the ungrouped predictors, in order of first appearance."""
     owner = {c: name for name, cols in groups.items() for c in cols}
     players, seen = [], set()
-    for col in predictors:
+    for col in kpis:
         name = owner.get(col, col)
         if name not in seen:
             seen.add(name)
@@ -551,10 +559,10 @@ def _numeric(data, cols):
     return pd.DataFrame(out, index=data.index)
 
 
-def _group_codes(frame, within):
-    if not within:
+def _group_codes(frame, by):
+    if not by:
         return np.zeros(len(frame), dtype=np.int64), 0
-    codes = frame.groupby(list(within), sort=True).ngroup().to_numpy().astype(np.int64)
+    codes = frame.groupby(list(by), sort=True).ngroup().to_numpy().astype(np.int64)
     return codes, int(codes.max()) + 1
 
 
@@ -567,7 +575,7 @@ def _demean(X, groups, n_groups):
     return X - (sums / sizes[:, None])[groups]
 
 
-def _standardize(X, groups, n_groups, predictors, outcome, within, centred=False):
+def _standardize(X, groups, n_groups, kpis, outcome, by, centred=False):
     """Demean (within segments or globally) and scale each column to unit sum of squares."""
     if centred:
         D = X
@@ -577,23 +585,23 @@ def _standardize(X, groups, n_groups, predictors, outcome, within, centred=False
         D = _demean(D, groups, n_groups)  # a second pass removes the rounding of large segment means
     ss = np.sqrt((D * D).sum(axis=0))
     scale = np.abs(X).max(axis=0)
-    names = [*predictors, outcome]
+    names = [*kpis, outcome]
     for j, name in enumerate(names):
         # "constant" = no variation beyond rounding of the column's magnitude
         if not ss[j] > 1e-12 * max(scale[j], 1e-300) * np.sqrt(len(X)):
-            what = "outcome" if j == len(names) - 1 else "predictor"
-            where = f" within every segment of {', '.join(within)}" if within else ""
+            what = "outcome" if j == len(names) - 1 else "KPI"
+            where = f" within every segment of {', '.join(by)}" if by else ""
             raise InputError(f"is constant{where}: the {what} must vary", column=name)
     return D / ss
 
 
-def _check_collinear(Rxx, predictors, within):
+def _check_collinear(Rxx, kpis, by):
     evals, evecs = np.linalg.eigh(Rxx)
     null = evals < _SINGULAR_TOL * max(evals[-1], 1.0)
     if null.any():
         involved = np.abs(evecs[:, null]).max(axis=1) > 1e-6
-        names = ", ".join(f"'{c}'" for c, hit in zip(predictors, involved) if hit)
-        where = " after demeaning within segments" if within else ""
+        names = ", ".join(f"'{c}'" for c, hit in zip(kpis, involved) if hit)
+        where = " after demeaning within segments" if by else ""
         raise InputError(f"perfectly collinear predictors{where}: {names} (one is a linear combination "
                          f"of the others; the correlation matrix is singular). Drop one of them.")
 
@@ -633,20 +641,20 @@ def _johnson(R):
     return np.einsum("bjk,bk->bj", lam * lam, beta * beta)
 
 
-def _dominance_tables(kernels, table, predictors, importance):
+def _dominance_tables(kernels, table, kpis, importance):
     """Conditional and pairwise dominance from the R² of every subset (of predictors or of players)."""
-    p = len(predictors)
+    p = len(kpis)
     cond, complete = kernels.dominance_from_table(table, p, _TIE_TOL)
     conditional = pd.DataFrame({
-        "predictor": np.repeat(predictors, p),
+        "kpi": np.repeat(kpis, p),
         "subset_size": np.tile(np.arange(p), p),
         "importance": cond.ravel(),
     })
     rows = []
-    for i, a in enumerate(predictors):
-        for j, b in enumerate(predictors):
+    for i, a in enumerate(kpis):
+        for j, b in enumerate(kpis):
             if i != j:
-                rows.append({"predictor": a, "other": b, "complete": bool(complete[i, j]),
+                rows.append({"kpi": a, "other": b, "complete": bool(complete[i, j]),
                              "conditional": bool(np.all(cond[i] > cond[j] + _TIE_TOL)),
                              "general": bool(importance[i] > importance[j] + _TIE_TOL)})
     return {"conditional": conditional, "pairwise": pd.DataFrame(rows)}
@@ -688,8 +696,8 @@ def _ranks(values):
     return (v[:, None, :] > v[:, :, None]).sum(axis=2) + 1
 
 
-def _table(predictors, importance, r2, boot, ci, members=None):
-    p = len(predictors)
+def _table(kpis, importance, r2, boot, ci, members=None):
+    p = len(kpis)
     rank = _ranks(importance)[0]
     ci_low = ci_high = np.full(p, np.nan)
     rank_low = rank_high = pd.array([pd.NA] * p, dtype="Int64")
@@ -703,7 +711,7 @@ def _table(predictors, importance, r2, boot, ci, members=None):
             rank_low = pd.array(lo.astype(np.int64), dtype="Int64")
             rank_high = pd.array(hi.astype(np.int64), dtype="Int64")
     table = pd.DataFrame({
-        "predictor": pd.Series(predictors, dtype=object),
+        "kpi": pd.Series(kpis, dtype=object),
         "importance": importance,
         "share": importance / r2,
         "ci_low": ci_low,

@@ -27,7 +27,7 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from .. import catalog
 from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, FewClustersWarning,
                           HeteroskedasticityWarning, InfluenceWarning, InputError, MissingDataWarning,
-                          OptionError, SmallSampleWarning)
+                          OptionError, SmallSampleWarning, renamed)
 from ..panel.frame import Calendar, PanelFrame, demean, require_columns
 from ..stats import hac
 
@@ -35,7 +35,7 @@ MODELS = ("twoway", "fe", "ols", "mixed", "ordinal")
 MODEL_EFFECTS = {"twoway": "twoway", "fe": "segment", "ols": "none", "mixed": "segment"}
 EFFECT_MODELS = {"twoway": "twoway", "segment": "fe", "none": "ols"}
 ERRORS = ("driscoll-kraay", "hac", "cluster", "nonrobust")
-TABLE = ["term", "lag", "coef", "se", "ci_low", "ci_high", "p_value", "std_coef", "std_ci_low",
+TABLE = ["kpi", "lag", "coef", "se", "ci_low", "ci_high", "p_value", "std_coef", "std_ci_low",
          "std_ci_high", "step", "unit", "effect", "effect_ci_low", "effect_ci_high", "effect_unit", "phrase"]
 
 
@@ -46,14 +46,14 @@ class RegressionResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per KPI: ``term, lag, coef, se, ci_low, ci_high, p_value`` (per unit of the KPI),
+        One row per KPI: ``kpi, lag, coef, se, ci_low, ci_high, p_value`` (per unit of the KPI),
         ``std_coef, std_ci_low, std_ci_high`` (standard deviations of the outcome per standard
         deviation of the KPI, within segments for fixed effects), ``step, unit, effect,
         effect_ci_low, effect_ci_high`` (per natural step of the KPI: the catalog's or the declared
         step, see :func:`natural_step`; for the ordinal model in log-odds), ``effect_unit``
         ("CSAT percentage points per 10 s of ASA") and a plain-words ``phrase`` that names the lag.
     diagnostics : pandas.DataFrame
-        ``check, term, value, threshold, status, message`` for VIF, Breusch-Pagan, Cook's
+        ``check, kpi, value, threshold, status, message`` for VIF, Breusch-Pagan, Cook's
         distance, sample size, constant KPIs and missing periods.
     warnings : tuple of (code, message)
     fit : statsmodels results
@@ -80,7 +80,7 @@ class RegressionResult:
                 f"{self.errors} errors" + (f", R2 = {self.r2:.3f}" if self.r2 is not None else ""))
         lines = [head]
         for row in self.table.itertuples():
-            lines.append(f"  {row.term:<22} lag {row.lag}  {row.coef:+.4g} per unit "
+            lines.append(f"  {row.kpi:<22} lag {row.lag}  {row.coef:+.4g} per unit "
                          f"[{row.ci_low:+.3g}, {row.ci_high:+.3g}]  p = {row.p_value:.3g}")
             lines.append(f"      {row.phrase}")
         for code, message in self.warnings:
@@ -284,10 +284,11 @@ def effect_unit(step: float, unit: str, label: str, outcome_label: str, outcome_
 
 def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | None = None, lags=0,
             model: str | None = None, effects: str | None = None, errors: str = "driscoll-kraay",
-            weights: str | None = "responses", maxlags: int | None = None, ci: float = 0.95,
+            weights: str | None = "responses", bandwidth: int | None = None, ci: float = 0.95,
             calendar: Calendar | bool | None = None, grain: str | None = None, time: str = "period",
             drop_low_responses: bool = True,
-            units: Mapping[str, Mapping[str, object]] | None = None) -> RegressionResult:
+            units: Mapping[str, Mapping[str, object]] | None = None,
+            maxlags: int | None = None) -> RegressionResult:
     """Regress the outcome on the KPIs (each at its lag), with honest standard errors.
 
     Parameters
@@ -312,7 +313,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         ``effects="segment"`` and the calendar controls.
     errors : {"driscoll-kraay", "hac", "cluster", "nonrobust"}
         ``"driscoll-kraay"`` (default): scores summed by period, Bartlett HAC over periods with a
-        truncation lag of ``ceil(1.3 sqrt(T)) - 1`` over the span of T periods (Lazarus, Lewis,
+        bandwidth of ``ceil(1.3 sqrt(T)) - 1`` lags over the span of T periods (Lazarus, Lewis,
         Stock & Watson 2018) and fixed-b p-values and intervals at the level asked
         (:mod:`alignment.stats.fixed_b`): robust to correlation between segments and over time.
         ``"hac"``: Newey-West within each segment (segments independent), lags by period, with
@@ -323,8 +324,11 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         ``"responses"`` (default): weighted least squares by the inverse sampling variance of
         each period's CX value (see :func:`alignment.panel.frame.outcome_weights`); ``"none"``;
         or a weight column.
-    maxlags : int, optional
-        HAC truncation lag; default ``ceil(1.3 sqrt(T)) - 1``.
+    bandwidth : int, optional
+        The HAC bandwidth: the number of Bartlett lags (lag ``j`` has weight
+        ``1 - j / (bandwidth + 1)``) of the ``"driscoll-kraay"`` and ``"hac"`` errors; default
+        ``ceil(1.3 sqrt(T)) - 1`` (:func:`alignment.stats.hac.bartlett_bandwidth`). Not to be
+        confused with ``max_lag`` of a study, the largest KPI lag searched.
     ci : float
     calendar : Calendar or False, optional
         Public holidays and event days as controls. Unless period effects absorb them, weekday
@@ -343,6 +347,8 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         Entries for KPIs not in ``kpis`` are ignored. The sentences name the lag in the
         panel's grain ("last week's ASA") and the outcome in its unit ("CSAT percentage points"
         for a top-box share, "NPS points").
+    maxlags : int, optional
+        Deprecated name of ``bandwidth`` (an :class:`~alignment.exceptions.AlignmentDeprecationWarning`).
 
     Returns
     -------
@@ -354,9 +360,10 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv",
     ...                     grain="week", by=["queue"], timezone="America/New_York")
     >>> res = regress(panel, "csat", ["asa", "fcr"])
-    >>> list(res.table["term"]), res.model
+    >>> list(res.table["kpi"]), res.model
     (['asa', 'fcr'], 'twoway')
     """
+    bandwidth = renamed("regress", "maxlags", "bandwidth", maxlags, bandwidth)
     if model is not None and model not in MODELS:
         raise OptionError(f"The 'model' parameter of regress must be one of {', '.join(map(repr, MODELS))}. "
                           f"Got {model!r} instead.")
@@ -401,7 +408,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     for k in kpis:
         share = float(frame[k].isna().mean())
         status = "warn" if share > 0.5 else "ok"
-        diag.append(dict(check="missing_periods", term=k, value=share, threshold=0.5, status=status,
+        diag.append(dict(check="missing_periods", kpi=k, value=share, threshold=0.5, status=status,
                          message=f"{share:.0%} of rows lack {k} (lag {lag[k]})"))
         if share > 0.5:
             notes.append(("missing_periods", f"{k}: {share:.0%} of the periods have no value", MissingDataWarning))
@@ -424,7 +431,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
                     if fixed == "twoway" and np.std(demean(x, seg, t, "segment", w)) > 1e-9 * max(scale, 1.0) else "")
             notes.append(("constant_kpi", f"{k} does not vary{where} and is left out{hint}",
                           ConstantPredictorWarning))
-            diag.append(dict(check="constant", term=k, value=sd, threshold=0.0, status="fail",
+            diag.append(dict(check="constant", kpi=k, value=sd, threshold=0.0, status="fail",
                              message=f"{k} is constant{where}: left out"))
         else:
             if len(np.unique(x)) <= 2 or sd <= 1e-6 * max(scale, 1.0):
@@ -437,7 +444,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     n_seg, n_per = int(frame["seg"].nunique()), int(frame["t"].nunique())
     absorbed = {"twoway": n_seg + n_per - 1, "segment": n_seg, "none": 1}[fixed] + len(controls)
     minimum = max(30, 10 * p)
-    diag.append(dict(check="sample_size", term=None, value=n, threshold=minimum,
+    diag.append(dict(check="sample_size", kpi=None, value=n, threshold=minimum,
                      status="warn" if n < minimum else "ok",
                      message=f"{n} complete rows for {p} KPIs (want at least {minimum})"))
     if n < minimum:
@@ -450,10 +457,9 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     y = frame["y"].to_numpy(dtype=float)
     X = frame[kept].to_numpy(dtype=float)
     span = int(t.max() - t.min()) + 1
-    if maxlags is None:
-        maxlags = hac.bartlett_bandwidth(span)
-    maxlags = min(int(maxlags), max(span - 1, 0))
-    bandwidth = None
+    hac_bandwidth = hac.bartlett_bandwidth(span) if bandwidth is None else bandwidth
+    hac_bandwidth = min(int(hac_bandwidth), max(span - 1, 0))
+    bandwidth = None  # reported only when a HAC estimate used it
     if model == "mixed":
         fit = sm.MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
         params, bse = np.asarray(fit.fe_params)[1:], np.asarray(fit.bse_fe)[1:]
@@ -494,14 +500,14 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         else:
             from ..stats import fixed_b
             groups = 1 if errors == "driscoll-kraay" or n_seg < 2 else n_seg
-            meat = (hac.driscoll_kraay(scores, t, maxlags) if groups == 1 else
-                    hac.newey_west_panel(scores, seg, t, maxlags))
+            meat = (hac.driscoll_kraay(scores, t, hac_bandwidth) if groups == 1 else
+                    hac.newey_west_panel(scores, seg, t, hac_bandwidth))
             cov = hac.sandwich(Xt, meat, w)
-            b_ratio = fixed_b.bandwidth_ratio(maxlags, span)
+            b_ratio = fixed_b.bandwidth_ratio(hac_bandwidth, span)
             critical = fixed_b.critical_value(b_ratio, ci, groups=groups)
-            bandwidth = maxlags
+            bandwidth = hac_bandwidth
             name = "Driscoll-Kraay" if errors == "driscoll-kraay" else "Newey-West by segment"
-            used_errors = f"{name} (Bartlett, {maxlags} lags, fixed-b, b = {b_ratio:.2f})"
+            used_errors = f"{name} (Bartlett, {hac_bandwidth} lags, fixed-b, b = {b_ratio:.2f})"
             pvals = ("fixed_b", b_ratio, groups)
         se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
         params, bse = params_all[:p], se_all[:p]
@@ -523,7 +529,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         b, se = float(params[j]), float(bse[j])
         lo, hi = b - critical * se, b + critical * se
         step, unit, label = natural_step(k, declared)
-        rows.append(dict(term=k, lag=lag[k], coef=b, se=se, ci_low=lo, ci_high=hi, p_value=float(pvals[j]),
+        rows.append(dict(kpi=k, lag=lag[k], coef=b, se=se, ci_low=lo, ci_high=hi, p_value=float(pvals[j]),
                          std_coef=b * x_sd / y_sd, std_ci_low=lo * x_sd / y_sd, std_ci_high=hi * x_sd / y_sd,
                          step=step, unit=unit, effect=b * step, effect_ci_low=lo * step,
                          effect_ci_high=hi * step,
@@ -556,13 +562,13 @@ def _diagnose(fit, exog, resid, X, kept, frame, time, by, diag, notes) -> None:
         for j, k in enumerate(kept):
             vif = float(variance_inflation_factor(design, j + 1))
             status = "strong" if vif >= 10 else "warn" if vif >= 5 else "ok"
-            diag.append(dict(check="vif", term=k, value=vif, threshold=5.0, status=status,
+            diag.append(dict(check="vif", kpi=k, value=vif, threshold=5.0, status=status,
                              message=f"VIF of {k} is {vif:.1f}"))
             if vif >= 5:
                 notes.append(("collinearity", f"{k} has VIF {vif:.1f} ({'strong' if vif >= 10 else 'moderate'} "
                               f"collinearity): its separate effect is poorly identified", CollinearityWarning))
     lm, lm_p, _, _ = het_breuschpagan(resid, exog)
-    diag.append(dict(check="breusch_pagan", term=None, value=float(lm_p), threshold=0.05,
+    diag.append(dict(check="breusch_pagan", kpi=None, value=float(lm_p), threshold=0.05,
                      status="warn" if lm_p < 0.05 else "ok",
                      message=f"Breusch-Pagan LM = {lm:.2f}, p = {lm_p:.3g}"))
     if lm_p < 0.05:
@@ -575,7 +581,7 @@ def _diagnose(fit, exog, resid, X, kept, frame, time, by, diag, notes) -> None:
     where = [" ".join([str(pd.Timestamp(frame.loc[i, time]).date())] +
                       [str(frame.loc[i, "segment"])] * bool(by)) for i in worst]
     status = "warn" if (cooks > 1).any() or len(flagged) > 0.1 * n else "ok"
-    diag.append(dict(check="cooks_distance", term=None, value=float(cooks.max()), threshold=4 / n, status=status,
+    diag.append(dict(check="cooks_distance", kpi=None, value=float(cooks.max()), threshold=4 / n, status=status,
                      message=f"{len(flagged)} rows above 4/n; largest at {'; '.join(where) or '-'}"))
     if status == "warn":
         notes.append(("influential_periods", f"{len(flagged)} periods have Cook's distance above 4/n "
@@ -654,7 +660,7 @@ def _ordinal(data, outcome, kpis, by, errors, ci, time="period", declared=None) 
         p = 2 * (stats.t.sf(abs(b / se), dof) if dof else stats.norm.sf(abs(b / se)))
         step, unit, label = natural_step(k, declared)
         amount = _amount(step, unit)
-        rows.append(dict(term=k, lag=0, coef=b, se=se, ci_low=b - z * se, ci_high=b + z * se,
+        rows.append(dict(kpi=k, lag=0, coef=b, se=se, ci_low=b - z * se, ci_high=b + z * se,
                          p_value=float(p), std_coef=np.nan, std_ci_low=np.nan,
                          std_ci_high=np.nan, step=step, unit=unit, effect=b * step,
                          effect_ci_low=(b - z * se) * step, effect_ci_high=(b + z * se) * step,

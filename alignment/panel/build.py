@@ -14,7 +14,8 @@ from ..data.sources import ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
 from ..engine import DuckDBEngine
 from .components import Component, contact_components, survey_components
-from .query import BUCKET_S, GRAINS, ExtraSpec, PanelSpec, panel_sql
+from .query import (BUCKET_S, CONTACT_MEASURES, GRAINS, ExtraSpec, PanelSpec, SurveyFrameSpec, panel_sql,
+                    survey_frame_sql)
 from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window
 from .result import Panel
 from .schema import contacts_view, extra_view, surveys_view
@@ -138,7 +139,8 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
                 by: Sequence[str] = (), timezone: str | None = None, start=None, end=None,
                 metrics: Sequence[str] | None = None, options: KpiOptions | None = None,
                 survey_metrics: Sequence[SurveyMetric | CompositeScore] = (),
-                min_responses: int = 30, engine=None) -> Panel:
+                min_responses: int = 30, engine=None, contact_frame: bool = False,
+                contact_controls: Sequence[str] = ()) -> Panel:
     """Build a KPI panel: one row per period x segment with pooled KPIs and CX metrics.
 
     Raw data is read, joined and aggregated by the engine (DuckDB, or Spark);
@@ -172,6 +174,17 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
         Rows with fewer survey responses are flagged in ``low_responses``.
     engine : DuckDBEngine or SparkEngine, optional
         Where the raw data is processed; default DuckDB, embedded. Both run the same SQL.
+    contact_frame : bool or "auto", default False
+        Also return the survey-level frame (``Panel.contact_frame``): one row per survey that
+        rates a contact in the window, with the period and segments of that contact, its local
+        arrival time ``contact_ts``, ``hour`` and ``weekday`` (0 = Monday), its own measures
+        (``wait_s``, ``answered_within_t`` at the service-level threshold, ``handle_s``,
+        ``transferred``, ``resolved``, those the contacts have), the ``contact_controls`` and the
+        survey scores. The engine joins surveys to their contacts; only surveyed contacts come
+        out. This is the input of :func:`alignment.contact_model`. ``"auto"``: when the surveys
+        link to contacts (a ``contact_id`` column) and the contacts have a measure.
+    contact_controls : sequence of str
+        Contact columns carried into the frame as controls (reason, topic, channel, agent_id ...).
 
     Returns
     -------
@@ -218,13 +231,19 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
             raise OptionError(f"extras must hold ExtraSource declarations. Got {type(e).__name__} instead.")
 
     engine = DuckDBEngine() if engine is None else engine
+    contact_controls = (contact_controls,) if isinstance(contact_controls, str) else tuple(contact_controls)
+    if contact_frame not in (True, False, "auto"):
+        raise OptionError(f"The 'contact_frame' parameter of build_panel must be True, False or 'auto'. "
+                          f"Got {contact_frame!r} instead.")
+    if contact_controls and not contact_frame:
+        raise OptionError("The 'contact_controls' parameter of build_panel needs contact_frame=True.")
     if not hasattr(engine, "connect"):
         raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
                           f"Got {type(engine).__name__} instead.")
     session = engine.connect()
     try:
         return _build(session, contacts_src, surveys_src, extras, grain, by, timezone, start, end,
-                      metrics, options, known, min_responses)
+                      metrics, options, known, min_responses, contact_frame, contact_controls)
     except session.errors as error:  # a value the checks let through but the engine refused
         raise InputError(f"the data engine refused the input: {session.message(error)}") from None
     finally:
@@ -232,7 +251,8 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
 
 
 def _build(session, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
-           end, metrics, options, known: _Survey, min_responses) -> Panel:
+           end, metrics, options, known: _Survey, min_responses, frame: bool = False,
+           controls: tuple[str, ...] = ()) -> Panel:
     contacts = register(session, contacts_src, "contacts_raw")
     for col in ("contact_id", "arrived_at", *by):
         if not contacts.has(col):
@@ -246,10 +266,30 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
 
     comps = contact_components(options)
     needed_cols = {col for name in needed for col in comps[name].needs}
+    measures: tuple[str, ...] = ()
+    if frame == "auto":
+        frame = surveys is not None and surveys.has("contact_id") and any(
+            all(contacts.has(c) for c in cols) for cols in CONTACT_MEASURES.values())
+        if controls and not frame:
+            raise OptionError("contact controls need surveys linked to their contacts (a contact_id column) "
+                              "and contacts with a wait, handle, transfer or resolution measure.")
+    if frame:
+        if surveys is None or not surveys.has("contact_id"):
+            raise OptionError("contact_frame=True needs surveys with a contact_id column: the frame links each "
+                              "survey to the contact it rates.")
+        for col in controls:
+            if not contacts.has(col):
+                raise InputError(f"is missing; it is named as a contact control (the file has "
+                                 f"{', '.join(map(repr, contacts.types))})", source=contacts.label, column=col)
+            if col in (*by, *CONTACT_MEASURES, "contact_id", "arrived_at", "answered", "abandoned"):
+                raise OptionError(f"The contact control {col!r} is already a column of the survey-level frame; "
+                                  f"name a different column.")
+        measures = tuple(m for m, cols in CONTACT_MEASURES.items() if all(contacts.has(c) for c in cols))
+        needed_cols |= {c for m in measures for c in CONTACT_MEASURES[m]}
     id_as_text = bool(surveys is not None and surveys.has("contact_id")
                       and surveys.types["contact_id"] != contacts.types["contact_id"])
     cview = contacts_view(contacts, needed_cols, by, source_tz=contacts_src.timezone or _fmt_tz(contacts_src),
-                          study_tz=timezone, id_as_text=id_as_text)
+                          study_tz=timezone, id_as_text=id_as_text, controls=controls)
     aware = is_aware(contacts.types["arrived_at"])
     zone = sql_string(timezone or "UTC")
     # the local date is monotone in the instant, so the window of an aware column needs two conversions only
@@ -338,10 +378,31 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         if low:
             notes.append(("low_responses", f"{low} of {len(table)} rows have fewer than {min_responses} "
                                            f"survey responses"))
+    contact_frame = None
+    if frame:
+        fspec = SurveyFrameSpec(grain=grain, by=by, contacts_view="contacts_t", surveys_view="surveys_t",
+                                measures=measures, controls=controls, scores=spec.survey_scores,
+                                contact_window=window,
+                                service_level_threshold_s=options.service_level_threshold_s)
+        contact_frame = _frame(session.frame(survey_frame_sql(fspec)))
     return Panel(table=table, grain=grain, by=by, timezone=timezone, start=start, end=end,
                  definitions={m.name: m for m in chosen}, extra_rules=extra_rules,
                  min_responses=min_responses, n_contacts=n_contacts, n_surveys=n_surveys,
-                 n_surveys_matched=n_matched, notes=tuple(notes))
+                 n_surveys_matched=n_matched, notes=tuple(notes), contact_frame=contact_frame)
+
+
+def _frame(frame):
+    """The survey-level frame as the engine returned it, with hour and weekday of the contact."""
+    import pandas as pd
+    ts = pd.to_datetime(frame["contact_ts"])
+    frame["contact_ts"] = ts
+    frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
+    frame.insert(frame.columns.get_loc("contact_ts") + 1, "hour", ts.dt.hour.astype("int64"))
+    frame.insert(frame.columns.get_loc("hour") + 1, "weekday", ts.dt.day_of_week.astype("int64"))
+    for col in ("answered_within_t", "transferred", "resolved"):
+        if col in frame:
+            frame[col] = frame[col].astype("float64")
+    return frame
 
 
 def _fmt_tz(source: Source) -> str | None:

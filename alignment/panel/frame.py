@@ -95,24 +95,24 @@ def require_columns(data: pd.DataFrame, columns, numeric=()) -> None:
             raise InputError("is not numeric", column=c)
 
 
-def check_unique_periods(data: pd.DataFrame, time: str, segments: Sequence[str]) -> None:
+def check_unique_periods(data: pd.DataFrame, time: str, by: Sequence[str]) -> None:
     """A panel has one row per period and segment; two rows would make lags ambiguous."""
-    dup = data.duplicated([time, *segments])
+    dup = data.duplicated([time, *by])
     if dup.any():
         row = int(np.argmax(dup.to_numpy()))
-        where = ", ".join(f"{c}={data.iloc[row][c]}" for c in [time, *segments])
+        where = ", ".join(f"{c}={data.iloc[row][c]}" for c in [time, *by])
         raise InputError(f"has more than one row for {where}: give the segment columns (by=...)",
                          column=time, row=row + 1)
 
 
-def lag_columns(data: pd.DataFrame, lags: Mapping[str, int], segments: Sequence[str],
+def lag_columns(data: pd.DataFrame, lags: Mapping[str, int], by: Sequence[str],
                 number: np.ndarray) -> pd.DataFrame:
     """``seg``, ``t`` and each column of ``lags`` taken ``lag`` periods earlier in the same segment.
 
     One row per row of ``data``, in its order; a value whose earlier period is absent (a gap,
     or before the segment's first period) is missing, never borrowed from another segment.
     """
-    seg = segment_codes(data, segments)
+    seg = segment_codes(data, by)
     out = pd.DataFrame({"seg": seg, "t": np.asarray(number, dtype=np.int64)})
     for col, lag in lags.items():
         shifted = pd.DataFrame({"seg": seg, "t": out["t"].to_numpy() + int(lag),

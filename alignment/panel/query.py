@@ -220,3 +220,55 @@ def _nps_se_sql(m: Metric) -> str:
     p, d = f"(CAST({prom} AS DOUBLE) / {n})", f"(CAST({det} AS DOUBLE) / {n})"
     return (f"CASE WHEN {n} > 0 THEN 100 * sqrt(({p} + {d} - ({p} - {d}) ^ 2) / {n}) END "
             f"AS {quote(m.name + '_se')}")
+
+
+#: The contact's own measures carried by the survey-level frame, with the contact columns they need.
+CONTACT_MEASURES = {
+    "wait_s": ("wait_s",),
+    "answered_within_t": ("answered", "wait_s"),
+    "handle_s": ("handle_s",),
+    "transferred": ("transferred",),
+    "resolved": ("resolved",),
+}
+
+
+@dataclass(frozen=True)
+class SurveyFrameSpec:
+    """What the survey-level frame query needs: one row per survey that rates a contact in the window.
+
+    ``measures`` are keys of :data:`CONTACT_MEASURES` the contacts allow; ``controls`` are contact
+    columns carried as text (reason, channel, agent ...); ``scores`` the typed survey score columns.
+    """
+
+    grain: str
+    by: tuple[str, ...]
+    contacts_view: str
+    surveys_view: str
+    measures: tuple[str, ...]
+    controls: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ()
+    contact_window: str = ""
+    service_level_threshold_s: float = 20.0
+
+
+def survey_frame_sql(spec: SurveyFrameSpec) -> str:
+    """One SQL statement: each survey joined to the contact it rates, with the contact's own measures.
+
+    Only surveyed contacts come out (a join, not a load of the contacts), so the frame's size is
+    the number of surveys whatever the number of contacts. Surveys without a ``contact_id`` have
+    no contact of their own and are left out. The contact's local arrival time comes out as
+    ``contact_ts`` (hour of day and weekday are read from it).
+    """
+    t = float(spec.service_level_threshold_s)
+    expr = {"wait_s": "c.wait_s", "answered_within_t": f"(c.answered AND c.wait_s <= {t!r})",
+            "handle_s": "c.handle_s", "transferred": "c.transferred", "resolved": "c.resolved"}
+    cols = ["s.survey_id", "c.contact_id", f"{period_of('c.local_ts', spec.grain)} AS period"]
+    cols += [f"c.{quote(b)}" for b in spec.by]
+    cols.append("c.local_ts AS contact_ts")
+    cols += [f"{expr[m]} AS {quote(m)}" for m in spec.measures]
+    cols += [f"c.{quote(x)}" for x in spec.controls]
+    cols += [f"s.{quote(x)}" for x in spec.scores]
+    where = f" WHERE {spec.contact_window}" if spec.contact_window else ""
+    return (f"WITH cr AS (SELECT * FROM {quote(spec.contacts_view)}{where})\n"
+            f"SELECT {', '.join(cols)} FROM {quote(spec.surveys_view)} s JOIN cr c "
+            f"ON s.contact_id = c.contact_id ORDER BY s.survey_id")

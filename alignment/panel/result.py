@@ -49,6 +49,9 @@ class Panel:
         Contacts read, surveys read, surveys whose contact is known.
     notes : tuple of (code, message)
         Data-quality remarks for reports (unmatched surveys, thin periods).
+    contact_frame : pandas.DataFrame or None
+        With ``build_panel(contact_frame=True)``: one row per survey joined to the contact it
+        rates (see :func:`alignment.build_panel`); None otherwise.
     """
 
     table: pd.DataFrame
@@ -64,6 +67,7 @@ class Panel:
     n_surveys: int = 0
     n_surveys_matched: int = 0
     notes: tuple[tuple[str, str], ...] = ()
+    contact_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -112,6 +116,38 @@ class Panel:
         for _, message in self.notes:
             lines.append(f"  note: {message}")
         return "\n".join(lines)
+
+    def contact_frame_at(self, lags: Mapping[str, int]) -> pd.DataFrame:
+        """The survey-level frame with queue-period values of panel columns at their lags.
+
+        Each survey gets, for each column of ``lags`` (an extra source such as ``email_backlog``,
+        or any KPI of the panel), the value of its own segment ``lag`` periods before its period,
+        in a column named after it (``email_backlog_lag1`` for a lag of 1). Under segment x period
+        fixed effects these values are constant within a cell, so the contact model cannot
+        estimate them; they are there for the analyst's own models.
+
+        Examples
+        --------
+        >>> from alignment import ExtraSource, build_panel
+        >>> p = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv", grain="week",
+        ...                 by=["queue"], timezone="America/New_York", contact_frame=True,
+        ...                 extras=[ExtraSource("data/demo/backlog.csv", by=["queue"])])
+        >>> f = p.contact_frame_at({"email_backlog": 1})
+        >>> int(f["email_backlog_lag1"].notna().sum()) < len(f) == p.n_surveys_matched
+        True
+        """
+        from .frame import lag_columns, period_number
+        if self.contact_frame is None:
+            raise OptionError("This panel has no survey-level frame: build it with contact_frame=True.")
+        unknown = [c for c in lags if c not in self.table.columns]
+        if unknown:
+            raise OptionError(f"{unknown[0]!r} is not a column of the panel.")
+        keys = ["period", *self.by]
+        lagged = lag_columns(self.table, lags, self.by, period_number(self.table["period"], self.grain))
+        values = self.table[keys].copy()
+        for col, lag in lags.items():
+            values[f"{col}_lag{int(lag)}" if int(lag) else col] = lagged[col].to_numpy()
+        return self.contact_frame.merge(values, on=keys, how="left", suffixes=("", "_panel"))
 
     def to_dict(self) -> dict:
         """Plain-Python description (without the table)."""
@@ -177,7 +213,7 @@ class Panel:
             out["low_responses"] = out["n_surveys"] < self.min_responses
         for col, rule in self.extra_rules.items():
             out = out.merge(_repool_extra(t, keys, col, rule), on=keys, how="left")
-        return replace(self, table=out, grain=grain, by=by, definitions=definitions)
+        return replace(self, table=out, grain=grain, by=by, definitions=definitions, contact_frame=None)
 
 
 def _components(panel: Panel) -> list[str]:

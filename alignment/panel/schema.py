@@ -40,8 +40,10 @@ def _id(raw: RawTable, name: str, as_text: bool) -> tuple[str, list[Rule]]:
 
 
 def contacts_view(raw: RawTable, needed: Sequence[str], by: Sequence[str], *,
-                  source_tz: str | None, study_tz: str | None, id_as_text: bool) -> TypedView:
-    """Typed contacts: contact_id, local_ts, segments and the columns the metrics need."""
+                  source_tz: str | None, study_tz: str | None, id_as_text: bool,
+                  controls: Sequence[str] = ()) -> TypedView:
+    """Typed contacts: contact_id, local_ts, segments, the columns the metrics need and any
+    contact-level ``controls`` (carried as text; blank is a level of its own, not an error)."""
     v = TypedView()
     v.add("contact_id", _id(raw, "contact_id", id_as_text))
     v.add("local_ts", ty.local_time("arrived_at", raw.types["arrived_at"],
@@ -75,6 +77,8 @@ def contacts_view(raw: RawTable, needed: Sequence[str], by: Sequence[str], *,
         v.add("customer_id", (f"NULLIF(trim(CAST({quote('customer_id')} AS VARCHAR)), '')", []))
     if "quality_score" in needed:
         v.add("quality_score", ty.number("quality_score", raw.types["quality_score"], minimum=0, maximum=100))
+    for name in controls:
+        v.add(name, ty.text(name, raw.types[name], required=False))
     return v
 
 

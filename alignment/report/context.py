@@ -14,9 +14,12 @@ import pandas as pd
 from .. import catalog
 
 CX = ("csat", "nps", "ces", "cis")
-CHECKS = ("within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
-CHECK_TITLES = {"within_segment": "within segment", "trend": "trend", "placebo": "placebo", "lag": "lag",
+CHECKS = ("contact", "within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
+CHECK_TITLES = {"contact": "contact by contact", "within_segment": "within segment", "trend": "trend", "placebo": "placebo", "lag": "lag",
                 "holdout": "holdout", "stability": "stability", "intervention": "intervention"}
+EVIDENCE_WORDS = {"contact": "each survey against its own contact (contact-level model)",
+                  "panel": "queue-period panel with queue and period effects",
+                  "time_series": "time series only (centre-wide KPI; calendar controls stand in for period shocks)"}
 VERDICT_WORDS = {"validated": "validated", "not_validated": "not validated", "inconclusive": "inconclusive"}
 # A KPI "looked strong" when it would catch a manager's eye in a plain ranking: a large share of
 # the explained variance or an effect that is significant after the Benjamini-Hochberg correction.
@@ -101,6 +104,10 @@ def driver_rows(result) -> list[dict]:
             "verdict_p_adjusted": _num(d.get("verdict_p_adjusted"), 2),
             "proxy_of": d.get("proxy_of"), "family": d.get("family"), "tier": d.get("tier"),
             "verdict": d["verdict"],
+            "evidence": d.get("evidence"), "evidence_words": EVIDENCE_WORDS.get(d.get("evidence"), "–"),
+            "threshold": (f"{float(d['threshold']):.0f} s" + (f" [{float(d['threshold_ci'][0]):.0f}, "
+                          f"{float(d['threshold_ci'][1]):.0f}]" if not _missing((d.get('threshold_ci') or [None])[0])
+                          else "")) if not _missing(d.get("threshold")) else "",
             "verdict_words": VERDICT_WORDS.get(d["verdict"], d["verdict"]),
             "reasons": list(d.get("reasons") or []),
             "checks": [{"name": c, "title": CHECK_TITLES[c], "status": (checks.get(c) or {}).get("status", "–"),
@@ -226,6 +233,25 @@ def _method(result) -> dict:
     }
 
 
+def _contact(model: dict | None) -> dict | None:
+    """The contact-level model's rows in words for the report (None when it was not fitted)."""
+    if not model:
+        return None
+    rows = []
+    for r in model["rows"]:
+        per = f"per {r['step']:g} s" if r["variable"] in ("wait_s", "handle_s") else "yes vs no"
+        threshold = ""
+        if not _missing(r.get("threshold")):
+            threshold = (f"{r['threshold']:.0f} s [{r['threshold_ci_low']:.0f}, {r['threshold_ci_high']:.0f}]; "
+                         f"beyond it {r['effect_above']:+.3g} per {r['step']:g} s")
+        rows.append({"kpi": r["kpi"], "variable": r["variable"], "per": per,
+                     "effect": f"{r['effect']:+.3g} [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]",
+                     "p_value": _num(r["p_value"]), "threshold": threshold})
+    return {"rows": rows, "unit": model["effect_unit"], "n_surveys": _count(model["n_surveys"]),
+            "n_clusters": _count(model["n_clusters"]), "fixed_effects": " + ".join(model["fixed_effects"]),
+            "clustering": model["clustering"], "notes": list(model.get("notes") or [])}
+
+
 def build(result) -> dict:
     """The report's content for ``result`` (a :class:`~alignment.study.StudyResult`)."""
     import alignment
@@ -244,5 +270,6 @@ def build(result) -> dict:
         "method": _method(result),
         "checks": CHECKS,
         "check_titles": CHECK_TITLES,
+        "contact": _contact(doc.get("contact_model")),
         "version": alignment.__version__,
     }

@@ -1,11 +1,11 @@
 """Fixed-b p-values and critical values for Bartlett HAC (Newey-West) t statistics.
 
-With a bandwidth that is a sizeable fraction of the sample, which is the rule for the short
-panels of a contact centre (52 weeks, 12 to 24 months), a HAC t statistic is not normal
-even in large samples: it tends to ``Z / sqrt(Q)``, where ``Q`` is the HAC variance
-estimate over the true variance and depends on the bandwidth ratio ``b`` (Kiefer &
-Vogelsang, 2005). Normal critical values then reject a true null too often: at ``b = 0.2``
-the two-sided 5 % test needs about 2.54, not 1.96.
+With a bandwidth (the number of Bartlett lags ``M``) that is a sizeable fraction of the
+sample, which is the rule for the short panels of a contact centre (52 weeks, 12 to 24
+months), a HAC t statistic is not normal even in large samples: it tends to ``Z / sqrt(Q)``,
+where ``Q`` is the HAC variance estimate over the true variance and depends on the bandwidth
+ratio ``b = (M + 1) / T`` (Kiefer & Vogelsang, 2005). Normal critical values then reject a
+true null too often: at ``b = 0.2`` the two-sided 5 % test needs about 2.54, not 1.96.
 
 Because ``Z`` is independent of ``Q``, the two-sided p-value is exactly
 ``E[2 Phi(-|t| sqrt(Q))]``. The packaged table ``fixed_b_bartlett.npz`` holds 258

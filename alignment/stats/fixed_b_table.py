@@ -6,9 +6,9 @@ so anyone can rebuild it and get the same numbers.
 
 What the table holds
 --------------------
-A HAC t statistic with Bartlett weights ``1 - j / (M + 1)`` (``j = 0 .. M``, statsmodels'
-``maxlags = M``) and a bandwidth that is a fixed fraction ``b = (M + 1) / T`` of the ``T``
-periods has the fixed-b limit ``t -> Z / sqrt(Q)`` (Kiefer & Vogelsang, 2005), where
+A HAC t statistic with a bandwidth of ``M`` Bartlett lags (weights ``1 - j / (M + 1)``,
+``j = 0 .. M``; statsmodels' ``maxlags = M``) whose bandwidth ratio ``b = (M + 1) / T`` is a fixed
+fraction of the ``T`` periods has the fixed-b limit ``t -> Z / sqrt(Q)`` (Kiefer & Vogelsang, 2005), where
 ``Z ~ N(0, 1)`` is independent of ``Q``, the HAC long-run variance estimate divided by the
 true long-run variance. For one series (or a regression with an intercept) ``Q`` is a
 functional of a Brownian bridge, the continuous form of ``(2/b) [int B^2 - int B(r+b) B(r)]``,
@@ -124,7 +124,7 @@ def probability_cells() -> tuple[np.ndarray, np.ndarray]:
 
 
 def bartlett_lrv(e: np.ndarray, lags_plus_one: np.ndarray) -> np.ndarray:
-    """Bartlett long-run variance of each row of ``e`` for several bandwidths at once.
+    """Bartlett long-run variance of each row of ``e`` for several bandwidths ``M`` at once.
 
     Parameters
     ----------

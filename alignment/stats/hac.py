@@ -16,9 +16,10 @@ correlated:
 Lags are taken by **period number**, never by row order: two rows are ``j`` periods apart when
 their period numbers differ by ``j``, so a gap in a segment's periods is a real gap (a missing
 week is not paired with the week before it). The Bartlett weight of a pair ``j`` periods apart is
-``1 - j / (bandwidth + 1)`` for ``j <= bandwidth`` (``bandwidth`` is the truncation lag, plm's
-``maxlag``). No small-sample factor is applied (plm's ``type = "HC0"``); inference uses fixed-b
-critical values (:mod:`alignment.stats.fixed_b`) for the HAC estimators and t(G - 1) with the
+``1 - j / (bandwidth + 1)`` for ``j <= bandwidth``: the **bandwidth** is the number of Bartlett
+lags (the truncation lag; plm's ``maxlag``, statsmodels' ``maxlags``). No small-sample factor is
+applied (plm's ``type = "HC0"``); inference uses fixed-b critical values
+(:mod:`alignment.stats.fixed_b`) for the HAC estimators and t(G - 1) with the
 ``G / (G - 1) (n - 1) / (n - k)`` factor for clusters (see :func:`cluster_factor`).
 
 Checked against R (``plm::vcovSCC``, ``plm::vcovNW``, ``plm::vcovHC``) in
@@ -36,12 +37,13 @@ __all__ = ["bartlett_bandwidth", "driscoll_kraay", "newey_west_panel", "cluster_
 
 
 def bartlett_bandwidth(n_periods: int) -> int:
-    """The truncation lag for ``n_periods``: ``ceil(1.3 sqrt(T)) - 1``, at least 1.
+    """The bandwidth for ``n_periods``: ``ceil(1.3 sqrt(T)) - 1`` Bartlett lags, at least 1.
 
-    Lazarus, Lewis, Stock & Watson (2018, JBES 36: 541-559) recommend a Bartlett bandwidth of
-    1.3 sqrt(T) with fixed-b critical values: tests then keep their size under the persistence
-    of KPI series, at a small cost in power. The truncation lag is the bandwidth less one
-    (weights ``1 - j / (bandwidth + 1)``), so ``b = (lag + 1) / T = 1.3 / sqrt(T)``.
+    Lazarus, Lewis, Stock & Watson (2018, JBES 36: 541-559) recommend Bartlett weights
+    ``1 - j / S`` that reach zero at ``S = 1.3 sqrt(T)``, with fixed-b critical values: tests then
+    keep their size under the persistence of KPI series, at a small cost in power. The bandwidth
+    here counts the lags with a positive weight, ``S - 1`` (weights ``1 - j / (bandwidth + 1)``),
+    so ``b = (bandwidth + 1) / T = 1.3 / sqrt(T)``.
 
     Examples
     --------
@@ -88,7 +90,7 @@ def driscoll_kraay(scores, period, bandwidth: int) -> np.ndarray:
     period : array of int, shape (n,)
         Period number of each row (consecutive periods differ by 1; gaps are real gaps).
     bandwidth : int
-        Truncation lag M >= 0: pairs of periods up to M apart, weights ``1 - j / (M + 1)``.
+        Number of Bartlett lags M >= 0: pairs of periods up to M apart, weights ``1 - j / (M + 1)``.
 
     Returns
     -------

@@ -48,6 +48,10 @@ class Study:
     KPIs the catalog does not know or to change a catalog KPI's step or label. ``families``
     maps a family name to KPIs built from the same contacts (``[families]``), beyond the
     catalog's own (see :func:`alignment.catalog.families`); only the declared ones are kept here.
+    ``contact_model`` (``[study] contact_model``): None (the default) fits the contact-level model
+    (:func:`alignment.contact_model`) when the surveys link to contacts, True demands it, False
+    turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
+    columns it controls for.
 
     Examples
     --------
@@ -84,9 +88,18 @@ class Study:
     calendar: Calendar = field(default_factory=Calendar)
     units: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    contact_model: bool | None = None
+    contact_controls: tuple[str, ...] = ()
 
     def __post_init__(self):
         where = self.source
+        if self.contact_model is not None and not isinstance(self.contact_model, bool):
+            raise StudyError(f"must be true or false. Got {self.contact_model!r} instead.", source=where,
+                             key="study.contact_model")
+        object.__setattr__(self, "contact_controls", tuple(self.contact_controls))
+        if self.contact_controls and self.contact_model is False:
+            raise StudyError("contact_controls are controls of the contact-level model, which contact_model = "
+                             "false turns off", source=where, key="study.contact_controls")
         if self.effects is not None and self.effects not in EFFECTS:
             raise StudyError(f"must be one of 'twoway', 'segment', 'none'. Got {self.effects!r} instead.",
                              source=where, key="study.effects")
@@ -217,7 +230,7 @@ _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "intervent
              "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
-               "calendar"}
+               "calendar", "contact_model", "contact_controls"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
@@ -377,7 +390,9 @@ def load_study(path) -> Study:
             survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
             engine=engine, effects=r.get(s, "effects", "study", str), weights=r.get(s, "weights", "study", str,
                                                                                   "responses"),
-            calendar=calendar, units=units, families=families)
+            calendar=calendar, units=units, families=families,
+            contact_model=r.get(s, "contact_model", "study", bool),
+            contact_controls=r.strings(s, "contact_controls", "study"))
     except StudyError:
         raise
     except OptionError as error:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 SCHEMA_VERSION = 2
-CORRELATION_KEYS = ["x", "y", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
+CORRELATION_KEYS = ["kpi", "outcome", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
                     "p_value", "p_adjusted", "status", "reason"]
 
 
@@ -69,6 +69,7 @@ class StudyResult:
     holdout_start: object = None
     warnings: tuple[tuple[str, str], ...] = field(default=())
     families: list = field(default_factory=list)
+    contact_model: object = None
 
     def _ranked(self):
         return [r for r in self.drivers.itertuples() if not _missing(r.rank)]
@@ -90,7 +91,7 @@ class StudyResult:
             lines.append(f"      {'; '.join(row.reasons)}")
         for row in self.drivers.itertuples():
             if _missing(row.rank):
-                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}" if row.proxy_of else "")
+                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}" if isinstance(row.proxy_of, str) else "")
                 lines.append(f"   -  {row.name:<22} {label}: {'; '.join(row.reasons)}")
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
@@ -118,7 +119,9 @@ class StudyResult:
                       "by": list(s.by), "start": p.start, "end": p.end, "timezone": s.timezone,
                       "max_lag": s.max_lag, "holdout_start": self.holdout_start,
                       "seed": s.seed, "n_boot": s.n_boot, "effects": self.validation.effects,
-                      "weights": self.validation.weights, "calendar": self.validation.calendar},
+                      "weights": self.validation.weights, "calendar": self.validation.calendar,
+                      "contact_model": self.contact_model is not None,
+                      "contact_controls": list(getattr(s, "contact_controls", ()))},
             "data": {"n_contacts": p.n_contacts, "n_surveys": p.n_surveys,
                      "n_surveys_matched": p.n_surveys_matched, "n_periods": int(t["period"].nunique()),
                      "n_segments": int(len(t.drop_duplicates(list(p.by)))) if p.by else 1,
@@ -127,6 +130,7 @@ class StudyResult:
             "families": list(self.families),
             "correlations": corr.to_dict("records"),
             "models": self.models,
+            "contact_model": self.contact_model.to_dict() if self.contact_model is not None else None,
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
         })
 

@@ -12,7 +12,10 @@ import pandas as pd
 from .. import catalog
 from ..correlation import correlate
 from ..drivers import regress, relative_importance
-from ..exceptions import AlignmentWarning, InputError
+from ..drivers.regression import natural_step
+from ..contact import KPI_OF, MEASURES, fit_contact_model
+from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
+from ..validation.contact import ContactEvidence
 from ..panel import build_panel
 from ..panel.frame import PanelFrame, block_length, centre_wide
 from .config import Study, StudyError
@@ -29,13 +32,16 @@ class _Progress:
 
 
 def build_study_panel(study: Study):
-    """Steps 1-3: the panel with the outcome, the catalog KPIs and every extra source."""
+    """Steps 1-3: the panel with the outcome, the catalog KPIs and every extra source (and the
+    survey-level frame of the contact model unless the study turns it off)."""
     metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
+    frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
     try:
         panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
                             by=study.by, timezone=study.timezone, start=study.start, end=study.end,
                             metrics=metrics, options=study.kpi_options, survey_metrics=study.survey_metrics,
-                            min_responses=study.min_responses, engine=study.engine)
+                            min_responses=study.min_responses, engine=study.engine, contact_frame=frame,
+                            contact_controls=study.contact_controls)
     except StudyError:
         raise
     missing = [k for k in study.kpis if k not in panel.table.columns]
@@ -83,21 +89,27 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         correlations = correlate(panel, study.outcome, usable, lags=study.max_lag, seed=study.seed,
                                  weights=study.weights)
         holdout_start = study.holdout_start or default_holdout(table["period"])
+        contact_fit, evidence = None, None
+        if panel.contact_frame is not None and any(KPI_OF[m] in usable for m in MEASURES
+                                                   if m in panel.contact_frame):
+            say("fitting the contact-level model (each survey against its own contact)")
+            contact_fit, evidence = study_contact_model(study, panel, holdout_start, usable)
         say("validating each driver (lags and signs chosen on the training periods)")
         validation = validate(panel, study.outcome, usable, lags=None, by=study.by, max_lag=study.max_lag,
                               holdout_start=holdout_start, thresholds=study.validation,
                               interventions=study.interventions,
                               outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed,
                               effects=study.effects, weights=study.weights, calendar=study.calendar,
-                              families=study_families(study, usable))
+                              families=study_families(study, usable), contact=evidence)
         lags = dict(validation.lags)
         say("estimating effects")
         marginal = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
                                calendar=study.calendar, **_units(study)).table.iloc[0] for k in usable}
-        verdicts = validation.verdicts.set_index("driver").copy()
+        verdicts = validation.verdicts.set_index("kpi").copy()
         validated = [k for k in usable if verdicts.loc[k, "verdict"] == "validated"]
         on_panel = [k for k in validated if own[k] == fixed]
-        on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts)
+        on_contact = {k for k in validated if verdicts.loc[k, "evidence"] == "contact"}
+        on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts, keep=on_contact)
         all_kpis = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
         say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
         groups = _groups(validation, on_panel)
@@ -111,11 +123,88 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                 seen.add(item)
                 notes.append(item)
     drivers, families = _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation,
-                                 verdicts)
+                                 verdicts, contact_fit)
     return StudyResult(study=study, panel=panel, correlations=correlations,
                        models={"joint": joint, "all_kpis": all_kpis},
                        importance=importance, validation=validation, drivers=drivers, families=families,
-                       lags=lags, holdout_start=holdout_start, warnings=tuple(notes))
+                       lags=lags, holdout_start=holdout_start, warnings=tuple(notes), contact_model=contact_fit)
+
+
+def study_contact_model(study: Study, panel, holdout_start, kpis):
+    """The contact-level model on all surveys (quoted effects, threshold) and the evidence for
+    the verdicts: the same model on the training surveys and on the holdout's."""
+    from ..panel.result import period_start
+    frame = panel.contact_frame
+    variables = [m for m in MEASURES if m in frame and KPI_OF[m] in kpis]
+    declared = {m.name: m for m in study.survey_metrics}
+    common = dict(by=study.by, variables=variables, contact_controls=study.contact_controls,
+                  metric=declared.get(study.outcome), alpha=study.validation.alpha, seed=study.seed,
+                  steps=_contact_steps(study, variables))
+    first = period_start(pd.Series([pd.Timestamp(holdout_start)]), study.grain).iloc[0]
+    train, test = frame[frame["period"] < first], frame[frame["period"] >= first]
+    try:
+        full = fit_contact_model(frame, study.outcome, n_boot=min(study.n_boot, 999), **common)
+        fit_train = fit_contact_model(train, study.outcome, threshold=False, logit=False, **common)
+    except OptionError as error:
+        warnings.warn(f"the contact-level model was not fitted: {error}", SmallSampleWarning, stacklevel=2)
+        return None, None
+    try:
+        fit_test = fit_contact_model(test, study.outcome, threshold=False, logit=False, **common)
+    except OptionError:
+        fit_test = None
+    return full, ContactEvidence(train=fit_train, holdout=fit_test)
+
+
+def _contact_steps(study: Study, variables) -> dict[str, float]:
+    """Quote the wait and handle-time effects per the study's ASA and AHT steps."""
+    return {v: float(natural_step(KPI_OF[v], getattr(study, "units", None) or {}).step)
+            for v in variables if v in ("wait_s", "handle_s")}
+
+
+def _contact_effect(study: Study, kpi: str, fit) -> dict | None:
+    """A KPI's effect from the contact-level model, per the KPI's natural step, in words.
+
+    A duration is quoted per its step of the customer's own time (beyond the threshold when one
+    was found); a yes/no measure per percentage point of the KPI: one point more of contacts
+    resolved first time moves the outcome by a hundredth of the resolved-versus-not difference
+    (exact for the linear probability model).
+    """
+    row = fit.row(kpi) if fit is not None else None
+    if row is None:
+        return None
+    ns = natural_step(kpi, getattr(study, "units", None) or {})
+    outcome = study.outcome.upper()
+    unit = fit.coding.unit
+    ci = int(round((1 - fit.alpha) * 100))
+    threshold = [None, None]
+    if row["variable"] in ("wait_s", "handle_s"):
+        e, lo, hi = row["effect"], row["ci_low"], row["ci_high"]
+        if np.isfinite(row["threshold"]):
+            e, lo, hi = row["effect_above"], row["effect_above_ci_low"], row["effect_above_ci_high"]
+            threshold = [_f(row["threshold_ci_low"]), _f(row["threshold_ci_high"])]
+            words = (f"each {ns.step:g} s a customer waits beyond {row['threshold']:.0f} s (95 % CI "
+                     f"{row['threshold_ci_low']:.0f}-{row['threshold_ci_high']:.0f} s) "
+                     f"{'costs' if e < 0 else 'adds'} {abs(e):.2g} {outcome} {unit} ({ci} % CI "
+                     f"{_signed(lo)} to {_signed(hi)})")
+        else:
+            whose = "waits" if row["variable"] == "wait_s" else "is handled"
+            words = (f"each {ns.step:g} s longer a customer {whose} goes with {abs(e):.2g} "
+                     f"{'fewer' if e < 0 else 'more'} {outcome} {unit} ({ci} % CI {_signed(lo)} to {_signed(hi)})")
+        per = f"{outcome} {unit} per {ns.step:g} s of the customer's own {'wait' if row['variable'] == 'wait_s' else 'handle time'}"
+    else:
+        share = ns.step / 100.0
+        e, lo, hi = row["effect"] * share, row["ci_low"] * share, row["ci_high"] * share
+        what = MEASURES[row["variable"]][2]
+        words = (f"each extra percentage point of {ns.label} goes with {abs(e):.2g} {'more' if e > 0 else 'fewer'} "
+                 f"{outcome} {unit} ({ci} % CI {_signed(lo)} to {_signed(hi)}); contact by contact, {what}: "
+                 f"{row['effect']:+.3g}")
+        per = f"{outcome} {unit} per percentage point of {ns.label}"
+    return {"effect": _f(e), "effect_ci": [_f(lo), _f(hi)], "effect_unit": per, "effect_phrase": words,
+            "threshold": _f(row["threshold"]), "threshold_ci": threshold}
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.2g}"
 
 
 def _check_interventions(study: Study, table: pd.DataFrame) -> None:
@@ -197,7 +286,7 @@ def _importance(panel, study: Study, kpis: list[str], lags: dict[str, int], effe
         frame[b] = data[b].to_numpy()
     frame = frame.dropna(subset=[study.outcome, *kpis]).reset_index(drop=True)
     return relative_importance(frame, study.outcome, kpis, method="shapley",
-                               within=list(study.by) or None, n_boot=study.n_boot,
+                               by=list(study.by) or None, n_boot=study.n_boot,
                                block=block_length(frame["period"].nunique()), time="period", seed=study.seed,
                                effects=effects, weights="_w" if wcol else None, groups=groups or None)
 
@@ -212,7 +301,7 @@ def _joint_model(panel, study: Study, kpis: list[str], lags: dict[str, int], fix
         return {"error": str(error)}
 
 
-def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdicts: pd.DataFrame):
+def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdicts: pd.DataFrame, keep=()):
     """The validated panel drivers that keep an effect of their own in their joint model, and that model.
 
     A validated KPI whose joint effect, given the other validated drivers, is indistinguishable
@@ -220,15 +309,16 @@ def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdi
     quoting its effect beside theirs would count one effect twice. The weakest such KPI leaves
     the model, which is refitted, until every one left has an effect of its own; each one that
     left becomes ``inconclusive`` with ``proxy_of`` the driver it moves with most (``verdicts``
-    is updated in place).
+    is updated in place). KPIs in ``keep`` (validated on contact-level evidence, whose own joint
+    model already holds the other contact measures) never leave.
     """
     alpha = study.validation.alpha
     kept = list(kpis)
     joint = _joint_model(panel, study, kept, lags, fixed)
     table = getattr(panel, "table", panel)
     while len(kept) >= 2 and "effects" in joint:
-        p = {t["term"]: t["p_value"] for t in joint["effects"]}
-        weak = [k for k in kept if not (p.get(k) is not None and p[k] < alpha)]
+        p = {t["kpi"]: t["p_value"] for t in joint["effects"]}
+        weak = [k for k in kept if not (p.get(k) is not None and p[k] < alpha) and k not in keep]
         if not weak:
             break
         drop = max(weak, key=lambda k: p.get(k) if p.get(k) is not None else 1.0)
@@ -268,13 +358,13 @@ def tiers(ranks: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation, verdicts):
+def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation, verdicts, contact_fit=None):
     """The drivers table (ranked validated drivers first) and the families list of results.json."""
-    imp = importance.table.set_index("predictor") if importance is not None else pd.DataFrame()
+    imp = importance.table.set_index("kpi") if importance is not None else pd.DataFrame()
     player_of = {m: g for g, members in groups.items() for m in members}
-    tier_of = tiers(imp.reset_index().rename(columns={"predictor": "player"})) if len(imp) else {}
+    tier_of = tiers(imp.reset_index().rename(columns={"kpi": "player"})) if len(imp) else {}
     n_panel = int(imp["rank"].max()) if len(imp) else 0
-    quoted = {t["term"]: t for t in joint.get("effects", [])} if isinstance(joint, dict) else {}
+    quoted = {t["kpi"]: t for t in joint.get("effects", [])} if isinstance(joint, dict) else {}
     # validated drivers on time-series evidence cannot be ranked against panel ones: after them
     series = [k for k in usable if verdicts.loc[k, "verdict"] == "validated" and k not in player_of
               and k not in imp.index]
@@ -286,6 +376,7 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
                              effect_unit=None, effect_phrase=None, effect_source=None, effect_marginal=None,
                              effect_marginal_ci=[None, None], p_value=None, verdict="inconclusive",
                              verdict_p=None, verdict_p_adjusted=None, family=None, proxy_of=None, evidence=None,
+                             threshold=None, threshold_ci=[None, None],
                              reasons=["constant or a copy of another KPI: not analysed"], checks={}))
             continue
         m, v = marginal[k], verdicts.loc[k]
@@ -300,17 +391,21 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
             tier = (max(tier_of.values()) if tier_of else 0) + 1 + series.index(k)
         q = quoted.get(k) if v["verdict"] == "validated" else None
         e = q if q is not None else m
+        effect = {"effect": _f(e["effect"]), "effect_ci": [_f(e["effect_ci_low"]), _f(e["effect_ci_high"])],
+                  "effect_unit": e["effect_unit"], "effect_phrase": e["phrase"], "threshold": None,
+                  "threshold_ci": [None, None]}
+        source = "joint model of the validated drivers" if q is not None else "one-KPI model"
+        if v["evidence"] == "contact":
+            effect, source = _contact_effect(study, k, contact_fit), "contact-level model"
         rows.append(dict(name=k, rank=rank, tier=tier, lag=int(lags[k]), sign=int(v["sign"]),
                          importance=_f(i["importance"]) if i is not None else None,
                          importance_ci=[_f(i["ci_low"]), _f(i["ci_high"])] if i is not None else [None, None],
                          rank_ci=[_f(i["rank_ci_low"]), _f(i["rank_ci_high"])] if i is not None else [None, None],
-                         effect=_f(e["effect"]), effect_ci=[_f(e["effect_ci_low"]), _f(e["effect_ci_high"])],
-                         effect_unit=e["effect_unit"], effect_phrase=e["phrase"],
-                         effect_source="joint model of the validated drivers" if q is not None else "one-KPI model",
+                         **effect, effect_source=source,
                          effect_marginal=_f(m["effect"]),
                          effect_marginal_ci=[_f(m["effect_ci_low"]), _f(m["effect_ci_high"])],
                          p_value=_f(m["p_value"]), verdict=v["verdict"], verdict_p=_f(v["verdict_p"]),
-                         verdict_p_adjusted=_f(v["verdict_p_adjusted"]), family=v["family"], proxy_of=v["proxy_of"],
+                         verdict_p_adjusted=_f(v["verdict_p_adjusted"]), family=_s(v["family"]), proxy_of=_s(v["proxy_of"]),
                          evidence=v["evidence"], reasons=list(v["reasons"]), checks=validation.checks[k]))
     out = pd.DataFrame(rows)
     order = {"validated": 0, "inconclusive": 1, "not_validated": 2}
@@ -328,3 +423,8 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
 
 def _f(x):
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x) else float(x)
+
+
+def _s(x):
+    """A text cell, or None where pandas holds a missing value."""
+    return None if x is None or (not isinstance(x, str) and pd.isna(x)) else x

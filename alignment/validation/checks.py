@@ -91,7 +91,7 @@ from ..correlation.series import transform
 from ..panel.frame import block_length, demean, lag_columns
 from .options import Thresholds
 
-CHECKS = ("within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
+CHECKS = ("contact", "within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
 STATUSES = ("pass", "fail", "not_enough_data", "not_applicable")
 PLACEBOS = ("shift", "block")
 
@@ -662,15 +662,15 @@ def _weaker(tr: pd.DataFrame, te: pd.DataFrame, train: pd.Series, test: pd.Serie
     e = y - X @ beta
     t = both["t"].to_numpy()
     span = int(t.max() - t.min()) + 1
-    lag = min(bartlett_bandwidth(span), max(span - 1, 0))
+    bandwidth = min(bartlett_bandwidth(span), max(span - 1, 0))
     bread = np.linalg.inv(XtWX)
-    cov = bread @ driscoll_kraay(X * (w * e)[:, None], t, lag) @ bread
+    cov = bread @ driscoll_kraay(X * (w * e)[:, None], t, bandwidth) @ bread
     b1, delta = float(beta[0]), float(beta[1])
     se = math.sqrt(max(cov[1, 1], 0.0))
     if se <= 0 or _sign(b1) == 0:
         return b1, b1 + delta, None
     stat = -_sign(b1) * delta / se              # > 0 when the holdout slope is smaller
-    p_two = float(fixed_b.p_value(abs(stat), fixed_b.bandwidth_ratio(lag, span)))
+    p_two = float(fixed_b.p_value(abs(stat), fixed_b.bandwidth_ratio(bandwidth, span)))
     return b1, b1 + delta, (p_two / 2 if stat > 0 else 1 - p_two / 2)
 
 

@@ -18,6 +18,13 @@ three effects that are one. A family is judged together:
    verdict as a separate unit.
 
 Centre-wide members (time-series evidence under period effects) are left out of the joint model.
+
+On contact evidence (:mod:`alignment.validation.contact`) the contact-level model decides
+instead: the carrier is the member whose contact measure has the largest \\|t\\| in the training
+fit; a member keeps a verdict of its own only when its own contact measure has an effect given
+the carrier's in the same joint fit (resolution and transfers are fitted together; the wait and
+answered-within-threshold measures are two readings of one waiting and are not), and every other
+member, panel-evidence members included, is a proxy of the carrier.
 """
 
 from __future__ import annotations
@@ -38,11 +45,11 @@ def _joint(data, outcome, members, lags, *, by, grain, time, effects, wcol):
         fit = regress(data, outcome, members, by=by or None, lags={m: lags[m] for m in members},
                       effects=effects, errors="driscoll-kraay", weights=wcol or "none", calendar=False,
                       grain=grain, time=time, drop_low_responses=False)
-    return fit.table.set_index("term")
+    return fit.table.set_index("kpi")
 
 
 def family_verdict(name: str, members, rows: dict, drivers: dict, *, data, train_data, outcome: str, by,
-                   grain: str, time: str, effects: str, wcol, alpha: float) -> dict:
+                   grain: str, time: str, effects: str, wcol, alpha: float, contact=None) -> dict:
     """Judge one family: choose its carrier on training data, label the proxies, and give its verdict.
 
     ``rows`` (KPI -> verdict row) and the proxies' rows are updated in place; the return value is
@@ -67,6 +74,9 @@ def family_verdict(name: str, members, rows: dict, drivers: dict, *, data, train
            "verdict_p": 1.0, "verdict_p_adjusted": None, "p_joint": None, "joint": {}, "note": None}
     for m in members:
         rows[m]["family"] = name
+    on_contact = [m for m in members if drivers[m].evidence == "contact"]
+    if on_contact:
+        return _contact_family(out, members, on_contact, rows, contact, alpha)
     if len(joint_members) < 2:
         out["note"] = "fewer than two members vary between segments: no joint model"
         return out
@@ -94,17 +104,47 @@ def family_verdict(name: str, members, rows: dict, drivers: dict, *, data, train
         j = joint[m]
         flips = np.sign(j["coef"]) != drivers[m].assoc
         if j["p_value"] >= alpha or flips:
-            row = rows[m]
-            row["proxy_of"] = carrier
             why = ("has the opposite sign" if flips else "is indistinguishable from zero")
-            text = (f"moves with {carrier}, which carries the {name} family's effect: given {carrier} its own "
-                    f"effect {why} (p = {j['p_value']:.2g}), so it is not a separate lever")
-            if row["verdict"] != "not_validated":
-                row["verdict"] = "inconclusive"
-                row["reasons"] = [text] + [r for r in row["reasons"]]
-            else:
-                row["reasons"] = list(row["reasons"]) + [text]
-    c = rows[carrier]
-    out["verdict"] = c["verdict"]
-    out["verdict_p"] = float(max(c["verdict_p"], p_joint))
+            _proxy(rows[m], carrier, f"moves with {carrier}, which carries the {name} family's effect: given {carrier} "
+                                 f"its own effect {why} (p = {j['p_value']:.2g}), so it is not a separate lever")
+    return _carried_by(out, rows[carrier], p_joint)
+
+
+def _proxy(row: dict, carrier: str, text: str) -> None:
+    """Label a member the proxy of the carrier: no verdict of its own unless its checks refuted it."""
+    row["proxy_of"] = carrier
+    if row["verdict"] != "not_validated":
+        row["verdict"] = "inconclusive"
+        row["reasons"] = [text] + list(row["reasons"])
+    else:
+        row["reasons"] = list(row["reasons"]) + [text]
+
+
+def _carried_by(out: dict, carrier_row: dict, p_joint: float) -> dict:
+    """The family's verdict is its carrier's; its verdict p also covers the joint test."""
+    out["verdict"] = carrier_row["verdict"]
+    out["verdict_p"] = float(max(carrier_row["verdict_p"], p_joint))
     return out
+
+
+def _contact_family(out: dict, members, on_contact, rows: dict, contact, alpha: float) -> dict:
+    """The family judged by the contact-level model (see the module docstring)."""
+    fit = contact.train.table.set_index("kpi")
+    t = {m: abs(fit.loc[m, "effect"] / fit.loc[m, "se"]) if fit.loc[m, "se"] > 0 else 0.0 for m in on_contact}
+    carrier = max(on_contact, key=lambda m: t[m])
+    joint_with = {"wait_s": {"handle_s", "transferred", "resolved"},
+                  "answered_within_t": {"handle_s", "transferred", "resolved"}}
+    together = joint_with.get(fit.loc[carrier, "variable"], {"wait_s", "handle_s", "transferred", "resolved"})
+    joint = {m: {"coef": float(fit.loc[m, "effect"]), "se": float(fit.loc[m, "se"]),
+                 "p_value": float(fit.loc[m, "p_value"]), "t_train": float(t[m])} for m in on_contact}
+    p_joint = min(1.0, len(joint) * min(v["p_value"] for v in joint.values()))
+    out.update(carried_by=carrier, p_joint=p_joint, joint=joint, note="judged by the contact-level model")
+    for m in members:
+        if m == carrier:
+            continue
+        own = (m in on_contact and fit.loc[m, "variable"] in together and joint[m]["p_value"] < alpha)
+        if own:
+            continue
+        _proxy(rows[m], carrier, f"moves with {carrier}, which carries the {out['name']} family's effect at the "
+                                 f"contact level: it is not a separate lever")
+    return _carried_by(out, rows[carrier], p_joint)

@@ -11,9 +11,9 @@ import pandas as pd
 from .options import Thresholds
 from .verdict import VerdictRules
 
-TABLE = ["driver", "lag", "check", "status", "method", "n", "r", "ci_low", "ci_high", "p_value", "p_adjusted",
+TABLE = ["kpi", "lag", "check", "status", "method", "n", "r", "ci_low", "ci_high", "p_value", "p_adjusted",
          "share", "reason"]
-VERDICT_TABLE = ["driver", "lag", "sign", "verdict", "reasons", "evidence", "family", "proxy_of", "verdict_p",
+VERDICT_TABLE = ["kpi", "lag", "sign", "verdict", "reasons", "evidence", "family", "proxy_of", "verdict_p",
                  "verdict_p_adjusted", "n_pass", "n_fail", "n_not_enough_data"]
 
 
@@ -45,7 +45,7 @@ class ValidationResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per driver x check: ``driver, lag, check, status, method, n, r, ci_low, ci_high,
+        One row per driver x check: ``kpi, lag, check, status, method, n, r, ci_low, ci_high,
         p_value, p_adjusted, share, reason``. The figure columns hold each check's key figures
         (missing where a check has none): the within-segment r for ``within_segment`` (``share``:
         segments with the same sign), the weaker of the detrended and differenced correlations for
@@ -53,7 +53,7 @@ class ValidationResult:
         ``lag``, the holdout r for ``holdout``, the median window r and the agreeing share for
         ``stability``, and the outcome's difference-in-differences effect for ``intervention``.
     verdicts : pandas.DataFrame
-        One row per driver: ``driver, lag, sign, verdict, reasons, evidence, family, proxy_of,
+        One row per driver: ``kpi, lag, sign, verdict, reasons, evidence, family, proxy_of,
         verdict_p, verdict_p_adjusted, n_pass, n_fail, n_not_enough_data``. ``lag`` is the one
         chosen on the training periods (or given); ``family`` the KPI family (or None);
         ``proxy_of`` the family member that carries the effect when this one is its proxy;
@@ -65,7 +65,7 @@ class ValidationResult:
         ``"time_series"`` (a centre-wide KPI or a single series: time variation only, with
         calendar controls: weaker evidence, since nothing else stands in for period shocks).
     checks : dict
-        driver -> check -> ``{"status", "reason", "method", **figures}``, JSON-able (no NaN).
+        KPI -> check -> ``{"status", "reason", "method", **figures}``, JSON-able (no NaN).
     families : tuple of dict
         One per KPI family: ``name, members, carried_by, verdict, verdict_p, verdict_p_adjusted,
         p_joint, joint, note`` (see :mod:`alignment.validation.families`).
@@ -91,9 +91,9 @@ class ValidationResult:
     setup: dict | None = None
     families: tuple = ()
 
-    def verdict(self, driver: str) -> str:
+    def verdict(self, kpi: str) -> str:
         """The verdict on one driver."""
-        return str(self.verdicts.set_index("driver").loc[driver, "verdict"])
+        return str(self.verdicts.set_index("kpi").loc[kpi, "verdict"])
 
     def summary(self) -> str:
         """The verdict and reasons of each driver, then each check's status and reason."""
@@ -105,10 +105,10 @@ class ValidationResult:
             adjusted = "" if row.verdict_p_adjusted is None or pd.isna(row.verdict_p_adjusted) else \
                 f", adjusted {row.verdict_p_adjusted:.2g}"
             proxy = f", proxy of {row.proxy_of}" if row.proxy_of else ""
-            lines.append(f"  {row.driver} (lag {row.lag}, {better}): {row.verdict.upper()} "
+            lines.append(f"  {row.kpi} (lag {row.lag}, {better}): {row.verdict.upper()} "
                          f"(verdict p {row.verdict_p:.2g}{adjusted}{proxy})")
             lines.append(f"      {'; '.join(row.reasons)}")
-            for check, info in self.checks[row.driver].items():
+            for check, info in self.checks[row.kpi].items():
                 lines.append(f"      {check:<15} {info['status']:<16} {info['reason']}")
         return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from ..stats.resample import spawn_generators
 from . import checks as C
 from .options import Intervention, Thresholds
 from .result import TABLE, VERDICT_TABLE, ValidationResult, plain
+from .contact import ContactEvidence, contact_check, contact_holdout, rules_for_contact
 from .families import family_verdict
 from .intervention import intervention
 from .verdict import VerdictRules, adjust, decide, verdict_p
@@ -31,7 +32,8 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
              placebo: str = "shift", n_permutations: int = 999, grain: str | None = None,
              time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
              calendar: Calendar | None = None, drop_low_responses: bool = True,
-             families: Mapping[str, Sequence[str]] | None = None) -> ValidationResult:
+             families: Mapping[str, Sequence[str]] | None = None,
+             contact: ContactEvidence | None = None) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -95,6 +97,11 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         KPIs built from the same contacts, which get one verdict: default the catalog's families
         (waiting: ASA, service level, abandon rate ...; resolution: FCR, transfer rate) among
         ``kpis``; ``{}`` for none. See :func:`alignment.validation.families.family_verdict`.
+    contact : ContactEvidence, optional
+        The contact-level model fitted on the training surveys and on the holdout's
+        (:mod:`alignment.validation.contact`). A KPI a contact measure speaks for gets evidence
+        ``"contact"``: the contact estimate is required and its holdout refit confirms; the panel
+        checks stay as diagnostics.
 
     Returns
     -------
@@ -195,19 +202,33 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
                                  time=time, start=start, start_label=start_label, train_row=train_row,
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
                                  wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
-        verdict, reasons = decide(result, rules)
+        kpi_rules = rules
+        crow, ctest = contact.rows(kpi) if contact is not None else (None, None)
+        result.pop("contact", None)
+        if crow is not None:
+            result = {"contact": contact_check(crow, thresholds.alpha, outcome), **result,
+                      "holdout": contact_holdout(crow, ctest, thresholds.alpha, outcome, start_label)}
+            d.evidence = evidence = setup[kpi]["evidence"] = "contact"
+            d.assoc = C._sign(crow["effect"]) or d.assoc
+            kpi_rules = rules_for_contact(rules)
+        else:
+            result = {"contact": C.Check("not_applicable", "no contact-level measure speaks for this KPI"
+                                         if contact is not None else "the contact-level model was not fitted",
+                                         "no contact-level evidence"), **result}
+        verdict, reasons = decide(result, kpi_rules)
         sign = d.assoc if higher else -d.assoc
         statuses = [c.status for c in result.values()]
         drivers[kpi], results[kpi] = d, result
-        rows[kpi] = dict(driver=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons, evidence=evidence,
-                         family=None, proxy_of=None, verdict_p=verdict_p(result, rules), verdict_p_adjusted=None,
+        rows[kpi] = dict(kpi=kpi, lag=lag, sign=int(sign), verdict=verdict, reasons=reasons, evidence=evidence,
+                         family=None, proxy_of=None, verdict_p=verdict_p(result, kpi_rules), verdict_p_adjusted=None,
                          n_pass=statuses.count("pass"), n_fail=statuses.count("fail"),
                          n_not_enough_data=statuses.count("not_enough_data"))
         for name, c in result.items():
-            tables.append(dict(driver=kpi, lag=lag, check=name, status=c.status, method=c.method, reason=c.reason,
+            tables.append(dict(kpi=kpi, lag=lag, check=name, status=c.status, method=c.method, reason=c.reason,
                                **{k: c.figures.get(k) for k in KEY_FIGURES}))
     fams = [family_verdict(name, members, rows, drivers, data=data, train_data=train_data, outcome=outcome,
-                           by=by, grain=grain, time=time, effects=effects, wcol=wcol, alpha=thresholds.alpha)
+                           by=by, grain=grain, time=time, effects=effects, wcol=wcol, alpha=thresholds.alpha,
+                           contact=contact)
             for name, members in family_map.items()]
     _adjust(rows, fams, rules, thresholds.alpha)
     for kpi, result in results.items():

@@ -46,7 +46,7 @@ from .checks import CHECKS, Check
 VERDICTS = ("validated", "not_validated", "inconclusive")
 ADJUSTMENTS = ("fdr_bh", "holm", "none")
 # the check figure whose p enters the verdict p
-_P_OF = {"within_segment": "p_value", "trend": "p_value_detrended", "lag": "p_adjusted",
+_P_OF = {"contact": "p_value", "within_segment": "p_value", "trend": "p_value_detrended", "lag": "p_adjusted",
          "holdout": "p_value", "intervention": "p_value"}
 
 

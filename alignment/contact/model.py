@@ -1,0 +1,642 @@
+"""The contact-level driver model: each survey set beside its own contact.
+
+A panel row's average wait stands in for every customer of the queue and period; most of the
+variation in waiting is between the customers of one period, and the panel averages it away.
+Here each survey is one observation, with the contact it rates:
+
+* the outcome is coded from the CX metric (:func:`coding`): CSAT top-2-box as 0/100 (a linear
+  probability model, effects in percentage points) with a logit beside it, NPS as +100/0/-100
+  (effects in NPS points) with promoter and detractor shares beside it, CES, a CIS or a mean
+  score linearly on their own scale;
+* the regressors are the contact's own measures (``wait_s``, ``handle_s``, ``transferred``,
+  ``resolved``; ``answered_within_t`` in a second fit in place of ``wait_s``, since both measure
+  waiting);
+* segment x period fixed effects absorb every period-level confounder (incidents, weekdays,
+  drift, marketing, weather); the hour of day and the declared contact controls (reason, topic,
+  channel, agent ...) are absorbed as fixed effects too;
+* standard errors are clustered by segment x period (CRV1, t with G - 1 degrees of freedom).
+
+pyfixest sweeps out the high-dimensional fixed effects (its alternating-projections demeaning,
+which also serves the threshold search) and fits the logit (``feglm``); least squares and the
+clustered sandwich on the demeaned columns are a few lines here (see :func:`_lpm` for why not
+``feols``, whose numbers the tests check them against).
+The threshold on the customer's own wait is a continuous hinge (a slope below and a slope above
+a breakpoint), found by profiling the residual sum of squares over a grid, with a cluster
+bootstrap (the breakpoint re-estimated in every replicate) for its interval and for the slope
+above it. The threshold is reported when the change of slope at it is significant after a
+Bonferroni correction over the grid.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..exceptions import OptionError, SmallSampleWarning
+
+#: Each contact-level measure and the KPI it speaks for, with the step its effect is quoted per.
+MEASURES = {
+    "wait_s": ("asa", 10.0, "each 10 s of the customer's own wait"),
+    "answered_within_t": ("service_level", 1.0, "answered within the service-level threshold (vs not)"),
+    "handle_s": ("aht", 30.0, "each 30 s of the contact's own handle time"),
+    "transferred": ("transfer_rate", 1.0, "a transferred contact (vs not)"),
+    "resolved": ("fcr", 1.0, "a contact resolved first time (vs not)"),
+}
+#: The KPI each measure speaks for.
+KPI_OF = {m: kpi for m, (kpi, _, _) in MEASURES.items()}
+CODINGS = ("auto", "top_box", "mean", "nps", "promoters", "detractors")
+TABLE = ["kpi", "variable", "effect", "ci_low", "ci_high", "p_value", "threshold", "threshold_ci_low",
+         "threshold_ci_high", "n_surveys", "se", "step", "effect_unit", "n_clusters", "effect_above",
+         "effect_above_ci_low", "effect_above_ci_high", "p_kink", "effect_logit", "ci_low_logit",
+         "ci_high_logit", "p_value_logit"]
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How a survey score becomes the model's outcome: ``y = f(score)`` and what a unit of y is."""
+
+    kind: str
+    unit: str
+    binary: bool
+    top_box: tuple[float, float] | None = None
+    higher_is_better: bool = True
+
+    def values(self, score: pd.Series) -> np.ndarray:
+        s = score.to_numpy(dtype=float)
+        if self.kind == "top_box":
+            lo, hi = self.top_box
+            y = np.where((s >= lo) & (s <= hi), 100.0, 0.0)
+        elif self.kind == "nps":
+            y = np.where(s >= 9, 100.0, np.where(s <= 6, -100.0, 0.0))
+        elif self.kind == "promoters":
+            y = np.where(s >= 9, 100.0, 0.0)
+        elif self.kind == "detractors":
+            y = np.where(s <= 6, 100.0, 0.0)
+        else:
+            y = s.copy()
+        y[~np.isfinite(s)] = np.nan
+        return y
+
+
+def coding(outcome: str, metric=None, kind: str = "auto") -> Coding:
+    """The outcome coding of a CX metric.
+
+    Parameters
+    ----------
+    outcome : str
+        The survey score column (``csat``, ``nps``, ``ces``, a composite ...).
+    metric : SurveyMetric or CompositeScore, optional
+        Its declaration; default the built-in one of that name, else a mean score.
+    kind : {"auto", "top_box", "mean", "nps", "promoters", "detractors"}
+        ``auto``: top box for a metric with a top box (CSAT: 4-5 of 1-5), NPS coding for an NPS
+        metric, the score itself otherwise.
+
+    Examples
+    --------
+    >>> coding("csat").kind, coding("csat").unit
+    ('top_box', 'top-2-box percentage points')
+    >>> coding("nps").unit
+    'NPS points'
+    """
+    from ..catalog import builtin_survey_metrics
+    if kind not in CODINGS:
+        raise OptionError(f"The outcome coding of the contact model must be one of {', '.join(CODINGS)}. "
+                          f"Got {kind!r} instead.")
+    metric = metric if metric is not None else builtin_survey_metrics().get(outcome)
+    agg = getattr(metric, "aggregation", "mean")
+    box = getattr(metric, "top_box", None)
+    higher = bool(getattr(metric, "higher_is_better", True))
+    if kind == "auto":
+        kind = "nps" if agg == "nps" else "top_box" if box is not None else "mean"
+    if kind == "top_box":
+        if box is None:
+            raise OptionError(f"'{outcome}' has no top box declared; code it as 'mean', or declare top_box.")
+        width = int(box[1] - box[0] + 1)
+        return Coding("top_box", f"top-{width}-box percentage points", True, tuple(box), higher)
+    if kind in ("nps", "promoters", "detractors"):
+        if agg != "nps" and metric is not None and getattr(metric, "scale", (0, 10)) != (0, 10):
+            raise OptionError(f"'{outcome}' is not an NPS metric (0-10); code it as 'mean'.")
+        if kind == "nps":
+            return Coding("nps", "NPS points", False, None, True)
+        return Coding(kind, f"percentage points of {kind}", True, None, kind == "promoters")
+    scale = getattr(metric, "scale", None)
+    unit = f"points ({scale[0]:g}-{scale[1]:g})" if scale else "points"
+    return Coding("mean", unit, False, None, higher)
+
+
+@dataclass
+class ContactModelResult:
+    """The contact-level model's estimates: one row per contact measure (``table``).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``kpi, variable, effect, ci_low, ci_high, p_value, threshold, threshold_ci_low,
+        threshold_ci_high, n_surveys`` and the details: ``se``, ``step`` (the effect is per this
+        many units of the variable; 1 for a yes/no measure), ``effect_unit``, ``n_clusters``,
+        for the wait threshold ``effect_above`` (the slope above the threshold, per step, with its
+        bootstrap interval) and ``p_kink`` (the change of slope, Bonferroni over the grid), and
+        the logit reading of a binary outcome as an average marginal effect in the same unit.
+    outcome, coding
+        The CX metric and how it was coded.
+    fixed_effects, controls, clustering : list of str
+    n_surveys, n_clusters : int
+    notes : list of str
+    """
+
+    table: pd.DataFrame
+    outcome: str
+    coding: Coding
+    fixed_effects: list[str]
+    controls: list[str]
+    clustering: str
+    n_surveys: int
+    n_clusters: int
+    alpha: float = 0.05
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, kpi: str) -> pd.Series | None:
+        """The table row of a KPI (None when no contact measure speaks for it)."""
+        rows = self.table[self.table["kpi"] == kpi]
+        return rows.iloc[0] if len(rows) else None
+
+    def phrase(self, variable: str) -> str:
+        """The row's effect in words, e.g. "each 10 s a customer waits beyond 60 s costs 1.2 ..."."""
+        r = self.table[self.table["variable"] == variable]
+        if not len(r):
+            return ""
+        r = r.iloc[0]
+        unit = self.coding.unit
+        if variable == "wait_s" and np.isfinite(r["threshold"]):
+            e = r["effect_above"]
+            verb = "costs" if e < 0 else "adds"
+            return (f"each {r['step']:g} s a customer waits beyond {r['threshold']:.0f} s {verb} "
+                    f"{abs(e):.2g} {self.outcome.upper()} {unit}")
+        what = MEASURES[variable][2]
+        return f"{what}: {r['effect']:+.2g} {self.outcome.upper()} {unit}"
+
+    def summary(self) -> str:
+        lines = [f"Contact-level model of {self.outcome} ({self.coding.unit}): {self.n_surveys:,} surveys, "
+                 f"{self.n_clusters:,} clusters",
+                 f"  fixed effects: {' + '.join(self.fixed_effects)}; errors clustered by {self.clustering}"]
+        for _, r in self.table.iterrows():
+            ci = f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]"
+            line = f"  {r['kpi']:<14} {r['variable']:<18} {r['effect']:+9.3g} {ci:<22} p = {r['p_value']:.2g}"
+            if np.isfinite(r["threshold"]):
+                line += (f"  threshold {r['threshold']:.0f} s [{r['threshold_ci_low']:.0f}, "
+                         f"{r['threshold_ci_high']:.0f}]")
+            lines.append(line)
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        from ..validation.result import plain
+        return plain({"outcome": self.outcome, "coding": self.coding.kind, "effect_unit": self.coding.unit,
+                      "fixed_effects": self.fixed_effects, "controls": self.controls,
+                      "clustering": self.clustering, "n_surveys": self.n_surveys, "n_clusters": self.n_clusters,
+                      "alpha": self.alpha, "seed": self.seed, "notes": list(self.notes),
+                      "rows": self.table.to_dict(orient="records")})
+
+    def _repr_html_(self) -> str:
+        cols = ["kpi", "variable", "effect", "ci_low", "ci_high", "p_value", "threshold", "n_surveys"]
+        return (f"<p><b>Contact-level model of {self.outcome}</b> ({self.coding.unit}; "
+                f"{self.n_surveys:,} surveys; fixed effects {' + '.join(self.fixed_effects)}; clustered by "
+                f"{self.clustering})</p>" + self.table[cols].to_html(index=False, float_format="%.3g", na_rep=""))
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = ("queue",),
+                      period: str = "period", variables: Sequence[str] | None = None,
+                      controls: Sequence[str] = ("hour",), contact_controls: Sequence[str] = (),
+                      coding_kind: str = "auto", metric=None, threshold: bool = True, logit: bool = True,
+                      n_boot: int = 199, seed: int | None = 0, alpha: float = 0.05,
+                      steps: Mapping[str, float] | None = None) -> ContactModelResult:
+    """Fit the contact-level model on a survey-level frame (pure computation).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per survey, as :func:`alignment.build_panel` gives it with ``contact_frame=True``:
+        the outcome's score column, ``period``, the ``by`` columns and the contact measures.
+    outcome : str
+        The score column.
+    by : sequence of str
+        Segment columns; the fixed effects are segment x period.
+    variables : sequence of str, optional
+        Contact measures to estimate (keys of :data:`MEASURES`); default those in the frame.
+    controls, contact_controls : sequence of str
+        Categorical columns absorbed as fixed effects (default the hour of day; contact controls
+        such as reason, topic or agent: without the reason, complex contacts that take longer
+        and leave customers less happy make handle time look like a driver).
+    coding_kind, metric
+        See :func:`coding`.
+    threshold : bool
+        Search a breakpoint in the customer's own wait.
+    logit : bool
+        Also fit a logit (binary codings) and report its average marginal effects.
+    n_boot, seed
+        Cluster-bootstrap replicates (and their seed) for the threshold's interval.
+    alpha : float
+    steps : mapping variable -> step, optional
+        The step each effect is quoted per (default: 10 s of wait, 30 s of handle time, yes/no).
+
+    Returns
+    -------
+    ContactModelResult
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> n = 4000
+    >>> f = pd.DataFrame({"period": rng.integers(0, 20, n), "queue": rng.choice(list("abcd"), n),
+    ...                   "hour": rng.integers(8, 18, n), "wait_s": rng.exponential(60, n),
+    ...                   "resolved": rng.random(n) < 0.7})
+    >>> p = 1 / (1 + np.exp(-(0.5 + 1.5 * f["resolved"] - 0.01 * f["wait_s"])))
+    >>> f["csat"] = np.where(rng.random(n) < p, 5, 2)
+    >>> res = fit_contact_model(f, "csat", threshold=False, logit=False)
+    >>> bool(res.row("asa")["effect"] < 0 < res.row("fcr")["effect"])
+    True
+    """
+    code = coding(outcome, metric, coding_kind)
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [outcome, period, *by, *controls, *contact_controls] if c not in frame.columns]
+    if missing:
+        raise OptionError(f"The survey-level frame has no column {missing[0]!r} (it has "
+                          f"{', '.join(map(str, frame.columns))}).")
+    if variables is None:
+        variables = [v for v in MEASURES if v in frame.columns]
+    variables = list(variables)
+    unknown = [v for v in variables if v not in MEASURES]
+    if unknown:
+        raise OptionError(f"{unknown[0]!r} is not a contact measure; the contact model knows "
+                          f"{', '.join(MEASURES)}.")
+    absent = [v for v in variables if v not in frame.columns]
+    if absent:
+        raise OptionError(f"The survey-level frame has no column {absent[0]!r}: the contacts have no such measure.")
+    if not variables:
+        raise OptionError("The survey-level frame has none of the contact measures "
+                          f"({', '.join(MEASURES)}); the contact model needs at least one.")
+    steps = {v: MEASURES[v][1] for v in variables} | dict(steps or {})
+
+    data = pd.DataFrame({"y": code.values(frame[outcome])})
+    for v in variables:
+        data[v] = pd.to_numeric(frame[v], errors="coerce").astype(float).to_numpy()
+    data["cell"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
+    absorbed = ["cell"]
+    for c in [*controls, *contact_controls]:
+        name = f"fe_{c}"
+        data[name] = pd.factorize(frame[c].astype(str).fillna("(blank)"))[0]
+        absorbed.append(name)
+    keep = data[["y", *variables]].notna().all(axis=1).to_numpy()
+    notes = []
+    dropped = int((~keep).sum())
+    if dropped:
+        notes.append(f"{dropped:,} of {len(data):,} surveys have no outcome or a missing contact measure; "
+                     f"left out")
+    data = data[keep].reset_index(drop=True)
+    # a cell with one survey carries no within-cell information (pyfixest drops singletons too)
+    sizes = np.bincount(data["cell"].to_numpy())
+    data = data[sizes[data["cell"].to_numpy()] > 1].reset_index(drop=True)
+    data["cell"] = pd.factorize(data["cell"])[0]
+    n, G = len(data), int(data["cell"].nunique()) if len(data) else 0
+    if G < 10 or n < 50:
+        raise OptionError(f"The contact model needs at least 50 surveys in 10 segment-period cells with two "
+                          f"surveys or more; the frame has {n} in {G}.")
+    if G < 30:
+        warnings.warn(f"The contact model's errors are clustered over only {G} segment-period cells; "
+                      f"its p-values use t({G - 1}), but treat them with care.", SmallSampleWarning, stacklevel=2)
+
+    flist = data[absorbed].to_numpy().astype(np.uint64)
+    # the fixed-effect parameters counted in the small-sample factor, as pyfixest counts them: one
+    # for the cells (nested in the clusters), and each other factor's levels less one
+    n_fixef = 1 + sum(int(data[a].nunique()) - 1 for a in absorbed[1:])
+    waits = [v for v in variables if v != "answered_within_t"]
+    others = [v for v in waits if v != "wait_s"]
+    fits = [waits] if waits else []
+    if "answered_within_t" in variables:   # a second measure of waiting: fitted in place of wait_s
+        fits.append(["answered_within_t", *others])
+    rows = {}
+    fe_logit = None     # one fixed-effects logit serves the logit reading and the threshold search
+    if code.binary and waits and (logit or (threshold and "wait_s" in waits)):
+        fe_logit, why = _fe_logit(data, waits, absorbed)
+        if why:
+            notes.append(why)
+    for i, xs in enumerate(fits):
+        est = _lpm(data, xs, flist, n_fixef, alpha)
+        lg = _logit_rows(fe_logit, xs, data, alpha) if (logit and i == 0 and fe_logit is not None) else {}
+        for v in xs:
+            if v in rows or v not in est:
+                continue
+            b, se_v, p_v, lo, hi = est[v]
+            s = steps[v]
+            rows[v] = dict(kpi=KPI_OF[v], variable=v, effect=b * s, ci_low=lo * s, ci_high=hi * s, p_value=p_v,
+                           se=se_v * s, n_surveys=n, n_clusters=G, step=s, effect_unit=code.unit,
+                           **{k: (val * s if k != "p_value_logit" else val) for k, val in lg.get(v, {}).items()})
+    if threshold and "wait_s" in variables:
+        found = _threshold_logit(data, "wait_s", fe_logit, steps["wait_s"], alpha) if fe_logit is not None else None
+        if found is None:
+            found = _threshold(data, "wait_s", others, absorbed, steps["wait_s"], n_boot, seed, alpha)
+        rows["wait_s"].update(found)
+        if not np.isfinite(rows["wait_s"].get("threshold", np.nan)):
+            notes.append("no threshold in the customer's own wait: the change of slope is not significant "
+                         "anywhere on the grid")
+    table = pd.DataFrame([rows[v] for v in variables if v in rows]).reindex(columns=TABLE)
+    for c in TABLE[2:]:
+        if c == "effect_unit":
+            continue
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
+    table["n_surveys"] = table["n_surveys"].astype("int64")
+    table["n_clusters"] = table["n_clusters"].astype("int64")
+    if "wait_s" in variables or "answered_within_t" in variables:
+        notes.append("abandoned contacts are never surveyed: the effect of waiting is measured on customers "
+                     "who waited and stayed")
+    return ContactModelResult(table=table, outcome=outcome, coding=code,
+                              fixed_effects=[" x ".join([*by, "period"]), *controls, *contact_controls],
+                              controls=list(contact_controls), clustering=" x ".join([*by, "period"]),
+                              n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes)
+
+
+def _lpm(data: pd.DataFrame, xs: list[str], flist: np.ndarray, n_fixef: int, alpha: float) -> dict:
+    """The linear model with every absorbed factor swept out, and CRV1 errors by cell.
+
+    pyfixest's alternating projections (``pyfixest.estimation.demean``, the factors in a fixed
+    order) sweep out the fixed effects; least squares and the clustered sandwich follow on the
+    demeaned columns. The small-sample factor is pyfixest's: G / (G - 1) x (n - 1) / (n - k), k
+    counting the slopes and the levels of the factors not nested in the clusters (the cells are)
+    less one;
+    p-values and intervals use t(G - 1). (pyfixest's ``feols`` gives the same numbers, which the
+    tests check; it is not called here because it orders the fixed effects through a Python set,
+    so the last digits of its estimates change from one process to the next, and results.json
+    must be byte-identical.)
+    """
+    from pyfixest.estimation import demean
+    M, _ = demean(np.ascontiguousarray(data[["y", *xs]].to_numpy(dtype=float)), flist, np.ones(len(data)),
+                  tol=1e-10, maxiter=100_000)
+    y, X = M[:, 0], M[:, 1:]
+    keep = [j for j in range(X.shape[1]) if float(X[:, j] @ X[:, j]) > 1e-9 * max(1.0, float(
+        data[xs[j]].var() * len(data)))]
+    X = X[:, keep]
+    names = [xs[j] for j in keep]
+    if not names:
+        return {}
+    XtX = X.T @ X
+    bread = np.linalg.pinv(XtX)
+    beta = bread @ (X.T @ y)
+    e = y - X @ beta
+    cl = data["cell"].to_numpy()
+    G, n, k = int(cl.max()) + 1, len(y), len(names) + n_fixef
+    g = np.column_stack([np.bincount(cl, weights=X[:, j] * e, minlength=G) for j in range(X.shape[1])])
+    V = bread @ (g.T @ g) @ bread * (G / (G - 1)) * ((n - 1) / max(n - k, 1))
+    se = np.sqrt(np.maximum(np.diag(V), 0.0))
+    q = stats.t.ppf(1 - alpha / 2, G - 1)
+    out = {}
+    for j, v in enumerate(names):
+        t = beta[j] / se[j] if se[j] > 0 else np.nan
+        p = float(2 * stats.t.sf(abs(t), G - 1)) if np.isfinite(t) else np.nan
+        out[v] = (float(beta[j]), float(se[j]), p, float(beta[j] - q * se[j]), float(beta[j] + q * se[j]))
+    return out
+
+
+#: The logit reading puts the controls in as dummies (one fixed effect, the cell, keeps pyfixest's
+#: estimates reproducible to the last digit); beyond this many dummies it is left out.
+MAX_LOGIT_DUMMIES = 200
+
+
+def _fe_logit(data, xs, absorbed):
+    """The fixed-effects logit of a yes/no outcome (pyfixest ``feglm``: the cell as fixed effect, the
+    other absorbed factors as dummies), or None and the reason it was not fitted."""
+    import pyfixest as pf
+    dummies = sum(int(data[a].max()) for a in absorbed[1:])
+    if dummies > MAX_LOGIT_DUMMIES:
+        return None, (f"no logit reading: its controls would need {dummies} dummies (more than "
+                      f"{MAX_LOGIT_DUMMIES}); the wait threshold comes from the linear model")
+    rhs = " + ".join([*xs, *(f"C({a})" for a in absorbed[1:])])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = pf.feglm(f"y ~ {rhs} | cell", data=data.assign(y=(data["y"] > 0).astype(float)),
+                           family="logit", vcov={"CRV1": "cell"})
+            # feglm drops the surveys of cells it cannot fit (all yes or all no): NaN there, as for the rows below
+            fit.eta = np.full(len(data), np.nan)
+            fit.eta[fit._data.index.to_numpy()] = np.asarray(fit.predict(type="link"), dtype=float)
+    except Exception:  # separation or non-convergence: the linear reading stands alone
+        return None, "no logit reading: the fixed-effects logit did not converge"
+    return fit, None
+
+
+def _logit_rows(fit, xs, data, alpha) -> dict:
+    """Average marginal effects of the logit, in the outcome's percentage points (per unit of x)."""
+    coef, se = fit.coef(), fit.se()
+    y01 = (data["y"] > 0).astype(float)
+    p = np.clip(y01.groupby(data["cell"]).transform("mean").to_numpy(), 1e-6, 1 - 1e-6)
+    scale = 100.0 * float(np.mean(p * (1 - p)))
+    z = stats.norm.ppf(1 - alpha / 2)
+    out = {}
+    for v in xs:
+        if v in coef.index and np.isfinite(se[v]):
+            out[v] = {"effect_logit": coef[v] * scale, "ci_low_logit": (coef[v] - z * se[v]) * scale,
+                      "ci_high_logit": (coef[v] + z * se[v]) * scale,
+                      "p_value_logit": float(2 * stats.norm.sf(abs(coef[v] / se[v])))}
+    return out
+
+
+def _wait_grid(w: np.ndarray) -> np.ndarray:
+    """Candidate breakpoints: 41 whole seconds spread over the 5-95 % range of the waits above zero
+    (most customers are answered at once; a breakpoint among them is not identified)."""
+    pos = w[w > 0]
+    if len(pos) < 20:
+        return np.array([])
+    lo, hi = np.quantile(pos, [0.05, 0.95])
+    return np.unique(np.round(np.linspace(lo, hi, 41)))
+
+
+def _irls(y, off, X, b, iters: int = 25):
+    """Logit of ``y`` on ``X`` with offset ``off``, from ``b`` (Newton steps); coefficients and p."""
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(off + X @ b)))
+        W = p * (1 - p)
+        H = (X * W[:, None]).T @ X
+        step = np.linalg.solve(H, X.T @ (y - p))
+        b = b + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    p = 1 / (1 + np.exp(-(off + X @ b)))
+    return b, p
+
+
+def _deviance(y, p):
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float) -> dict | None:
+    """Continuous hinge in ``x`` on the logit scale, for a yes/no outcome (None when too few waits).
+
+    The fixed-effects logit with ``x`` linear (``fit``, from :func:`_fe_logit`) gives each
+    survey's linear predictor; less its ``x`` term, that is
+    an offset, and each candidate breakpoint tau adds ``max(x - tau, 0)`` to it, with ``x`` itself
+    (a slope below the breakpoint) or without (flat below: no effect until tau), fitted by Newton
+    steps warm-started from the previous tau; the slope below is kept only when it fits
+    significantly better (adjusted likelihood ratio). The breakpoint minimises the deviance; its interval is the profile-likelihood set {tau : (D(tau) - D_min) / deff <=
+    chi2_1(1 - alpha)}, with deff the design effect of the clustering on the change of slope
+    (clustered over model-based variance, a Rao-Scott adjustment). The change of slope is tested
+    by the same adjusted likelihood ratio against no breakpoint, Bonferroni over the grid. The
+    slope beyond the threshold is an average marginal effect over the customers who waited longer,
+    in percentage points per ``step``, with a delta-method clustered interval.
+    """
+    w = data[x].to_numpy(dtype=float)
+    grid = _wait_grid(w)
+    if len(grid) < 5:
+        return None
+    y = (data["y"].to_numpy() > 0).astype(float)
+    eta, bw = fit.eta, float(fit.coef()[x])
+    ok = np.isfinite(eta)
+    y, w, off, cl = y[ok], w[ok], eta[ok] - bw * w[ok], data["cell"].to_numpy()[ok]
+    G = int(cl.max()) + 1
+    ones = np.ones(len(y))
+    b0, p0 = _irls(y, off, np.column_stack([ones, w]), np.array([0.0, bw]))
+    d_lin = _deviance(y, p0)
+    # two shapes at each breakpoint: flat below (the classic tipping point, the default) or a slope
+    # of its own below, kept only when it fits significantly better (adjusted likelihood ratio)
+    shapes = {"flat": lambda tau: np.column_stack([ones, np.maximum(w - tau, 0.0)]),
+              "two slopes": lambda tau: np.column_stack([ones, w, np.maximum(w - tau, 0.0)])}
+    fits = {}
+    for shape, design in shapes.items():
+        b = np.array([b0[0], b0[1]]) if shape == "flat" else np.array([b0[0], b0[1], 0.0])
+        dev, coefs = [], []
+        for tau in grid:
+            b, p = _irls(y, off, design(tau), b)
+            dev.append(_deviance(y, p))
+            coefs.append(b.copy())
+        dev = np.array(dev)
+        k = int(np.argmin(dev))
+        X = design(float(grid[k]))
+        b = coefs[k]
+        p = 1 / (1 + np.exp(-(off + X @ b)))
+        bread = np.linalg.inv((X * (p * (1 - p))[:, None]).T @ X)
+        g = np.column_stack([np.bincount(cl, weights=X[:, i] * (y - p), minlength=G) for i in range(X.shape[1])])
+        V = bread @ (g.T @ g) @ bread * G / (G - 1)
+        j = X.shape[1] - 1            # the hinge's column
+        deff = max(V[j, j] / bread[j, j], 1.0) if bread[j, j] > 0 else 1.0
+        fits[shape] = dict(dev=dev, k=k, b=b, p=p, V=V, j=j, deff=deff)
+    crit = stats.chi2.ppf(1 - alpha, 1)
+    two = fits["two slopes"]
+    better = (fits["flat"]["dev"].min() - two["dev"].min()) / two["deff"] > crit
+    shape = "two slopes" if better else "flat"
+    dev, k, b, p, V, j, deff = (fits[shape][key] for key in ("dev", "k", "b", "p", "V", "j", "deff"))
+    empty = dict(threshold=np.nan, threshold_ci_low=np.nan, threshold_ci_high=np.nan, effect_above=np.nan,
+                 effect_above_ci_low=np.nan, effect_above_ci_high=np.nan, p_kink=1.0)
+    if k in (0, len(grid) - 1):
+        return empty
+    tau = float(grid[k])
+    inside = grid[(dev - dev[k]) / deff <= crit]
+    # against no breakpoint: the linear model (two slopes nest it; flat-below has as many parameters)
+    p_kink = min(1.0, len(grid) * float(stats.chi2.sf(max(d_lin - dev[k], 0.0) / deff, 1)))
+    if not p_kink < alpha:
+        return empty | {"p_kink": p_kink}
+    above = b[j] + (b[1] if shape == "two slopes" else 0.0)
+    var = V[j, j] + ((V[1, 1] + 2 * V[1, j]) if shape == "two slopes" else 0.0)
+    beyond = w > tau
+    scale = 100.0 * step * float(np.mean(p[beyond] * (1 - p[beyond])))
+    slope = above * scale
+    se = math.sqrt(max(var, 0.0)) * scale
+    z = stats.norm.ppf(1 - alpha / 2)
+    return dict(threshold=tau, threshold_ci_low=float(inside.min()), threshold_ci_high=float(inside.max()),
+                effect_above=slope, effect_above_ci_low=slope - z * se, effect_above_ci_high=slope + z * se,
+                p_kink=p_kink)
+
+
+def _threshold(data: pd.DataFrame, x: str, others: list[str], absorbed: list[str], step: float,
+               n_boot: int, seed, alpha: float) -> dict:
+    """Continuous hinge in ``x``: breakpoint by profiled least squares, bootstrap over clusters.
+
+    The other regressors and the fixed effects are partialled out once (Frisch-Waugh-Lovell);
+    each grid point adds one demeaned hinge column. Every fixed effect is nested in or crossed
+    with the clusters; the bootstrap resamples clusters with the partialling held at its
+    full-sample fit, re-estimating the breakpoint in each replicate.
+    """
+    from pyfixest.estimation import demean
+    w = data[x].to_numpy(dtype=float)
+    grid = _wait_grid(w)
+    empty = dict(threshold=np.nan, threshold_ci_low=np.nan, threshold_ci_high=np.nan, effect_above=np.nan,
+                 effect_above_ci_low=np.nan, effect_above_ci_high=np.nan, p_kink=np.nan)
+    if len(grid) < 3:
+        return empty
+    flist = data[absorbed].to_numpy().astype(np.uint64)
+    ones = np.ones(len(data))
+
+    def dm(a):
+        out, _ = demean(np.ascontiguousarray(a, dtype=float), flist, ones)
+        return out
+    base = dm(np.column_stack([data["y"].to_numpy(dtype=float), w] + [data[o].to_numpy(dtype=float)
+                                                                       for o in others]))
+    Z = base[:, 2:]
+    if Z.shape[1]:
+        q, _ = np.linalg.qr(Z)
+        proj = lambda a: a - q @ (q.T @ a)  # noqa: E731
+    else:
+        proj = lambda a: a  # noqa: E731
+    ry, rw = proj(base[:, 0]), proj(base[:, 1])
+    cl = data["cell"].to_numpy()
+    G = int(cl.max()) + 1
+    sums = lambda v: np.bincount(cl, weights=v, minlength=G)  # noqa: E731
+    Sww, Swy, Syy = sums(rw * rw), sums(rw * ry), sums(ry * ry)
+    Swh, Shh, Shy = (np.empty((G, len(grid))) for _ in range(3))
+    RH = np.empty((len(data), len(grid)))
+    for start in range(0, len(grid), 8):
+        part = grid[start:start + 8]
+        h = proj(dm(np.maximum(w[:, None] - part[None, :], 0.0)))
+        RH[:, start:start + len(part)] = h
+        for j in range(len(part)):
+            Swh[:, start + j], Shh[:, start + j], Shy[:, start + j] = sums(rw * h[:, j]), sums(h[:, j] ** 2), \
+                sums(h[:, j] * ry)
+
+    def solve(v):
+        """Breakpoint, slope below and kink for cluster weights ``v`` (rows: replicates)."""
+        a, b, c = v @ Sww, v @ Swh, v @ Shh
+        u, t, yy = v @ Swy, v @ Shy, v @ Syy
+        det = a[:, None] * c - b ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bw = (c * u[:, None] - b * t) / det
+            bh = (a[:, None] * t - b * u[:, None]) / det
+            ssr = yy[:, None] - bw * u[:, None] - bh * t
+        ssr = np.where(det > 1e-9 * np.abs(a[:, None] * c), ssr, np.inf)
+        k = np.argmin(ssr, axis=1)
+        idx = np.arange(len(k))
+        return k, bw[idx, k], bh[idx, k]
+
+    k0, bw0, bh0 = (a[0] for a in solve(np.ones((1, G))))
+    tau = float(grid[k0])
+    if k0 in (0, len(grid) - 1):
+        return empty | {"p_kink": 1.0}
+    # clustered t test of the kink at the chosen breakpoint, Bonferroni over the grid
+    X = np.column_stack([rw, RH[:, k0]])
+    e = ry - X @ np.array([bw0, bh0])
+    bread = np.linalg.inv(X.T @ X)
+    g = np.column_stack([sums(X[:, 0] * e), sums(X[:, 1] * e)])
+    n = len(data)
+    V = bread @ (g.T @ g) @ bread * G / (G - 1) * (n - 1) / (n - 2 - len(others))
+    t_kink = bh0 / math.sqrt(V[1, 1]) if V[1, 1] > 0 else 0.0
+    p_kink = min(1.0, len(grid) * 2 * float(stats.t.sf(abs(t_kink), G - 1)))
+    rng = np.random.default_rng(seed)
+    v = rng.multinomial(G, np.full(G, 1.0 / G), size=n_boot).astype(float)
+    kb, bwb, bhb = solve(v)
+    lo, hi = alpha / 2 * 100, (1 - alpha / 2) * 100
+    taus, above = grid[kb], (bwb + bhb) * step
+    if not p_kink < alpha:
+        return empty | {"p_kink": p_kink}
+    return dict(threshold=tau, threshold_ci_low=float(np.percentile(taus, lo)),
+                threshold_ci_high=float(np.percentile(taus, hi)), effect_above=(bw0 + bh0) * step,
+                effect_above_ci_low=float(np.percentile(above, lo)),
+                effect_above_ci_high=float(np.percentile(above, hi)), p_kink=p_kink)
