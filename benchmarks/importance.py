@@ -9,7 +9,7 @@ Usage (from the project root)::
 What it measures, on the same synthetic data (n = 2,000 rows, predictors with
 correlation 0.6^|i-j|, outcome = X beta + noise, fixed seed):
 
-* **ours, 1 pass**: ``relative_importance(frame, "y", predictors, n_boot=0)``, the
+* **ours, 1 pass**: ``relative_importance(frame, "y", kpis, n_boot=0)``, the
   whole call (validation, correlation matrix, subset-tree walk).
 * **ours, B resamples**: the same call with ``n_boot=B`` (default 1,000) i.i.d. row
   resamples (per resample: weighted correlation matrix + subset-tree walk, in
