@@ -177,3 +177,20 @@ def test_least_squares_and_clustered_errors_equal_pyfixest_feols():
         assert row["effect"] == pytest.approx(ref.coef()[v] * step, rel=1e-6)
         assert row["se"] == pytest.approx(ref.se()[v] * step, rel=1e-6)
         assert row["p_value"] == pytest.approx(ref.pvalue()[v], rel=1e-4, abs=1e-12)
+
+
+def test_the_spline_option_draws_the_wait_curve():
+    from alignment.contact import fit_contact_model
+    rng = np.random.default_rng(0)
+    n = 20000
+    f = pd.DataFrame({"period": rng.integers(0, 52, n), "queue": rng.choice(list("abcd"), n),
+                      "hour": rng.integers(8, 20, n), "wait_s": rng.exponential(60, n)})
+    f["csat"] = np.where(rng.random(n) < 1 / (1 + np.exp(-(1.0 - 0.01 * np.maximum(f["wait_s"] - 60, 0)))), 5, 2)
+    curve = fit_contact_model(f, "csat", threshold=False, logit=False, spline_df=5).wait_curve
+    assert abs(curve["effect"].iloc[0]) < 1e-9 and list(curve.columns) == ["wait_s", "effect", "ci_low", "ci_high"]
+    early = curve[(curve["wait_s"] > 0) & (curve["wait_s"] < 50)]
+    late = curve[curve["wait_s"] > 120]
+    assert (early["ci_low"] < 0).all() and (early["ci_high"] > 0).all()     # flat up to the planted 60 s
+    assert (late["ci_high"] < 0).all() and late["effect"].is_monotonic_decreasing
+    with pytest.raises(Exception, match="spline_df"):
+        fit_contact_model(f, "csat", threshold=False, logit=False, spline_df=2)

@@ -16,7 +16,7 @@ def contact_model(data, outcome: str | None = None, *, surveys=None, by: Sequenc
                   grain: str = "week", timezone: str | None = None, start=None, end=None,
                   contact_controls: Sequence[str] | None = None, coding: str = "auto", threshold: bool = True,
                   logit: bool = True, n_boot: int = 199, seed: int | None = None, alpha: float = 0.05,
-                  engine=None) -> ContactModelResult:
+                  spline_df: int = 0, engine=None) -> ContactModelResult:
     """Fit the contact-level driver model: each survey against the contact it rates.
 
     Parameters
@@ -37,7 +37,7 @@ def contact_model(data, outcome: str | None = None, *, surveys=None, by: Sequenc
     contact_controls : sequence of str, optional
         Contact columns absorbed as controls (reason, topic, channel, agent_id ...); default the
         study's ``contact_controls``.
-    coding, threshold, logit, n_boot, seed, alpha
+    coding, threshold, logit, n_boot, seed, alpha, spline_df
         As for :func:`alignment.contact.fit_contact_model` (``coding`` is its ``coding_kind``);
         default seed the study's, else 0.
 
@@ -87,4 +87,4 @@ def contact_model(data, outcome: str | None = None, *, surveys=None, by: Sequenc
     return fit_contact_model(frame, outcome or "csat", by=["queue"] if by is None else by,
                              contact_controls=tuple(contact_controls or ()), coding_kind=coding, metric=metric,
                              threshold=threshold, logit=logit, n_boot=n_boot, seed=0 if seed is None else seed,
-                             alpha=alpha)
+                             alpha=alpha, spline_df=spline_df)

@@ -148,6 +148,9 @@ class ContactModelResult:
     fixed_effects, controls, clustering : list of str
     n_surveys, n_clusters : int
     notes : list of str
+    wait_curve : pandas.DataFrame or None
+        With ``spline_df``: ``wait_s, effect, ci_low, ci_high``, the outcome against the
+        customer's own wait relative to no wait (natural cubic spline).
     """
 
     table: pd.DataFrame
@@ -161,6 +164,7 @@ class ContactModelResult:
     alpha: float = 0.05
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    wait_curve: pd.DataFrame | None = None
 
     def row(self, kpi: str) -> pd.Series | None:
         """The table row of a KPI (None when no contact measure speaks for it)."""
@@ -203,7 +207,8 @@ class ContactModelResult:
                       "fixed_effects": self.fixed_effects, "controls": self.controls,
                       "clustering": self.clustering, "n_surveys": self.n_surveys, "n_clusters": self.n_clusters,
                       "alpha": self.alpha, "seed": self.seed, "notes": list(self.notes),
-                      "rows": self.table.to_dict(orient="records")})
+                      "rows": self.table.to_dict(orient="records"),
+                      "wait_curve": None if self.wait_curve is None else self.wait_curve.to_dict(orient="records")})
 
     def _repr_html_(self) -> str:
         cols = ["kpi", "variable", "effect", "ci_low", "ci_high", "p_value", "threshold", "n_surveys"]
@@ -219,6 +224,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
                       period: str = "period", variables: Sequence[str] | None = None,
                       controls: Sequence[str] = ("hour",), contact_controls: Sequence[str] = (),
                       coding_kind: str = "auto", metric=None, threshold: bool = True, logit: bool = True,
+                      spline_df: int = 0,
                       n_boot: int = 199, seed: int | None = 0, alpha: float = 0.05,
                       steps: Mapping[str, float] | None = None) -> ContactModelResult:
     """Fit the contact-level model on a survey-level frame (pure computation).
@@ -244,6 +250,10 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         Search a breakpoint in the customer's own wait.
     logit : bool
         Also fit a logit (binary codings) and report its average marginal effects.
+    spline_df : int
+        With 3 or more, also fit the outcome against the customer's own wait as a natural cubic
+        spline of that many degrees of freedom (``ContactModelResult.wait_curve``: the effect
+        relative to no wait, with pointwise intervals); 0 (the default) for none.
     n_boot, seed
         Cluster-bootstrap replicates (and their seed) for the threshold's interval.
     alpha : float
@@ -351,6 +361,13 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         if not np.isfinite(rows["wait_s"].get("threshold", np.nan)):
             notes.append("no threshold in the customer's own wait: the change of slope is not significant "
                          "anywhere on the grid")
+    curve = None
+    if spline_df:
+        if isinstance(spline_df, bool) or not isinstance(spline_df, int) or spline_df < 3:
+            raise OptionError(f"The 'spline_df' parameter of the contact model must be 0 or a whole number of at "
+                              f"least 3. Got {spline_df!r} instead.")
+        if "wait_s" in variables:
+            curve = _wait_curve(data, others, flist, n_fixef, spline_df, alpha)
     table = pd.DataFrame([rows[v] for v in variables if v in rows]).reindex(columns=TABLE)
     for c in TABLE[2:]:
         if c == "effect_unit":
@@ -364,40 +381,45 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     return ContactModelResult(table=table, outcome=outcome, coding=code,
                               fixed_effects=[" x ".join([*by, "period"]), *controls, *contact_controls],
                               controls=list(contact_controls), clustering=" x ".join([*by, "period"]),
-                              n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes)
+                              n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes, wait_curve=curve)
 
 
-def _lpm(data: pd.DataFrame, xs: list[str], flist: np.ndarray, n_fixef: int, alpha: float) -> dict:
-    """The linear model with every absorbed factor swept out, and CRV1 errors by cell.
+def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fixef: int):
+    """Least squares of ``y`` on ``columns`` with every absorbed factor swept out, CRV1 by cell.
 
     pyfixest's alternating projections (``pyfixest.estimation.demean``, the factors in a fixed
     order) sweep out the fixed effects; least squares and the clustered sandwich follow on the
     demeaned columns. The small-sample factor is pyfixest's: G / (G - 1) x (n - 1) / (n - k), k
     counting the slopes and the levels of the factors not nested in the clusters (the cells are)
-    less one;
-    p-values and intervals use t(G - 1). (pyfixest's ``feols`` gives the same numbers, which the
-    tests check; it is not called here because it orders the fixed effects through a Python set,
-    so the last digits of its estimates change from one process to the next, and results.json
-    must be byte-identical.)
+    less one; p-values and intervals use t(G - 1). (pyfixest's ``feols`` gives the same numbers,
+    which the tests check; it is not called here because it orders the fixed effects through a
+    Python set, so the last digits of its estimates change from one process to the next, and
+    results.json must be byte-identical.) Returns the names kept (a column with no variation
+    within cells is dropped), the coefficients, their covariance and the clusters' count.
     """
     from pyfixest.estimation import demean
-    M, _ = demean(np.ascontiguousarray(data[["y", *xs]].to_numpy(dtype=float)), flist, np.ones(len(data)),
-                  tol=1e-10, maxiter=100_000)
+    raw = np.column_stack([data["y"].to_numpy(dtype=float), columns.to_numpy(dtype=float)])
+    M, _ = demean(np.ascontiguousarray(raw), flist, np.ones(len(data)), tol=1e-10, maxiter=100_000)
     y, X = M[:, 0], M[:, 1:]
     keep = [j for j in range(X.shape[1]) if float(X[:, j] @ X[:, j]) > 1e-9 * max(1.0, float(
-        data[xs[j]].var() * len(data)))]
+        raw[:, j + 1].var() * len(data)))]
     X = X[:, keep]
-    names = [xs[j] for j in keep]
-    if not names:
-        return {}
-    XtX = X.T @ X
-    bread = np.linalg.pinv(XtX)
-    beta = bread @ (X.T @ y)
-    e = y - X @ beta
+    names = [columns.columns[j] for j in keep]
     cl = data["cell"].to_numpy()
     G, n, k = int(cl.max()) + 1, len(y), len(names) + n_fixef
+    if not names:
+        return [], np.array([]), np.zeros((0, 0)), G
+    bread = np.linalg.pinv(X.T @ X)
+    beta = bread @ (X.T @ y)
+    e = y - X @ beta
     g = np.column_stack([np.bincount(cl, weights=X[:, j] * e, minlength=G) for j in range(X.shape[1])])
     V = bread @ (g.T @ g) @ bread * (G / (G - 1)) * ((n - 1) / max(n - k, 1))
+    return names, beta, V, G
+
+
+def _lpm(data: pd.DataFrame, xs: list[str], flist: np.ndarray, n_fixef: int, alpha: float) -> dict:
+    """Each variable's (coefficient, se, p, ci_low, ci_high) in the linear model (:func:`_fit_lpm`)."""
+    names, beta, V, G = _fit_lpm(data, data[xs], flist, n_fixef)
     se = np.sqrt(np.maximum(np.diag(V), 0.0))
     q = stats.t.ppf(1 - alpha / 2, G - 1)
     out = {}
@@ -406,6 +428,30 @@ def _lpm(data: pd.DataFrame, xs: list[str], flist: np.ndarray, n_fixef: int, alp
         p = float(2 * stats.t.sf(abs(t), G - 1)) if np.isfinite(t) else np.nan
         out[v] = (float(beta[j]), float(se[j]), p, float(beta[j] - q * se[j]), float(beta[j] + q * se[j]))
     return out
+
+
+def _wait_curve(data: pd.DataFrame, others: list[str], flist: np.ndarray, n_fixef: int, df: int,
+                alpha: float) -> pd.DataFrame:
+    """The outcome against the customer's own wait as a natural cubic spline (``df`` degrees of
+    freedom, centred so that the fixed effects keep the level), relative to a wait of 0 s, with
+    clustered pointwise intervals, at 25 waits from 0 to the 95th percentile."""
+    import patsy
+    w = data["wait_s"].to_numpy(dtype=float)
+    basis = patsy.dmatrix(f"cr(w, df={int(df)}, constraints='center') - 1", {"w": w}, return_type="dataframe")
+    basis.columns = [f"spline{i}" for i in range(basis.shape[1])]
+    columns = pd.concat([basis, data[others].reset_index(drop=True)], axis=1)
+    names, beta, V, G = _fit_lpm(data, columns, flist, n_fixef)
+    idx = [names.index(c) for c in basis.columns if c in names]
+    grid = np.linspace(0.0, float(np.quantile(w, 0.95)), 25)
+    at = patsy.build_design_matrices([basis.design_info], {"w": grid})[0]
+    zero = patsy.build_design_matrices([basis.design_info], {"w": np.array([0.0])})[0]
+    keep = [j for j, c in enumerate(basis.columns) if c in names]
+    D = (np.asarray(at) - np.asarray(zero))[:, keep]
+    b, Vb = beta[idx], V[np.ix_(idx, idx)]
+    effect = D @ b
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", D, Vb, D), 0.0))
+    q = stats.t.ppf(1 - alpha / 2, G - 1)
+    return pd.DataFrame({"wait_s": grid, "effect": effect, "ci_low": effect - q * se, "ci_high": effect + q * se})
 
 
 #: The logit reading puts the controls in as dummies (one fixed effect, the cell, keeps pyfixest's
