@@ -306,7 +306,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     absorbed = ["cell"]
     for c in [*controls, *contact_controls]:
         name = f"fe_{c}"
-        data[name] = pd.factorize(frame[c].astype(str).fillna("(blank)"))[0]
+        data[name] = pd.factorize(frame[c].where(frame[c].notna(), "(blank)").astype(str))[0]
         absorbed.append(name)
     keep = data[["y", *variables]].notna().all(axis=1).to_numpy()
     notes = []
@@ -390,8 +390,8 @@ def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fix
     pyfixest's alternating projections (``pyfixest.estimation.demean``, the factors in a fixed
     order) sweep out the fixed effects; least squares and the clustered sandwich follow on the
     demeaned columns. The small-sample factor is pyfixest's: G / (G - 1) x (n - 1) / (n - k), k
-    counting the slopes and the levels of the factors not nested in the clusters (the cells are)
-    less one; p-values and intervals use t(G - 1). (pyfixest's ``feols`` gives the same numbers,
+    counting the slopes, one, and the levels less one of each factor not nested in the clusters
+    (the cells are); p-values and intervals use t(G - 1). (pyfixest's ``feols`` gives the same numbers,
     which the tests check; it is not called here because it orders the fixed effects through a
     Python set, so the last digits of its estimates change from one process to the next, and
     results.json must be byte-identical.) Returns the names kept (a column with no variation
