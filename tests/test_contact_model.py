@@ -111,7 +111,8 @@ def test_planted_wait_and_resolution_are_found(planted):
     assert wait["variable"] == "wait_s" and wait["effect"] < 0 and wait["p_value"] < 0.001
     assert fcr["effect"] > 0 and fcr["p_value"] < 0.001
     assert res.row("service_level")["effect"] > 0
-    assert res.n_surveys == len(planted[1]) and res.controls == ["reason"]
+    # every survey but those alone in their queue-day (no within-day comparison) is used
+    assert 0.995 * len(planted[1]) <= res.n_surveys <= len(planted[1]) and res.controls == ["reason"]
 
 
 @pytest.mark.xdist_group("contact_planted")

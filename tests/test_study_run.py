@@ -19,7 +19,7 @@ SCRIPT = Path(sys.executable).with_name("alignment")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("world")
-    simulate(folder, seed=11, days=364, queues=3)
+    simulate(folder, seed=11, days=364, queues=3, wait_effect="contact")
     for outcome in ("csat", "ces"):
         (folder / f"{outcome}.toml").write_text(STUDY.format(outcome=outcome))
     return folder

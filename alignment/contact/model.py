@@ -11,9 +11,10 @@ Here each survey is one observation, with the contact it rates:
 * the regressors are the contact's own measures (``wait_s``, ``handle_s``, ``transferred``,
   ``resolved``; ``answered_within_t`` in a second fit in place of ``wait_s``, since both measure
   waiting);
-* segment x period fixed effects absorb every period-level confounder (incidents, weekdays,
-  drift, marketing, weather); the hour of day and the declared contact controls (reason, topic,
-  channel, agent ...) are absorbed as fixed effects too;
+* segment x day fixed effects (segment x period at day grain, or without contact times) absorb
+  every confounder common to a segment's day or period (incidents, weekdays, drift, marketing,
+  weather); the hour of day and the declared contact controls (reason, topic, channel, agent ...)
+  are absorbed as fixed effects too;
 * standard errors are clustered by segment x period (CRV1, t with G - 1 degrees of freedom).
 
 pyfixest sweeps out the high-dimensional fixed effects (its alternating-projections demeaning,
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -127,7 +128,7 @@ def coding(outcome: str, metric=None, kind: str = "auto") -> Coding:
         return Coding(kind, f"percentage points of {kind}", True, None, kind == "promoters")
     scale = getattr(metric, "scale", None)
     unit = f"points ({scale[0]:g}-{scale[1]:g})" if scale else "points"
-    return Coding("mean", unit, False, None, higher)
+    return Coding("mean", unit, False, tuple(box) if box is not None else None, higher)
 
 
 @dataclass
@@ -171,21 +172,6 @@ class ContactModelResult:
         rows = self.table[self.table["kpi"] == kpi]
         return rows.iloc[0] if len(rows) else None
 
-    def phrase(self, variable: str) -> str:
-        """The row's effect in words, e.g. "each 10 s a customer waits beyond 60 s costs 1.2 ..."."""
-        r = self.table[self.table["variable"] == variable]
-        if not len(r):
-            return ""
-        r = r.iloc[0]
-        unit = self.coding.unit
-        if variable == "wait_s" and np.isfinite(r["threshold"]):
-            e = r["effect_above"]
-            verb = "costs" if e < 0 else "adds"
-            return (f"each {r['step']:g} s a customer waits beyond {r['threshold']:.0f} s {verb} "
-                    f"{abs(e):.2g} {self.outcome.upper()} {unit}")
-        what = MEASURES[variable][2]
-        return f"{what}: {r['effect']:+.2g} {self.outcome.upper()} {unit}"
-
     def summary(self) -> str:
         lines = [f"Contact-level model of {self.outcome} ({self.coding.unit}): {self.n_surveys:,} surveys, "
                  f"{self.n_clusters:,} clusters",
@@ -224,7 +210,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
                       period: str = "period", variables: Sequence[str] | None = None,
                       controls: Sequence[str] = ("hour",), contact_controls: Sequence[str] = (),
                       coding_kind: str = "auto", metric=None, threshold: bool = True, logit: bool = True,
-                      spline_df: int = 0,
+                      spline_df: int = 0, by_day: bool = True,
                       n_boot: int = 199, seed: int | None = 0, alpha: float = 0.05,
                       steps: Mapping[str, float] | None = None) -> ContactModelResult:
     """Fit the contact-level model on a survey-level frame (pure computation).
@@ -257,6 +243,11 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     n_boot, seed
         Cluster-bootstrap replicates (and their seed) for the threshold's interval.
     alpha : float
+    by_day : bool
+        Fixed effects by segment x day (the contact's local day, from ``contact_ts``) rather than
+        by segment x period, which absorbs the shocks of one day too (an incident, a weekday mood)
+        at week or month grain; the errors stay clustered by segment x period, in which the days
+        are nested. Without ``contact_ts`` in the frame, segment x period.
     steps : mapping variable -> step, optional
         The step each effect is quoted per (default: 10 s of wait, 30 s of handle time, yes/no).
 
@@ -300,9 +291,22 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     steps = {v: MEASURES[v][1] for v in variables} | dict(steps or {})
 
     data = pd.DataFrame({"y": code.values(frame[outcome])})
+    reading = None      # the yes/no reading of a wider score, where the wait threshold is located
+    if not code.binary and (code.kind == "nps" or code.top_box is not None):
+        reading = replace(code, kind="promoters" if code.kind == "nps" else "top_box", binary=True)
+        data["y_yes"] = reading.values(frame[outcome])
     for v in variables:
         data[v] = pd.to_numeric(frame[v], errors="coerce").astype(float).to_numpy()
-    data["cell"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
+    # clusters: segment x period; fixed effects: segment x day where the frame has the contact's
+    # time (finer than the period at week or month grain, so that an incident day or a weekday mood,
+    # which move waits and satisfaction within a week, are absorbed too), nested in the clusters
+    data["cluster"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
+    if by_day and "contact_ts" in frame:
+        day = pd.to_datetime(frame["contact_ts"]).dt.normalize()
+        data["cell"] = pd.DataFrame({"c": data["cluster"].to_numpy(), "d": day.to_numpy()}).groupby(
+            ["c", "d"], sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        data["cell"] = data["cluster"].to_numpy()
     absorbed = ["cell"]
     for c in [*controls, *contact_controls]:
         name = f"fe_{c}"
@@ -319,7 +323,8 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     sizes = np.bincount(data["cell"].to_numpy())
     data = data[sizes[data["cell"].to_numpy()] > 1].reset_index(drop=True)
     data["cell"] = pd.factorize(data["cell"])[0]
-    n, G = len(data), int(data["cell"].nunique()) if len(data) else 0
+    data["cluster"] = pd.factorize(data["cluster"])[0]
+    n, G = len(data), int(data["cluster"].nunique()) if len(data) else 0
     if G < 10 or n < 50:
         raise OptionError(f"The contact model needs at least 50 surveys in 10 segment-period cells with two "
                           f"surveys or more; the frame has {n} in {G}.")
@@ -327,6 +332,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         warnings.warn(f"The contact model's errors are clustered over only {G} segment-period cells; "
                       f"its p-values use t({G - 1}), but treat them with care.", SmallSampleWarning, stacklevel=2)
 
+    cells = " x ".join([*by, "day" if data["cell"].nunique() > G else "period"])
     flist = data[absorbed].to_numpy().astype(np.uint64)
     # the fixed-effect parameters counted in the small-sample factor, as pyfixest counts them: one
     # for the cells (nested in the clusters), and each other factor's levels less one
@@ -354,9 +360,22 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
                            se=se_v * s, n_surveys=n, n_clusters=G, step=s, effect_unit=code.unit,
                            **{k: (val * s if k != "p_value_logit" else val) for k, val in lg.get(v, {}).items()})
     if threshold and "wait_s" in variables:
-        found = _threshold_logit(data, "wait_s", fe_logit, steps["wait_s"], alpha) if fe_logit is not None else None
+        found = None
+        if fe_logit is not None:
+            found = _threshold_logit(data, "wait_s", fe_logit, steps["wait_s"], alpha)
+        elif reading is not None:
+            # a score on a wider scale: locate the breakpoint on its yes/no reading (promoters of an
+            # NPS, the top box), where a logit hinge fits; the slope beyond it in the score's own unit
+            yes = data.assign(y=data["y_yes"])
+            fit_yes, _ = _fe_logit(yes, waits, absorbed)
+            found = _threshold_logit(yes, "wait_s", fit_yes, steps["wait_s"], alpha) if fit_yes is not None else None
+            if found is not None and np.isfinite(found["threshold"]):
+                found |= _slope_beyond(data, found, others, flist, n_fixef, steps["wait_s"], alpha)
+                notes.append(f"the wait threshold is located on the {reading.kind.replace('_', ' ')} share (a logit "
+                             f"hinge); the slope beyond it is in {code.unit}")
         if found is None:
             found = _threshold(data, "wait_s", others, absorbed, steps["wait_s"], n_boot, seed, alpha)
+        found.pop("shape", None)
         rows["wait_s"].update(found)
         if not np.isfinite(rows["wait_s"].get("threshold", np.nan)):
             notes.append("no threshold in the customer's own wait: the change of slope is not significant "
@@ -379,7 +398,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         notes.append("abandoned contacts are never surveyed: the effect of waiting is measured on customers "
                      "who waited and stayed")
     return ContactModelResult(table=table, outcome=outcome, coding=code,
-                              fixed_effects=[" x ".join([*by, "period"]), *controls, *contact_controls],
+                              fixed_effects=[cells, *controls, *contact_controls],
                               controls=list(contact_controls), clustering=" x ".join([*by, "period"]),
                               n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes, wait_curve=curve)
 
@@ -405,7 +424,7 @@ def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fix
         raw[:, j + 1].var() * len(data)))]
     X = X[:, keep]
     names = [columns.columns[j] for j in keep]
-    cl = data["cell"].to_numpy()
+    cl = data["cluster"].to_numpy()
     G, n, k = int(cl.max()) + 1, len(y), len(names) + n_fixef
     if not names:
         return [], np.array([]), np.zeros((0, 0)), G
@@ -472,7 +491,7 @@ def _fe_logit(data, xs, absorbed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = pf.feglm(f"y ~ {rhs} | cell", data=data.assign(y=(data["y"] > 0).astype(float)),
-                           family="logit", vcov={"CRV1": "cell"})
+                           family="logit", vcov={"CRV1": "cluster"})
             # feglm drops the surveys of cells it cannot fit (all yes or all no): NaN there, as for the rows below
             fit.eta = np.full(len(data), np.nan)
             fit.eta[fit._data.index.to_numpy()] = np.asarray(fit.predict(type="link"), dtype=float)
@@ -548,7 +567,7 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     y = (data["y"].to_numpy() > 0).astype(float)
     eta, bw = fit.eta, float(fit.coef()[x])
     ok = np.isfinite(eta)
-    y, w, off, cl = y[ok], w[ok], eta[ok] - bw * w[ok], data["cell"].to_numpy()[ok]
+    y, w, off, cl = y[ok], w[ok], eta[ok] - bw * w[ok], data["cluster"].to_numpy()[ok]
     G = int(cl.max()) + 1
     ones = np.ones(len(y))
     b0, p0 = _irls(y, off, np.column_stack([ones, w]), np.array([0.0, bw]))
@@ -557,40 +576,57 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     # of its own below, kept only when it fits significantly better (adjusted likelihood ratio)
     shapes = {"flat": lambda tau: np.column_stack([ones, np.maximum(w - tau, 0.0)]),
               "two slopes": lambda tau: np.column_stack([ones, w, np.maximum(w - tau, 0.0)])}
-    fits = {}
-    for shape, design in shapes.items():
-        b = np.array([b0[0], b0[1]]) if shape == "flat" else np.array([b0[0], b0[1], 0.0])
+    def profile(design, taus, b):
         dev, coefs = [], []
-        for tau in grid:
-            b, p = _irls(y, off, design(tau), b)
-            dev.append(_deviance(y, p))
+        for tau in taus:
+            b, _ = _irls(y, off, design(tau), b)
             coefs.append(b.copy())
-        dev = np.array(dev)
-        k = int(np.argmin(dev))
-        X = design(float(grid[k]))
-        b = coefs[k]
+            dev.append(_deviance(y, 1 / (1 + np.exp(-(off + design(tau) @ b)))))
+        return np.array(dev), coefs
+
+    def at(design, tau, b):
+        """The fit at one breakpoint: p, clustered covariance and the design effect of the hinge."""
+        X = design(tau)
         p = 1 / (1 + np.exp(-(off + X @ b)))
         bread = np.linalg.inv((X * (p * (1 - p))[:, None]).T @ X)
         g = np.column_stack([np.bincount(cl, weights=X[:, i] * (y - p), minlength=G) for i in range(X.shape[1])])
         V = bread @ (g.T @ g) @ bread * G / (G - 1)
         j = X.shape[1] - 1            # the hinge's column
-        deff = max(V[j, j] / bread[j, j], 1.0) if bread[j, j] > 0 else 1.0
-        fits[shape] = dict(dev=dev, k=k, b=b, p=p, V=V, j=j, deff=deff)
+        return p, V, j, (max(V[j, j] / bread[j, j], 1.0) if bread[j, j] > 0 else 1.0)
+
+    fits = {}
+    for shape, design in shapes.items():
+        start = np.array([b0[0], b0[1]]) if shape == "flat" else np.array([b0[0], b0[1], 0.0])
+        dev, coefs = profile(design, grid, start)
+        k = int(np.argmin(dev))
+        fits[shape] = dict(dev=dev, coefs=coefs, k=k, deff=at(design, float(grid[k]), coefs[k])[3])
     crit = stats.chi2.ppf(1 - alpha, 1)
     two = fits["two slopes"]
     better = (fits["flat"]["dev"].min() - two["dev"].min()) / two["deff"] > crit
     shape = "two slopes" if better else "flat"
-    dev, k, b, p, V, j, deff = (fits[shape][key] for key in ("dev", "k", "b", "p", "V", "j", "deff"))
+    design, (dev, coefs, k, deff) = shapes[shape], (fits[shape][key] for key in ("dev", "coefs", "k", "deff"))
     empty = dict(threshold=np.nan, threshold_ci_low=np.nan, threshold_ci_high=np.nan, effect_above=np.nan,
                  effect_above_ci_low=np.nan, effect_above_ci_high=np.nan, p_kink=1.0)
     if k in (0, len(grid) - 1):
         return empty
-    tau = float(grid[k])
-    inside = grid[(dev - dev[k]) / deff <= crit]
     # against no breakpoint: the linear model (two slopes nest it; flat-below has as many parameters)
     p_kink = min(1.0, len(grid) * float(stats.chi2.sf(max(d_lin - dev[k], 0.0) / deff, 1)))
     if not p_kink < alpha:
         return empty | {"p_kink": p_kink}
+    # refine to whole seconds from one grid step below the interval to one step above it
+    inside = np.flatnonzero((dev - dev[k]) / deff <= crit)
+    lo, hi = grid[max(inside.min() - 1, 0)], grid[min(inside.max() + 1, len(grid) - 1)]
+    fine = np.setdiff1d(np.arange(np.ceil(lo), np.floor(hi) + 1.0), grid)
+    if len(fine):
+        dev_f, coefs_f = profile(design, fine, coefs[k])
+        order = np.argsort(np.concatenate([grid, fine]))
+        grid = np.concatenate([grid, fine])[order]
+        dev = np.concatenate([dev, dev_f])[order]
+        coefs = [(coefs + coefs_f)[i] for i in order]
+        k = int(np.argmin(dev))
+    tau, b = float(grid[k]), coefs[k]
+    p, V, j, deff = at(design, tau, b)
+    inside = grid[(dev - dev[k]) / deff <= crit]
     above = b[j] + (b[1] if shape == "two slopes" else 0.0)
     var = V[j, j] + ((V[1, 1] + 2 * V[1, j]) if shape == "two slopes" else 0.0)
     beyond = w > tau
@@ -600,7 +636,23 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     z = stats.norm.ppf(1 - alpha / 2)
     return dict(threshold=tau, threshold_ci_low=float(inside.min()), threshold_ci_high=float(inside.max()),
                 effect_above=slope, effect_above_ci_low=slope - z * se, effect_above_ci_high=slope + z * se,
-                p_kink=p_kink)
+                p_kink=p_kink, shape=shape)
+
+
+def _slope_beyond(data, found: dict, others, flist, n_fixef: int, step: float, alpha: float) -> dict:
+    """The slope beyond a breakpoint found elsewhere, in the outcome's own unit: the linear model with
+    the hinge at that breakpoint (and the wait itself when the shape has a slope below)."""
+    w = data["wait_s"].to_numpy(dtype=float)
+    cols = pd.DataFrame({"hinge": np.maximum(w - found["threshold"], 0.0)})
+    if found.get("shape") == "two slopes":
+        cols["wait_s"] = w
+    cols = pd.concat([cols, data[others].reset_index(drop=True)], axis=1)
+    names, beta, V, G = _fit_lpm(data, cols, flist, n_fixef)
+    idx = [names.index(c) for c in ("hinge", "wait_s") if c in names]
+    slope = float(sum(beta[i] for i in idx)) * step
+    se = math.sqrt(max(float(sum(V[i, j] for i in idx for j in idx)), 0.0)) * step
+    q = stats.t.ppf(1 - alpha / 2, G - 1)
+    return {"effect_above": slope, "effect_above_ci_low": slope - q * se, "effect_above_ci_high": slope + q * se}
 
 
 def _threshold(data: pd.DataFrame, x: str, others: list[str], absorbed: list[str], step: float,
@@ -634,7 +686,7 @@ def _threshold(data: pd.DataFrame, x: str, others: list[str], absorbed: list[str
     else:
         proj = lambda a: a  # noqa: E731
     ry, rw = proj(base[:, 0]), proj(base[:, 1])
-    cl = data["cell"].to_numpy()
+    cl = data["cluster"].to_numpy()
     G = int(cl.max()) + 1
     sums = lambda v: np.bincount(cl, weights=v, minlength=G)  # noqa: E731
     Sww, Swy, Syy = sums(rw * rw), sums(rw * ry), sums(ry * ry)

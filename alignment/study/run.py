@@ -175,6 +175,7 @@ def _contact_effect(study: Study, kpi: str, fit) -> dict | None:
     ns = natural_step(kpi, getattr(study, "units", None) or {})
     outcome = study.outcome.upper()
     unit = fit.coding.unit
+    points = unit if outcome in unit else f"{outcome} {unit}"     # "NPS points", "CSAT top-2-box ..."
     ci = int(round((1 - fit.alpha) * 100))
     threshold = [None, None]
     if row["variable"] in ("wait_s", "handle_s"):
@@ -182,23 +183,24 @@ def _contact_effect(study: Study, kpi: str, fit) -> dict | None:
         if np.isfinite(row["threshold"]):
             e, lo, hi = row["effect_above"], row["effect_above_ci_low"], row["effect_above_ci_high"]
             threshold = [_f(row["threshold_ci_low"]), _f(row["threshold_ci_high"])]
-            words = (f"each {ns.step:g} s a customer waits beyond {row['threshold']:.0f} s (95 % CI "
+            words = (f"each {ns.step:g} s a customer waits beyond {row['threshold']:.0f} s ({ci} % CI "
                      f"{row['threshold_ci_low']:.0f}-{row['threshold_ci_high']:.0f} s) "
-                     f"{'costs' if e < 0 else 'adds'} {abs(e):.2g} {outcome} {unit} ({ci} % CI "
+                     f"{'costs' if e < 0 else 'adds'} {abs(e):.2g} {points} ({ci} % CI "
                      f"{_signed(lo)} to {_signed(hi)})")
         else:
             whose = "waits" if row["variable"] == "wait_s" else "is handled"
             words = (f"each {ns.step:g} s longer a customer {whose} goes with {abs(e):.2g} "
-                     f"{'fewer' if e < 0 else 'more'} {outcome} {unit} ({ci} % CI {_signed(lo)} to {_signed(hi)})")
-        per = f"{outcome} {unit} per {ns.step:g} s of the customer's own {'wait' if row['variable'] == 'wait_s' else 'handle time'}"
+                     f"{'fewer' if e < 0 else 'more'} {points} ({ci} % CI {_signed(lo)} to {_signed(hi)})")
+        own = "wait" if row["variable"] == "wait_s" else "handle time"
+        per = f"{points} per {ns.step:g} s of the customer's own {own}"
     else:
         share = ns.step / 100.0
         e, lo, hi = row["effect"] * share, row["ci_low"] * share, row["ci_high"] * share
         what = MEASURES[row["variable"]][2]
         words = (f"each extra percentage point of {ns.label} goes with {abs(e):.2g} {'more' if e > 0 else 'fewer'} "
-                 f"{outcome} {unit} ({ci} % CI {_signed(lo)} to {_signed(hi)}); contact by contact, {what}: "
+                 f"{points} ({ci} % CI {_signed(lo)} to {_signed(hi)}); contact by contact, {what}: "
                  f"{row['effect']:+.3g}")
-        per = f"{outcome} {unit} per percentage point of {ns.label}"
+        per = f"{points} per percentage point of {ns.label}"
     return {"effect": _f(e), "effect_ci": [_f(lo), _f(hi)], "effect_unit": per, "effect_phrase": words,
             "threshold": _f(row["threshold"]), "threshold_ci": threshold}
 

@@ -176,7 +176,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         searched = list(range(max_lag + 1)) if lags is None else sorted({lags[kpi]})
         training = correlate(fit_on, outcome, [kpi], by=by, lags=searched, scope=base, grain=grain, time=time,
                              covariates=covariates, weights=wcol, drop_low_responses=False).table
-        lag = lags[kpi] if lags is not None else _best_lag(training)
+        crow, ctest = contact.rows(kpi) if contact is not None else (None, None)
+        # a customer's own contact speaks for the same period: contact evidence is at lag 0
+        lag = 0 if crow is not None else lags[kpi] if lags is not None else _best_lag(training)
         tried = tuple(sorted(set(range(max_lag + 1)) | {lag}))
         scopes = [base, f"{base}_detrended", f"{base}_differenced", "pooled"]
         if by:
@@ -190,7 +192,8 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
                      cor=cor, pairs=pairs, max_lag=max_lag, base=base, weights=w_all,
                      covariates=tuple(covariates), evidence=evidence, tried=tried, train_end=start)
         setup[kpi] = {"scope": base, "evidence": evidence, "controls": list(covariates),
-                      "lag_chosen_on": "training periods" if start is not None else "all periods"}
+                      "lag_chosen_on": "the contact-level model (lag 0)" if crow is not None else
+                      "training periods" if start is not None else "all periods"}
         train_row = training[training["lag"] == lag]
         train_row = train_row.iloc[0] if len(train_row) else None
         _sign_and_slope(d, train_row, pairs if start is None else pairs[pairs["t"] < start])
@@ -203,7 +206,6 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
                                  wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
         kpi_rules = rules
-        crow, ctest = contact.rows(kpi) if contact is not None else (None, None)
         result.pop("contact", None)
         if crow is not None:
             result = {"contact": contact_check(crow, thresholds.alpha, outcome), **result,
