@@ -487,6 +487,8 @@ class ContactFamily:
     shock_sd: float = 0.30         # sd of the period shock of the CX logit (common to all queues)
     shock_corr: float = -0.7       # its correlation with the common wait level
     tail_sd: float = 0.0           # lognormal multiplier of each wait (heavier tail when > 0)
+    day_sd: float = 0.0            # sd of a day shock common to all queues inside a week (an incident
+                                   # day: longer waits and lower CX of its own), week grain only
     tuned: bool = True             # the family the settings were chosen on
 
 
@@ -495,6 +497,7 @@ CONTACT_FAMILIES = {
     "day8": ContactFamily(grain="day", queues=8, periods=364, surveys=12.0, tuned=False),
     "heavy": ContactFamily(tail_sd=0.9, common_sd=0.5, shock_sd=0.5, shock_corr=-0.9, tuned=False),
     "week2short": ContactFamily(queues=2, periods=26, surveys=60.0, tuned=False),
+    "week4days": ContactFamily(day_sd=0.5, tuned=False),
 }
 
 
@@ -525,6 +528,10 @@ def contact_world(fam: ContactFamily, ss: np.random.SeedSequence, beta: float = 
     peak = np.exp(-((hour - 11.0) ** 2) / 8.0)
     queued = rng.random(n) < 0.55
     mult = np.exp(fam.tail_sd * rng.standard_normal(n) - fam.tail_sd ** 2 / 2) if fam.tail_sd else 1.0
+    # each survey's local day (inside its week at week grain): the contact model's day effects
+    day = rng.integers(0, 7, n) if fam.grain == "week" else np.zeros(n, dtype=int)
+    z_day = rng.standard_normal((T, 7))[t, day] if fam.day_sd else np.zeros(n)
+    mult = mult * np.exp(fam.day_sd * z_day)
     wait = np.round(np.where(queued, np.exp(level[q, t] + 0.3 * peak) * rng.exponential(1.0, n) * mult, 0.0))
     weight = _REASON_SHARE * np.exp(tilt[q, t][:, None] * _REASON_CX[None, :])
     cdf = np.cumsum(weight / weight.sum(axis=1, keepdims=True), axis=1)
@@ -533,10 +540,16 @@ def contact_world(fam: ContactFamily, ss: np.random.SeedSequence, beta: float = 
     handle = np.round(300.0 * np.exp(cx - 0.55 ** 2 / 2 + 0.55 * rng.standard_normal(n)))
     resolved = (rng.random(n) < 0.75).astype(float)
     eta = (1.0 + 0.2 * (q - (Q - 1) / 2) + shock[t] - 2.0 * (cx - _REASON_SHARE @ _REASON_CX)
-           + 2.0 * (resolved - 0.75) + 0.1 * peak + beta * np.maximum(wait - CONTACT_THRESHOLD_S, 0.0))
+           + 2.0 * (resolved - 0.75) + 0.1 * peak + beta * np.maximum(wait - CONTACT_THRESHOLD_S, 0.0)
+           - fam.day_sd * z_day)
     top = eta + rng.logistic(0.0, 1.0, n) > 0
-    return pd.DataFrame({"period": t, "queue": q, "hour": hour, "wait_s": wait, "handle_s": handle,
-                         "resolved": resolved, "reason": reason, "csat": np.where(top, 5, 2)})
+    step = 7 if fam.grain == "week" else 1
+    ts = (pd.Timestamp("2025-01-06") + pd.to_timedelta(t * step + day, unit="D")
+          + pd.to_timedelta(hour, unit="h"))
+    if os.environ.get("CONTACT_BY_PERIOD"):   # measure the segment x period fixed effects instead
+        ts = None
+    return pd.DataFrame({"period": t, "queue": q, **({"contact_ts": ts} if ts is not None else {}), "hour": hour, "wait_s": wait,
+                         "handle_s": handle, "resolved": resolved, "reason": reason, "csat": np.where(top, 5, 2)})
 
 
 def _logit_profile_threshold(frame, others=("handle_s", "resolved"), controls=("hour", "reason")):
