@@ -122,11 +122,12 @@ def test_contact_model_api_takes_a_study_a_panel_or_a_frame():
 
 
 def _row(effect, se, n=5000, clusters=150, variable="wait_s"):
-    q = 1.976
+    from scipy import stats
+    q = stats.t.ppf(0.975, clusters - 1)
     return pd.Series({"kpi": "asa", "variable": variable, "effect": effect, "se": se, "ci_low": effect - q * se,
-                      "ci_high": effect + q * se, "p_value": float(2 * __import__("scipy").stats.t.sf(
-                          abs(effect / se), clusters - 1)), "n_surveys": n, "n_clusters": clusters,
-                      "effect_unit": "top-2-box percentage points", "step": 10.0})
+                      "ci_high": effect + q * se, "p_value": float(2 * stats.t.sf(abs(effect / se), clusters - 1)),
+                      "n_surveys": n, "n_clusters": clusters, "effect_unit": "top-2-box percentage points",
+                      "step": 10.0})
 
 
 def test_contact_checks_pass_reverse_and_plan():

@@ -579,9 +579,9 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     def profile(design, taus, b):
         dev, coefs = [], []
         for tau in taus:
-            b, _ = _irls(y, off, design(tau), b)
+            b, p = _irls(y, off, design(tau), b)
             coefs.append(b.copy())
-            dev.append(_deviance(y, 1 / (1 + np.exp(-(off + design(tau) @ b)))))
+            dev.append(_deviance(y, p))
         return np.array(dev), coefs
 
     def at(design, tau, b):

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from .. import catalog
+from ..validation.checks import CHECKS
 
 CX = ("csat", "nps", "ces", "cis")
-CHECKS = ("contact", "within_segment", "trend", "placebo", "lag", "holdout", "stability", "intervention")
 CHECK_TITLES = {"contact": "contact by contact", "within_segment": "within segment", "trend": "trend", "placebo": "placebo", "lag": "lag",
                 "holdout": "holdout", "stability": "stability", "intervention": "intervention"}
 EVIDENCE_WORDS = {"contact": "each survey against its own contact (contact-level model)",

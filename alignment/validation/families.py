@@ -132,9 +132,9 @@ def _contact_family(out: dict, members, on_contact, rows: dict, contact, alpha: 
     fit = contact.train.table.set_index("kpi")
     t = {m: abs(fit.loc[m, "effect"] / fit.loc[m, "se"]) if fit.loc[m, "se"] > 0 else 0.0 for m in on_contact}
     carrier = max(on_contact, key=lambda m: t[m])
-    joint_with = {"wait_s": {"handle_s", "transferred", "resolved"},
-                  "answered_within_t": {"handle_s", "transferred", "resolved"}}
-    together = joint_with.get(fit.loc[carrier, "variable"], {"wait_s", "handle_s", "transferred", "resolved"})
+    # the measures fitted with the carrier's: the wait and answered-within-threshold fits share the rest
+    together = {"handle_s", "transferred", "resolved"} | (
+        set() if fit.loc[carrier, "variable"] in ("wait_s", "answered_within_t") else {"wait_s"})
     joint = {m: {"coef": float(fit.loc[m, "effect"]), "se": float(fit.loc[m, "se"]),
                  "p_value": float(fit.loc[m, "p_value"]), "t_train": float(t[m])} for m in on_contact}
     p_joint = min(1.0, len(joint) * min(v["p_value"] for v in joint.values()))

@@ -173,11 +173,11 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             covariates = list(cal.columns)
         # lags, signs and slopes come from the training periods only, frozen before the holdout
         fit_on = train_data if train_data is not None else data
-        searched = list(range(max_lag + 1)) if lags is None else sorted({lags[kpi]})
+        crow, ctest = contact.rows(kpi) if contact is not None else (None, None)
+        # a customer's own contact speaks for the same period: contact evidence is at lag 0, no search
+        searched = [0] if crow is not None else list(range(max_lag + 1)) if lags is None else sorted({lags[kpi]})
         training = correlate(fit_on, outcome, [kpi], by=by, lags=searched, scope=base, grain=grain, time=time,
                              covariates=covariates, weights=wcol, drop_low_responses=False).table
-        crow, ctest = contact.rows(kpi) if contact is not None else (None, None)
-        # a customer's own contact speaks for the same period: contact evidence is at lag 0
         lag = 0 if crow is not None else lags[kpi] if lags is not None else _best_lag(training)
         tried = tuple(sorted(set(range(max_lag + 1)) | {lag}))
         scopes = [base, f"{base}_detrended", f"{base}_differenced", "pooled"]
