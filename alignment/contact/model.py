@@ -18,14 +18,17 @@ Here each survey is one observation, with the contact it rates:
 * standard errors are clustered by segment x period (CRV1, t with G - 1 degrees of freedom).
 
 pyfixest sweeps out the high-dimensional fixed effects (its alternating-projections demeaning,
-which also serves the threshold search) and fits the logit (``feglm``); least squares and the
-clustered sandwich on the demeaned columns are a few lines here (see :func:`_lpm` for why not
-``feols``, whose numbers the tests check them against).
-The threshold on the customer's own wait is a continuous hinge (a slope below and a slope above
-a breakpoint), found by profiling the residual sum of squares over a grid, with a cluster
-bootstrap (the breakpoint re-estimated in every replicate) for its interval and for the slope
-above it. The threshold is reported when the change of slope at it is significant after a
-Bonferroni correction over the grid.
+weighted where a logit needs it); least squares, the logit (IRLS on the demeaned columns, every
+factor absorbed) and the clustered sandwiches on the demeaned columns are a few lines here (see
+:func:`_fit_lpm` for why not ``feols``, and :func:`_fit_logit`; the tests check them against
+``feols`` and against statsmodels with explicit dummies). An ordinal score has, beside the linear
+fit in points, a stacked fixed-effects ordered logit (:func:`_fe_ologit`).
+The threshold on the customer's own wait is a continuous hinge on the logit scale of a yes/no
+reading (flat below the breakpoint unless a slope below fits significantly better), profiled
+over a grid with a profile-likelihood interval adjusted for the clustering, and reported when
+the change of slope is significant after a Bonferroni correction over the grid
+(:func:`_threshold_logit`); a score with no yes/no reading falls back to a least-squares hinge
+with a cluster bootstrap (:func:`_threshold`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..catalog.codings import CODINGS
 from ..exceptions import OptionError, SmallSampleWarning
 
 #: Each contact-level measure and the KPI it speaks for, with the step its effect is quoted per.
@@ -51,7 +55,6 @@ MEASURES = {
 }
 #: The KPI each measure speaks for.
 KPI_OF = {m: kpi for m, (kpi, _, _) in MEASURES.items()}
-CODINGS = ("auto", "top_box", "mean", "nps", "promoters", "detractors")
 TABLE = ["kpi", "variable", "effect", "ci_low", "ci_high", "p_value", "threshold", "threshold_ci_low",
          "threshold_ci_high", "n_surveys", "se", "step", "effect_unit", "n_clusters", "effect_above",
          "effect_above_ci_low", "effect_above_ci_high", "p_kink", "effect_logit", "ci_low_logit",
@@ -94,9 +97,10 @@ def coding(outcome: str, metric=None, kind: str = "auto") -> Coding:
         The survey score column (``csat``, ``nps``, ``ces``, a composite ...).
     metric : SurveyMetric or CompositeScore, optional
         Its declaration; default the built-in one of that name, else a mean score.
-    kind : {"auto", "top_box", "mean", "nps", "promoters", "detractors"}
+    kind : {"auto", "top_box", "mean", "ordinal", "nps", "promoters", "detractors"}
         ``auto``: top box for a metric with a top box (CSAT: 4-5 of 1-5), NPS coding for an NPS
-        metric, the score itself otherwise.
+        metric, the score itself otherwise. ``ordinal``: the score's categories in order (CSAT
+        1-5), fitted linearly in points and by a fixed-effects ordered logit beside it.
 
     Examples
     --------
@@ -128,7 +132,7 @@ def coding(outcome: str, metric=None, kind: str = "auto") -> Coding:
         return Coding(kind, f"percentage points of {kind}", True, None, kind == "promoters")
     scale = getattr(metric, "scale", None)
     unit = f"points ({scale[0]:g}-{scale[1]:g})" if scale else "points"
-    return Coding("mean", unit, False, tuple(box) if box is not None else None, higher)
+    return Coding(kind, unit, False, tuple(box) if box is not None else None, higher)
 
 
 @dataclass
@@ -345,12 +349,21 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     rows = {}
     fe_logit = None     # one fixed-effects logit serves the logit reading and the threshold search
     if code.binary and waits and (logit or (threshold and "wait_s" in waits)):
-        fe_logit, why = _fe_logit(data, waits, absorbed)
+        fe_logit, why = _fe_logit(data, waits, flist, n_fixef)
         if why:
             notes.append(why)
+    ordered = None      # the ordinal coding's ordered logit, beside the linear model in points
+    if code.kind == "ordinal" and logit:
+        ordered, why = _fe_ologit(data, fits[0] if fits else [], flist, n_fixef, alpha, steps)
+        if why:
+            notes.append(why)
+        else:
+            notes.append(ordered.pop("note"))
     for i, xs in enumerate(fits):
         est = _lpm(data, xs, flist, n_fixef, alpha)
-        lg = _logit_rows(fe_logit, xs, data, alpha) if (logit and i == 0 and fe_logit is not None) else {}
+        lg = _logit_rows(fe_logit, xs, alpha) if (logit and i == 0 and fe_logit is not None) else {}
+        if i == 0 and ordered is not None:
+            lg = ordered
         for v in xs:
             if v in rows or v not in est:
                 continue
@@ -367,7 +380,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
             # a score on a wider scale: locate the breakpoint on its yes/no reading (promoters of an
             # NPS, the top box), where a logit hinge fits; the slope beyond it in the score's own unit
             yes = data.assign(y=data["y_yes"])
-            fit_yes, _ = _fe_logit(yes, waits, absorbed)
+            fit_yes, _ = _fe_logit(yes, waits, flist, n_fixef)
             found = _threshold_logit(yes, "wait_s", fit_yes, steps["wait_s"], alpha) if fit_yes is not None else None
             if found is not None and np.isfinite(found["threshold"]):
                 found |= _slope_beyond(data, found, others, flist, n_fixef, steps["wait_s"], alpha)
@@ -416,7 +429,7 @@ def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fix
     results.json must be byte-identical.) Returns the names kept (a column with no variation
     within cells is dropped), the coefficients, their covariance and the clusters' count.
     """
-    from pyfixest.estimation import demean
+    from pyfixest.core import demean
     raw = np.column_stack([data["y"].to_numpy(dtype=float), columns.to_numpy(dtype=float)])
     M, _ = demean(np.ascontiguousarray(raw), flist, np.ones(len(data)), tol=1e-10, maxiter=100_000)
     y, X = M[:, 0], M[:, 1:]
@@ -473,47 +486,150 @@ def _wait_curve(data: pd.DataFrame, others: list[str], flist: np.ndarray, n_fixe
     return pd.DataFrame({"wait_s": grid, "effect": effect, "ci_low": effect - q * se, "ci_high": effect + q * se})
 
 
-#: The logit reading puts the controls in as dummies (one fixed effect, the cell, keeps pyfixest's
-#: estimates reproducible to the last digit); beyond this many dummies it is left out.
-MAX_LOGIT_DUMMIES = 200
+@dataclass(frozen=True)
+class _Logit:
+    """A fixed-effects logit: slopes, their clustered errors, and each survey's linear predictor
+    (NaN for the surveys of cells that are all yes or all no, which carry no information)."""
+
+    coef: pd.Series
+    se: pd.Series
+    eta: np.ndarray
 
 
-def _fe_logit(data, xs, absorbed):
-    """The fixed-effects logit of a yes/no outcome (pyfixest ``feglm``: the cell as fixed effect, the
-    other absorbed factors as dummies), or None and the reason it was not fitted."""
-    import pyfixest as pf
-    dummies = sum(int(data[a].max()) for a in absorbed[1:])
-    if dummies > MAX_LOGIT_DUMMIES:
-        return None, (f"no logit reading: its controls would need {dummies} dummies (more than "
-                      f"{MAX_LOGIT_DUMMIES}); the wait threshold comes from the linear model")
-    rhs = " + ".join([*xs, *(f"C({a})" for a in absorbed[1:])])
+def _fit_logit(y: np.ndarray, columns: pd.DataFrame, flist: np.ndarray, cell: np.ndarray,
+               cluster: np.ndarray, n_fixef: int) -> _Logit:
+    """Logit of a 0/1 ``y`` on ``columns`` with every factor of ``flist`` as fixed effects.
+
+    Iteratively reweighted least squares in which each step sweeps the fixed effects out of the
+    working response and the columns by pyfixest's weighted alternating projections (the
+    algorithm of fixest's ``feglm`` and Stata's ``ppmlhdfe``), so that no fixed effect is ever a
+    dummy. Cells (the first factor) that are all yes or all no are left out, as ``feglm`` does.
+    Errors are CRV1 by ``cluster`` with pyfixest's small-sample factor, G / (G - 1) x
+    (n - 1) / (n - k), k as in :func:`_fit_lpm`; the tests check the estimates and errors
+    against pyfixest's ``feglm`` with the same model.
+    """
+    from pyfixest.core import demean
+    total = np.bincount(cell, weights=y)
+    size = np.bincount(cell)
+    rows = ((total > 0) & (total < size))[cell]
+    yy, X, fl, cl = y[rows], columns.to_numpy(dtype=float)[rows], flist[rows], cluster[rows]
+    names = list(columns.columns)
+    mu = (yy + 0.5) / 2
+    eta = np.log(mu / (1 - mu))
+    dev = np.inf
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-eta))
+        W = np.maximum(p * (1 - p), 1e-12)
+        z = eta + (yy - p) / W
+        M, _ = demean(np.ascontiguousarray(np.column_stack([z, X])), fl, W, tol=1e-10, maxiter=100_000)
+        zt, Xt = M[:, 0], M[:, 1:]
+        sw = np.sqrt(W)
+        b = np.linalg.lstsq(Xt * sw[:, None], zt * sw, rcond=None)[0]
+        eta = z - (zt - Xt @ b)
+        p = np.clip(1 / (1 + np.exp(-eta)), 1e-15, 1 - 1e-15)
+        new = float(-2 * np.sum(yy * np.log(p) + (1 - yy) * np.log(1 - p)))
+        if abs(new - dev) / (0.1 + abs(new)) < 1e-11:
+            break
+        dev = new
+    else:
+        raise np.linalg.LinAlgError("the fixed-effects logit did not converge")
+    p = 1 / (1 + np.exp(-eta))
+    W = p * (1 - p)
+    Xt, _ = demean(np.ascontiguousarray(X), fl, W, tol=1e-10, maxiter=100_000)
+    bread = np.linalg.inv((Xt * W[:, None]).T @ Xt)
+    cl = pd.factorize(cl)[0]
+    G, n, k = int(cl.max()) + 1, len(yy), len(names) + n_fixef
+    g = np.column_stack([np.bincount(cl, weights=Xt[:, j] * (yy - p), minlength=G) for j in range(len(names))])
+    V = bread @ (g.T @ g) @ bread * (G / (G - 1)) * ((n - 1) / max(n - k, 1))
+    full = np.full(len(y), np.nan)
+    full[rows] = eta
+    return _Logit(coef=pd.Series(b, index=names), se=pd.Series(np.sqrt(np.maximum(np.diag(V), 0.0)), index=names),
+                  eta=full)
+
+
+def _fe_logit(data, xs, flist, n_fixef):
+    """The fixed-effects logit of the yes/no outcome on ``xs`` (:func:`_fit_logit`), or None and the
+    reason it was not fitted."""
+    y = (data["y"].to_numpy() > 0).astype(float)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = pf.feglm(f"y ~ {rhs} | cell", data=data.assign(y=(data["y"] > 0).astype(float)),
-                           family="logit", vcov={"CRV1": "cluster"})
-            # feglm drops the surveys of cells it cannot fit (all yes or all no): NaN there, as for the rows below
-            fit.eta = np.full(len(data), np.nan)
-            fit.eta[fit._data.index.to_numpy()] = np.asarray(fit.predict(type="link"), dtype=float)
-    except Exception:  # separation or non-convergence: the linear reading stands alone
+        with np.errstate(all="ignore"):
+            fit = _fit_logit(y, data[xs], flist, data["cell"].to_numpy(), data["cluster"].to_numpy(), n_fixef)
+    except np.linalg.LinAlgError:  # separation or non-convergence: the linear reading stands alone
+        return None, "no logit reading: the fixed-effects logit did not converge"
+    if not np.all(np.isfinite(fit.coef)):
         return None, "no logit reading: the fixed-effects logit did not converge"
     return fit, None
 
 
-def _logit_rows(fit, xs, data, alpha) -> dict:
-    """Average marginal effects of the logit, in the outcome's percentage points (per unit of x)."""
-    coef, se = fit.coef(), fit.se()
-    y01 = (data["y"] > 0).astype(float)
-    p = np.clip(y01.groupby(data["cell"]).transform("mean").to_numpy(), 1e-6, 1 - 1e-6)
-    scale = 100.0 * float(np.mean(p * (1 - p)))
+def _logit_rows(fit: _Logit, xs, alpha, factor: float = 100.0, weight=1.0, n: int | None = None) -> dict:
+    """Average marginal effects of the logit, in the outcome's percentage points (per unit of x):
+    ``b x factor x sum(weight p (1 - p)) / n`` over every survey (those of cells all yes or all no
+    count as 0; ``n`` the surveys, default one per row)."""
+    p = 1 / (1 + np.exp(-fit.eta))
+    scale = factor * float(np.nansum(weight * p * (1 - p))) / (n or len(p))
     z = stats.norm.ppf(1 - alpha / 2)
     out = {}
     for v in xs:
-        if v in coef.index and np.isfinite(se[v]):
-            out[v] = {"effect_logit": coef[v] * scale, "ci_low_logit": (coef[v] - z * se[v]) * scale,
-                      "ci_high_logit": (coef[v] + z * se[v]) * scale,
-                      "p_value_logit": float(2 * stats.norm.sf(abs(coef[v] / se[v])))}
+        if v in fit.coef.index and np.isfinite(fit.se[v]) and fit.se[v] > 0:
+            b, se = float(fit.coef[v]), float(fit.se[v])
+            out[v] = {"effect_logit": b * scale, "ci_low_logit": (b - z * se) * scale,
+                      "ci_high_logit": (b + z * se) * scale, "p_value_logit": float(2 * stats.norm.sf(abs(b / se)))}
     return out
+
+
+#: An ordinal score with more categories than this is fitted linearly only (each cut adds a copy
+#: of the surveys to the stacked ordered logit).
+MAX_ORDINAL_LEVELS = 11
+
+
+def _fe_ologit(data, xs, flist, n_fixef, alpha, steps):
+    """The fixed-effects ordered logit of an ordinal score, as average marginal effects on it.
+
+    Each cut c of the score (y >= c, for every category c but the lowest) is a yes/no outcome
+    with fixed effects of its own (cell x cut) and common slopes; the copies are stacked and
+    fitted as one logit (:func:`_fit_logit`), with errors clustered by the surveys' segment x
+    period, so that the copies of a survey are one cluster's. This is the "blow-up and cluster"
+    estimator of Baetschmann, Staub and Winkelmann (2015), with the unconditional fixed-effects
+    logit in place of the conditional one: under proportional odds its slopes are the ordered
+    logit's, and it needs no cut-point to be the same in every cell. The average marginal
+    effect on the expected score is ``b x mean_i sum_c gap_c p_ic (1 - p_ic)``, gap_c being the
+    distance between category c and the one below (1 on a 1-5 scale). Returns
+    ``{variable: {effect_logit, ci_low_logit, ci_high_logit, p_value_logit}}`` (per unit of the
+    variable) with a ``note`` giving the odds ratios per step, or None and why not.
+    """
+    y = data["y"].to_numpy(dtype=float)
+    levels = np.unique(y)
+    if len(levels) < 3:
+        return None, "no ordered logit: the score has fewer than three categories (the linear model stands alone)"
+    if len(levels) > MAX_ORDINAL_LEVELS:
+        return None, (f"no ordered logit: the score has {len(levels)} categories (more than "
+                      f"{MAX_ORDINAL_LEVELS}); the linear model in points stands alone")
+    if not xs:
+        return None, None
+    cuts = levels[1:]
+    n, cell = len(data), data["cell"].to_numpy()
+    ncell = int(cell.max()) + 1
+    stack = lambda a: np.concatenate([a] * len(cuts))  # noqa: E731
+    cellcut = np.concatenate([cell + j * ncell for j in range(len(cuts))])
+    fl = np.column_stack([cellcut, stack(flist[:, 1:])]).astype(np.uint64)
+    columns = pd.DataFrame({v: stack(data[v].to_numpy(dtype=float)) for v in xs})
+    try:
+        with np.errstate(all="ignore"):
+            fit = _fit_logit(np.concatenate([(y >= c).astype(float) for c in cuts]), columns, fl, cellcut,
+                             stack(data["cluster"].to_numpy()), n_fixef)
+    except np.linalg.LinAlgError:  # separation or non-convergence: the linear reading stands alone
+        return None, "no ordered logit: the fixed-effects ordered logit did not converge"
+    out = _logit_rows(fit, xs, alpha, factor=1.0, weight=np.repeat(np.diff(levels), n), n=n)
+    z = stats.norm.ppf(1 - alpha / 2)
+    ratios = []
+    for v in out:
+        b, se, st = float(fit.coef[v]), float(fit.se[v]), steps.get(v, 1.0)
+        ratios.append(f"{v} {math.exp(b * st):.3g} [{math.exp((b - z * se) * st):.3g}, "
+                      f"{math.exp((b + z * se) * st):.3g}] per {st:g}")
+    out["note"] = ("ordered logit (proportional odds; each cut of the score with its own fixed effects, "
+                   "stacked and clustered): odds ratios of a higher score " + "; ".join(ratios)
+                   + "; its average marginal effects on the score are the logit columns")
+    return out, None
 
 
 def _wait_grid(w: np.ndarray) -> np.ndarray:
@@ -565,7 +681,7 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     if len(grid) < 5:
         return None
     y = (data["y"].to_numpy() > 0).astype(float)
-    eta, bw = fit.eta, float(fit.coef()[x])
+    eta, bw = fit.eta, float(fit.coef[x])
     ok = np.isfinite(eta)
     y, w, off, cl = y[ok], w[ok], eta[ok] - bw * w[ok], data["cluster"].to_numpy()[ok]
     G = int(cl.max()) + 1
@@ -664,7 +780,7 @@ def _threshold(data: pd.DataFrame, x: str, others: list[str], absorbed: list[str
     with the clusters; the bootstrap resamples clusters with the partialling held at its
     full-sample fit, re-estimating the breakpoint in each replicate.
     """
-    from pyfixest.estimation import demean
+    from pyfixest.core import demean
     w = data[x].to_numpy(dtype=float)
     grid = _wait_grid(w)
     empty = dict(threshold=np.nan, threshold_ci_low=np.nan, threshold_ci_high=np.nan, effect_above=np.nan,

@@ -51,7 +51,9 @@ class Study:
     ``contact_model`` (``[study] contact_model``): None (the default) fits the contact-level model
     (:func:`alignment.contact_model`) when the surveys link to contacts, True demands it, False
     turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
-    columns it controls for.
+    columns it controls for; ``contact_coding`` (``[study] contact_coding``) how the score is its
+    outcome (:func:`alignment.contact.coding`: ``auto``, ``top_box``, ``mean``, ``ordinal``, ``nps``,
+    ``promoters``, ``detractors``).
 
     Examples
     --------
@@ -90,9 +92,14 @@ class Study:
     families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     contact_model: bool | None = None
     contact_controls: tuple[str, ...] = ()
+    contact_coding: str = "auto"
 
     def __post_init__(self):
         where = self.source
+        from ..catalog.codings import CODINGS
+        if self.contact_coding not in CODINGS:
+            raise StudyError(f"must be one of {', '.join(repr(c) for c in CODINGS)}. Got {self.contact_coding!r} "
+                             f"instead.", source=where, key="study.contact_coding")
         if self.contact_model is not None and not isinstance(self.contact_model, bool):
             raise StudyError(f"must be true or false. Got {self.contact_model!r} instead.", source=where,
                              key="study.contact_model")
@@ -230,7 +237,7 @@ _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "intervent
              "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
-               "calendar", "contact_model", "contact_controls"}
+               "calendar", "contact_model", "contact_controls", "contact_coding"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
@@ -392,7 +399,8 @@ def load_study(path) -> Study:
                                                                                   "responses"),
             calendar=calendar, units=units, families=families,
             contact_model=r.get(s, "contact_model", "study", bool),
-            contact_controls=r.strings(s, "contact_controls", "study"))
+            contact_controls=r.strings(s, "contact_controls", "study"),
+            contact_coding=r.get(s, "contact_coding", "study", str, "auto"))
     except StudyError:
         raise
     except OptionError as error:

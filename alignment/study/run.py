@@ -138,7 +138,7 @@ def study_contact_model(study: Study, panel, holdout_start, kpis):
     variables = [m for m in MEASURES if m in frame and KPI_OF[m] in kpis]
     declared = {m.name: m for m in study.survey_metrics}
     common = dict(by=study.by, variables=variables, contact_controls=study.contact_controls,
-                  metric=declared.get(study.outcome), alpha=study.validation.alpha, seed=study.seed,
+                  coding_kind=study.contact_coding, metric=declared.get(study.outcome), alpha=study.validation.alpha, seed=study.seed,
                   steps=_contact_steps(study, variables))
     first = period_start(pd.Series([pd.Timestamp(holdout_start)]), study.grain).iloc[0]
     train, test = frame[frame["period"] < first], frame[frame["period"] >= first]
