@@ -1,7 +1,8 @@
 """The ``alignment`` command line: thin wrappers around the public functions.
 
 Exit codes: 0 success; 2 a user mistake (one line on stderr, no traceback);
-1 an internal error (set ALIGNMENT_DEBUG=1 to see the traceback).
+1 an internal error (set ALIGNMENT_DEBUG=1 to see the traceback); 141 (128 + SIGPIPE, as a shell
+reports it) when the reader of stdout went away (``alignment check ... | head``), quietly.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import traceback
 import warnings
 
 from . import catalog
-from .exceptions import AlignmentError, AlignmentWarning
+from .exceptions import AlignmentError, AlignmentWarning, OutputError, one_line
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_PIPE = 0, 1, 2, 141
 
 
 class UsageError(AlignmentError):
@@ -57,12 +58,18 @@ def cmd_kpis(args) -> int:
     options = KpiOptions(service_level_threshold_s=args.sl_threshold, service_level_variant=args.sl_variant,
                          short_abandon_s=args.short_abandon, csat_variant=args.csat_variant)
     contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
-    panel = build_panel(contacts, surveys=args.surveys, extras=[_extra(e) for e in args.extra or ()],
+    extras = [_extra(e) for e in args.extra or ()]
+    check_out_file(args.out, [args.contacts, args.surveys, *(str(e.data) for e in extras)])
+    panel = build_panel(contacts, surveys=args.surveys, extras=extras,
                         grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
                         end=args.end, metrics=_split(args.metrics) or None, options=options,
                         min_responses=args.min_responses)
-    with atomic_path(args.out) as tmp:
-        panel.to_csv(tmp)
+    try:
+        with atomic_path(args.out) as tmp:
+            panel.to_csv(tmp)
+    except OSError as error:
+        raise OutputError(f"--out {one_line(args.out)}: could not be written ({one_line(error.strerror or error)}); "
+                          f"nothing was written") from None
     if not args.quiet:
         print(panel.summary())
         print(f"panel written to {args.out}")
@@ -107,22 +114,76 @@ def _progress(quiet: bool):
     return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
 
 
-def check_out_dir(out, inputs) -> None:
-    """Refuse an output folder whose replacement would destroy inputs or the working folder."""
+def _same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file: the same resolved path (through ``./``, ``..`` and
+    symbolic links) or, both existing, the same inode (hard links)."""
     from pathlib import Path
-    target = Path(out).resolve()
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder")
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_parents(out, target) -> None:
     for parent in target.parents:
         if parent.exists() and not parent.is_dir():
-            raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+            raise OutputError(f"--out {one_line(out)}: {one_line(parent)} is a file, not a folder")
+
+
+def check_out_dir(out, inputs) -> None:
+    """Refuse an output folder whose replacement would destroy inputs, the working folder or files
+    alignment did not write, or that cannot be written: before any work is done."""
+    from pathlib import Path
+    from .io import writable_problem
+    from .study.result import not_an_output
+    shown = one_line(out)
+    target = Path(out).resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"--out {shown}: is a file, not a folder")
+    _check_parents(out, target)
     cwd = Path.cwd().resolve()
     if target == cwd or target in cwd.parents:
-        raise UsageError(f"--out {out}: is the current folder or holds it; choose a new folder")
+        raise OutputError(f"--out {shown}: is the current folder or holds it; choose a new folder")
     for item in inputs:
         path = Path(item).resolve()
-        if path == target or target in path.parents:
-            raise UsageError(f"--out {out}: would replace {item}, an input of the study; choose another folder")
+        if _same_file(item, target) or target in path.parents:
+            raise OutputError(f"--out {shown}: would replace {one_line(item)}, an input of the study; "
+                              f"choose another folder")
+    if target.is_dir():
+        problem = not_an_output(target)
+        if problem:
+            raise OutputError(f"--out {shown}: {problem}; choose a new folder")
+    problem = writable_problem(target)
+    if problem:
+        raise OutputError(f"--out {shown}: {problem}")
+
+
+def check_out_file(out, inputs) -> None:
+    """Refuse an output file that is an input (or lies in an input folder), is a folder, or cannot be
+    written: before any work is done."""
+    from pathlib import Path
+    from .io import writable_problem
+    shown = one_line(out)
+    target = Path(out)
+    if target.is_dir():
+        raise OutputError(f"--out {shown}: is a folder; give the file to write, e.g. "
+                          f"{one_line(target / 'panel.csv')}")
+    _check_parents(out, target.resolve())
+    for item in inputs:
+        if item is None:
+            continue
+        if _same_file(item, target):
+            raise OutputError(f"--out {shown}: is {one_line(item)}, an input; writing the panel there would "
+                              f"destroy it: choose another file")
+        if Path(item).resolve() in target.resolve().parents:
+            raise OutputError(f"--out {shown}: lies in {one_line(item)}, an input folder; choose a file "
+                              f"outside it")
+    problem = writable_problem(target)
+    if problem:
+        raise OutputError(f"--out {shown}: {problem}")
 
 
 def _seed(text: str) -> int:
@@ -136,18 +197,13 @@ def _seed(text: str) -> int:
 
 
 def write_outputs(result, out, formats=("html",)) -> None:
-    """results.json, panel.csv, the report and figures/ into ``out``, whole or not at all."""
-    from . import plot
-    from .io import atomic_directory
-    from .report import write_report
-    with atomic_directory(out) as tmp:
-        result.to_json(tmp / "results.json")
-        result.panel.to_csv(tmp / "panel.csv")
-        write_report(result, tmp, formats=formats)
-        figures = tmp / "figures"
-        figures.mkdir(exist_ok=True)
-        if not (figures / "importance.svg").exists():
-            plot.save(plot.importance(result), figures / "importance.svg")
+    """results.json, panel.csv, the report and figures/ into ``out``, whole or not at all
+    (:meth:`StudyResult.write`); a file-system failure (a full disk) is one line."""
+    try:
+        result.write(out, formats=formats)
+    except OSError as error:
+        raise OutputError(f"--out {one_line(out)}: could not be written ({one_line(error.strerror or error)}); "
+                          f"nothing was written") from None
 
 
 def cmd_run(args) -> int:
@@ -280,11 +336,17 @@ def main(argv=None) -> int:
     try:
         args = parser().parse_args(argv)
         with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")  # --quiet: no library's warnings (matplotlib, pandas) either
             warnings.simplefilter("always", AlignmentWarning)
             warnings.showwarning = _show_warning
-            return args.func(args)
+            code = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+            return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except AlignmentError as error:
-        print(f"alignment: error: {error}", file=sys.stderr)
+        print(f"alignment: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("alignment: interrupted", file=sys.stderr)
@@ -294,13 +356,27 @@ def main(argv=None) -> int:
     except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
         if os.environ.get("ALIGNMENT_DEBUG"):
             traceback.print_exc()
-        print(f"alignment: internal error: {type(error).__name__}: {error} "
+        print(f"alignment: internal error: {type(error).__name__}: {one_line(error)} "
               f"(set ALIGNMENT_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
         return EXIT_INTERNAL
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"alignment: warning: {category.__name__}: {message}", file=sys.stderr)
+    print(f"alignment: warning: {category.__name__}: {one_line(message)}", file=sys.stderr)
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``alignment check ... | head``): end quietly.
+
+    As the Python documentation advises (signal module, "Note on SIGPIPE"), stdout is pointed at
+    devnull so that the interpreter's final flush does not fail a second time.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (embedded, captured)
+        pass
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":

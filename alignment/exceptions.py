@@ -9,6 +9,7 @@ messages are one line that says what was given, what was expected and where
 
 from __future__ import annotations
 
+import re
 import warnings
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "InputError",
     "OptionError",
     "EngineError",
+    "OutputError",
     "AlignmentWarning",
     "UnmatchedSurveysWarning",
     "LowResponsesWarning",
@@ -28,6 +30,25 @@ __all__ = [
     "HeteroskedasticityWarning",
     "AlignmentDeprecationWarning",
 ]
+
+
+# C0 and C1 control characters and the Unicode line and paragraph separators: each would break
+# (or rewrite) the one line a message promises.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text) -> str:
+    r"""``text`` with control characters written as ``repr`` writes them (``\n``, ``\t``, ``\x1b``).
+
+    A file name holding a line break must not break a one-line message, nor an escape sequence
+    rewrite the user's terminal.
+
+    Examples
+    --------
+    >>> print(one_line("contacts\nfinal.csv"))
+    contacts\nfinal.csv
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 class AlignmentError(ValueError):
@@ -54,7 +75,7 @@ class InputError(AlignmentError):
         self.source, self.column, self.row = source, column, row
         where = []
         if source:
-            where.append(str(source))
+            where.append(one_line(source))
         if column:
             where.append(f"column '{column}'")
         if row is not None:
@@ -69,6 +90,10 @@ class OptionError(AlignmentError):
 
 class EngineError(AlignmentError):
     """The requested data engine is unavailable."""
+
+
+class OutputError(AlignmentError):
+    """An output location cannot be used: not writable, an input, or a folder alignment did not write."""
 
 
 class AlignmentWarning(UserWarning):

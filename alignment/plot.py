@@ -1,6 +1,8 @@
 """Figures of a study, each drawn on a matplotlib Axes (``ax=None`` makes a new one).
 
 matplotlib is imported lazily, so that computing never needs a display or a plotting backend.
+Every name from the data (KPIs, the outcome) is drawn as plain text (:func:`_plain`): a ``$`` in
+a column name is a dollar sign, never the start of mathtext.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ def _axes(ax, size=(6.4, 4.0)):
     import matplotlib.pyplot as plt
     _, ax = plt.subplots(figsize=size)
     return ax
+
+
+def _plain(text) -> str:
+    """``text`` as matplotlib draws it literally: each ``$`` escaped, so that no mathtext is parsed."""
+    return str(text).replace("$", r"\$")
 
 
 def importance(result, ax=None):
@@ -37,7 +44,7 @@ def importance(result, ax=None):
     lo = (t["importance"] - t["ci_low"]).clip(lower=0).fillna(0).to_numpy(dtype=float)
     hi = (t["ci_high"] - t["importance"]).clip(lower=0).fillna(0).to_numpy(dtype=float)
     ax.barh(y, t["importance"], xerr=[lo, hi], color="#3b6ea5", ecolor="#333333", capsize=3)
-    ax.set_yticks(y, t["kpi"])
+    ax.set_yticks(y, [_plain(k) for k in t["kpi"]])
     ax.set_xlabel("share of explained variance (Shapley R²)")
     ax.set_title("Driver importance with 95 % bootstrap intervals")
     if own:
@@ -69,7 +76,7 @@ def _period_dates(result):
 
 
 def _label(result, name: str) -> str:
-    return name.upper() if name in ("csat", "nps", "ces", "cis") else name
+    return _plain(name.upper() if name in ("csat", "nps", "ces", "cis") else name)
 
 
 def _top_driver(result) -> str | None:
@@ -96,7 +103,7 @@ def heatmap(result, ax=None):
     values = grid.to_numpy(dtype=float)
     image = ax.imshow(values, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(grid.shape[1]), [str(int(v)) for v in grid.columns])
-    ax.set_yticks(range(len(grid)), kpis)
+    ax.set_yticks(range(len(grid)), [_plain(k) for k in kpis])
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
@@ -135,9 +142,9 @@ def scatter(result, kpi: str, ax=None, *, within: bool = True):
         ax.legend(loc="best", fontsize=8, frameon=False)
     centred = " (segment means removed)" if within and result.study.by else ""
     lagged = f" {lag} period{'s' if lag != 1 else ''} earlier" if lag else ""
-    ax.set_xlabel(f"{kpi}{lagged}{centred}")
+    ax.set_xlabel(f"{_plain(kpi)}{lagged}{centred}")
     ax.set_ylabel(f"{_label(result, result.study.outcome)}{centred}")
-    ax.set_title(f"{_label(result, result.study.outcome)} against {kpi}")
+    ax.set_title(f"{_label(result, result.study.outcome)} against {_plain(kpi)}")
     if own:
         ax.figure.tight_layout()
     return ax
@@ -167,15 +174,15 @@ def timeline(result, kpi: str | None = None, ax=None):
     handles = list(ax.get_lines())
     if kpi is not None and kpi in pooled.columns:
         other = ax.twinx()
-        other.plot(periods, pooled[kpi].astype(float), color="#3b6ea5", linewidth=1.6, label=kpi)
-        other.set_ylabel(kpi, color="#3b6ea5")
+        other.plot(periods, pooled[kpi].astype(float), color="#3b6ea5", linewidth=1.6, label=_plain(kpi))
+        other.set_ylabel(_plain(kpi), color="#3b6ea5")
         handles += list(other.get_lines())
     if result.holdout_start is not None:
         handles.append(ax.axvspan(pd.Timestamp(result.holdout_start), periods.max() + pd.Timedelta(days=1),
                                   color="#999999", alpha=0.18, linewidth=0, label="holdout"))
     ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8, frameon=False)
     scope = "all segments pooled" if s.by else "whole center"
-    ax.set_title(f"{_label(result, s.outcome)}" + (f" and {kpi}" if kpi else "") + f" per {s.grain} ({scope})")
+    ax.set_title(f"{_label(result, s.outcome)}" + (f" and {_plain(kpi)}" if kpi else "") + f" per {s.grain} ({scope})")
     ax.tick_params(axis="x", labelrotation=30)
     if own:
         ax.figure.tight_layout()
@@ -210,7 +217,7 @@ def stability(result, ax=None, *, kpis=None):
         rolled = rolling_correlations(result, k)
         if len(rolled):
             ax.plot(pd.to_datetime(rolled["end"]), rolled["r"], marker="o", markersize=3, linewidth=1.4,
-                    color=colors[i % len(colors)], label=k)
+                    color=colors[i % len(colors)], label=_plain(k))
     m = result.validation.thresholds.min_effect
     ax.axhline(0, color="#333333", linewidth=0.8)
     for v in (m, -m):
@@ -219,7 +226,7 @@ def stability(result, ax=None, *, kpis=None):
     ax.set_ylabel("r within segments" if result.study.by else "r")
     ax.set_xlabel("window end")
     ax.set_title(f"Rolling-window correlation with {_label(result, result.study.outcome)} (dashed: ±{m:g})")
-    if ax.get_lines():
+    if any(not line.get_label().startswith("_") for line in ax.get_lines()):  # the reference lines have none
         ax.legend(loc="best", fontsize=8, frameon=False, ncol=2)
     ax.tick_params(axis="x", labelrotation=30)
     if own:

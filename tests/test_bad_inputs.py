@@ -477,7 +477,7 @@ def test_failure_keeps_a_previous_output_folder(world, case):
     case.change(world)
     previous = world.root / "previous"
     (previous / "figures").mkdir(parents=True)
-    (previous / "results.json").write_text('{"previous": true}\n')
+    (previous / "results.json").write_text('{"schema_version": 2, "previous": true}\n')  # replaceable: ours
     (previous / "panel.csv").write_text("period,queue\n")
     (previous / "figures" / "importance.svg").write_text("<svg/>\n")
     before = snapshot(world.root)

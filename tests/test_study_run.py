@@ -116,14 +116,15 @@ def test_check_validates_without_statistics(world):
 
 def test_run_replaces_an_existing_output_only_on_success(world, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
+    (out / "figures").mkdir(parents=True)
+    (out / "results.json").write_text('{"schema_version": 2}\n')   # a previous output: replaceable
+    (out / "figures" / "old.svg").write_text("<svg/>")
     broken = world / "broken.toml"
     broken.write_text(STUDY.format(outcome="csat").replace('max_lag = 1', 'max_lag = "1"'))
     assert run("run", broken, "--out", out, cwd=world).returncode == 2
-    assert (out / "keep.txt").read_text() == "old"
+    assert (out / "figures" / "old.svg").read_text() == "<svg/>"
     assert run("run", world / "csat.toml", "--out", out, "--quiet", cwd=world).returncode == 0
-    assert not (out / "keep.txt").exists() and (out / "results.json").exists()
+    assert not (out / "figures" / "old.svg").exists() and (out / "results.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 

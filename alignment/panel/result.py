@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -17,6 +18,41 @@ _ORDER = {"day": 0, "week": 1, "month": 2}
 
 class NonAdditiveMetricWarning(AlignmentWarning):
     """A metric needs a distinct count and cannot be re-pooled from a panel."""
+
+
+# A cell a spreadsheet would read as a formula (CSV injection): = + - @, and the tab and carriage
+# return that some of them skip first; a plain number such as -3.5 or +1e3 is not one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value):
+    """``value`` with a leading ``'`` when it is text that a spreadsheet would run as a formula.
+
+    Only text is changed, and only when it starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return and is not a plain number: numbers (a negative one too) stay numbers.
+
+    Examples
+    --------
+    >>> print(spreadsheet_safe("=SUM(A1:A9)"), spreadsheet_safe("-3.5"), spreadsheet_safe(-3.5))
+    '=SUM(A1:A9) -3.5 -3.5
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text cells and column names are :func:`spreadsheet_safe`.
+
+    Numeric, boolean and date columns are left as they are; in text columns, only strings change.
+    """
+    out = table.rename(columns=lambda c: spreadsheet_safe(c) if isinstance(c, str) else c)
+    for i, column in enumerate(table.columns):
+        values = table.iloc[:, i]
+        if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            out.isetitem(i, values.map(spreadsheet_safe, na_action="ignore"))
+    return out
 
 
 def period_start(periods: pd.Series, grain: str) -> pd.Series:
@@ -160,9 +196,17 @@ class Panel:
             "notes": [{"code": c, "message": m} for c, m in self.notes],
         }
 
-    def to_csv(self, path, *, support: bool = False) -> None:
-        """Write the table as CSV (dates as YYYY-MM-DD), without re-pooling support columns unless asked."""
+    def to_csv(self, path, *, support: bool = False, spreadsheet_safe: bool = True) -> None:
+        """Write the table as CSV (dates as YYYY-MM-DD), without re-pooling support columns unless asked.
+
+        With ``spreadsheet_safe`` (the default) a text cell or column name that a spreadsheet would
+        run as a formula (it starts with ``=``, ``+``, ``-`` or ``@``, such as a queue named
+        ``=HYPERLINK(...)``) is written with a leading ``'`` (:func:`spreadsheet_safe`); numbers
+        are never changed.
+        """
         table = self.table if support else self.table.drop(columns=self.support_columns)
+        if spreadsheet_safe:
+            table = spreadsheet_safe_frame(table)
         table.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.10g")
 
     def repool(self, *, grain: str | None = None, by=None) -> "Panel":

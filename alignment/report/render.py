@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import context
@@ -21,11 +22,23 @@ def _environment():
     return env
 
 
+# Inline Markdown syntax (CommonMark and GitHub's): links and images need [ ], code `, emphasis *
+# and _ (at a word's edge), strikethrough ~, math $, tables |, and a backslash escapes the rest.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]~$|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# GitHub also turns bare addresses into links: "scheme://" and "www.".
+_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])(?=://)|(?<=\bwww)(?=\.)", re.I)
+
+
 def _markdown_cell(value) -> str:
-    """Text safe inside a Markdown table cell: pipes and line breaks escaped, raw HTML neutralised."""
+    """Text shown literally in Markdown, also inside a table cell: no link, image, raw HTML,
+    emphasis, code, autolink or table break can come from a name in the data.
+
+    HTML is escaped as entities, Markdown punctuation with a backslash, line breaks become spaces.
+    """
     import html
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = html.escape(" ".join(str(value).splitlines()), quote=False)
+    text = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+    return _AUTOLINK.sub(lambda m: "\\", text)
 
 
 def figure_specs(result) -> list[tuple[str, str, callable]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,12 @@ import numpy as np
 import pandas as pd
 
 SCHEMA_VERSION = 2
+# What StudyResult.write puts in a folder; a folder holding anything else is not ours to replace.
+OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "figures"})
+# Files a desktop adds to a folder that was opened.
+_DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+# results.json as to_json writes it opens with its schema version.
+_RESULTS_HEAD = re.compile(rb'\A\s*\{\s*"schema_version"\s*:\s*\d+\s*[,}]')
 CORRELATION_KEYS = ["kpi", "outcome", "lag", "method", "scope", "segment", "n", "n_effective", "r", "ci_low", "ci_high",
                     "p_value", "p_adjusted", "status", "reason"]
 
@@ -47,6 +54,41 @@ def plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def not_an_output(folder) -> str | None:
+    """Why the existing folder ``folder`` must not be replaced by a study's outputs, or None.
+
+    A folder may be replaced when it is empty or holds a previous output: a results.json that
+    opens with its schema version, and nothing that :meth:`StudyResult.write` does not write
+    (``figures/`` holding SVG files only).
+    """
+    folder = Path(folder)
+    names = sorted(p.name for p in folder.iterdir() if p.name not in _DESKTOP_FILES)
+    if not names:
+        return None
+    results = folder / "results.json"
+    try:
+        with open(results, "rb") as f:
+            ours = results.is_file() and bool(_RESULTS_HEAD.match(f.read(256)))
+    except OSError:
+        ours = False
+    if not ours:
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        return (f"holds {names[0]!r}{more} but no results.json of a previous alignment run; alignment "
+                f"replaces a folder only when it holds its own previous output")
+    figures = folder / "figures"
+    foreign = [n for n in names if n not in OUTPUT_NAMES]
+    if os.path.lexists(figures):
+        if figures.is_symlink() or not figures.is_dir():
+            foreign.append("figures")
+        else:
+            foreign += [f"figures/{p.name}" for p in sorted(figures.iterdir())
+                        if p.suffix != ".svg" or p.is_symlink() or not p.is_file()]
+    if foreign:
+        return (f"holds a previous output but also {foreign[0]!r}, which alignment did not write; replacing "
+                f"the folder would delete it")
+    return None
 
 
 @dataclass(frozen=True)
@@ -139,3 +181,30 @@ class StudyResult:
         """Write results.json (UTF-8, sorted as published, no NaN)."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
                               encoding="utf-8")
+
+    def write(self, folder, *, formats=("html",)) -> Path:
+        """Write results.json, panel.csv, the report and figures/ into ``folder``, whole or not at all.
+
+        The outputs are built in a temporary folder beside ``folder`` that replaces it only once
+        complete (:func:`alignment.io.atomic_directory`); an existing ``folder`` is replaced only
+        when it is empty or holds a previous output (an :class:`~alignment.exceptions.OutputError`
+        otherwise). ``formats`` is as for :func:`alignment.report.write_report`.
+        """
+        from .. import plot
+        from ..exceptions import OutputError, one_line
+        from ..io import atomic_directory
+        from ..report import write_report
+        folder = Path(folder)
+        if folder.is_dir():
+            problem = not_an_output(folder)
+            if problem:
+                raise OutputError(f"{one_line(folder)}: {problem}; choose a new folder")
+        with atomic_directory(folder) as tmp:
+            self.to_json(tmp / "results.json")
+            self.panel.to_csv(tmp / "panel.csv")
+            write_report(self, tmp, formats=formats)
+            figures = tmp / "figures"
+            figures.mkdir(exist_ok=True)
+            if not (figures / "importance.svg").exists():
+                plot.save(plot.importance(self), figures / "importance.svg")
+        return folder
