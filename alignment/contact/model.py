@@ -656,6 +656,46 @@ def _irls(y, off, X, b, iters: int = 25):
     return b, p
 
 
+def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
+    """:func:`_irls` for the hinge designs ``1, (w - tau)+`` and ``1, w, (w - tau)+``, with the rows
+    sorted by ``w``: the hinge is zero up to one row and the design is never built, so each
+    Newton step costs one pass of exponentials and a few dot products, in preallocated buffers."""
+    s = int(np.searchsorted(w, tau, side="right"))
+    h = w[s:] - tau
+    p, W, r = np.empty_like(off), np.empty_like(off), np.empty_like(off)
+
+    def probabilities(b):
+        np.add(off, b[0], out=p)
+        if slope_below:
+            np.add(p, b[1] * w, out=p)
+        p[s:] += b[-1] * h
+        np.negative(p, out=p)
+        np.exp(p, out=p)
+        np.add(p, 1.0, out=p)
+        np.reciprocal(p, out=p)
+
+    for _ in range(iters):
+        probabilities(b)
+        np.subtract(1.0, p, out=W)
+        W *= p
+        np.subtract(y, p, out=r)
+        Wh = W[s:] @ h
+        Whh = (W[s:] * h) @ h
+        if slope_below:
+            Ww, Www, Wwh = W @ w, (W * w) @ w, (W[s:] * w[s:]) @ h
+            H = np.array([[W.sum(), Ww, Wh], [Ww, Www, Wwh], [Wh, Wwh, Whh]])
+            g = np.array([r.sum(), r @ w, r[s:] @ h])
+        else:
+            H = np.array([[W.sum(), Wh], [Wh, Whh]])
+            g = np.array([r.sum(), r[s:] @ h])
+        step = np.linalg.solve(H, g)
+        b = b + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    probabilities(b)
+    return b, p
+
+
 def _deviance(y, p):
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -683,7 +723,8 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     y = (data["y"].to_numpy() > 0).astype(float)
     eta, bw = fit.eta, float(fit.coef[x])
     ok = np.isfinite(eta)
-    y, w, off, cl = y[ok], w[ok], eta[ok] - bw * w[ok], data["cluster"].to_numpy()[ok]
+    order = np.argsort(w[ok], kind="stable")        # sorted by the wait for _hinge_irls
+    y, w, off, cl = (a[ok][order] for a in (y, w, eta - bw * w, data["cluster"].to_numpy()))
     G = int(cl.max()) + 1
     ones = np.ones(len(y))
     b0, p0 = _irls(y, off, np.column_stack([ones, w]), np.array([0.0, bw]))
@@ -692,10 +733,10 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     # of its own below, kept only when it fits significantly better (adjusted likelihood ratio)
     shapes = {"flat": lambda tau: np.column_stack([ones, np.maximum(w - tau, 0.0)]),
               "two slopes": lambda tau: np.column_stack([ones, w, np.maximum(w - tau, 0.0)])}
-    def profile(design, taus, b):
+    def profile(shape, taus, b):
         dev, coefs = [], []
         for tau in taus:
-            b, p = _irls(y, off, design(tau), b)
+            b, p = _hinge_irls(y, off, w, tau, b, shape == "two slopes")
             coefs.append(b.copy())
             dev.append(_deviance(y, p))
         return np.array(dev), coefs
@@ -713,7 +754,7 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     fits = {}
     for shape, design in shapes.items():
         start = np.array([b0[0], b0[1]]) if shape == "flat" else np.array([b0[0], b0[1], 0.0])
-        dev, coefs = profile(design, grid, start)
+        dev, coefs = profile(shape, grid, start)
         k = int(np.argmin(dev))
         fits[shape] = dict(dev=dev, coefs=coefs, k=k, deff=at(design, float(grid[k]), coefs[k])[3])
     crit = stats.chi2.ppf(1 - alpha, 1)
@@ -734,7 +775,7 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     lo, hi = grid[max(inside.min() - 1, 0)], grid[min(inside.max() + 1, len(grid) - 1)]
     fine = np.setdiff1d(np.arange(np.ceil(lo), np.floor(hi) + 1.0), grid)
     if len(fine):
-        dev_f, coefs_f = profile(design, fine, coefs[k])
+        dev_f, coefs_f = profile(shape, fine, coefs[k])
         order = np.argsort(np.concatenate([grid, fine]))
         grid = np.concatenate([grid, fine])[order]
         dev = np.concatenate([dev, dev_f])[order]
