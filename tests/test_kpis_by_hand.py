@@ -542,3 +542,25 @@ def test_contact_neither_answered_nor_abandoned_is_still_offered():
     check(r["n_short_abandons"], 1, "short")                 # a9 waited 3 s but did not abandon
     check(r["service_level"], 44.44444444444444, "SL")       # 4 / 9
     check(r["abandon_rate"], 33.333333333333336, "AR")       # 3 / 9
+
+
+def test_composite_score_from_csv_files(tmp_path):
+    """A CompositeScore over CSV surveys (read as text, then typed): cis = 0 + 100 x (2/3 x
+    (csat - 1) / 4 + 1/3 x nps / 10), over the responses that have both scores.
+    Queue A: s1 100, s2 2/3 x .75 + 1/3 x .9 = .8 -> 80, s3 .3333 + .2333 -> 56.667,
+    s4 .1667 + .1 -> 26.667, s5 .6667 + .2 -> 86.667: sum 350, n 5, mean 70.
+    Queue B: s6 0, s7 .5 + .3333 -> 83.333, s9 .6667 + .2667 -> 93.333 (s8 has no csat): sum
+    176.667, n 3, mean 58.889."""
+    from alignment import CompositeScore
+    contacts_df().to_csv(tmp_path / "contacts.csv", index=False)
+    surveys_df().to_csv(tmp_path / "surveys.csv", index=False)
+    panel = build_panel(tmp_path / "contacts.csv", surveys=tmp_path / "surveys.csv", grain="week", by=["queue"],
+                        timezone=TZ, start=DAY1, end="2025-01-12", metrics=["cis"],
+                        survey_metrics=[CompositeScore("cis", weights={"csat": 2, "nps": 1}, scale=(0, 100))],
+                        min_responses=1)
+    for queue, total, n in (("A", 350.0, 5), ("B", 176.0 + 2 / 3, 3)):
+        row = one(panel, queue=queue, period=WEEK)
+        check(row["cis_n"], n, f"{queue} cis_n")
+        # sums are exact to the sixth decimal of each response (for byte-identical panels)
+        assert row["cis_sum"] == pytest.approx(total, abs=n * 1e-6)
+        assert row["cis"] == pytest.approx(total / n, abs=1e-6)

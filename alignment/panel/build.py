@@ -323,7 +323,8 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         sview = surveys_view(surveys, scores, by, source_tz=surveys_src.timezone or _fmt_tz(surveys_src),
                              study_tz=timezone, id_as_text=id_as_text)
         for c in composites:
-            sview.columns[c.name] = c.row_sql(known.simple, quote)
+            # over the typed scores (the raw columns may be text, as CSV columns are read)
+            sview.columns[c.name] = c.row_sql(known.simple, lambda name: f"({sview.columns[name]})")
         missing_seg = [b for b in by if not surveys.has(b)]
         n_surveys, _ = run_rules(session, surveys, sview.rules, unique=("survey_id",))
         sview.create(session, surveys, "surveys_t")
