@@ -2,25 +2,32 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+TESTING := $(VENV)/.installed-test
 
 .PHONY: demo test venv bench clean
 
-venv: $(STAMP)
+venv: $(RUNTIME)
 
-$(STAMP): pyproject.toml
+# the runtime dependencies only: what `make demo` and a user of the toolkit need
+$(RUNTIME): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME)
 
-demo: $(STAMP)
+# the same .venv plus the test and Spark extras
+$(TESTING): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	@touch $(TESTING)
+
+demo: $(RUNTIME)
 	$(BIN)/alignment demo --out out/demo
 
-test: $(STAMP)
+test: $(TESTING)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-bench: $(STAMP)
+bench: $(TESTING)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/panel.py
 	$(BIN)/python benchmarks/importance.py
