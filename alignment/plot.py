@@ -7,17 +7,45 @@ a column name is a dollar sign, never the start of mathtext.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+_OFFSCREEN = False
+
+
+@contextlib.contextmanager
+def offscreen():
+    """Inside, new figures are plain ``matplotlib.figure.Figure`` objects, unknown to pyplot.
+
+    The report draws its figures this way, so that rendering one never touches the user's
+    pyplot state or backend (in Jupyter, inline plotting keeps working). Outside, a figure is
+    made by ``pyplot.subplots`` with whatever backend the user has; the backend is never set.
+    """
+    global _OFFSCREEN
+    before, _OFFSCREEN = _OFFSCREEN, True
+    try:
+        yield
+    finally:
+        _OFFSCREEN = before
 
 
 def _axes(ax, size=(6.4, 4.0)):
     if ax is not None:
         return ax
-    import matplotlib
-    matplotlib.use("Agg", force=False)
+    if _OFFSCREEN:
+        from matplotlib.figure import Figure
+        return Figure(figsize=size).subplots()
     import matplotlib.pyplot as plt
     _, ax = plt.subplots(figsize=size)
     return ax
+
+
+def _close(figure) -> None:
+    """Close a pyplot figure (a figure made offscreen needs nothing)."""
+    if getattr(figure, "number", None) is not None:
+        import matplotlib.pyplot as plt
+        plt.close(figure)
 
 
 def _plain(text) -> str:
@@ -243,11 +271,10 @@ def to_svg(ax, *, prefix: str = "") -> str:
     import io
     import re
     import matplotlib
-    import matplotlib.pyplot as plt
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "alignment", "svg.fonttype": "path"}):
         ax.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(ax.figure)
+    _close(ax.figure)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
@@ -261,7 +288,6 @@ def to_svg(ax, *, prefix: str = "") -> str:
 def save(ax, path) -> None:
     """Save the Axes' figure reproducibly (fixed SVG ids, no date) and close it."""
     import matplotlib
-    import matplotlib.pyplot as plt
-    matplotlib.rcParams["svg.hashsalt"] = "alignment"
-    ax.figure.savefig(path, metadata={"Date": None} if str(path).endswith(".svg") else None)
-    plt.close(ax.figure)
+    with matplotlib.rc_context({"svg.hashsalt": "alignment"}):
+        ax.figure.savefig(path, metadata={"Date": None} if str(path).endswith(".svg") else None)
+    _close(ax.figure)

@@ -184,3 +184,30 @@ def test_stability_uses_the_checks_windows(result):
         assert len(rolled) == figures["n_windows"]
         assert rolled["r"].min() == pytest.approx(figures["r_min"])
         assert rolled["r"].max() == pytest.approx(figures["r_max"])
+
+
+def test_drawing_the_report_never_touches_the_users_pyplot(result, tmp_path, monkeypatch):
+    """The report's figures are made offscreen: the user's backend stays (inline in Jupyter; here
+    the svg backend stands for it), pyplot makes no figure, and a plot function called by the user
+    still makes a pyplot figure on that backend."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from alignment import plot
+    from alignment.report.render import figures, write_report
+    previous = matplotlib.get_backend()
+    plt.close("all")
+    plt.switch_backend("svg")
+    try:
+        def refuse(*args, **kwargs):
+            raise AssertionError("the report drew through pyplot")
+        with monkeypatch.context() as m:
+            m.setattr(plt, "subplots", refuse)
+            m.setattr(plt, "figure", refuse)
+            assert figures(result)
+            write_report(result, tmp_path, formats=("html", "md"))
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == []
+        ax = plot.importance(result)
+        assert plt.get_fignums() == [ax.figure.number] and matplotlib.get_backend() == "svg"
+    finally:
+        plt.close("all")
+        plt.switch_backend(previous)

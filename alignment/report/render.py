@@ -74,18 +74,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "kpi"
 
 
-def _with_agg():
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-
-
 def figures(result) -> list[dict]:
     """Every figure as ``{"stem", "caption", "svg"}`` with ids unique on one page."""
     from .. import plot
-    _with_agg()
     out = []
-    for i, (stem, caption, draw) in enumerate(figure_specs(result)):
-        out.append({"stem": stem, "caption": caption, "svg": plot.to_svg(draw(result), prefix=f"f{i}-")})
+    with plot.offscreen():
+        for i, (stem, caption, draw) in enumerate(figure_specs(result)):
+            out.append({"stem": stem, "caption": caption, "svg": plot.to_svg(draw(result), prefix=f"f{i}-")})
     return out
 
 
@@ -136,12 +131,12 @@ def write_report(result, folder, formats=("html",)) -> list[Path]:
         written.append(path)
     if "md" in formats or "markdown" in formats:
         from .. import plot
-        _with_agg()
         (folder / "figures").mkdir(exist_ok=True)
-        for stem, _, draw in figure_specs(result):
-            target = folder / "figures" / f"{stem}.svg"
-            plot.save(draw(result), target)
-            written.append(target)
+        with plot.offscreen():
+            for stem, _, draw in figure_specs(result):
+                target = folder / "figures" / f"{stem}.svg"
+                plot.save(draw(result), target)
+                written.append(target)
         path = folder / "report.md"
         path.write_text(render_markdown(result, figures_folder="figures"), encoding="utf-8")
         written.append(path)
