@@ -246,8 +246,8 @@ def cmd_demo(args) -> int:
     result = study.run(progress=_progress(args.quiet))
     write_outputs(result, args.out, formats=("html", "md") if args.format == "md" else ("html",))
     if not args.quiet:
-        print(f"{study.name}: top drivers of {study.outcome.upper()}")
-        for line in result.top_lines(3):
+        print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
+        for line in result.verdict_lines():
             print(f"  {line}")
         print(f"driver report: {args.out}/report.html")
     return EXIT_OK

@@ -144,6 +144,13 @@ def test_demo_puts_validated_drivers_first_everywhere(tmp_path):
     name = first.strip().split()[1]
     assert by_name[name]["verdict"] == "validated" and by_name[name]["rank"] == 1
     assert "(validated" in first
+    # every KPI of the study is printed once, with its verdict
+    printed = [line.strip() for line in done.stdout.splitlines() if line.strip()[:1].isdigit()
+               or line.strip().startswith("-  ")]
+    assert len(printed) == len(doc["drivers"])
+    for d in doc["drivers"]:
+        line = next(x for x in printed if x.split()[1] == d["name"])
+        assert d["verdict"].replace("_", " ") in line
     result = load_study(demo_study_path()).run()
     assert driver_rows(result)[0]["verdict"] == "validated"
     import matplotlib

@@ -150,6 +150,18 @@ class StudyResult:
                          f"{len(self.drivers) - n_inc} refuted); the report says what more data would decide")
         return lines
 
+    def verdict_lines(self) -> list[str]:
+        """One line per KPI: the validated drivers in rank order (:meth:`top_lines`), then every
+        other KPI with its verdict and its first reason."""
+        lines = self.top_lines(len(self.drivers)) if self._ranked() else []
+        for row in self.drivers.itertuples():
+            if _missing(row.rank):
+                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}"
+                                                         if isinstance(row.proxy_of, str) else "")
+                reason = row.reasons[0] if len(row.reasons) else ""
+                lines.append(f"-  {row.name} ({label}): {reason}")
+        return lines
+
     def to_dict(self) -> dict:
         """The results.json document (schema version 2, documented in the README)."""
         s, p = self.study, self.panel
