@@ -542,3 +542,17 @@ def test_old_keywords_within_and_predictors_still_work_with_a_deprecation_warnin
     assert issubclass(AlignmentDeprecationWarning, DeprecationWarning)
     with pytest.raises(OptionError, match="both 'within' and 'by'"):
         relative_importance(small, "y", ["x0", "x1"], within="queue", by="queue", n_boot=0)
+
+
+def test_a_panel_is_accepted_with_its_segments_as_by():
+    """relative_importance takes a Panel as correlate and regress do: its table, its segments."""
+    from alignment import build_panel
+    panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv", grain="week", by=["queue"],
+                        timezone="America/New_York", metrics=["csat", "asa", "fcr", "aht"])
+    kpis = ["asa", "fcr", "aht"]
+    from_panel = relative_importance(panel, "csat", kpis, n_boot=0)
+    from_table = relative_importance(panel.table, "csat", kpis, by="queue", n_boot=0)
+    pooled = relative_importance(panel.table, "csat", kpis, n_boot=0)
+    pd.testing.assert_frame_equal(from_panel.table, from_table.table)
+    assert from_panel.r2 == from_table.r2 != pooled.r2          # within the queues, not pooled
+    assert relative_importance(panel, "csat", kpis, by=(), n_boot=0).r2 == pooled.r2

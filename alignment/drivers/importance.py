@@ -209,8 +209,9 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        A KPI panel, one row per period x segment (for example ``Panel.table``).
+    data : Panel or pandas.DataFrame
+        A KPI panel, one row per period x segment (a :class:`~alignment.Panel`, whose segments
+        are the default ``by``, or a table such as ``Panel.table``).
         Rows with a missing value in ``outcome``, ``kpis`` or a grouping column
         in use (``by``, ``cluster``, and ``time`` when ``block`` is set) are
         dropped and counted in ``n_dropped``.
@@ -338,6 +339,12 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
     kpis = renamed("relative_importance", "predictors", "kpis", predictors, kpis)
     if kpis is None:
         raise TypeError("relative_importance() missing the argument 'kpis' (the KPI columns)")
+    from ..panel.frame import PanelFrame
+    from ..panel.result import Panel
+    if isinstance(data, (Panel, PanelFrame)):     # its table, and its segments unless by= says otherwise
+        by = list(data.by) if by is None else by
+        by = None if not isinstance(by, str) and len(by) == 0 else by     # by=() pools the segments
+        data = data.table if isinstance(data, Panel) else data.data
     kpis, by, cluster, group_map = _validate(data, outcome, kpis, method, by, n_boot,
                                                        block, cluster, time, ci, seed, groups)
     players = None if group_map is None else _players(kpis, group_map)
