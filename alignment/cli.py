@@ -213,7 +213,7 @@ def cmd_run(args) -> int:
         study = study.with_seed(args.seed)
     check_out_dir(args.out, study.inputs())
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.format == "md" else ("html",))
+    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
@@ -244,13 +244,21 @@ def cmd_demo(args) -> int:
     study = load_study(demo_study_path())
     check_out_dir(args.out, study.inputs())
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.format == "md" else ("html",))
+    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
     if not args.quiet:
         print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
         for line in result.verdict_lines():
             print(f"  {line}")
         print(f"driver report: {args.out}/report.html")
     return EXIT_OK
+
+
+def _report_format(p) -> None:
+    """``--report-format`` (``--format``, its former name, still works: ``kpis --format`` is the
+    contacts' input format, so the report's got its own name)."""
+    p.add_argument("--report-format", dest="report_format", choices=("html", "md"), default="html",
+                   help="md also writes report.md and figures/*.svg (Markdown, for e-mail and wikis)")
+    p.add_argument("--format", dest="report_format", choices=("html", "md"), help=argparse.SUPPRESS)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -286,14 +294,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
     c.set_defaults(func=cmd_catalog)
 
-    r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, figures",
-                       description="Run every step of a study and write DIR/results.json, DIR/panel.csv and "
-                                   "DIR/figures/. DIR appears whole or not at all.")
+    writes = ("DIR/results.json (schema 2), DIR/panel.csv, DIR/report.html (the driver report), "
+              "DIR/figures/importance.svg and, with --report-format md, DIR/report.md and every figure as "
+              "DIR/figures/*.svg")
+    r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, report.html",
+                       description=f"Run every step of a study and write {writes}. DIR appears whole or not "
+                                   f"at all.")
     r.add_argument("study", help="study file (TOML)")
     r.add_argument("--out", required=True, help="output folder (replaced only on success)")
     r.add_argument("--seed", type=_seed, help="override the study's seed")
-    r.add_argument("--format", choices=("html", "md"), default="html",
-                   help="md also writes report.md (Markdown, for e-mail and wikis)")
+    _report_format(r)
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.set_defaults(func=cmd_run)
 
@@ -303,9 +313,9 @@ def parser() -> argparse.ArgumentParser:
     ch.set_defaults(func=cmd_check)
 
     d = sub.add_parser("demo", help="run the bundled demo study",
-                       description="Run data/demo/study.toml and write the results to DIR (default out/demo).")
+                       description=f"Run data/demo/study.toml and write {writes} (DIR: default out/demo).")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    d.add_argument("--format", choices=("html", "md"), default="html")
+    _report_format(d)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 

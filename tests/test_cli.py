@@ -76,3 +76,19 @@ def test_internal_error_exits_1(monkeypatch, capsys):
     assert cli.main(["catalog"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("alignment: internal error: RuntimeError: a bug") and err.count("\n") == 1
+
+
+def test_report_format_has_its_own_name(tmp_path):
+    """--report-format is the report's format in run and demo; --format (its former name) still
+    parses there; kpis --format stays the contacts' input format; run --help says what it writes."""
+    from alignment.cli import parser
+    p = parser()
+    assert p.parse_args(["run", "s.toml", "--out", "o"]).report_format == "html"
+    assert p.parse_args(["run", "s.toml", "--out", "o", "--report-format", "md"]).report_format == "md"
+    assert p.parse_args(["run", "s.toml", "--out", "o", "--format", "md"]).report_format == "md"
+    assert p.parse_args(["demo", "--report-format", "md"]).report_format == "md"
+    assert p.parse_args(["kpis", "c.csv", "--out", "p.csv", "--format", "technion-anonymous-bank"]).format \
+        == "technion-anonymous-bank"
+    text = run("run", "--help").stdout
+    for name in ("results.json", "panel.csv", "report.html", "report.md", "--report-format"):
+        assert name in text

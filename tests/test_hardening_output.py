@@ -227,7 +227,7 @@ with atomic_directory(sys.argv[1]) as tmp:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, simulated):
-    """A study whose queue names, KPI name and study name are hostile, run once with --format md
+    """A study whose queue names, KPI name and study name are hostile, run once with --report-format md
     --quiet into an --out that holds a previous output, beside the debris of a killed write and
     decoys that look like it but are not ours."""
     root = tmp_path_factory.mktemp("hostile")
@@ -263,7 +263,7 @@ def hostile(tmp_path_factory, simulated):
             (root / name).mkdir()
             (root / name / "keep.txt").write_text(text + "\n")
     shutil.copyfile(root / debris[0] / ".alignment-part", root / ".other.abcdefgh.part" / ".alignment-part")
-    result = run(w, args=("--format", "md"))
+    result = run(w, args=("--report-format", "md"))
     return {"root": root, "result": result, "debris": debris[0], "decoys": decoys}
 
 

@@ -218,5 +218,6 @@ class StudyResult:
             figures = tmp / "figures"
             figures.mkdir(exist_ok=True)
             if not (figures / "importance.svg").exists():
-                plot.save(plot.importance(self), figures / "importance.svg")
+                with plot.offscreen():
+                    plot.save(plot.importance(self), figures / "importance.svg")
         return folder
