@@ -26,6 +26,7 @@ __all__ = [
     "MissingDataWarning",
     "InfluenceWarning",
     "HeteroskedasticityWarning",
+    "SpanWarning",
     "AlignmentDeprecationWarning",
 ]
 
@@ -113,6 +114,11 @@ class InfluenceWarning(AlignmentWarning):
 
 class HeteroskedasticityWarning(AlignmentWarning):
     """Residual variance changes with the predictors (Breusch-Pagan)."""
+
+
+class SpanWarning(AlignmentWarning):
+    """The data's first and last day lie far beyond where most contacts are (an outlying date
+    stretches the window over mostly empty periods)."""
 
 
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):
