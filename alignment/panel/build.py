@@ -375,9 +375,8 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
                          f"to {last.date()}, local time)", source=contacts.label, column="arrived_at")
     table["period"] = table["period"].astype("datetime64[ns]")
     span = wide_span(table["n_contacts"], table["period"], grain, start_given=given[0], end_given=given[1])
-    if span:
-        notes.append(("span", f"{contacts.label}, column 'arrived_at': {span}"))
-        warnings.warn(notes[-1][1], SpanWarning, stacklevel=3)
+    if span:  # a study run records the warning in results.json
+        warnings.warn(f"{contacts.label}, column 'arrived_at': {span}", SpanWarning, stacklevel=3)
     if surveys is not None:
         low = int(table["low_responses"].sum())
         if low:
