@@ -217,3 +217,30 @@ def test_an_extra_source_without_rows_says_so(world):
     path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     refused(world, lambda: kpis(world, "contacts.csv", "--extra", "backlog.csv,by=queue"), "backlog.csv",
             "has no rows")
+
+
+# ---- the same paths on Spark ------------------------------------------------------------------
+
+@pytest.mark.xdist_group("spark")
+def test_spark_reads_the_same_literal_paths(tmp_path):
+    from alignment import InputError, build_panel
+    from alignment.engine import SparkEngine
+    spark = SparkEngine(master="local[2]")
+    rows = pd.DataFrame({"contact_id": [f"c{i}" for i in range(40)], "queue": "q", "answered": "true",
+                         "abandoned": "false", "wait_s": "3",
+                         "arrived_at": [f"2025-05-{5 + i % 20:02d}T10:00:00-04:00" for i in range(40)]})
+    rows.head(10).to_csv(tmp_path / "c[1].csv", index=False)
+    rows.to_csv(tmp_path / "c1.csv", index=False)
+    for folder, n in (("pq[1]", 15), ("pq1", 40)):
+        (tmp_path / folder).mkdir()
+        rows.head(n).to_parquet(tmp_path / folder / "part-0.parquet")
+    (tmp_path / "{a,b}.csv").write_bytes((tmp_path / "c[1].csv").read_bytes())
+    for name, n in (("c[1].csv", 10), ("pq[1]", 15), ("{a,b}.csv", 10)):
+        for engine in (None, spark):
+            assert build_panel(tmp_path / name, engine=engine).n_contacts == n, (name, engine)
+    (tmp_path / "packed.csv").write_bytes(gzip.compress((tmp_path / "c1.csv").read_bytes()))
+    assert build_panel(tmp_path / "packed.csv").n_contacts == 40
+    with pytest.raises(InputError, match="gzip-compressed, and the Spark engine reads gzip only from a name"):
+        build_panel(tmp_path / "packed.csv", engine=spark)
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress((tmp_path / "c1.csv").read_bytes()))
+    assert build_panel(tmp_path / "c.csv.gz", engine=spark).n_contacts == 40
