@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..data.files import SAVE_AS_UTF8
 from ..exceptions import InputError
-from .sql import quote, sql_string
+from .sql import literal, quote, sql_string
 
 
 def duckdb_message(error: Exception) -> str:
@@ -59,14 +59,6 @@ def _files(paths) -> str:
     return items[0] if len(items) == 1 else "[" + ", ".join(items) + "]"
 
 
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return sql_string(value)
-
-
 class DuckDBEngine:
     """DuckDB, embedded: the default engine. Each panel build gets its own in-memory database.
 
@@ -114,6 +106,10 @@ class DuckDBSession:
     def types(self, view: str) -> dict[str, str]:
         return {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {quote(view)}").fetchall()}
 
+    def bitmap_duplicates(self, column: str, view: str, low: int, high: int) -> str:
+        """One bitmap of the whole range (``bitstring_agg``), in the main scan."""
+        return f"count({column}) - bit_count(bitstring_agg({column}, {int(low)}, {int(high)}))"
+
     def scan(self, source, scan, name: str) -> None:
         """Views ``{name}__scan`` (the source as read) and ``{name}__numbered`` (with a 1-based
         ``__row`` in file order, used only to name the first bad row); ``scan`` as
@@ -141,7 +137,7 @@ class DuckDBSession:
             options.update(scan.read_options or {})
             if scan.compression:
                 options["compression"] = scan.compression
-            opts = ", ".join(f"{k} = {_literal(v)}" for k, v in options.items())
+            opts = ", ".join(f"{k} = {literal(v)}" for k, v in options.items())
             select = f"SELECT * FROM read_csv({_files(scan.files)}, {opts})"
         if kind != "parquet":  # numbered over the view, so that a CSV is sniffed once
             numbered = f"SELECT row_number() OVER () AS __row, * FROM {scan_view}"

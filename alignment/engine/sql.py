@@ -15,7 +15,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["quote", "sql_string"]
+__all__ = ["quote", "sql_string", "literal", "backtick"]
 
 
 def quote(name: str) -> str:
@@ -26,3 +26,17 @@ def quote(name: str) -> str:
 def sql_string(text: str) -> str:
     """A SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def literal(value) -> str:
+    """A SQL literal of a boolean, a number or a string (e.g. a ``read_csv`` option)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return sql_string(value)
+
+
+def backtick(name: str) -> str:
+    """A Spark SQL identifier, for the few names Spark's own API parses (``spark.table``)."""
+    return "`" + str(name).replace("`", "``") + "`"

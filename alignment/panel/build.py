@@ -12,7 +12,7 @@ from ..data.checks import run_rules
 from ..data.read import RawTable, quote, register, sql_string
 from ..data.sources import ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, SpanWarning, UnmatchedSurveysWarning
-from ..engine import DuckDBEngine
+from ..engine import DuckDBEngine, Engine
 from .components import Component, contact_components, survey_components
 from .query import (BUCKET_S, CONTACT_MEASURES, GRAINS, ExtraSpec, PanelSpec, SurveyFrameSpec, panel_sql,
                     survey_frame_sql)
@@ -237,7 +237,7 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
                           f"Got {contact_frame!r} instead.")
     if contact_controls and not contact_frame:
         raise OptionError("The 'contact_controls' parameter of build_panel needs contact_frame=True.")
-    if not hasattr(engine, "connect"):
+    if not isinstance(engine, Engine):
         raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
                           f"Got {type(engine).__name__} instead.")
     session = engine.connect()

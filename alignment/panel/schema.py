@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from ..data.read import RawTable, quote
+from ..data.read import RawTable
+from ..engine.sql import quote
 from ..data import types as ty
 from ..data.types import Rule
 
