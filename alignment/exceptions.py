@@ -28,6 +28,7 @@ __all__ = [
     "MissingDataWarning",
     "InfluenceWarning",
     "HeteroskedasticityWarning",
+    "SpanWarning",
     "AlignmentDeprecationWarning",
 ]
 
@@ -138,6 +139,11 @@ class InfluenceWarning(AlignmentWarning):
 
 class HeteroskedasticityWarning(AlignmentWarning):
     """Residual variance changes with the predictors (Breusch-Pagan)."""
+
+
+class SpanWarning(AlignmentWarning):
+    """The data's first and last day lie far beyond where most contacts are (an outlying date
+    stretches the window over mostly empty periods)."""
 
 
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):

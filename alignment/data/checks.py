@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..exceptions import InputError
-from .read import RawTable, quote
+from ..engine.sql import quote
+from .read import RawTable
 from .types import Rule
 
 
@@ -38,10 +39,8 @@ def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
     """Duplicates of an integer id as ``count - bits set`` in a bitmap over its range.
 
     A bitmap of the id range costs one bit per possible id (12 MB for 100 million) where a
-    hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts).
-    DuckDB builds one bitmap (``bitstring_agg``); Spark one per bucket of 32,768 ids
-    (``bitmap_construct_agg``, for ids from 1), which spares it shuffling every id: 2.6 s
-    instead of 11 s for ``count(DISTINCT ...)`` over 10M ids on 2 cores.
+    hash table of the ids costs about 50 bytes per row (2.6 GB for 50 million contacts); each
+    engine builds its own (:meth:`alignment.engine.protocol.Session.bitmap_duplicates`).
     Returns '' when the key is not a single integer column of moderate range.
     """
     if len(unique) != 1 or not table.types[unique[0]].upper().endswith(("INT", "INTEGER")):
@@ -50,13 +49,8 @@ def _dense_duplicates(session, table: RawTable, unique: Sequence[str]) -> str:
     lo, hi = session.rows(f"SELECT min({col}), max({col}) FROM {view}")[0]
     if lo is None or hi - lo >= BITMAP_RANGE:
         return ""
-    if session.dialect == "duckdb":
-        return f", count({col}) - bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)}))"
-    if lo >= 1:  # a bucket and a bit position identify a positive id
-        return (f", count({col}) - (SELECT coalesce(sum(bitmap_count(b)), 0) FROM (SELECT "
-                f"bitmap_construct_agg(bitmap_bit_position({col})) AS b FROM {view} WHERE {col} IS NOT NULL "
-                f"GROUP BY bitmap_bucket_number({col})) AS m)")
-    return ""
+    sql = session.bitmap_duplicates(col, view, int(lo), int(hi))
+    return f", {sql}" if sql else ""
 
 
 def run_rules(session, table: RawTable, rules: Sequence[Rule],

@@ -8,25 +8,20 @@ columns in SQL; the schema layer then types and validates them in SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import glob as globbing
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
+from ..engine.sql import quote, sql_string  # noqa: F401 - re-exported: the panel modules import them from here
 from ..exceptions import InputError
-from .sources import Source
+from .files import TextFile, check_header, inspect_text, twice
+from .sources import ExtraSource, Source
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def sql_string(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def quote(name: str) -> str:
-    """A SQL identifier."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -46,6 +41,41 @@ class RawTable:
         return column in self.types
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What an engine session reads for one source, decided once for both engines.
+
+    ``kind`` is "frame", "table", "delta" (a Delta table's folder), "parquet" or "text"
+    (delimited text). ``files`` are the exact files to read, as absolute paths to be taken
+    literally (an engine escapes its own glob characters); for a folder of Parquet files
+    ``folder`` is the folder. ``compression`` is "gzip" for gzip content whatever the name, and
+    ``delimiter`` the separator guessed from the header (Spark does not sniff one); ``texts``
+    what :func:`~alignment.data.files.inspect_text` found in each text file.
+    """
+
+    kind: str
+    files: tuple[str, ...] = ()
+    folder: str | None = None
+    read_options: Mapping[str, object] = field(default_factory=dict)
+    compression: str | None = None
+    delimiter: str | None = None
+    texts: tuple[TextFile, ...] = ()
+
+
+def _absolute(path) -> str:
+    # absolute, so that no engine reads a leading "~" as the home folder
+    return os.path.abspath(str(path))
+
+
+def _matches(source: Source) -> list[Path]:
+    """The files a ``glob = true`` pattern names, in name order (``**`` spans folders)."""
+    files = sorted(Path(p) for p in globbing.glob(str(source.data), recursive=True) if Path(p).is_file())
+    if not files:
+        raise InputError("no file matches the pattern (glob = true: *, ?, [abc] and ** for any folders)",
+                         source=source.label)
+    return files
+
+
 def source_kind(source: Source) -> str:
     """How the engines read ``source``: "frame", "table", "delta" (a Delta table's folder),
     "parquet" (a file, or a folder of ``*.parquet`` files) or "text" (delimited text).
@@ -59,18 +89,63 @@ def source_kind(source: Source) -> str:
         return "frame"
     if source.table is not None:
         return "table"
+    if source.glob:
+        files = _matches(source)
+        return "parquet" if all(f.suffix.lower() in PARQUET_SUFFIXES for f in files) else "text"
     path = Path(source.data)
     if not path.exists():
         raise InputError("file not found", source=source.label)
     if path.is_dir():
         if (path / "_delta_log").is_dir():
             return "delta"
-        if any(path.glob("*.parquet")):
+        if _parquet_parts(path):
             return "parquet"
         raise InputError("is a folder, not a file", source=source.label)
     if path.stat().st_size == 0:
         raise InputError("the file is empty", source=source.label)
     return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "text"
+
+
+def _parquet_parts(folder: Path) -> list[Path]:
+    # files named _* or .* are a writer's metadata or leftovers, not data (Spark skips them too)
+    return sorted(p for p in folder.glob("*.parquet") if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def plan(source: Source, read_options: Mapping[str, object] | None = None) -> Scan:
+    """The :class:`Scan` of ``source``: its kind, exact files, and for text what the file is.
+
+    Raises
+    ------
+    InputError
+        As :func:`source_kind`; and a text file that is not UTF-8 text (binary, UTF-16,
+        Latin-1...) or whose header names a column twice (see :mod:`alignment.data.files`).
+    """
+    kind = source_kind(source)
+    options = dict(read_options or {})
+    if kind == "frame":
+        error = twice(list(source.data.columns), source.label, "the DataFrame")
+        if error is not None:
+            raise error
+    if kind in ("frame", "table"):
+        return Scan(kind, read_options=options)
+    if kind == "delta":
+        return Scan(kind, folder=_absolute(source.data), read_options=options)
+    if source.glob:
+        files = _matches(source)
+    elif Path(source.data).is_dir():
+        return Scan(kind, files=tuple(_absolute(p) for p in _parquet_parts(Path(source.data))),
+                    folder=_absolute(source.data), read_options=options)
+    else:
+        files = [Path(source.data)]
+    if kind == "parquet":
+        return Scan(kind, files=tuple(_absolute(p) for p in files), read_options=options)
+    delimiter = options.get("delim") or options.get("sep")
+    found = [inspect_text(f, str(f) if source.glob else source.label, delimiter) for f in files]
+    compression = {f.compression for f in found}
+    if len(compression) > 1:
+        raise InputError("the pattern matches gzip-compressed and plain files: give one kind", source=source.label)
+    return Scan(kind, files=tuple(_absolute(p) for p in files), read_options=options,
+                compression=compression.pop(), delimiter=found[0].delimiter, texts=tuple(found))
 
 
 def register(session, source: Source, name: str) -> RawTable:
@@ -83,14 +158,20 @@ def register(session, source: Source, name: str) -> RawTable:
     Raises
     ------
     InputError
-        The file is missing, empty or unreadable, or a renamed column is absent.
+        The file is missing, empty or unreadable (see :func:`plan`), its header names a column
+        twice, a renamed column is absent, or an extra source has no rows.
     """
     fmt = None
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
-    session.scan(source, source_kind(source), name, fmt.read_options if fmt else None)
+    scan = plan(source, fmt.read_options if fmt else None)
+    session.scan(source, scan, name)
     raw_types = session.types(f"{name}__scan")
+    for text in scan.texts:
+        check_header(text, raw_types)
+    if isinstance(source, ExtraSource) and not session.rows(f"SELECT 1 FROM {quote(name + '__scan')} LIMIT 1"):
+        raise InputError("has no rows, only a header: give it data, or leave it out", source=source.label)
     # An empty DataFrame column has no type; text is the safe reading of "nothing".
     typed = {c: (f"CAST({quote(c)} AS VARCHAR)" if t == '"NULL"' else quote(c)) for c, t in raw_types.items()}
     if fmt is not None:

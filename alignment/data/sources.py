@@ -13,7 +13,12 @@ from ..exceptions import OptionError
 AGGREGATES = ("mean", "sum", "last", "max")
 
 
-def _check_data(owner: str, data, table=None) -> None:
+def _check_data(owner: str, data, table=None, glob: bool = False) -> None:
+    if not isinstance(glob, bool):
+        raise OptionError(f"The 'glob' parameter of {owner} must be True or False. Got {glob!r} instead.")
+    if glob and not isinstance(data, (str, Path)):
+        raise OptionError(f"The 'glob' parameter of {owner} makes the path a pattern: it needs a path, "
+                          f"not a {'table' if table is not None else type(data).__name__}.")
     if table is not None:
         if data is not None:
             raise OptionError(f"{owner} takes a file or DataFrame, or a table name, not both.")
@@ -43,8 +48,10 @@ class Source:
     Parameters
     ----------
     data : str, Path or pandas.DataFrame
-        CSV or Parquet file (by extension; anything else is read as delimited text), a folder of
-        ``*.parquet`` files, or a DataFrame. On the Spark engine also a Delta table's folder.
+        CSV or Parquet file (by extension; anything else is read as delimited text, gzip-compressed
+        or not), a folder of ``*.parquet`` files, or a DataFrame. On the Spark engine also a Delta
+        table's folder. A path is literal: ``contacts[1].csv`` is that file, ``~`` is a folder
+        named ``~``.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
     format : str, optional
@@ -53,6 +60,9 @@ class Source:
         IANA timezone of naive (offset-less) times in this source.
     table : str, optional
         Instead of ``data``: a table of the Spark catalog, e.g. ``"cx.contacts"``.
+    glob : bool, default False
+        The path is a pattern (``*``, ``?``, ``[abc]``, and ``**`` for any folders below): every
+        matching file is read, in name order, as one table. They must share one format and header.
 
     Examples
     --------
@@ -67,9 +77,10 @@ class Source:
     format: str | None = None
     timezone: str | None = None
     table: str | None = None
+    glob: bool = False
 
     def __post_init__(self):
-        _check_data(type(self).__name__, self.data, self.table)
+        _check_data(type(self).__name__, self.data, self.table, self.glob)
         object.__setattr__(self, "columns", dict(self.columns or {}))
 
     @property
@@ -86,7 +97,7 @@ class ExtraSource(Source):
 
     Parameters
     ----------
-    data, columns, timezone, table
+    data, columns, timezone, table, glob
         As for :class:`Source`.
     time : str, default "date"
         The date or time column.

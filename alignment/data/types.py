@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .read import quote, sql_string
+from ..engine.sql import quote, sql_string
 
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT")
@@ -14,6 +14,17 @@ _NUMERIC_PREFIX = _INTEGER + ("FLOAT", "DOUBLE", "DECIMAL", "REAL")
 # An ISO 8601 time of day followed by a UTC offset or Z: the mark of an aware time.
 _OFFSET = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
 _DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
+# The same, with an offset that exists: up to 14 hours either way (Kiribati is +14:00, Baker
+# Island -12:00), minutes 00-59. "+24:00" or "+99:00" parse, and would move a contact days away.
+_REAL_OFFSET = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-](0\d|1[0-3])(:?[0-5]\d)?|[+-]14(:?00)?)$"
+#: Times are accepted from the first to the last of these years (local time, inclusive). Beyond
+#: them a time is a placeholder (0001-01-01, 9999-12-31) or a unit mistake, not a contact, and
+#: pandas could not hold its period (1677-2262). Historical records stay readable (time zones kept
+#: local mean time until the 1880s); a few placeholder dates inside the range, such as 1900-01-01
+#: or 1970-01-01, are caught by the panel's SpanWarning instead.
+YEARS = (1800, 2199)
+# Control characters (C0, DEL and C1): invisible in a report, they make look-alike segments.
+_CONTROL = r"[\x00-\x1F\x7F-\x9F]"
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,21 @@ def number(name: str, dtype: str, *, required: bool = False, minimum: float | No
 
 
 def text(name: str, dtype: str, *, required: bool = True) -> tuple[str, list[Rule]]:
-    """A label such as a queue name; blank is missing."""
+    """A label such as a queue name; blank is missing, a control character (NUL, tab...) is bad."""
     col = quote(name)
     expr = f"CAST({col} AS VARCHAR)"
-    return expr, [Rule(name, blank(col, dtype), "is missing")] if required else []
+    rules = [Rule(name, f"regexp_matches({expr}, {sql_string(_CONTROL)})",
+                  "holds a control character (such as NUL or a tab), which would make a look-alike "
+                  "segment; remove it from the file")]
+    if required:
+        rules.append(Rule(name, blank(col, dtype), "is missing"))
+    return expr, rules
+
+
+def _in_years(expr: str) -> str:
+    lo, hi = YEARS
+    return (f"({expr} NOT BETWEEN TIMESTAMP '{lo:04d}-01-01 00:00:00' "
+            f"AND TIMESTAMP '{hi:04d}-12-31 23:59:59.999999')")
 
 
 def local_time(name: str, dtype: str, *, source_tz: str | None, study_tz: str | None,
@@ -128,10 +150,14 @@ def local_time(name: str, dtype: str, *, source_tz: str | None, study_tz: str | 
                 f"ELSE {naive_expr} END)")
         rules.append(Rule(name, f"(NOT {blank(col, dtype)} AND {expr} IS NULL)",
                           "is not an ISO 8601 date-time (e.g. 2025-03-09T08:15:00-05:00)"))
+        rules.append(Rule(name, f"({aware} AND NOT regexp_matches({s}, {sql_string(_REAL_OFFSET)}))",
+                          "has a UTC offset beyond -14:00..+14:00 (such as +24:00), which no place has"))
         if naive_tz is None:
             no_tz = f"(NOT {blank(col, dtype)} AND NOT {aware}"
             no_tz += f" AND NOT {date_only})" if dates else ")"
             rules.append(Rule(name, no_tz, _NAIVE))
+    rules.append(Rule(name, _in_years(expr), f"is outside the years {YEARS[0]}-{YEARS[1]} (a placeholder date "
+                                             f"such as 0001-01-01 or 9999-12-31?)"))
     if required:
         rules.append(Rule(name, blank(col, dtype), "is missing"))
     return expr, rules

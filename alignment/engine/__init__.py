@@ -1,18 +1,21 @@
 """Engines that build the panel: DuckDB (embedded, the default) and Apache Spark.
 
 The panel's logic is one SQL definition in DuckDB's dialect; the Spark engine runs
-it transpiled by SQLGlot (:mod:`alignment.engine.dialect`). An engine's ``connect()``
-gives a session with ``scan`` (read a source into views), ``types``, ``view``,
-``rows`` and ``frame``.
+it transpiled by SQLGlot (:mod:`alignment.engine.dialect`). What the panel builder asks of
+an engine is spelt out by the :class:`Engine` and :class:`Session` protocols
+(:mod:`alignment.engine.protocol`): ``connect()`` gives a session with ``scan`` (read a source
+into views), ``types``, ``view``, ``rows``, ``frame``, ``message`` and the engine's own
+aggregates. Every dialect branch lives in this package, and all quoting in :mod:`alignment.engine.sql`.
 """
 
 from __future__ import annotations
 
 from ..exceptions import OptionError
 from .duckdb_engine import DuckDBEngine
+from .protocol import Engine, Session
 from .spark_engine import SparkEngine
 
-__all__ = ["DuckDBEngine", "SparkEngine", "ENGINES", "engine_from_kind"]
+__all__ = ["DuckDBEngine", "SparkEngine", "Engine", "Session", "ENGINES", "engine_from_kind"]
 
 ENGINES = ("duckdb", "spark")
 

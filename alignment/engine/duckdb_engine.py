@@ -2,27 +2,61 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import duckdb
 import pandas as pd
 
-from ..data.read import quote, sql_string
+from ..data.files import SAVE_AS_UTF8
 from ..exceptions import InputError
+from .sql import literal, quote, sql_string
 
 
 def duckdb_message(error: Exception) -> str:
-    """The first informative line of a DuckDB error, without its class prefix."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith("Error") else text
+    """The informative part of a DuckDB error in one line, without its class prefix.
+
+    A CSV error's first line only says where ("CSV Error on Line: 7"); its reason is on a later
+    line, after the raw line (which may be megabytes long): the two are joined, and the reasons
+    a user can act on are said in our words (not UTF-8, a line over the maximum line size, a
+    file whose dialect could not be sniffed).
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    if not lines or not lines[0]:
+        return type(error).__name__
+    first = lines[0]
+    head, _, rest = first.partition(": ")
+    if head.endswith("Error") and rest:
+        first = rest
+    if first.startswith("CSV Error on Line"):
+        where = first.replace("CSV Error on Line:", "line").strip()
+        reason = next((line for line in lines[1:] if line and not line.startswith("Original Line:")), "")
+        if "not utf-8 encoded" in reason.lower():
+            return f"{where} is not UTF-8 text (Latin-1 or Windows-1252?); {SAVE_AS_UTF8}"
+        if "maximum line size" in reason.lower():
+            return (f"{reason.rstrip('.')} (a field that long is usually a quote that is never closed, or "
+                    f"not a CSV file)")
+        return f"{where}: {reason}" if reason else where
+    if first.startswith("Error when sniffing file"):
+        return ("its separator and quoting could not be detected: is it delimited text (CSV, UTF-8, "
+                "one header line)?")
+    return first
 
 
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return sql_string(value)
+_GLOB = re.compile(r"[\[*?]")
+
+
+def literal_path(path: str) -> str:
+    """``path`` as DuckDB reads it literally: its glob characters in brackets (``[*]``, ``[?]``, ``[[]``).
+
+    >>> literal_path("/data/contacts[1].csv")
+    '/data/contacts[[]1].csv'
+    """
+    return _GLOB.sub(lambda m: f"[{m.group()}]", str(path))
+
+
+def _files(paths) -> str:
+    items = [sql_string(literal_path(p)) for p in paths]
+    return items[0] if len(items) == 1 else "[" + ", ".join(items) + "]"
 
 
 class DuckDBEngine:
@@ -72,10 +106,15 @@ class DuckDBSession:
     def types(self, view: str) -> dict[str, str]:
         return {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {quote(view)}").fetchall()}
 
-    def scan(self, source, kind: str, name: str, read_options=None) -> None:
+    def bitmap_duplicates(self, column: str, view: str, low: int, high: int) -> str:
+        """One bitmap of the whole range (``bitstring_agg``), in the main scan."""
+        return f"count({column}) - bit_count(bitstring_agg({column}, {int(low)}, {int(high)}))"
+
+    def scan(self, source, scan, name: str) -> None:
         """Views ``{name}__scan`` (the source as read) and ``{name}__numbered`` (with a 1-based
-        ``__row`` in file order, used only to name the first bad row); ``kind`` as
-        :func:`alignment.data.read.source_kind` gives it."""
+        ``__row`` in file order, used only to name the first bad row); ``scan`` as
+        :func:`alignment.data.read.plan` gives it (the exact files, read literally)."""
+        kind = scan.kind
         scan_view, numbered_view = quote(name + "__scan"), quote(name + "__numbered")
         if kind == "table":
             raise InputError("names a table; tables are read by the Spark engine (set [engine] kind = "
@@ -85,24 +124,25 @@ class DuckDBSession:
                              "kind = \"spark\")", source=source.label)
         if kind == "frame":
             self.con.register(name + "__frame", source.data)
-            scan = f"SELECT * FROM {quote(name + '__frame')}"
+            select = f"SELECT * FROM {quote(name + '__frame')}"
         elif kind == "parquet":
-            folder = Path(source.data).is_dir()
-            path = sql_string(Path(source.data) / "*.parquet" if folder else source.data)
-            scan = f"SELECT * FROM read_parquet({path})"
+            files = _files(scan.files)
+            select = f"SELECT * FROM read_parquet({files})"
             # rows count through the files in name order, as on Spark
             numbered = (f"SELECT * EXCLUDE (file_row_number, filename), row_number() OVER (ORDER BY filename, "
-                        f"file_row_number) AS __row FROM read_parquet({path}, file_row_number = true, "
+                        f"file_row_number) AS __row FROM read_parquet({files}, file_row_number = true, "
                         f"filename = true)")
         else:
             options = {"header": True, "all_varchar": True, "sample_size": 20480}
-            options.update(read_options or {})
-            opts = ", ".join(f"{k} = {_literal(v)}" for k, v in options.items())
-            scan = f"SELECT * FROM read_csv({sql_string(source.data)}, {opts})"
+            options.update(scan.read_options or {})
+            if scan.compression:
+                options["compression"] = scan.compression
+            opts = ", ".join(f"{k} = {literal(v)}" for k, v in options.items())
+            select = f"SELECT * FROM read_csv({_files(scan.files)}, {opts})"
         if kind != "parquet":  # numbered over the view, so that a CSV is sniffed once
             numbered = f"SELECT row_number() OVER () AS __row, * FROM {scan_view}"
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {scan_view} AS {scan}")
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {scan_view} AS {select}")
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {numbered_view} AS {numbered}")
         except duckdb.Error as error:
             raise InputError(f"cannot be read: {duckdb_message(error)}", source=source.label) from None

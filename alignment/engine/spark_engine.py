@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -17,13 +18,24 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import EngineError, InputError
+from .sql import backtick
 
 #: Spark types as the typing layer names them (DuckDB's names).
 _TYPES = {"StringType": "VARCHAR", "VarcharType": "VARCHAR", "CharType": "VARCHAR", "BooleanType": "BOOLEAN",
           "ByteType": "TINYINT", "ShortType": "SMALLINT", "IntegerType": "INTEGER", "LongType": "BIGINT",
           "FloatType": "FLOAT", "DoubleType": "DOUBLE", "DecimalType": "DECIMAL", "DateType": "DATE",
           "TimestampType": "TIMESTAMP WITH TIME ZONE", "TimestampNTZType": "TIMESTAMP", "NullType": '"NULL"'}
-_DELIMITERS = (",", ";", "\t", "|")
+# Hadoop reads these as a pattern; a backslash makes each one literal
+_GLOB = re.compile(r"[\\{}\[\]*?]")
+
+
+def literal_path(path: str) -> str:
+    """``path`` as Spark (Hadoop) reads it literally: its glob characters escaped with a backslash.
+
+    >>> literal_path("/data/contacts[1].csv")
+    '/data/contacts\\\\[1\\\\].csv'
+    """
+    return _GLOB.sub(lambda m: "\\" + m.group(), str(path))
 
 
 @contextlib.contextmanager
@@ -148,41 +160,56 @@ class SparkSqlSession:
 
     def types(self, view: str) -> dict[str, str]:
         return {f.name: _TYPES.get(type(f.dataType).__name__, f.dataType.simpleString().upper())
-                for f in self.spark.table(f"`{view}`").schema.fields}
+                for f in self.spark.table(backtick(view)).schema.fields}
 
-    def _read(self, source, kind: str, read_options):
+    def bitmap_duplicates(self, column: str, view: str, low: int, high: int) -> str:
+        """One bitmap per bucket of 32,768 ids (``bitmap_construct_agg``, for ids from 1), which spares
+        Spark shuffling every id: 2.6 s instead of 11 s for ``count(DISTINCT ...)`` over 10M ids on
+        2 cores. '' for ids below 1, which a bucket and a bit position cannot identify."""
+        if low < 1:
+            return ""
+        return (f"count({column}) - (SELECT coalesce(sum(bitmap_count(b)), 0) FROM (SELECT "
+                f"bitmap_construct_agg(bitmap_bit_position({column})) AS b FROM {view} WHERE {column} IS NOT NULL "
+                f"GROUP BY bitmap_bucket_number({column})) AS m)")
+
+    def _read(self, source, scan):
+        kind = scan.kind
         if kind == "frame":
             import pyarrow as pa
             return self.spark.createDataFrame(pa.Table.from_pandas(source.data, preserve_index=False))
         if kind == "table":
             return self.spark.table(source.table)
-        path = Path(source.data)
         if kind == "delta":
             try:
-                return self.spark.read.format("delta").load(str(path))
+                return self.spark.read.format("delta").load(literal_path(scan.folder))
             except self.errors as error:
                 if "delta" not in self.message(error).lower():
                     raise
                 raise InputError(f"is a Delta table, and this SparkSession cannot read Delta: configure the "
                                  f"delta-spark package in it ({self.message(error)})", source=source.label) from None
         if kind == "parquet":
-            return self.spark.read.parquet(str(path))
-        options = dict(read_options or {})
-        sep = options.get("delim") or options.get("sep") or _sniff_delimiter(path)
+            paths = [scan.folder] if scan.folder else scan.files
+            return self.spark.read.parquet(*[literal_path(p) for p in paths])
+        if scan.compression == "gzip" and not all(f.lower().endswith(".gz") for f in scan.files):
+            raise InputError("is gzip-compressed, and the Spark engine reads gzip only from a name that ends "
+                             "in .gz: rename it (e.g. contacts.csv.gz)", source=source.label)
+        options = dict(scan.read_options or {})
+        sep = options.get("delim") or options.get("sep") or scan.delimiter or ","
         reader = self.spark.read.option("header", bool(options.get("header", True))).option("sep", sep)
         if options.get("quote") == "":
             reader = reader.option("quote", "")
-        frame = reader.csv(str(path))
+        frame = reader.csv([literal_path(f) for f in scan.files])
         return frame.toDF(*[c.lstrip("\ufeff") for c in frame.columns])
 
-    def scan(self, source, kind: str, name: str, read_options=None) -> None:
+    def scan(self, source, scan, name: str) -> None:
         """Temporary views ``{name}__scan`` and ``{name}__numbered`` (with a 1-based ``__row``);
-        ``kind`` as :func:`alignment.data.read.source_kind` gives it."""
+        ``scan`` as :func:`alignment.data.read.plan` gives it (the exact files, read literally)."""
+        kind = scan.kind
         from pyspark.sql import Window
         from pyspark.sql import functions as F
         try:
             with _quiet():
-                frame = self._read(source, kind, read_options)
+                frame = self._read(source, scan)
                 _ = frame.schema  # resolve now: Spark Connect resolves lazily, and this is where to name the source
         except self.errors as error:
             if kind != "table":
@@ -206,9 +233,3 @@ class SparkSqlSession:
         for view in self.views:
             self.spark.catalog.dropTempView(view)
 
-
-def _sniff_delimiter(path: Path) -> str:
-    """The separator of a delimited text file, from its header line (DuckDB sniffs; Spark does not)."""
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        header = f.readline()
-    return max(_DELIMITERS, key=header.count)

@@ -11,12 +11,12 @@ from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_
 from ..data.checks import run_rules
 from ..data.read import RawTable, quote, register, sql_string
 from ..data.sources import ExtraSource, Source, as_source
-from ..exceptions import InputError, OptionError, UnmatchedSurveysWarning
-from ..engine import DuckDBEngine
+from ..exceptions import InputError, OptionError, SpanWarning, UnmatchedSurveysWarning
+from ..engine import DuckDBEngine, Engine
 from .components import Component, contact_components, survey_components
 from .query import (BUCKET_S, CONTACT_MEASURES, GRAINS, ExtraSpec, PanelSpec, SurveyFrameSpec, panel_sql,
                     survey_frame_sql)
-from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window
+from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window, wide_span
 from .result import Panel
 from .schema import contacts_view, extra_view, surveys_view
 
@@ -237,7 +237,7 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
                           f"Got {contact_frame!r} instead.")
     if contact_controls and not contact_frame:
         raise OptionError("The 'contact_controls' parameter of build_panel needs contact_frame=True.")
-    if not hasattr(engine, "connect"):
+    if not isinstance(engine, Engine):
         raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
                           f"Got {type(engine).__name__} instead.")
     session = engine.connect()
@@ -302,6 +302,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         cview.columns["arrived_at"] = quote("arrived_at")
     cview.create(session, contacts, "contacts_t")
     window = ""
+    given = (start is not None, end is not None)
     if start is not None or end is not None:
         lo, hi = start or first.date(), end or last.date()
         window = utc_window(lo, hi, timezone) if aware else local_window(lo, hi)
@@ -374,6 +375,9 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         raise InputError(f"no contacts between {start} and {end} (the data runs from {first.date()} "
                          f"to {last.date()}, local time)", source=contacts.label, column="arrived_at")
     table["period"] = table["period"].astype("datetime64[ns]")
+    span = wide_span(table["n_contacts"], table["period"], grain, start_given=given[0], end_given=given[1])
+    if span:  # a study run records the warning in results.json
+        warnings.warn(f"{contacts.label}, column 'arrived_at': {span}", SpanWarning, stacklevel=3)
     if surveys is not None:
         low = int(table["low_responses"].sum())
         if low:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..catalog import Metric
-from ..data.read import quote, sql_string
+from ..engine.sql import quote, sql_string
 from .components import Component
 
 GRAINS = ("day", "week", "month")

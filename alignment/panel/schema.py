@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from ..data.read import RawTable, quote
+from ..data.read import RawTable
+from ..engine.sql import quote
 from ..data import types as ty
 from ..data.types import Rule
 
 # Durations longer than this are not seconds of a contact (a unit mistake or a corrupt value).
 MAX_DURATION_S = 10_000_000
+#: Extra-source values beyond this magnitude are refused: two of 1.7e308 already sum to infinity,
+#: and no measured KPI comes near it (a sentinel or a corrupt value).
+MAX_EXTRA_VALUE = 1e300
 
 BOOLEAN_COLUMNS = ("answered", "abandoned", "transferred", "resolved")
 
@@ -123,5 +127,8 @@ def extra_view(raw: RawTable, time: str, by: Sequence[str], values: Sequence[str
     for b in by:
         v.add(b, ty.text(b, raw.types[b]))
     for name in values:
-        v.add(name, ty.number(name, raw.types[name]))
+        expr = v.add(name, ty.number(name, raw.types[name]))
+        v.rules.append(Rule(name, f"(NOT isinf({expr}) AND abs({expr}) > {MAX_EXTRA_VALUE!r})",
+                            f"is beyond ±{MAX_EXTRA_VALUE:g}: too large to add up without overflowing "
+                            f"(a sentinel or a corrupt value?)"))
     return v

@@ -81,3 +81,38 @@ def quarter_hour_offsets(timezone: str, first: dt.datetime, last: dt.datetime) -
             previous = offset
         t += step
     return True
+
+
+#: The share of contacts left out at each end to find where most contacts lie (0.5 %).
+SPAN_TAIL = 0.005
+#: The data's span is called far wider than where most contacts lie from this ratio of periods on.
+SPAN_RATIO = 3
+
+
+def wide_span(n_contacts, periods, grain: str, *, start_given: bool, end_given: bool) -> str | None:
+    """Why the window is far wider than where the contacts lie, or None.
+
+    ``n_contacts`` and ``periods`` are the panel's columns. The core of the data runs from the
+    period holding the first 0.5 % of the contacts to the one holding the last 0.5 %; when the
+    window (the data's first to last day, on each side the study does not fix) spans more than
+    3 times as many periods as that core, a few outlying contacts (one dated 1970 among a
+    year of 2025) stretch the panel into mostly empty periods, and the answer says where.
+    """
+    import pandas as pd
+    per = pd.Series(n_contacts.to_numpy(dtype=float), index=pd.to_datetime(periods)).groupby(level=0).sum().sort_index()
+    total = per.sum()
+    if total <= 0 or len(per) < 2 or (start_given and end_given):
+        return None
+    share = per.cumsum() / total
+    lo = share.index[(share > SPAN_TAIL).to_numpy().argmax()]
+    hi = share.index[(share >= 1 - SPAN_TAIL).to_numpy().argmax()]
+    core = int(((per.index >= lo) & (per.index <= hi)).sum())
+    wide = (not start_given and per.index[0] < lo) or (not end_given and per.index[-1] > hi)
+    if not wide or len(per) <= SPAN_RATIO * core:
+        return None
+    empty = int((per == 0).sum())
+    name = {"day": "daily", "week": "weekly", "month": "monthly"}[grain]
+    return (f"the data runs from {per.index[0].date()} to {per.index[-1].date()}, but 99 % of the contacts lie "
+            f"between {lo.date()} and {hi.date()}: {len(per):,} {name} periods where {core:,} would hold them "
+            f"({empty:,} empty); a few outlying contacts stretch the window: set start and end in the study, "
+            f"or correct those rows")

@@ -240,8 +240,8 @@ _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezo
                "calendar", "contact_model", "contact_controls", "contact_coding"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
-_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
-_EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values"}
+_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
+_EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
 _UNIT_KEYS = set(catalog.UNIT_KEYS)
@@ -319,17 +319,19 @@ class _Reader:
     def path(self, table: Mapping, key: str, base: Path) -> Path:
         raw = self.get(table, "path", key, str, required=True)
         path = (base / raw) if not Path(raw).is_absolute() else Path(raw)
-        if not path.exists():
+        if not path.exists() and not self.get(table, "glob", key, bool, False):  # a pattern is matched on reading
             self.fail(f"{key}.path", f"file not found: {path}")
         return path
 
     def data(self, table: Mapping, key: str, base: Path) -> dict:
-        """``data=`` (a path) or ``table=`` (a Spark catalog table) of a source."""
+        """``data=`` (a path, a pattern with ``glob = true``) or ``table=`` (a Spark catalog table) of a source."""
         if "table" in table:
             if "path" in table:
                 self.fail(f"{key}.table", "give a path or a table, not both")
+            if "glob" in table:
+                self.fail(f"{key}.glob", "makes the path a pattern; a table has no path")
             return {"table": self.get(table, "table", key, str)}
-        return {"data": self.path(table, key, base)}
+        return {"data": self.path(table, key, base), "glob": self.get(table, "glob", key, bool, False)}
 
 
 def load_study(path) -> Study:
