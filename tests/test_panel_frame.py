@@ -41,6 +41,26 @@ def test_demean_equals_weighted_least_squares_on_dummies(effects, trend):
     assert demean(x, seg, t, effects, w, trend=trend) == pytest.approx(x - D @ beta, abs=1e-10)
 
 
+@pytest.mark.parametrize("n_seg, T, exact", [(5, 30, True), (40, 6, True), (5, 30, False)])
+def test_twoway_demean_both_ways_equals_the_dummy_regression(monkeypatch, n_seg, T, exact):
+    """The exact two-way solve (through the segments, or through the periods when they are
+    fewer) and alternating projections both give the weighted dummy regression's residuals, on an
+    unbalanced panel with a period where only one segment is seen."""
+    from alignment.panel import frame
+    if not exact:
+        monkeypatch.setattr(frame, "MAX_EXACT_SIDE", -1)
+    rng = np.random.default_rng(7)
+    seg, t = _unbalanced(rng, n_seg=n_seg, T=T)
+    lone = t == t.max()
+    seg, t = seg[~lone | (seg == 0)], t[~lone | (seg == 0)]
+    x = rng.normal(size=(len(seg), 2)) + seg[:, None] + np.sin(t)[:, None]
+    w = rng.uniform(1, 50, len(seg))
+    D = np.column_stack([np.eye(seg.max() + 1)[seg], np.eye(t.max() + 1)[t][:, np.unique(t)]])
+    sw = np.sqrt(w)[:, None]
+    beta, *_ = np.linalg.lstsq(D * sw, x * sw, rcond=None)
+    assert demean(x, seg, t, "twoway", w) == pytest.approx(x - D @ beta, abs=1e-10)
+
+
 def test_centre_wide_kpis_are_recognised():
     rng = np.random.default_rng(2)
     seg, t = np.repeat(np.arange(4), 20), np.tile(np.arange(20), 4)
