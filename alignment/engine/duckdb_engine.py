@@ -45,6 +45,7 @@ def duckdb_message(error: Exception) -> str:
 _GLOB = re.compile(r"[\[*?]")
 
 
+
 def literal_path(path: str) -> str:
     """``path`` as DuckDB reads it literally: its glob characters in brackets (``[*]``, ``[?]``, ``[[]``).
 
@@ -89,6 +90,8 @@ class DuckDBSession:
         self.con = duckdb.connect()
         # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws its own progress bar on stderr for long queries: never ours to show
+        self.con.execute("SET enable_progress_bar = false")
 
     def view(self, name: str, sql: str) -> None:
         """The temporary view ``name`` of the query ``sql``."""
