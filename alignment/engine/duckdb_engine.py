@@ -90,8 +90,12 @@ class DuckDBSession:
         self.con = duckdb.connect()
         # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
         self.con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws its own progress bar on stderr for long queries: never ours to show
-        self.con.execute("SET enable_progress_bar = false")
+        # DuckDB draws its own progress bar on stderr for long queries: never ours to show. (In
+        # Jupyter without ipywidgets DuckDB refuses to change the setting, and draws none anyway.)
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass
 
     def view(self, name: str, sql: str) -> None:
         """The temporary view ``name`` of the query ``sql``."""
