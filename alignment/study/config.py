@@ -17,12 +17,21 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
 from ..engine import ENGINES, engine_from_kind
+from ..panel.build import reserved_names
 from ..panel.frame import EFFECTS, WEIGHTS, Calendar
+from ..panel.query import first_period
 from ..panel.timezones import check_timezone
 from ..exceptions import AlignmentError, OptionError
+from ..stats.resample import MAX_RESAMPLES
 from ..validation.options import Intervention, Thresholds
 
 GRAINS = ("day", "week", "month")
+#: A study file larger than this is refused unread (a study file is a few KB; this catches a
+#: wrong path such as a data file or a device).
+MAX_STUDY_BYTES = 1_000_000
+#: The default of ``[study] max_segments``: more segments than this are refused before the
+#: statistics, which grow with the segments (the bootstrap resamples whole segments).
+MAX_SEGMENTS = 2000
 
 
 class StudyError(AlignmentError):
@@ -90,9 +99,16 @@ class Study:
     families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     contact_model: bool | None = None
     contact_controls: tuple[str, ...] = ()
+    max_segments: int = MAX_SEGMENTS
 
     def __post_init__(self):
         where = self.source
+        for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
+                                      ("max_segments", self.max_segments, 1, None)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+                bound = f"from {low:,} to {high:,}" if high else f">= {low}"
+                raise StudyError(f"must be a whole number {bound}. Got {value!r} instead.", source=where,
+                                 key=f"study.{key}")
         if self.contact_model is not None and not isinstance(self.contact_model, bool):
             raise StudyError(f"must be true or false. Got {self.contact_model!r} instead.", source=where,
                              key="study.contact_model")
@@ -117,6 +133,13 @@ class Study:
         if len(set(self.by)) != len(self.by):
             dup = next(b for b in self.by if self.by.count(b) > 1)
             raise StudyError(f"lists {dup!r} twice", source=where, key="study.by")
+        taken = reserved_names(self.survey_metrics, segments=True)
+        for b in self.by:
+            what = taken.what(b) or ("a KPI of the study" if b in self.kpis else None)
+            if what:
+                raise StudyError(f"the segment column {b!r} is already {what}; rename the column (in the "
+                                 f"file, or with [data.contacts] columns = {{ new_name = \"{b}\" }})",
+                                 source=where, key="study.by")
         if len(set(self.kpis)) != len(self.kpis):
             dup = next(k for k in self.kpis if self.kpis.count(k) > 1)
             raise StudyError(f"lists {dup!r} twice", source=where, key="study.kpis")
@@ -150,12 +173,53 @@ class Study:
             if e is not None and e["kind"] == "cx":
                 raise StudyError(f"{k!r} is a CX metric, not an operational KPI", source=where, key="study.kpis")
         self._check_units_and_families()
+        self._check_players()
         if self.start and self.end and self.end < self.start:
             raise StudyError(f"the window ends ({self.end}) before it starts ({self.start})", source=where,
                              key="study.end")
+        self._check_holdout(self.start, self.end, "the window")
         if self.surveys is None:
             raise StudyError("a study needs survey responses for its CX outcome", source=where,
                              key="data.surveys")
+
+    def _check_players(self) -> None:
+        """The exact Shapley ranking visits all 2**p subsets of its players (a family is one player)."""
+        from ..drivers.importance import MAX_PREDICTORS
+        declared = {name: tuple(m for m in members if m in self.kpis) for name, members in self.families.items()}
+        players = len(self.kpis) - sum(len(m) - 1 for m in catalog.families(self.kpis, declared).values())
+        if players > MAX_PREDICTORS:
+            raise StudyError(f"lists {len(self.kpis)} KPIs, {players} after grouping families, but the exact "
+                             f"Shapley ranking accepts at most {MAX_PREDICTORS} (it visits all 2**p subsets): "
+                             f"group KPIs of the same contacts in [families] (a family counts as one), or list "
+                             f"fewer KPIs; in Python, relative_importance(..., method='johnson') (Johnson's "
+                             f"relative weights) ranks any number", source=self.source, key="study.kpis")
+
+    def _check_holdout(self, start: dt.date | None, end: dt.date | None, window: str) -> None:
+        """The holdout needs training periods before it and holdout periods from it."""
+        h = self.holdout_start
+        if h is None:
+            return
+        period = first_period(h, self.grain)
+        if start is not None and period <= first_period(start, self.grain):
+            raise StudyError(f"{h} is not after the first {self.grain} of {window} (from {start}), so no "
+                             f"period is left to train on; choose a later date", source=self.source,
+                             key="study.holdout_start")
+        if end is not None and h > end:
+            raise StudyError(f"{h} is after {window} ends ({end}), so the holdout would hold no period; "
+                             f"choose an earlier date", source=self.source, key="study.holdout_start")
+
+    def check_panel(self, panel) -> None:
+        """What only the data tells: the number of segments and, for a window taken from the data,
+        whether ``holdout_start`` lies inside it. Called on the panel before any statistics."""
+        if self.by:
+            n = len(panel.table[list(self.by)].drop_duplicates())
+            if n > self.max_segments:
+                raise StudyError(f"the panel has {n:,} segments (by = {list(self.by)}), more than max_segments "
+                                 f"= {self.max_segments:,}: the statistics would run for hours; use a coarser "
+                                 f"segment column, or raise max_segments", source=self.source,
+                                 key="study.max_segments")
+        if self.start is None or self.end is None:
+            self._check_holdout(panel.start, panel.end, "the data's window")
 
     def _check_units_and_families(self) -> None:
         where, known = self.source, ", ".join(self.kpis)
@@ -230,7 +294,7 @@ _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "intervent
              "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
-               "calendar", "contact_model", "contact_controls"}
+               "calendar", "contact_model", "contact_controls", "max_segments"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone"}
@@ -309,6 +373,16 @@ class _Reader:
             self.fail(f"{key}.{name}", f"must list names as strings. Got {value!r} instead.")
         return tuple(value)
 
+    def timezone(self, table: Mapping, key: str) -> str | None:
+        """An IANA timezone name (the rule of :func:`~alignment.panel.timezones.check_timezone`)."""
+        value = self.get(table, "timezone", key, str)
+        try:
+            check_timezone(value)
+        except OptionError:
+            self.fail(f"{key}.timezone", f"must be an IANA timezone such as 'America/New_York'. "
+                                         f"Got {value!r} instead.")
+        return value
+
     def path(self, table: Mapping, key: str, base: Path) -> Path:
         raw = self.get(table, "path", key, str, required=True)
         path = (base / raw) if not Path(raw).is_absolute() else Path(raw)
@@ -334,11 +408,22 @@ def load_study(path) -> Study:
     if path.is_dir():
         raise StudyError("is a folder; give the study's TOML file", source=label)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        with path.open("rb") as file:  # at most one byte past the limit: a device such as /dev/zero never ends
+            raw = file.read(MAX_STUDY_BYTES + 1)
+    except OSError as error:
+        raise StudyError(f"cannot be read: {error.strerror or error}", source=label) from None
+    if len(raw) > MAX_STUDY_BYTES:
+        raise StudyError(f"is larger than {MAX_STUDY_BYTES:,} bytes, the limit for a study file; give the "
+                         f"study's TOML file, not a data file", source=label)
+    try:
+        doc = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise StudyError("is not UTF-8 text", source=label) from None
     except tomllib.TOMLDecodeError as error:
         raise StudyError(f"is not valid TOML: {error}", source=label) from None
+    except RecursionError:
+        raise StudyError("nests tables or arrays too deeply to be read; a study file needs a few levels",
+                         source=label) from None
     r = _Reader(label)
     r.known(doc, _SECTIONS, "")
     base = path.parent
@@ -372,11 +457,8 @@ def load_study(path) -> Study:
             r.fail(f"{key}.table", "a table is read by the Spark engine: add [engine] kind = \"spark\"")
     max_lag, min_responses, n_boot, seed = (r.count(s, name, "study", default) for name, default in
                                             (("max_lag", 0), ("min_responses", 30), ("n_boot", 1000), ("seed", 0)))
-    timezone = r.get(s, "timezone", "study", str)
-    try:
-        check_timezone(timezone)
-    except OptionError:
-        r.fail("study.timezone", f"must be an IANA timezone such as 'America/New_York'. Got {timezone!r} instead.")
+    max_segments = r.get(s, "max_segments", "study", int, MAX_SEGMENTS)
+    timezone = r.timezone(s, "study")
     kpis = r.strings(s, "kpis", "study")
     outcome = r.get(s, "outcome", "study", str, required=True)
     try:
@@ -392,7 +474,7 @@ def load_study(path) -> Study:
                                                                                   "responses"),
             calendar=calendar, units=units, families=families,
             contact_model=r.get(s, "contact_model", "study", bool),
-            contact_controls=r.strings(s, "contact_controls", "study"))
+            contact_controls=r.strings(s, "contact_controls", "study"), max_segments=max_segments)
     except StudyError:
         raise
     except OptionError as error:
@@ -409,7 +491,7 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         from ..data.formats import FORMATS
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.get(t, "timezone", key, str))
+    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key))
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
@@ -419,7 +501,7 @@ def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
         r.fail(f"{key}.aggregate", f"must be one of {', '.join(AGGREGATES)}. Got {aggregate!r} instead.")
     values = r.strings(t, "values", key) if "values" in t else None
     return ExtraSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
-                       timezone=r.get(t, "timezone", key, str), time=r.get(t, "time", key, str, "date"),
+                       timezone=r.timezone(t, key), time=r.get(t, "time", key, str, "date"),
                        by=r.strings(t, "by", key), aggregate=aggregate, values=values)
 
 

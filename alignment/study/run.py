@@ -49,6 +49,7 @@ def build_study_panel(study: Study):
         raise StudyError(f"{missing[0]!r} is neither a catalog KPI nor a column of an extra source "
                          f"(catalog: {', '.join(catalog.names('operational'))})", source=study.source,
                          key="study.kpis")
+    study.check_panel(panel)
     return panel
 
 
