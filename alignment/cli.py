@@ -167,8 +167,8 @@ def cmd_run(args) -> int:
 
 def cmd_check(args) -> int:
     from .study import load_study
+    from .study.config import build_study_panel  # steps 1-3 without the statistics stack
     study = load_study(args.study)
-    from .study.run import build_study_panel  # after loading: a mistake in the study file is reported fast
     panel = build_study_panel(study)
     print(f"{args.study}: OK")
     print(panel.summary())

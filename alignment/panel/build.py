@@ -347,6 +347,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")
     chosen, needed, scores, composites, leftover = _choose(metrics, contacts, surveys, known, options)
+    extra_tables, extra_rules = _extra_tables(session, extras, by, _reserved(known, segments=False))
 
     comps = contact_components(options)
     needed_cols = {col for name in needed for col in comps[name].needs}
@@ -436,7 +437,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
             if m.name in {x.name for x in chosen}:
                 survey_parts.update(survey_components(m, quote(m.name)))
 
-    extra_specs, extra_rules = _extras(session, extras, by, timezone, _reserved(known, segments=False))
+    extra_specs = _extras(session, extras, extra_tables, by, timezone)
     unknown = [n for n in leftover if n not in extra_rules]
     if unknown:
         raise OptionError(f"Unknown metric {unknown[0]!r}: not in the catalog "
@@ -495,8 +496,11 @@ def _fmt_tz(source: Source) -> str | None:
     return get_format(source.format).timezone
 
 
-def _extras(session, extras, by, timezone, reserved: ReservedNames) -> tuple[list[ExtraSpec], dict[str, str]]:
-    specs, rules = [], {}
+def _extra_tables(session, extras, by, reserved: ReservedNames) -> tuple[list[tuple[RawTable, list[str]]],
+                                                                           dict[str, str]]:
+    """Each extra source registered with its value columns, and the rule of each value: the names are
+    checked before any data is, so a column named like a panel column fails at once."""
+    tables, rules = [], {}
     for i, e in enumerate(extras):
         raw = register(session, e, f"extra{i}_raw")
         for col in (e.time, *e.by):
@@ -516,10 +520,17 @@ def _extras(session, extras, by, timezone, reserved: ReservedNames) -> tuple[lis
                 raise InputError(f"has the same name as {what}; rename it in the source{hint}",
                                  source=raw.label, column=v)
             rules[v] = e.aggregate
+        tables.append((raw, values))
+    return tables, rules
+
+
+def _extras(session, extras, tables, by, timezone) -> list[ExtraSpec]:
+    specs = []
+    for i, (e, (raw, values)) in enumerate(zip(extras, tables)):
         view = extra_view(raw, e.time, e.by, values, source_tz=e.timezone, study_tz=timezone)
         unique = (e.time, *e.by) if e.aggregate == "last" else ()
         run_rules(session, raw, view.rules, unique=unique)
         view.create(session, raw, f"extra{i}_t")
         specs.append(ExtraSpec(view=f"extra{i}_t", by=tuple(b for b in e.by if b in by),
                                aggregate=e.aggregate, values=tuple(values)))
-    return specs, rules
+    return specs

@@ -17,7 +17,7 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
 from ..engine import ENGINES, engine_from_kind
-from ..panel.build import reserved_names
+from ..panel.build import build_panel, reserved_names
 from ..panel.frame import EFFECTS, WEIGHTS, Calendar
 from ..panel.query import first_period
 from ..panel.timezones import check_timezone
@@ -286,6 +286,29 @@ class Study:
         paths = [str(s.data) for s in sources
                  if s is not None and s.data is not None and not hasattr(s.data, "columns")]
         return ([self.source] if self.source else []) + paths
+
+
+def build_study_panel(study: Study):
+    """Steps 1-3: the panel with the outcome, the catalog KPIs and every extra source (and the
+    survey-level frame of the contact model unless the study turns it off)."""
+    metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
+    frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
+    try:
+        panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
+                            by=study.by, timezone=study.timezone, start=study.start, end=study.end,
+                            metrics=metrics, options=study.kpi_options, survey_metrics=study.survey_metrics,
+                            min_responses=study.min_responses, engine=study.engine, contact_frame=frame,
+                            contact_controls=study.contact_controls)
+    except StudyError:
+        raise
+    missing = [k for k in study.kpis if k not in panel.table.columns]
+    if missing:
+        raise StudyError(f"{missing[0]!r} is neither a catalog KPI nor a column of an extra source "
+                         f"(catalog: {', '.join(catalog.names('operational'))})", source=study.source,
+                         key="study.kpis")
+    study.check_panel(panel)
+    return panel
+
 
 
 # ---- loading -------------------------------------------------------------------------------
