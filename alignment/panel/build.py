@@ -73,6 +73,10 @@ class _Survey:
     def __contains__(self, name: str) -> bool:
         return name in self.simple or name in self.composites
 
+    @property
+    def metrics(self) -> list[SurveyMetric | CompositeScore]:
+        return [*self.simple.values(), *self.composites.values()]
+
     def metric(self, name: str, options: KpiOptions) -> Metric:
         """The catalog's definition for undeclared built-ins (CSAT variant from the options), else the declaration's."""
         if name in self.composites:
@@ -127,14 +131,15 @@ def reserved_names(survey_metrics: Sequence[SurveyMetric | CompositeScore] = (),
     >>> reserved_names().what("email_backlog") is None
     True
     """
-    return _reserved(_Survey(survey_metrics), segments)
+    declared = {m.name: m for m in survey_metrics if isinstance(m, (SurveyMetric, CompositeScore))}
+    return _reserved({**builtin_survey_metrics(), **declared}.values(), segments)
 
 
-def _reserved(known: "_Survey", segments: bool) -> ReservedNames:
+def _reserved(survey_metrics, segments: bool) -> ReservedNames:
     comps = contact_components(KpiOptions())
     out = dict(QUERY_COLUMNS)
     out.update({n: "a panel component (an additive count or sum)" for n in comps})
-    for m in [*known.simple.values(), *known.composites.values()]:
+    for m in survey_metrics:
         out.update({n: "a panel component (an additive count or sum)" for n in survey_components(m, "score")})
         out.setdefault(m.name, "a survey metric")
         out.setdefault(f"{m.name}_se", "a standard-error column of the panel")
@@ -294,7 +299,7 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
     if not isinstance(options, KpiOptions):
         raise OptionError(f"The 'options' parameter must be a KpiOptions. Got {type(options).__name__} instead.")
     known = _Survey(survey_metrics)
-    reserved = _reserved(known, segments=True)
+    reserved = _reserved(known.metrics, segments=True)
     for b in by:
         what = reserved.what(b)
         if what:
@@ -347,7 +352,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")
     chosen, needed, scores, composites, leftover = _choose(metrics, contacts, surveys, known, options)
-    extra_tables, extra_rules = _extra_tables(session, extras, by, _reserved(known, segments=False))
+    extra_tables, extra_rules = _extra_tables(session, extras, by, _reserved(known.metrics, segments=False))
 
     comps = contact_components(options)
     needed_cols = {col for name in needed for col in comps[name].needs}

@@ -60,7 +60,8 @@ class Study:
     ``contact_model`` (``[study] contact_model``): None (the default) fits the contact-level model
     (:func:`alignment.contact_model`) when the surveys link to contacts, True demands it, False
     turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
-    columns it controls for.
+    columns it controls for. ``max_segments`` (default 2000): a panel with more segments is refused
+    once it is built, before the statistics; ``n_boot`` is at most 100,000.
 
     Examples
     --------
@@ -194,10 +195,10 @@ class Study:
                              f"fewer KPIs; in Python, relative_importance(..., method='johnson') (Johnson's "
                              f"relative weights) ranks any number", source=self.source, key="study.kpis")
 
-    def _check_holdout(self, start: dt.date | None, end: dt.date | None, window: str) -> None:
+    def _check_holdout(self, start, end, window: str) -> None:
         """The holdout needs training periods before it and holdout periods from it."""
-        h = self.holdout_start
-        if h is None:
+        h, start, end = _as_date(self.holdout_start), _as_date(start), _as_date(end)
+        if h is None:  # none given (or not a date: the validation step says so)
             return
         period = first_period(h, self.grain)
         if start is not None and period <= first_period(start, self.grain):
@@ -215,9 +216,9 @@ class Study:
             n = len(panel.table[list(self.by)].drop_duplicates())
             if n > self.max_segments:
                 raise StudyError(f"the panel has {n:,} segments (by = {list(self.by)}), more than max_segments "
-                                 f"= {self.max_segments:,}: the statistics would run for hours; use a coarser "
-                                 f"segment column, or raise max_segments", source=self.source,
-                                 key="study.max_segments")
+                                 f"= {self.max_segments:,}, and the statistics slow down with every segment; "
+                                 f"segment by a coarser column, or raise max_segments to run this many",
+                                 source=self.source, key="study.max_segments")
         if self.start is None or self.end is None:
             self._check_holdout(panel.start, panel.end, "the data's window")
 
@@ -309,6 +310,17 @@ def build_study_panel(study: Study):
     study.check_panel(panel)
     return panel
 
+
+def _as_date(value) -> dt.date | None:
+    """A date from a date, datetime or ISO text (a Study made in Python may hold any), else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 # ---- loading -------------------------------------------------------------------------------
