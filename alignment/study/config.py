@@ -7,6 +7,7 @@ and unknown KPIs are one-line errors that name the file and the key.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -106,7 +107,8 @@ class Study:
         where = self.source
         for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
                                       ("max_segments", self.max_segments, 1, None)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not whole or value < low or (high and value > high):
                 bound = f"from {low:,} to {high:,}" if high else f">= {low}"
                 raise StudyError(f"must be a whole number {bound}. Got {value!r} instead.", source=where,
                                  key=f"study.{key}")
