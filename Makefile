@@ -32,6 +32,7 @@ bench: $(TESTING)
 	$(BIN)/python benchmarks/panel.py
 	$(BIN)/python benchmarks/importance.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -223,7 +223,7 @@ def cmd_run(args) -> int:
 
 def cmd_check(args) -> int:
     from .study import load_study
-    from .study.run import build_study_panel
+    from .study.config import build_study_panel  # steps 1-3 without the statistics stack
     study = load_study(args.study)
     panel = build_study_panel(study)
     print(f"{args.study}: OK")

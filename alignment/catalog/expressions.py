@@ -12,7 +12,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-_TOKEN = re.compile(r"\s*([+-])?\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+#: A component or metric name: an ASCII letter or underscore, then ASCII letters, digits and
+#: underscores. Survey metric names become component names (``{name}_sum``), so they follow it too.
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+#: The characters a name may hold, in words, for error messages.
+NAME_RULE = "ASCII letters, digits and underscores, not starting with a digit"
+_TOKEN = re.compile(rf"\s*([+-])?\s*({NAME})\s*")
+_NAME = re.compile(NAME)
+
+
+def is_name(text) -> bool:
+    """Whether ``text`` can name a component or metric (see :data:`NAME`)."""
+    return isinstance(text, str) and _NAME.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)

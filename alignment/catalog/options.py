@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..exceptions import OptionError
-from .expressions import Linear
+from .expressions import NAME_RULE, Linear, is_name
 
 SERVICE_LEVEL_VARIANTS = ("offered", "answered", "offered_minus_abandoned_within_t",
                           "offered_minus_short_abandons")
@@ -65,6 +65,13 @@ class KpiOptions:
         _choice("KpiOptions", "csat_variant", self.csat_variant, CSAT_VARIANTS)
 
 
+def _check_name(kind: str, name) -> None:
+    """Metric names become panel columns and component names (``{name}_sum``) in formulas and SQL."""
+    if not is_name(name):
+        raise OptionError(f"A {kind} name may hold only {NAME_RULE} (e.g. customer_impact). "
+                          f"Got {name!r} instead.")
+
+
 def _scale(owner: str, scale) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in scale)
@@ -108,8 +115,7 @@ class SurveyMetric:
     top_box: tuple[float, float] | None = None
 
     def __post_init__(self):
-        if not str(self.name).isidentifier():
-            raise OptionError(f"A survey metric name must be a snake_case identifier. Got {self.name!r} instead.")
+        _check_name("survey metric", self.name)
         object.__setattr__(self, "column", self.column or self.name)
         object.__setattr__(self, "scale", _scale(f"survey metric '{self.name}'", self.scale))
         _choice(f"SurveyMetric '{self.name}'", "aggregation", self.aggregation, ("mean", "top_box", "nps"))
@@ -187,6 +193,7 @@ class CompositeScore:
     higher_is_better: bool = True
 
     def __post_init__(self):
+        _check_name("composite score", self.name)
         owner = f"composite score '{self.name}'"
         if not self.weights:
             raise OptionError(f"The {owner} needs weights: {{survey column = weight, ...}}.")

@@ -46,12 +46,14 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning, renamed
-from ..stats.resample import PanelResampler, spawn_generators
+from ..stats.resample import MAX_RESAMPLES, PanelResampler, spawn_generators
 
 __all__ = ["relative_importance", "ImportanceResult", "IIDBootstrapWarning"]
 
 METHODS = ("shapley", "johnson", "dominance")
-MAX_PREDICTORS = 24  # kept equal to shapley.MAX_PREDICTORS without importing numba here
+#: The largest number of predictors (or players) of the exact methods (2**24 = 16.8 million subsets
+#: per pass). Defined here, without numba, so that a study can be checked against it cheaply.
+MAX_PREDICTORS = 24
 TABLE_COLUMNS = ["kpi", "importance", "share", "ci_low", "ci_high", "rank",
                  "rank_ci_low", "rank_ci_high"]
 GROUPED_METHODS = ("shapley", "dominance")
@@ -230,7 +232,8 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
         variation over time inside segments, not about differences between segments.
         R² is then the within R². The demeaning is redone in every resample.
     n_boot : int
-        Bootstrap resamples; 0 skips the bootstrap (interval columns are NaN).
+        Bootstrap resamples, at most 100,000 (``alignment.stats.resample.MAX_RESAMPLES``);
+        0 skips the bootstrap (interval columns are NaN).
     block : int, optional
         Circular block bootstrap over periods: blocks of ``block`` consecutive
         periods of the ``time`` column, all segments of a period together.
@@ -277,7 +280,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
     ------
     OptionError
         Unknown ``method``, more than 24 predictors or players (shapley, dominance),
-        ``n_boot < 0``, ``ci`` outside (0, 1), a bad ``block``; ``groups`` with
+        ``n_boot`` below 0 or above 100,000, ``ci`` outside (0, 1), a bad ``block``; ``groups`` with
         ``method="johnson"``, an empty group, a member that is not a predictor or is in
         two groups, a group named like an ungrouped predictor.
     InputError
@@ -476,8 +479,8 @@ def _validate(data, outcome, kpis, method, by, n_boot, block, cluster, time, ci,
         raise OptionError(f"method='{method}' visits all 2**q coalitions of groups and ungrouped predictors "
                           f"and accepts at most {MAX_PREDICTORS} of them; got {n_players}. "
                           f"Group more predictors together.")
-    if not _is_int(n_boot) or n_boot < 0:
-        raise _option("n_boot", "a non-negative integer", n_boot)
+    if not _is_int(n_boot) or not 0 <= n_boot <= MAX_RESAMPLES:
+        raise _option("n_boot", f"a non-negative integer of at most {MAX_RESAMPLES:,}", n_boot)
     if block is not None and (not _is_int(block) or block < 1):
         raise _option("block", "None or a positive integer (periods per block)", block)
     if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:

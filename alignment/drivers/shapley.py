@@ -70,8 +70,9 @@ __all__ = ["MAX_PREDICTORS", "shapley", "subset_r2", "shapley_batch", "boot_corr
            "dominance_from_table", "shapley_weights", "group_shapley", "group_subset_r2",
            "group_shapley_batch"]
 
-#: The largest number of predictors accepted (2**24 = 16.8 million subsets per pass).
-MAX_PREDICTORS = 24
+#: The largest number of predictors accepted (2**24 = 16.8 million subsets per pass), defined once
+#: in :mod:`alignment.drivers.importance`.
+from .importance import MAX_PREDICTORS  # noqa: E402
 
 #: Partial variances below this (on the correlation scale) mean the predictor is a linear
 #: combination of the set already in the model: it adds nothing, and pivoting on it

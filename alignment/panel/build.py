@@ -4,28 +4,40 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_survey_metrics
 from ..data.checks import run_rules
 from ..data.read import RawTable, quote, register, sql_string
-from ..data.sources import ExtraSource, Source, as_source
+from ..data.sources import AGGREGATES, ExtraSource, Source, as_source
 from ..exceptions import InputError, OptionError, SpanWarning, UnmatchedSurveysWarning
 from ..engine import DuckDBEngine, Engine
 from .components import Component, contact_components, survey_components
-from .query import (BUCKET_S, CONTACT_MEASURES, GRAINS, ExtraSpec, PanelSpec, SurveyFrameSpec, panel_sql,
-                    survey_frame_sql)
+from .query import (BUCKET_S, CONTACT_MEASURES, GRAINS, ExtraSpec, PanelSpec, SurveyFrameSpec, extra_columns,
+                    panel_sql, survey_frame_sql)
 from .timezones import check_timezone, is_aware, local_window, quarter_hour_offsets, utc_window, wide_span
 from .result import Panel
-from .schema import contacts_view, extra_view, surveys_view
+from .schema import BOOLEAN_COLUMNS, contacts_view, extra_view, surveys_view
 
-__all__ = ["build_panel"]
+__all__ = ["build_panel", "reserved_names"]
 
 #: The two-stage (15-minute UTC bucket) aggregation is used from this many contacts per bucket of
 #: the data's span: measured on 2 cores, 28 per bucket (1M contacts in a year) ran 1.6x faster
 #: converting every contact, 285 (10M) ran 1.2x faster with buckets (benchmarks/scale.py).
 MIN_CONTACTS_PER_BUCKET = 100
+
+#: Canonical columns the typed views key on, besides the inputs of the components.
+CONTACT_KEYS = ("contact_id", "arrived_at")
+SURVEY_KEYS = ("survey_id", "contact_id", "responded_at")
+#: Columns the panel query makes besides segments, components, metrics and extra values
+#: (:func:`~alignment.panel.query.panel_sql`; ``local_ts`` is the local time of every typed view).
+QUERY_COLUMNS = {"period": "the period column", "n_surveys": "the panel's count of survey responses",
+                 "low_responses": "the panel's low-responses flag",
+                 "local_ts": "the local time of the typed tables"}
+#: Columns the survey-level frame adds to the contact's measures (:func:`_frame`, ``survey_frame_sql``).
+FRAME_COLUMNS = ("contact_ts", "hour", "weekday")
 
 
 def _date(name: str, value) -> dt.date | None:
@@ -61,6 +73,10 @@ class _Survey:
     def __contains__(self, name: str) -> bool:
         return name in self.simple or name in self.composites
 
+    @property
+    def metrics(self) -> list[SurveyMetric | CompositeScore]:
+        return [*self.simple.values(), *self.composites.values()]
+
     def metric(self, name: str, options: KpiOptions) -> Metric:
         """The catalog's definition for undeclared built-ins (CSAT variant from the options), else the declaration's."""
         if name in self.composites:
@@ -79,6 +95,66 @@ class _Survey:
         """The simple survey metrics whose typed scores a metric needs."""
         keys = self.composites[name].weights if name in self.composites else [name]
         return [self.simple[k] for k in keys]
+
+
+@dataclass(frozen=True)
+class ReservedNames:
+    """Column names the panel makes itself (``names``: name -> what it is), and the endings of its
+    support columns (``suffixes``: ``__sum``, ``__n``, ``__at``) that a column of the data may not use."""
+
+    names: Mapping[str, str]
+    suffixes: tuple[str, ...]
+
+    def what(self, name: str) -> str | None:
+        """What ``name`` already is in the panel, or None when it is free."""
+        if name in self.names:
+            return self.names[name]
+        end = next((s for s in self.suffixes if name.endswith(s)), None)
+        return None if end is None else f"a support column of the panel (ending in '{end}')"
+
+
+def reserved_names(survey_metrics: Sequence[SurveyMetric | CompositeScore] = (), *,
+                   segments: bool = False) -> ReservedNames:
+    """The names a segment column (``segments=True``) or an extra source's value column may not take.
+
+    Taken from the code's own lists: the panel query's columns, every contact and survey component,
+    every catalog and survey metric (with its ``_se``), the support-column endings of the extra
+    sources' rules, and for segments also the canonical columns the typed views and the survey-level
+    frame use. A clash would rename or overwrite a column, so it is refused with the name.
+
+    Examples
+    --------
+    >>> reserved_names().what("n_surveys")
+    "the panel's count of survey responses"
+    >>> reserved_names().what("email_backlog__sum")
+    "a support column of the panel (ending in '__sum')"
+    >>> reserved_names().what("email_backlog") is None
+    True
+    """
+    declared = {m.name: m for m in survey_metrics if isinstance(m, (SurveyMetric, CompositeScore))}
+    return _reserved({**builtin_survey_metrics(), **declared}.values(), segments)
+
+
+def _reserved(survey_metrics, segments: bool) -> ReservedNames:
+    comps = contact_components(KpiOptions())
+    out = dict(QUERY_COLUMNS)
+    out.update({n: "a panel component (an additive count or sum)" for n in comps})
+    for m in survey_metrics:
+        out.update({n: "a panel component (an additive count or sum)" for n in survey_components(m, "score")})
+        out.setdefault(m.name, "a survey metric")
+        out.setdefault(f"{m.name}_se", "a standard-error column of the panel")
+    for n in catalog.names():
+        out.setdefault(n, "a metric of the catalog")
+    if segments:
+        inputs = {c for comp in comps.values() for c in comp.needs}
+        for col in (*CONTACT_KEYS, *SURVEY_KEYS, *BOOLEAN_COLUMNS, *sorted(inputs)):
+            out.setdefault(col, "a canonical contact or survey column")
+        for col in (*CONTACT_MEASURES, *FRAME_COLUMNS):
+            out.setdefault(col, "a column of the survey-level frame")
+    probe = "v"
+    suffixes = {name[len(probe):] for rule in AGGREGATES
+                for name, _ in extra_columns(ExtraSpec("probe", (), rule, (probe,)))} - {""}
+    return ReservedNames(out, tuple(sorted(suffixes)))
 
 
 def _choose(metrics, contacts: RawTable, surveys: RawTable | None, known: _Survey, options: KpiOptions):
@@ -223,12 +299,25 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
     if not isinstance(options, KpiOptions):
         raise OptionError(f"The 'options' parameter must be a KpiOptions. Got {type(options).__name__} instead.")
     known = _Survey(survey_metrics)
+    reserved = _reserved(known.metrics, segments=True)
+    for b in by:
+        what = reserved.what(b)
+        if what:
+            raise OptionError(f"The segment column {b!r} (by) is already {what}; rename it "
+                              f"(e.g. Source(..., columns={{'new_name': {b!r}}})).")
     contacts_src = as_source(contacts, "contacts")
     surveys_src = as_source(surveys, "surveys") if surveys is not None else None
     extras = tuple(extras or ())
     for e in extras:
         if not isinstance(e, ExtraSource):
             raise OptionError(f"extras must hold ExtraSource declarations. Got {type(e).__name__} instead.")
+    for src in (contacts_src, surveys_src, *extras):
+        if src is not None and src.timezone is not None:
+            try:
+                check_timezone(src.timezone)
+            except OptionError:
+                raise OptionError(f"The timezone of {src.label} must be an IANA timezone such as "
+                                  f"'America/New_York'. Got {src.timezone!r} instead.") from None
 
     engine = DuckDBEngine() if engine is None else engine
     contact_controls = (contact_controls,) if isinstance(contact_controls, str) else tuple(contact_controls)
@@ -254,7 +343,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
            end, metrics, options, known: _Survey, min_responses, frame: bool = False,
            controls: tuple[str, ...] = ()) -> Panel:
     contacts = register(session, contacts_src, "contacts_raw")
-    for col in ("contact_id", "arrived_at", *by):
+    for col in (*CONTACT_KEYS, *by):
         if not contacts.has(col):
             raise InputError(f"is missing; the file has {', '.join(map(repr, contacts.types))}",
                              source=contacts.label, column=col)
@@ -263,6 +352,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")
     chosen, needed, scores, composites, leftover = _choose(metrics, contacts, surveys, known, options)
+    extra_tables, extra_rules = _extra_tables(session, extras, by, _reserved(known.metrics, segments=False))
 
     comps = contact_components(options)
     needed_cols = {col for name in needed for col in comps[name].needs}
@@ -354,8 +444,7 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
             if m.name in {x.name for x in chosen}:
                 survey_parts.update(survey_components(m, quote(m.name)))
 
-    extra_specs, extra_rules = _extras(session, extras, by, timezone, set(comps) | set(survey_parts) |
-                                       {m.name for m in chosen} | {"period", *by})
+    extra_specs = _extras(session, extras, extra_tables, by, timezone)
     unknown = [n for n in leftover if n not in extra_rules]
     if unknown:
         raise OptionError(f"Unknown metric {unknown[0]!r}: not in the catalog "
@@ -417,8 +506,11 @@ def _fmt_tz(source: Source) -> str | None:
     return get_format(source.format).timezone
 
 
-def _extras(session, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraSpec], dict[str, str]]:
-    specs, rules = [], {}
+def _extra_tables(session, extras, by, reserved: ReservedNames) -> tuple[list[tuple[RawTable, list[str]]],
+                                                                           dict[str, str]]:
+    """Each extra source registered with its value columns, and the rule of each value: the names are
+    checked before any data is, so a column named like a panel column fails at once."""
+    tables, rules = [], {}
     for i, e in enumerate(extras):
         raw = register(session, e, f"extra{i}_raw")
         for col in (e.time, *e.by):
@@ -431,14 +523,24 @@ def _extras(session, extras, by, timezone, taken: set[str]) -> tuple[list[ExtraS
         for v in values:
             if not raw.has(v):
                 raise InputError("is missing", source=raw.label, column=v)
-            if v in taken or v in rules:
-                raise InputError("has the same name as another panel column; rename it in the source",
+            what = (reserved.what(v) or ("a segment column" if v in by else None)
+                    or ("a column of another extra source" if v in rules else None))
+            if what:
+                hint = "" if e.values is not None else " (or list the value columns to read in values = [...])"
+                raise InputError(f"has the same name as {what}; rename it in the source{hint}",
                                  source=raw.label, column=v)
             rules[v] = e.aggregate
+        tables.append((raw, values))
+    return tables, rules
+
+
+def _extras(session, extras, tables, by, timezone) -> list[ExtraSpec]:
+    specs = []
+    for i, (e, (raw, values)) in enumerate(zip(extras, tables)):
         view = extra_view(raw, e.time, e.by, values, source_tz=e.timezone, study_tz=timezone)
         unique = (e.time, *e.by) if e.aggregate == "last" else ()
         run_rules(session, raw, view.rules, unique=unique)
         view.create(session, raw, f"extra{i}_t")
         specs.append(ExtraSpec(view=f"extra{i}_t", by=tuple(b for b in e.by if b in by),
                                aggregate=e.aggregate, values=tuple(values)))
-    return specs, rules
+    return specs

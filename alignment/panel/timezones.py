@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 
 from ..exceptions import OptionError
@@ -12,14 +13,26 @@ UTC = dt.timezone.utc
 
 
 def check_timezone(timezone: str | None) -> None:
-    """OptionError unless ``timezone`` is None or an IANA timezone name."""
+    """OptionError unless ``timezone`` is None or an IANA timezone name.
+
+    A name of the IANA database, not any file of the system's zoneinfo folder: ``right/UTC``
+    (leap seconds), ``posix/...`` and ``localtime`` load in Python but the engines do not know them.
+    """
     if timezone is None:
         return
     try:
         zoneinfo.ZoneInfo(str(timezone))
+        known = str(timezone) in _iana_names()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        known = False
+    if not known:
         raise OptionError(f"The 'timezone' parameter must be an IANA timezone such as "
                           f"'America/New_York'. Got {timezone!r} instead.") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def is_aware(dtype: str) -> bool:

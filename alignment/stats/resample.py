@@ -26,7 +26,9 @@ work from weighted moments (as :mod:`alignment.drivers` does) never need to copy
 
 Seeds: one :class:`numpy.random.SeedSequence` is spawned into one child per
 resample, so resample ``b`` is the same whatever the chunking or the number of
-threads, and the same seed always gives the same resamples.
+threads, and the same seed always gives the same resamples. The children are made
+when a resample asks for its generator, not up front, and at most
+:data:`MAX_RESAMPLES` of them are handed out.
 
 References
 ----------
@@ -40,6 +42,7 @@ Owen, A. B. (2007). The pigeonhole bootstrap. *Annals of Applied Statistics* 1(2
 
 from __future__ import annotations
 
+from collections.abc import Sequence as _SequenceABC
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -48,10 +51,43 @@ import pandas as pd
 
 from ..exceptions import InputError, OptionError
 
-__all__ = ["PanelResampler", "circular_block_periods", "draw_clusters", "spawn_generators"]
+__all__ = ["PanelResampler", "circular_block_periods", "draw_clusters", "spawn_generators", "MAX_RESAMPLES"]
+
+#: The most resamples (generators) one call hands out: far more than any interval needs (a
+#: 95 % interval is stable at a few thousand), and a bound on the work a typo such as
+#: ``n_boot = 10**9`` can start.
+MAX_RESAMPLES = 100_000
 
 
-def spawn_generators(seed, n: int) -> tuple[list[np.random.Generator], int | Sequence[int]]:
+class Generators(_SequenceABC):
+    """``n`` generators, child ``i`` of ``root`` made on first access (a list of ``n`` would take
+    ``n`` kilobytes up front). Indexing and slicing give the same generators as
+    ``[default_rng(c) for c in root.spawn(n)]``, one fresh generator per access."""
+
+    def __init__(self, root: np.random.SeedSequence, first: int, n: int):
+        self._root, self._first, self._n = root, first, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _child(self, i: int) -> np.random.Generator:
+        r = self._root  # what SeedSequence.spawn makes for child number first + i
+        return np.random.default_rng(np.random.SeedSequence(r.entropy, spawn_key=(*r.spawn_key, self._first + i),
+                                                            pool_size=r.pool_size))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._child(i) for i in range(*index.indices(self._n))]
+        i = index + self._n if index < 0 else index
+        if not 0 <= i < self._n:
+            raise IndexError("generator index out of range")
+        return self._child(i)
+
+    def __iter__(self):
+        return (self._child(i) for i in range(self._n))
+
+
+def spawn_generators(seed, n: int) -> tuple[Sequence[np.random.Generator], int | Sequence[int]]:
     """One independent generator per resample, and the entropy that reproduces them.
 
     Parameters
@@ -60,7 +96,10 @@ def spawn_generators(seed, n: int) -> tuple[list[np.random.Generator], int | Seq
         ``None`` draws fresh entropy from the operating system; the returned entropy
         reproduces the same generators when passed back as ``seed``.
     n : int
-        Number of generators.
+        Number of generators, at most :data:`MAX_RESAMPLES`. They are made lazily: the result
+        is a sequence (``len``, indexing, slicing, iteration) whose item ``i`` is the generator
+        of child ``i`` of the seed's :class:`~numpy.random.SeedSequence`, as ``seed.spawn(n)``
+        gives them (a SeedSequence passed in counts them as spawned).
 
     Examples
     --------
@@ -75,7 +114,13 @@ def spawn_generators(seed, n: int) -> tuple[list[np.random.Generator], int | Seq
     else:
         raise OptionError(f"The 'seed' parameter must be None, a non-negative integer or a "
                           f"numpy.random.SeedSequence. Got {seed!r} instead.")
-    return [np.random.default_rng(child) for child in root.spawn(n)], root.entropy
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_RESAMPLES:
+        raise OptionError(f"The number of resamples must be a whole number from 0 to {MAX_RESAMPLES:,}. "
+                          f"Got {n!r} instead.")
+    first = root.n_children_spawned
+    if isinstance(seed, np.random.SeedSequence):
+        root.spawn(int(n))  # the caller's SeedSequence goes on as if the children were spawned here
+    return Generators(root, first, int(n)), root.entropy
 
 
 def circular_block_periods(n_periods: int, block: int, rng: np.random.Generator) -> np.ndarray:

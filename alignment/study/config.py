@@ -7,6 +7,7 @@ and unknown KPIs are one-line errors that name the file and the key.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -17,12 +18,21 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, SurveyMetric
 from ..data.sources import AGGREGATES, ExtraSource, Source
 from ..engine import ENGINES, engine_from_kind
+from ..panel.build import build_panel, reserved_names
 from ..panel.frame import EFFECTS, WEIGHTS, Calendar
+from ..panel.query import first_period
 from ..panel.timezones import check_timezone
 from ..exceptions import AlignmentError, OptionError
+from ..stats.resample import MAX_RESAMPLES
 from ..validation.options import Intervention, Thresholds
 
 GRAINS = ("day", "week", "month")
+#: A study file larger than this is refused unread (a study file is a few KB; this catches a
+#: wrong path such as a data file or a device).
+MAX_STUDY_BYTES = 1_000_000
+#: The default of ``[study] max_segments``: more segments than this are refused before the
+#: statistics, which grow with the segments (the bootstrap resamples whole segments).
+MAX_SEGMENTS = 2000
 
 
 class StudyError(AlignmentError):
@@ -53,7 +63,8 @@ class Study:
     turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
     columns it controls for; ``contact_coding`` (``[study] contact_coding``) how the score is its
     outcome (:func:`alignment.contact.coding`: ``auto``, ``top_box``, ``mean``, ``ordinal``, ``nps``,
-    ``promoters``, ``detractors``).
+    ``promoters``, ``detractors``). ``max_segments`` (default 2000): a panel with more segments is
+    refused once it is built, before the statistics; ``n_boot`` is at most 100,000.
 
     Examples
     --------
@@ -93,9 +104,17 @@ class Study:
     contact_model: bool | None = None
     contact_controls: tuple[str, ...] = ()
     contact_coding: str = "auto"
+    max_segments: int = MAX_SEGMENTS
 
     def __post_init__(self):
         where = self.source
+        for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
+                                      ("max_segments", self.max_segments, 1, None)):
+            whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not whole or value < low or (high and value > high):
+                bound = f"from {low:,} to {high:,}" if high else f">= {low}"
+                raise StudyError(f"must be a whole number {bound}. Got {value!r} instead.", source=where,
+                                 key=f"study.{key}")
         from ..catalog.codings import CODINGS
         if self.contact_coding not in CODINGS:
             raise StudyError(f"must be one of {', '.join(repr(c) for c in CODINGS)}. Got {self.contact_coding!r} "
@@ -124,6 +143,13 @@ class Study:
         if len(set(self.by)) != len(self.by):
             dup = next(b for b in self.by if self.by.count(b) > 1)
             raise StudyError(f"lists {dup!r} twice", source=where, key="study.by")
+        taken = reserved_names(self.survey_metrics, segments=True)
+        for b in self.by:
+            what = taken.what(b) or ("a KPI of the study" if b in self.kpis else None)
+            if what:
+                raise StudyError(f"the segment column {b!r} is already {what}; rename the column (in the "
+                                 f"file, or with [data.contacts] columns = {{ new_name = \"{b}\" }})",
+                                 source=where, key="study.by")
         if len(set(self.kpis)) != len(self.kpis):
             dup = next(k for k in self.kpis if self.kpis.count(k) > 1)
             raise StudyError(f"lists {dup!r} twice", source=where, key="study.kpis")
@@ -157,12 +183,53 @@ class Study:
             if e is not None and e["kind"] == "cx":
                 raise StudyError(f"{k!r} is a CX metric, not an operational KPI", source=where, key="study.kpis")
         self._check_units_and_families()
+        self._check_players()
         if self.start and self.end and self.end < self.start:
             raise StudyError(f"the window ends ({self.end}) before it starts ({self.start})", source=where,
                              key="study.end")
+        self._check_holdout(self.start, self.end, "the window")
         if self.surveys is None:
             raise StudyError("a study needs survey responses for its CX outcome", source=where,
                              key="data.surveys")
+
+    def _check_players(self) -> None:
+        """The exact Shapley ranking visits all 2**p subsets of its players (a family is one player)."""
+        from ..drivers.importance import MAX_PREDICTORS
+        declared = {name: tuple(m for m in members if m in self.kpis) for name, members in self.families.items()}
+        players = len(self.kpis) - sum(len(m) - 1 for m in catalog.families(self.kpis, declared).values())
+        if players > MAX_PREDICTORS:
+            raise StudyError(f"lists {len(self.kpis)} KPIs, {players} after grouping families, but the exact "
+                             f"Shapley ranking accepts at most {MAX_PREDICTORS} (it visits all 2**p subsets): "
+                             f"group KPIs of the same contacts in [families] (a family counts as one), or list "
+                             f"fewer KPIs; in Python, relative_importance(..., method='johnson') (Johnson's "
+                             f"relative weights) ranks any number", source=self.source, key="study.kpis")
+
+    def _check_holdout(self, start, end, window: str) -> None:
+        """The holdout needs training periods before it and holdout periods from it."""
+        h, start, end = _as_date(self.holdout_start), _as_date(start), _as_date(end)
+        if h is None:  # none given (or not a date: the validation step says so)
+            return
+        period = first_period(h, self.grain)
+        if start is not None and period <= first_period(start, self.grain):
+            raise StudyError(f"{h} is not after the first {self.grain} of {window} (from {start}), so no "
+                             f"period is left to train on; choose a later date", source=self.source,
+                             key="study.holdout_start")
+        if end is not None and h > end:
+            raise StudyError(f"{h} is after {window} ends ({end}), so the holdout would hold no period; "
+                             f"choose an earlier date", source=self.source, key="study.holdout_start")
+
+    def check_panel(self, panel) -> None:
+        """What only the data tells: the number of segments and, for a window taken from the data,
+        whether ``holdout_start`` lies inside it. Called on the panel before any statistics."""
+        if self.by:
+            n = len(panel.table[list(self.by)].drop_duplicates())
+            if n > self.max_segments:
+                raise StudyError(f"the panel has {n:,} segments (by = {list(self.by)}), more than max_segments "
+                                 f"= {self.max_segments:,}, and the statistics slow down with every segment; "
+                                 f"segment by a coarser column, or raise max_segments to run this many",
+                                 source=self.source, key="study.max_segments")
+        if self.start is None or self.end is None:
+            self._check_holdout(panel.start, panel.end, "the data's window")
 
     def _check_units_and_families(self) -> None:
         where, known = self.source, ", ".join(self.kpis)
@@ -231,13 +298,47 @@ class Study:
         return ([self.source] if self.source else []) + paths
 
 
+def build_study_panel(study: Study):
+    """Steps 1-3: the panel with the outcome, the catalog KPIs and every extra source (and the
+    survey-level frame of the contact model unless the study turns it off)."""
+    metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
+    frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
+    try:
+        panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
+                            by=study.by, timezone=study.timezone, start=study.start, end=study.end,
+                            metrics=metrics, options=study.kpi_options, survey_metrics=study.survey_metrics,
+                            min_responses=study.min_responses, engine=study.engine, contact_frame=frame,
+                            contact_controls=study.contact_controls)
+    except StudyError:
+        raise
+    missing = [k for k in study.kpis if k not in panel.table.columns]
+    if missing:
+        raise StudyError(f"{missing[0]!r} is neither a catalog KPI nor a column of an extra source "
+                         f"(catalog: {', '.join(catalog.names('operational'))})", source=study.source,
+                         key="study.kpis")
+    study.check_panel(panel)
+    return panel
+
+
+def _as_date(value) -> dt.date | None:
+    """A date from a date, datetime or ISO text (a Study made in Python may hold any), else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 # ---- loading -------------------------------------------------------------------------------
 
 _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "interventions", "engine", "events",
              "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
-               "calendar", "contact_model", "contact_controls", "contact_coding"}
+               "calendar", "contact_model", "contact_controls", "contact_coding", "max_segments"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
@@ -316,6 +417,16 @@ class _Reader:
             self.fail(f"{key}.{name}", f"must list names as strings. Got {value!r} instead.")
         return tuple(value)
 
+    def timezone(self, table: Mapping, key: str) -> str | None:
+        """An IANA timezone name (the rule of :func:`~alignment.panel.timezones.check_timezone`)."""
+        value = self.get(table, "timezone", key, str)
+        try:
+            check_timezone(value)
+        except OptionError:
+            self.fail(f"{key}.timezone", f"must be an IANA timezone such as 'America/New_York'. "
+                                         f"Got {value!r} instead.")
+        return value
+
     def path(self, table: Mapping, key: str, base: Path) -> Path:
         raw = self.get(table, "path", key, str, required=True)
         path = (base / raw) if not Path(raw).is_absolute() else Path(raw)
@@ -343,11 +454,22 @@ def load_study(path) -> Study:
     if path.is_dir():
         raise StudyError("is a folder; give the study's TOML file", source=label)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        with path.open("rb") as file:  # at most one byte past the limit: a device such as /dev/zero never ends
+            raw = file.read(MAX_STUDY_BYTES + 1)
+    except OSError as error:
+        raise StudyError(f"cannot be read: {error.strerror or error}", source=label) from None
+    if len(raw) > MAX_STUDY_BYTES:
+        raise StudyError(f"is larger than {MAX_STUDY_BYTES:,} bytes, the limit for a study file; give the "
+                         f"study's TOML file, not a data file", source=label)
+    try:
+        doc = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise StudyError("is not UTF-8 text", source=label) from None
     except tomllib.TOMLDecodeError as error:
         raise StudyError(f"is not valid TOML: {error}", source=label) from None
+    except RecursionError:
+        raise StudyError("nests tables or arrays too deeply to be read; a study file needs a few levels",
+                         source=label) from None
     r = _Reader(label)
     r.known(doc, _SECTIONS, "")
     base = path.parent
@@ -381,11 +503,8 @@ def load_study(path) -> Study:
             r.fail(f"{key}.table", "a table is read by the Spark engine: add [engine] kind = \"spark\"")
     max_lag, min_responses, n_boot, seed = (r.count(s, name, "study", default) for name, default in
                                             (("max_lag", 0), ("min_responses", 30), ("n_boot", 1000), ("seed", 0)))
-    timezone = r.get(s, "timezone", "study", str)
-    try:
-        check_timezone(timezone)
-    except OptionError:
-        r.fail("study.timezone", f"must be an IANA timezone such as 'America/New_York'. Got {timezone!r} instead.")
+    max_segments = r.get(s, "max_segments", "study", int, MAX_SEGMENTS)
+    timezone = r.timezone(s, "study")
     kpis = r.strings(s, "kpis", "study")
     outcome = r.get(s, "outcome", "study", str, required=True)
     try:
@@ -402,7 +521,7 @@ def load_study(path) -> Study:
             calendar=calendar, units=units, families=families,
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
-            contact_coding=r.get(s, "contact_coding", "study", str, "auto"))
+            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments)
     except StudyError:
         raise
     except OptionError as error:
@@ -419,7 +538,7 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         from ..data.formats import FORMATS
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.get(t, "timezone", key, str))
+    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key))
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
@@ -429,7 +548,7 @@ def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
         r.fail(f"{key}.aggregate", f"must be one of {', '.join(AGGREGATES)}. Got {aggregate!r} instead.")
     values = r.strings(t, "values", key) if "values" in t else None
     return ExtraSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
-                       timezone=r.get(t, "timezone", key, str), time=r.get(t, "time", key, str, "date"),
+                       timezone=r.timezone(t, key), time=r.get(t, "time", key, str, "date"),
                        by=r.strings(t, "by", key), aggregate=aggregate, values=values)
 
 

@@ -16,9 +16,8 @@ from ..drivers.regression import natural_step
 from ..contact import KPI_OF, MEASURES, fit_contact_model
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
 from ..validation.contact import ContactEvidence
-from ..panel import build_panel
 from ..panel.frame import PanelFrame, block_length, centre_wide
-from .config import Study, StudyError
+from .config import Study, StudyError, build_study_panel  # noqa: F401  (steps 1-3, re-exported)
 from .result import StudyResult, warning_code
 
 
@@ -29,27 +28,6 @@ class _Progress:
     def __call__(self, message: str) -> None:
         if self.report:
             self.report(message)
-
-
-def build_study_panel(study: Study):
-    """Steps 1-3: the panel with the outcome, the catalog KPIs and every extra source (and the
-    survey-level frame of the contact model unless the study turns it off)."""
-    metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
-    frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
-    try:
-        panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
-                            by=study.by, timezone=study.timezone, start=study.start, end=study.end,
-                            metrics=metrics, options=study.kpi_options, survey_metrics=study.survey_metrics,
-                            min_responses=study.min_responses, engine=study.engine, contact_frame=frame,
-                            contact_controls=study.contact_controls)
-    except StudyError:
-        raise
-    missing = [k for k in study.kpis if k not in panel.table.columns]
-    if missing:
-        raise StudyError(f"{missing[0]!r} is neither a catalog KPI nor a column of an extra source "
-                         f"(catalog: {', '.join(catalog.names('operational'))})", source=study.source,
-                         key="study.kpis")
-    return panel
 
 
 def run_study(study: Study, *, progress=None) -> StudyResult:

@@ -34,12 +34,27 @@ Examples
 0.7
 """
 
+from importlib import import_module
 
-from .checks import CHECKS, STATUSES
 from .options import Intervention, Thresholds
-from .result import ValidationResult
-from .run import validate
-from .verdict import VERDICTS, VerdictRules, verdict_p
+
+# The checks pull in scipy and statsmodels (about a second); the study loader needs only the
+# options, so the rest loads on first use.
+_LAZY = {"CHECKS": "checks", "STATUSES": "checks", "ValidationResult": "result", "validate": "run",
+         "VERDICTS": "verdict", "VerdictRules": "verdict", "verdict_p": "verdict"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = ["validate", "ValidationResult", "Thresholds", "Intervention", "VerdictRules", "CHECKS", "STATUSES",
            "VERDICTS", "verdict_p"]
