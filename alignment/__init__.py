@@ -27,8 +27,8 @@ from .engine import DuckDBEngine, SparkEngine
 from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
                          CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
-                         InputError, LowResponsesWarning, MissingDataWarning, OptionError,
-                         SmallSampleWarning, UnmatchedSurveysWarning)
+                         InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
+                         SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
@@ -64,5 +64,5 @@ __all__ = [
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
-    "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning",
+    "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
 ]
