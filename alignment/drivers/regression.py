@@ -19,7 +19,8 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS, WLS
+from statsmodels.regression.mixed_linear_model import MixedLM
 from scipy import stats
 from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
@@ -461,7 +462,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     hac_bandwidth = min(int(hac_bandwidth), max(span - 1, 0))
     bandwidth = None  # reported only when a HAC estimate used it
     if model == "mixed":
-        fit = sm.MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
+        fit = MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
         params, bse = np.asarray(fit.fe_params)[1:], np.asarray(fit.bse_fe)[1:]
         r2 = None
         used_errors = "model-based"
@@ -471,7 +472,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
         cols = [y[:, None], X] + ([frame[controls].to_numpy(dtype=float)] if controls else [])
         Z = demean(np.column_stack(cols), seg, t, fixed, w)
         yt, Xt = Z[:, 0], Z[:, 1:]
-        ols = sm.WLS(yt, Xt, weights=w) if w is not None else sm.OLS(yt, Xt)
+        ols = WLS(yt, Xt, weights=w) if w is not None else OLS(yt, Xt)
         fit = ols.fit()
         params_all = np.asarray(fit.params)
         resid = yt - Xt @ params_all
