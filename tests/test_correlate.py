@@ -229,3 +229,12 @@ def test_world_lagged_driver_shows_its_planted_lag(world):
     best = t.loc[t["p_value"].idxmin()]
     assert best["lag"] == truth[lagged]["lag_weeks"]
     assert np.sign(best["r"]) == truth[lagged]["sign"] and best["p_adjusted"] < 0.01
+
+
+def test_n_boot_is_capped_before_any_work():
+    """A billion resamples would allocate 8 GB of draws: refused with the parameter's name."""
+    from alignment import OptionError
+    table = pd.DataFrame({"period": pd.date_range("2025-01-06", periods=30, freq="W-MON"),
+                          "csat": np.arange(30.0) % 7, "asa": np.arange(30.0) % 5})
+    with pytest.raises(OptionError, match="'n_boot' parameter of correlate.*100,000. Got 1000000000"):
+        correlate(table, "csat", ["asa"], n_boot=10**9, inference="block_bootstrap")

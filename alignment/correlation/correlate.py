@@ -182,6 +182,10 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
                           f"{', '.join(map(repr, INFERENCE))}. Got {inference!r} instead.")
     if not 0 < ci < 1:
         raise OptionError(f"The 'ci' parameter of correlate must be between 0 and 1. Got {ci!r} instead.")
+    from ..stats.resample import MAX_RESAMPLES
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 0 <= n_boot <= MAX_RESAMPLES:
+        raise OptionError(f"The 'n_boot' parameter of correlate must be a whole number from 0 to "
+                          f"{MAX_RESAMPLES:,}. Got {n_boot!r} instead.")
     if scope is None:
         scope = default_scopes(frame.n_segments)
     scopes = (scope,) if isinstance(scope, str) else tuple(scope)
