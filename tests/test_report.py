@@ -211,3 +211,11 @@ def test_drawing_the_report_never_touches_the_users_pyplot(result, tmp_path, mon
     finally:
         plt.close("all")
         plt.switch_backend(previous)
+
+
+def test_a_study_result_shows_its_summary_and_drivers_in_a_notebook(result):
+    assert repr(result) == result.summary()
+    page = result._repr_html_()
+    assert "<table" in page and len(page) < 40_000
+    for name in result.drivers["name"]:
+        assert name in page

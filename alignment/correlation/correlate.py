@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from ..display import Displayed
 from ..exceptions import OptionError
 from ..panel.frame import PanelFrame, block_length, require_columns
 from ..stats.resample import circular_block_periods
@@ -24,8 +25,8 @@ COLUMNS = ["kpi", "outcome", "lag", "method", "scope", "segment", "n", "n_effect
            "p_value", "p_adjusted", "status", "reason"]
 
 
-@dataclass(frozen=True)
-class CorrelationResult:
+@dataclass(frozen=True, repr=False)
+class CorrelationResult(Displayed):
     """Correlations of KPIs (at lags) with an outcome, by scope.
 
     Attributes

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..display import Displayed
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning, renamed
 from ..stats.resample import MAX_RESAMPLES, PanelResampler, spawn_generators
 
@@ -72,8 +73,8 @@ class IIDBootstrapWarning(AlignmentWarning):
     """The bootstrap resampled i.i.d. rows of data that are a time series (pass ``block``)."""
 
 
-@dataclass(frozen=True)
-class ImportanceResult:
+@dataclass(frozen=True, repr=False)
+class ImportanceResult(Displayed):
     """Relative importance of each predictor, with bootstrap intervals.
 
     Attributes

@@ -25,6 +25,7 @@ from scipy import stats
 from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
+from ..display import Displayed
 from .. import catalog
 from ..exceptions import (CollinearityWarning, ConstantPredictorWarning, FewClustersWarning,
                           HeteroskedasticityWarning, InfluenceWarning, InputError, MissingDataWarning,
@@ -40,8 +41,8 @@ TABLE = ["kpi", "lag", "coef", "se", "ci_low", "ci_high", "p_value", "std_coef",
          "std_ci_high", "step", "unit", "effect", "effect_ci_low", "effect_ci_high", "effect_unit", "phrase"]
 
 
-@dataclass(frozen=True)
-class RegressionResult:
+@dataclass(frozen=True, repr=False)
+class RegressionResult(Displayed):
     """A fitted driver regression.
 
     Attributes

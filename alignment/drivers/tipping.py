@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..display import Displayed
 from ..panel.frame import PanelFrame, block_length, require_columns
 from ..exceptions import InputError, OptionError
 from ..stats.resample import PanelResampler, spawn_generators
 
 
-@dataclass(frozen=True)
-class TippingPoint:
+@dataclass(frozen=True, repr=False)
+class TippingPoint(Displayed):
     """A fitted hinge: the breakpoint, the slopes on each side, and their bootstrap intervals."""
 
     kpi: str

@@ -10,6 +10,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from ..display import Displayed
 from ..catalog import Metric, nps_standard_error
 from ..exceptions import AlignmentWarning, OptionError
 
@@ -65,8 +66,8 @@ def period_start(periods: pd.Series, grain: str) -> pd.Series:
     return periods
 
 
-@dataclass(frozen=True)
-class Panel:
+@dataclass(frozen=True, repr=False)
+class Panel(Displayed):
     """A KPI panel: one row per period x segment, with pooled components and metrics.
 
     Attributes

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..display import Displayed
+
 SCHEMA_VERSION = 2
 # What StudyResult.write puts in a folder; a folder holding anything else is not ours to replace.
 OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "figures"})
@@ -91,8 +93,8 @@ def not_an_output(folder) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class StudyResult:
+@dataclass(frozen=True, repr=False)
+class StudyResult(Displayed):
     """Everything a study found: the panel, correlations, models, importance, validation and drivers.
 
     ``drivers`` is the table (one row per KPI of the study) that results.json publishes: the
@@ -149,6 +151,11 @@ class StudyResult:
             lines.append(f"no KPI was validated as a driver ({n_inc} inconclusive, "
                          f"{len(self.drivers) - n_inc} refuted); the report says what more data would decide")
         return lines
+
+    def _html_table(self):
+        cols = [c for c in ("name", "verdict", "rank", "tier", "lag", "effect_phrase", "family", "proxy_of", "evidence")
+                if c in self.drivers.columns]
+        return self.drivers[cols]
 
     def verdict_lines(self) -> list[str]:
         """One line per KPI: the validated drivers in rank order (:meth:`top_lines`), then every
