@@ -18,7 +18,7 @@ The six steps of the method map onto the package:
 :mod:`alignment.simulate` writes worlds with a planted truth for testing.
 """
 
-from importlib import import_module
+from ._lazy import lazy
 
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
@@ -45,16 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'alignment' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 __all__ = [
     "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",

@@ -156,28 +156,34 @@ def clean_debris(path) -> list[Path]:
 
 
 @contextmanager
+def _staging(path: Path):
+    """The temporary ``.part`` folder beside ``path`` (after cleaning our own debris there), always
+    removed afterwards; on failure, the parent folders made for ``path`` are removed too."""
+    created = make_parents(path.parent)
+    part = None
+    try:
+        clean_debris(path)
+        part = _temporary(path, "part")
+        yield part
+    except BaseException:
+        if part is not None:
+            shutil.rmtree(part, ignore_errors=True)
+        remove_created(created)         # after the part folder, which lies in them
+        raise
+    else:
+        shutil.rmtree(part, ignore_errors=True)
+
+
+@contextmanager
 def atomic_path(path):
     """Yield a temporary path for the file ``path``; move it into place only if the block succeeds.
 
     The block must create the file. An existing ``path`` is kept untouched when the block fails.
     """
     path = Path(path)
-    created = make_parents(path.parent)
-    part = None
-    try:
-        clean_debris(path)
-        part = _temporary(path, "part")
+    with _staging(path) as part:
         yield part / path.name
         os.replace(part / path.name, path)
-    except BaseException:
-        if part is not None:
-            shutil.rmtree(part, ignore_errors=True)
-            part = None
-        remove_created(created)
-        raise
-    finally:
-        if part is not None:
-            shutil.rmtree(part, ignore_errors=True)
 
 
 @contextmanager
@@ -188,36 +194,23 @@ def atomic_directory(path):
     new folder is complete. Whether ``path`` may be replaced at all is the caller's decision.
     """
     path = Path(path)
-    created = make_parents(path.parent)
-    part = None
-    try:
-        clean_debris(path)
-        part = _temporary(path, "part")
+    with _staging(path) as part:
         new = part / path.name
         new.mkdir()  # under the umask, unlike mkdtemp's private mode
         yield new
         if not os.path.lexists(path):
             os.replace(new, path)
-        else:
-            old = _temporary(path, "old")
-            try:
-                os.replace(path, old / "previous")
-            except BaseException:
-                shutil.rmtree(old, ignore_errors=True)
-                raise
-            try:
-                os.replace(new, path)
-            except BaseException:
-                os.replace(old / "previous", path)  # should this fail, the next write puts it back
-                shutil.rmtree(old, ignore_errors=True)
-                raise
+            return
+        old = _temporary(path, "old")
+        try:
+            os.replace(path, old / "previous")
+        except BaseException:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        if part is not None:
-            shutil.rmtree(part, ignore_errors=True)
-            part = None
-        remove_created(created)
-        raise
-    finally:
-        if part is not None:
-            shutil.rmtree(part, ignore_errors=True)
+            raise
+        try:
+            os.replace(new, path)
+        except BaseException:
+            os.replace(old / "previous", path)  # should this fail, the next write puts it back
+            shutil.rmtree(old, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)

@@ -38,42 +38,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-STUDY = """\
-[study]
-name = "benchmark: a year at day grain, 8 queues"
-outcome = "csat"
-kpis = ["service_level", "abandon_rate", "asa", "aht", "fcr", "transfer_rate",
-        "email_backlog", "marketing_spend", "training_hours"]
-grain = "day"
-by = ["queue"]
-timezone = "America/New_York"
-max_lag = 2
-seed = 42
-contact_controls = ["reason"]
-
-[data.contacts]
-path = "contacts.csv"
-
-[data.surveys]
-path = "surveys.csv"
-
-[[data.extra]]
-path = "backlog.csv"
-time = "date"
-by = ["queue"]
-aggregate = "mean"
-
-[[data.extra]]
-path = "marketing.csv"
-time = "date"
-aggregate = "sum"
-
-[[data.extra]]
-path = "staffing.csv"
-time = "date"
-by = ["queue"]
-aggregate = "sum"
-"""
+def study_text() -> str:
+    """The demo's study file (its KPIs, lags, sources and contact controls) at day grain over the
+    whole simulated year."""
+    text = (ROOT / "data" / "demo" / "study.toml").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith(("start =", "end ="))]
+    return "\n".join(lines).replace('grain = "week"', 'grain = "day"') + "\n"
 
 
 def world(folder: Path, contacts_per_day: float, surveys: int, seed: int = 1) -> Path:
@@ -95,7 +65,7 @@ def world(folder: Path, contacts_per_day: float, surveys: int, seed: int = 1) ->
             con.execute(f"SELECT setseed(0.{seed})")
             con.execute(f"COPY (SELECT * FROM s ORDER BY random() LIMIT {surveys}) TO '{path}' (HEADER)")
         done.write_text(json.dumps(params))
-    (folder / "study.toml").write_text(STUDY)
+    (folder / "study.toml").write_text(study_text())
     return folder / "study.toml"
 
 

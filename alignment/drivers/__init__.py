@@ -1,6 +1,6 @@
 """Step 5 of the method: rank the KPIs that go with better CX, with effect sizes and uncertainty."""
 
-from importlib import import_module
+from .._lazy import lazy
 
 from .importance import ImportanceResult, relative_importance
 
@@ -10,16 +10,7 @@ _LAZY = {"RegressionResult": "regression", "regress": "regression", "TippingPoin
          "tipping_point": "tipping"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 
 __all__ = ["relative_importance", "ImportanceResult", "regress", "RegressionResult", "tipping_point", "TippingPoint"]

@@ -93,6 +93,11 @@ def not_an_output(folder) -> str | None:
     return None
 
 
+def _verdict_label(row) -> str:
+    """An unranked KPI's verdict in words ("inconclusive, proxy of asa")."""
+    return row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}" if isinstance(row.proxy_of, str) else "")
+
+
 @dataclass(frozen=True, repr=False)
 class StudyResult(Displayed):
     """Everything a study found: the panel, correlations, models, importance, validation and drivers.
@@ -135,8 +140,7 @@ class StudyResult(Displayed):
             lines.append(f"      {'; '.join(row.reasons)}")
         for row in self.drivers.itertuples():
             if _missing(row.rank):
-                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}" if isinstance(row.proxy_of, str) else "")
-                lines.append(f"   -  {row.name:<22} {label}: {'; '.join(row.reasons)}")
+                lines.append(f"   -  {row.name:<22} {_verdict_label(row)}: {'; '.join(row.reasons)}")
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)
@@ -163,10 +167,8 @@ class StudyResult(Displayed):
         lines = self.top_lines(len(self.drivers)) if self._ranked() else []
         for row in self.drivers.itertuples():
             if _missing(row.rank):
-                label = row.verdict.replace("_", " ") + (f", proxy of {row.proxy_of}"
-                                                         if isinstance(row.proxy_of, str) else "")
                 reason = row.reasons[0] if len(row.reasons) else ""
-                lines.append(f"-  {row.name} ({label}): {reason}")
+                lines.append(f"-  {row.name} ({_verdict_label(row)}): {reason}")
         return lines
 
     def to_dict(self) -> dict:

@@ -34,7 +34,7 @@ Examples
 0.7
 """
 
-from importlib import import_module
+from .._lazy import lazy
 
 from .options import Intervention, Thresholds
 
@@ -44,16 +44,7 @@ _LAZY = {"CHECKS": "checks", "STATUSES": "checks", "ValidationResult": "result",
          "VERDICTS": "verdict", "VerdictRules": "verdict", "verdict_p": "verdict"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 
 __all__ = ["validate", "ValidationResult", "Thresholds", "Intervention", "VerdictRules", "CHECKS", "STATUSES",
