@@ -76,6 +76,25 @@ def cmd_kpis(args) -> int:
     return EXIT_OK
 
 
+def cmd_queueing(args) -> int:
+    from .data import Source
+    from .staffing import queueing
+    contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    check_out_file(args.out, [args.contacts, args.staffing])
+    fit = queueing(contacts, interval=args.interval, by=_split(args.by), timezone=args.timezone, start=args.start,
+                   end=args.end, staffing=args.staffing, staffing_time=args.staffing_time, agents=args.agents,
+                   gap_s=args.gap, threshold_s=args.sl_threshold, patience=args.patience)
+    try:
+        fit.to_csv(args.out)
+    except OSError as error:
+        raise OutputError(f"--out {one_line(args.out)}: could not be written ({one_line(error.strerror or error)}); "
+                          f"nothing was written") from None
+    if not args.quiet:
+        print(fit.summary())
+        print(f"queueing fit written to {args.out}")
+    return EXIT_OK
+
+
 def cmd_catalog(args) -> int:
     if args.name:
         print(catalog.describe(args.name) if args.name in catalog.names() else catalog.get(args.name))
@@ -288,6 +307,28 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--out", required=True, help="panel CSV to write")
     k.add_argument("--quiet", action="store_true", help="print nothing on success")
     k.set_defaults(func=cmd_kpis)
+
+    q = sub.add_parser("queueing", help="fit Erlang A to every interval of contact records, beside what happened",
+                       description="Queue inputs per interval x segment (offered, arrival rate, handle time, "
+                                   "patience, agents) and Erlang A's abandon rate, ASA and service level beside "
+                                   "the observed ones; writes one CSV row per interval x segment.")
+    q.add_argument("contacts", help="contacts file (CSV or Parquet)")
+    q.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
+    q.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
+    q.add_argument("--staffing", help="staffing file: a time column, the segment columns and agents")
+    q.add_argument("--staffing-time", default="time", help="time column of the staffing file (time)")
+    q.add_argument("--interval", type=int, default=60, help="15, 30 or 60 minutes (60)")
+    q.add_argument("--by", action="append", help="segment column(s), comma-separated")
+    q.add_argument("--timezone", help="study timezone, e.g. Asia/Jerusalem")
+    q.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
+    q.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
+    q.add_argument("--agents", default="on_duty", help="inferred agents: on_duty (default) or distinct")
+    q.add_argument("--gap", type=float, default=1800, help="idle seconds that still join an agent's services (1800)")
+    q.add_argument("--patience", default="interval", help="interval (each interval's own, default) or pooled")
+    q.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
+    q.add_argument("--out", required=True, help="CSV to write")
+    q.add_argument("--quiet", action="store_true", help="print nothing on success")
+    q.set_defaults(func=cmd_queueing)
 
     c = sub.add_parser("catalog", help="print the metric catalog, or one entry",
                        description="Print the catalog of CX metrics and operational KPIs.")

@@ -146,6 +146,10 @@ class SpanWarning(AlignmentWarning):
     stretches the window over mostly empty periods)."""
 
 
+class AgentsInferredWarning(AlignmentWarning):
+    """The agents on duty of a queueing model were inferred from ``agent_id``, not read from a staffing table."""
+
+
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):
     """A parameter was given under a name that is going away; the message names its successor."""
 
