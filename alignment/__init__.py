@@ -24,7 +24,7 @@ from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
 from .data import ExtraSource, Source
 from .engine import DuckDBEngine, SparkEngine
-from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
+from .exceptions import (AgentsInferredWarning, AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
                          CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
@@ -42,6 +42,8 @@ _LAZY = {
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
     "validate": "validation", "ValidationResult": "validation",
     "contact_model": "contact", "ContactModelResult": "contact",
+    "queueing": "staffing", "QueueingFit": "staffing", "queue_inputs": "staffing", "QueueInputs": "staffing",
+    "erlang_a": "staffing", "erlang_c": "staffing", "required_agents": "staffing", "QueueKPIs": "staffing",
 }
 
 
@@ -56,4 +58,6 @@ __all__ = [
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
+    "queueing", "QueueingFit", "queue_inputs", "QueueInputs", "erlang_a", "erlang_c", "required_agents", "QueueKPIs",
+    "AgentsInferredWarning",
 ]

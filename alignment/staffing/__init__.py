@@ -4,7 +4,7 @@
   stable at any N, and the staffing that reaches a target;
 - :mod:`alignment.staffing.inputs`: offered, arrival rate, handle time, patience and agents per
   interval x segment, in SQL through the engine;
-- :mod:`alignment.staffing.fit`: Erlang A per interval against the observed KPIs (``queueing``).
+- :mod:`alignment.staffing.fit`: Erlang A per interval against the observed KPIs (:func:`queueing`).
 """
 
 from .._lazy import lazy

@@ -110,7 +110,7 @@ class QueueingFit(Displayed):
         offered), the ASA answered-weighted. ``weekdays`` and ``hours`` keep only those cells.
         """
         t = self.table.copy()
-        t["weekday"] = t["period_start"].dt.dayofweek
+        t["weekday"] = t["period_start"].dt.day_of_week
         t["hour"] = t["period_start"].dt.hour
         if weekdays is not None:
             t = t[t["weekday"].isin(list(weekdays))]
@@ -220,8 +220,8 @@ def queueing(contacts, *, interval: int = 60, by: Sequence[str] = (), timezone: 
     ...     fit = queueing(Source("data/anonymous_bank/anonymous_bank_feb1999.txt",
     ...                           format="technion-anonymous-bank"), timezone="Asia/Jerusalem")
     >>> stats = fit.fit_stats(weekdays=[6, 0, 1, 2, 3])   # Sunday to Thursday
-    >>> 0.5 < stats.set_index("kpi").loc["abandon_rate", "r"] < 1
-    True
+    >>> round(float(stats.set_index("kpi").loc["abandon_rate", "r"]), 2)
+    0.72
     """
     if not isinstance(interval, int):
         raise OptionError(f"The 'interval' parameter of queueing must be one of 15, 30, 60 (minutes). "
