@@ -51,6 +51,7 @@ def main() -> None:
             fit_line(fit, f"agents={agents}, patience={patience}")
     fit_line(queueing(src, timezone=TZ, no_abandonment="erlang_c"), "on_duty, no abandonment -> Erlang C")
     fit_line(queueing(src, timezone=TZ, interval=30), "on_duty, 30-minute intervals")
+    fit_line(queueing(src, timezone=TZ, by=["queue"]), "on_duty, by queue (agents split)")
 
     print("\nIdle gap joining services into spans of duty (agents=on_duty, patience=interval)")
     for gap in (600, 900, 1800, 3600):
