@@ -76,13 +76,31 @@ def cmd_kpis(args) -> int:
     return EXIT_OK
 
 
+def _staffing(spec: str | None):
+    """``PATH[,time=COL][,by=queue[+site]][,agents=COL][,timezone=TZ]`` -> StaffingSource."""
+    if spec is None:
+        return None
+    from .staffing import StaffingSource
+    path, *opts = spec.split(",")
+    kwargs = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        key = key.strip()
+        if not sep or key not in ("by", "time", "agents", "timezone"):
+            raise UsageError(f"--staffing {spec!r}: options are time=, by=, agents=, timezone= "
+                             f"(e.g. staffing.csv,time=start,by=queue,agents=n_agents). Got {opt!r}.")
+        kwargs[key] = [b for b in value.split("+") if b] if key == "by" else value.strip()
+    return StaffingSource(path.strip(), **kwargs)
+
+
 def cmd_queueing(args) -> int:
     from .data import Source
     from .staffing import queueing
     contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
-    check_out_file(args.out, [args.contacts, args.staffing])
+    staffing = _staffing(args.staffing)
+    check_out_file(args.out, [args.contacts, staffing.data if staffing is not None else None])
     fit = queueing(contacts, interval=args.interval, by=_split(args.by), timezone=args.timezone, start=args.start,
-                   end=args.end, staffing=args.staffing, staffing_time=args.staffing_time, agents=args.agents,
+                   end=args.end, staffing=staffing, agents=args.agents,
                    gap_s=args.gap, threshold_s=args.sl_threshold, patience=args.patience)
     try:
         fit.to_csv(args.out)
@@ -315,8 +333,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("contacts", help="contacts file (CSV or Parquet)")
     q.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
     q.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
-    q.add_argument("--staffing", help="staffing file: a time column, the segment columns and agents")
-    q.add_argument("--staffing-time", default="time", help="time column of the staffing file (time)")
+    q.add_argument("--staffing", metavar="PATH[,time=COL][,by=COL][,agents=COL]",
+                   help="staffing file: a time column (time), segment columns and agents on duty (agents)")
     q.add_argument("--interval", type=int, default=60, help="15, 30 or 60 minutes (60)")
     q.add_argument("--by", action="append", help="segment column(s), comma-separated")
     q.add_argument("--timezone", help="study timezone, e.g. Asia/Jerusalem")

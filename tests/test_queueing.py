@@ -27,7 +27,7 @@ import pytest
 
 from alignment import AgentsInferredWarning, InputError, OptionError, Source
 from alignment.cli import main
-from alignment.staffing import queue_inputs, queueing
+from alignment.staffing import StaffingSource, queue_inputs, queueing
 from alignment.staffing.fit import CONTRACT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +97,10 @@ def test_staffing_table_wins_where_it_has_a_row(tmp_path):
         (2, "x", "2025-03-03 10:10:00", True, False, 5, 100, "A"),
     ])
     staff = tmp_path / "staffing.csv"
-    staff.write_text("time,queue,agents\n2025-03-03 09:00:00,x,4\n2025-03-03 09:30:00,x,6\n")
+    staff.write_text("start,queue,n\n2025-03-03 09:00:00,x,4\n2025-03-03 09:30:00,x,6\n")
     with pytest.warns(AgentsInferredWarning, match="1 of 2 intervals"):
-        q = queue_inputs(df, interval=60, by=["queue"], timezone="UTC", staffing=staff)
+        q = queue_inputs(df, interval=60, by=["queue"], timezone="UTC",
+                         staffing=StaffingSource(staff, time="start", agents="n"))
     t = q.table
     assert list(t["agents_source"]) == ["staffing", "inferred"]
     assert t.loc[0, "agents"] == pytest.approx(5.0)      # two rows in one interval: averaged
@@ -107,6 +108,8 @@ def test_staffing_table_wins_where_it_has_a_row(tmp_path):
     bad.write_text("time,queue,agents\n2025-03-03 09:00:00,x,4\n2025-03-03 10:00:00,x,-1\n")
     with pytest.raises(InputError, match=r"bad.csv, column 'agents', row 2: is negative"):
         queue_inputs(df, interval=60, by=["queue"], timezone="UTC", staffing=bad)
+    with pytest.raises(InputError, match=r"staffing.csv, column 'time': is missing"):
+        queue_inputs(df, interval=60, by=["queue"], timezone="UTC", staffing=staff)
 
 
 def test_without_agent_id_a_staffing_table_is_needed(tmp_path):
@@ -302,9 +305,46 @@ def test_cli_writes_exactly_the_contract_columns(tmp_path, capsys):
     assert table["period_start"].str.startswith(("1999-02-01T", "1999-02-02T")).all()
 
 
+def test_cli_staffing_spec(tmp_path):
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("contact_id,queue,arrived_at,answered,abandoned,wait_s,handle_s\n"
+                        "1,x,2025-03-03 09:10:00,true,false,5,100\n2,x,2025-03-03 09:20:00,false,true,30,\n")
+    staff = tmp_path / "s.csv"
+    staff.write_text("start,queue,n\n2025-03-03 09:00:00,x,2\n")
+    out = tmp_path / "fit.csv"
+    assert main(["queueing", str(contacts), "--staffing", f"{staff},time=start,by=queue,agents=n", "--by", "queue",
+                 "--timezone", "UTC", "--out", str(out), "--quiet"]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert (row["agents"], row["agents_source"], row["offered"]) == (2, "staffing", 2)
+
+
 def test_cli_mistake_is_one_line_exit_2(tmp_path, capsys):
     code = main(["queueing", str(DATA), "--format", "technion-anonymous-bank", "--interval", "45",
                  "--out", str(tmp_path / "f.csv")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "15, 30, 60" in err
     assert not (tmp_path / "f.csv").exists()
+
+
+# ---------------------------------------------------------------------------
+# Study file
+# ---------------------------------------------------------------------------
+
+def test_study_file_declares_a_staffing_source(tmp_path):
+    from alignment import load_study
+    from alignment.study.config import StudyError
+    (tmp_path / "staffing.csv").write_text("start,queue,n\n2025-01-06 09:00:00,billing,4\n")
+    body = (f'[study]\nname = "s"\noutcome = "csat"\nkpis = ["asa"]\n'
+            f'[data.contacts]\npath = "{ROOT / "data" / "demo" / "contacts.csv"}"\n'
+            f'[data.surveys]\npath = "{ROOT / "data" / "demo" / "surveys.csv"}"\n'
+            f'[data.staffing]\npath = "staffing.csv"\ntime = "start"\nby = ["queue"]\nagents = "n"\n')
+    (tmp_path / "study.toml").write_text(body)
+    study = load_study(tmp_path / "study.toml")
+    assert isinstance(study.staffing, StaffingSource)
+    assert (study.staffing.time, study.staffing.by, study.staffing.agents) == ("start", ("queue",), "n")
+    assert Path(study.staffing.data) == tmp_path / "staffing.csv"
+    (tmp_path / "bad.toml").write_text(body + 'aggregate = "mean"\n')
+    with pytest.raises(StudyError, match="data.staffing"):
+        load_study(tmp_path / "bad.toml")
+    (tmp_path / "none.toml").write_text(body.split("[data.staffing]")[0])
+    assert load_study(tmp_path / "none.toml").staffing is None

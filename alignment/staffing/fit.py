@@ -200,8 +200,7 @@ def _weighted_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 
 def queueing(contacts, *, interval: int = 60, by: Sequence[str] = (), timezone: str | None = None, start=None,
-             end=None, staffing=None, staffing_time: str = "time", staffing_by: Sequence[str] | None = None,
-             agents: str = "on_duty", gap_s: float = 1800, threshold_s: float = 20, patience: str = "interval",
+             end=None, staffing=None, agents: str = "on_duty", gap_s: float = 1800, threshold_s: float = 20, patience: str = "interval",
              no_abandonment: str = "pooled", engine=None) -> QueueingFit:
     """Fit Erlang A to every interval x segment of the contacts and compare it with what happened.
 
@@ -227,7 +226,7 @@ def queueing(contacts, *, interval: int = 60, by: Sequence[str] = (), timezone: 
         raise OptionError(f"The 'interval' parameter of queueing must be one of 15, 30, 60 (minutes). "
                           f"Got {interval!r} instead.")
     inputs = queue_inputs(contacts, interval=interval, by=by, timezone=timezone, start=start, end=end,
-                          staffing=staffing, staffing_time=staffing_time, staffing_by=staffing_by, agents=agents,
+                          staffing=staffing, agents=agents,
                           gap_s=gap_s, threshold_s=threshold_s, patience=patience, no_abandonment=no_abandonment,
                           engine=engine)
     return QueueingFit(table=predict(inputs), inputs=inputs)

@@ -60,7 +60,7 @@ from ..exceptions import AgentsInferredWarning, InputError, OptionError
 from ..panel.schema import contacts_view, extra_view
 from ..panel.timezones import check_timezone, local_window
 
-__all__ = ["QueueInputs", "queue_inputs", "INTERVALS", "AGENT_ESTIMATES"]
+__all__ = ["QueueInputs", "StaffingSource", "queue_inputs", "INTERVALS", "AGENT_ESTIMATES"]
 
 INTERVALS = (15, 30, 60)
 AGENT_ESTIMATES = ("on_duty", "distinct")
@@ -71,6 +71,57 @@ PATIENCE = ("interval", "pooled")
 INPUT_COLUMNS = ("offered", "arrival_rate_per_h", "mean_handle_s", "patience_s", "agents", "agents_source",
                  "patience_source", "interval_h", "answered", "abandoned", "answered_within_t",
                  "wait_answered_s", "wait_queued_s", "handle_answered_s", "agents_on_duty", "agents_distinct")
+
+
+@dataclass(frozen=True)
+class StaffingSource(Source):
+    """Agents on duty per interval: a table with a time column, segment columns and an agents column.
+
+    Parameters
+    ----------
+    data, columns, timezone, table, glob
+        As for :class:`~alignment.Source`.
+    time : str, default "time"
+        The column holding the local start of each staffing interval (or any time inside it).
+    by : sequence of str, optional
+        Its segment columns; default those of the queue inputs' ``by`` that it has.
+    agents : str, default "agents"
+        The column of agents on duty (a count, or a time-average such as 7.5).
+
+    Examples
+    --------
+    >>> StaffingSource("staffing.csv", time="interval_start", by=["queue"], agents="n_agents").agents
+    'n_agents'
+    """
+
+    time: str = "time"
+    by: Sequence[str] | None = None
+    agents: str = "agents"
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("time", "agents"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise OptionError(f"The '{name}' parameter of StaffingSource must be a column name. "
+                                  f"Got {value!r} instead.")
+        if self.by is not None:
+            by = (self.by,) if isinstance(self.by, str) else tuple(self.by)
+            if not all(isinstance(b, str) and b for b in by):
+                raise OptionError(f"The 'by' parameter of StaffingSource must list column names. Got {self.by!r} "
+                                  f"instead.")
+            object.__setattr__(self, "by", by)
+
+
+def as_staffing(data) -> StaffingSource | None:
+    """A :class:`StaffingSource` from one, a plain :class:`~alignment.Source`, a path or a DataFrame."""
+    if data is None or isinstance(data, StaffingSource):
+        return data
+    if isinstance(data, Source):
+        return StaffingSource(data.data, columns=data.columns, timezone=data.timezone, table=data.table,
+                              glob=data.glob)
+    src = as_source(data, "staffing")
+    return StaffingSource(src.data)
 
 
 @dataclass(frozen=True, repr=False)
@@ -140,8 +191,7 @@ def _fmt_tz(source: Source) -> str | None:
 
 
 def queue_inputs(contacts, *, interval: int = 60, by: Sequence[str] = (), timezone: str | None = None,
-                 start=None, end=None, staffing=None, staffing_time: str = "time",
-                 staffing_by: Sequence[str] | None = None, agents: str = "on_duty", gap_s: float = 1800,
+                 start=None, end=None, staffing=None, agents: str = "on_duty", gap_s: float = 1800,
                  threshold_s: float = 20, patience: str = "interval", no_abandonment: str = "pooled",
                  engine=None) -> QueueInputs:
     """The inputs of a queueing model per interval x segment, from raw contacts.
@@ -159,11 +209,12 @@ def queue_inputs(contacts, *, interval: int = 60, by: Sequence[str] = (), timezo
         The study's IANA timezone (naive times are read as its wall-clock time).
     start, end : date or str, optional
         Inclusive local dates of the window.
-    staffing : str, Path, DataFrame or Source, optional
-        Agents on duty: a table with a time column (``staffing_time``, the interval's local
-        start), the segment columns (``staffing_by``, default those of ``by`` it has) and
-        ``agents``. Several rows in one interval are averaged. Intervals it does not cover fall
-        back to the inferred estimate (``agents_source = "inferred"``).
+    staffing : StaffingSource, str, Path, DataFrame or Source, optional
+        Agents on duty: a table with a time column (the interval's local start, or a time inside
+        it), segment columns and an agents column (:class:`StaffingSource`; a plain path or
+        frame has the columns ``time`` and ``agents`` and the segments of ``by`` it has). Several
+        rows in one interval are averaged. Intervals it does not cover fall back to the inferred
+        estimate (``agents_source = "inferred"``).
     agents : {"on_duty", "distinct"}
         The inferred estimate used when no staffing row covers an interval (see the module notes).
     gap_s : float, default 1800
@@ -204,15 +255,15 @@ def queue_inputs(contacts, *, interval: int = 60, by: Sequence[str] = (), timezo
     if start and end and end < start:
         raise OptionError(f"The window ends ({end}) before it starts ({start}).")
     source = as_source(contacts, "contacts")
-    staffing_src = as_source(staffing, "staffing") if staffing is not None else None
+    staffing_src = as_staffing(staffing)
     engine = DuckDBEngine() if engine is None else engine
     if not isinstance(engine, Engine):
         raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
                           f"Got {type(engine).__name__} instead.")
     session = engine.connect()
     try:
-        table, notes = _inputs(session, source, staffing_src, staffing_time, staffing_by, interval, by, timezone,
-                               start, end, gap_s, threshold_s)
+        table, notes = _inputs(session, source, staffing_src, interval, by, timezone, start, end, gap_s,
+                               threshold_s)
     except session.errors as error:
         raise InputError(f"the data engine refused the input: {session.message(error)}") from None
     finally:
@@ -233,8 +284,7 @@ def _date(name, value):
 NEEDED = ("answered", "abandoned", "wait_s", "handle_s")
 
 
-def _inputs(session, source, staffing_src, staffing_time, staffing_by, interval, by, timezone, start, end,
-            gap_s, threshold_s):
+def _inputs(session, source, staffing_src, interval, by, timezone, start, end, gap_s, threshold_s):
     raw = register(session, source, "contacts_raw")
     for col in ("contact_id", "arrived_at", *NEEDED, *by):
         if not raw.has(col):
@@ -301,8 +351,7 @@ def _inputs(session, source, staffing_src, staffing_time, staffing_by, interval,
         intervals["agents_distinct"] = np.nan
     intervals["agents_staffing"] = np.nan
     if staffing_src is not None:
-        intervals["agents_staffing"] = _staffing(session, staffing_src, staffing_time, staffing_by, by, timezone,
-                                                 seconds, intervals)
+        intervals["agents_staffing"] = _staffing(session, staffing_src, by, timezone, seconds, intervals)
     return intervals, notes
 
 
@@ -330,16 +379,23 @@ def _on_duty(intervals: pd.DataFrame, spans: pd.DataFrame, by, seconds: int) -> 
     return (per.reindex(index).fillna(0.0).to_numpy() / seconds)
 
 
-def _staffing(session, source: Source, time: str, staffing_by, by, timezone, seconds, intervals) -> np.ndarray:
+def _staffing(session, source: StaffingSource, by, timezone, seconds, intervals) -> np.ndarray:
     raw: RawTable = register(session, source, "staffing_raw")
-    keys = tuple(b for b in by if raw.has(b)) if staffing_by is None else tuple(staffing_by)
-    for col in (time, *keys, "agents"):
+    time, agents = source.time, source.agents
+    keys = tuple(b for b in by if raw.has(b)) if source.by is None else source.by
+    for col in (time, *keys, agents):
         if not raw.has(col):
-            raise InputError(f"is missing; a staffing table needs {time!r}, its segment columns and 'agents' "
-                             f"(the file has {', '.join(map(repr, raw.types))})", source=raw.label, column=col)
-    view = extra_view(raw, time, keys, ["agents"], source_tz=source.timezone, study_tz=timezone)
+            raise InputError(f"is missing; a staffing table needs its time column {time!r}, its segment columns "
+                             f"and its agents column {agents!r} (the file has {', '.join(map(repr, raw.types))})",
+                             source=raw.label, column=col)
+    unknown = [k for k in keys if k not in by]
+    if unknown:
+        raise OptionError(f"The staffing table's segment column {unknown[0]!r} is not one of the segments "
+                          f"({', '.join(by) or 'none'}); add it to by, or leave it out of the staffing's by.")
+    view = extra_view(raw, time, keys, [agents], source_tz=source.timezone, study_tz=timezone)
     from ..data.types import Rule
-    view.rules.append(Rule("agents", f"({view.columns['agents']} < 0)", "is negative (agents on duty)"))
+    view.rules.append(Rule(agents, f"({view.columns[agents]} < 0)", "is negative (agents on duty)"))
+    view.columns["agents"] = view.columns.pop(agents)
     run_rules(session, raw, view.rules)
     view.create(session, raw, "staffing_t")
     segs = "".join(f"{quote(b)}, " for b in keys)

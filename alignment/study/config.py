@@ -105,6 +105,7 @@ class Study:
     contact_controls: tuple[str, ...] = ()
     contact_coding: str = "auto"
     max_segments: int = MAX_SEGMENTS
+    staffing: object = None  # alignment.staffing.StaffingSource: [data.staffing], agents on duty per interval
 
     def __post_init__(self):
         where = self.source
@@ -342,6 +343,7 @@ _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezo
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
+_STAFFING_KEYS = {"path", "table", "columns", "timezone", "time", "by", "agents", "glob"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
@@ -478,7 +480,7 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "surveys", "extra"}, "data")
+    r.known(data, {"contacts", "surveys", "extra", "staffing"}, "data")
     if "contacts" not in data:
         r.fail("data.contacts", "the [data.contacts] section is missing")
     contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
@@ -489,6 +491,8 @@ def load_study(path) -> Study:
         r.fail("data.extra", "must be an array of tables ([[data.extra]])")
     extras = tuple(_extra(r, r.table(e, f"data.extra[{i}]"), f"data.extra[{i}]", base)
                    for i, e in enumerate(extras_raw))
+    staffing = (_staffing(r, r.table(data["staffing"], "data.staffing"), "data.staffing", base)
+                if "staffing" in data else None)
     options = _kpi_options(r, r.table(doc.get("kpi_options", {}), "kpi_options"))
     metrics = _metrics(r, r.table(doc.get("metrics", {}), "metrics"))
     validation = _validation(r, r.table(doc.get("validation", {}), "validation"))
@@ -497,7 +501,7 @@ def load_study(path) -> Study:
     engine = _engine(r, r.table(doc.get("engine", {}), "engine"))
     units = _units(r, doc.get("kpis", {}))
     families = _families(r, r.table(doc.get("families", {}), "families"))
-    for key, src in [("data.contacts", contacts), ("data.surveys", surveys),
+    for key, src in [("data.contacts", contacts), ("data.surveys", surveys), ("data.staffing", staffing),
                      *((f"data.extra[{i}]", e) for i, e in enumerate(extras))]:
         if src is not None and src.table is not None and engine.kind != "spark":
             r.fail(f"{key}.table", "a table is read by the Spark engine: add [engine] kind = \"spark\"")
@@ -521,7 +525,8 @@ def load_study(path) -> Study:
             calendar=calendar, units=units, families=families,
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
-            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments)
+            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
+            staffing=staffing)
     except StudyError:
         raise
     except OptionError as error:
@@ -539,6 +544,16 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key))
+
+
+def _staffing(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.staffing]``: path (or table), time, by, agents; the agents on duty of the queueing models."""
+    from ..staffing.inputs import StaffingSource
+    r.known(t, _STAFFING_KEYS, key)
+    by = r.strings(t, "by", key) if "by" in t else None
+    return StaffingSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
+                          timezone=r.timezone(t, key), time=r.get(t, "time", key, str, "time"), by=by,
+                          agents=r.get(t, "agents", key, str, "agents"))
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
