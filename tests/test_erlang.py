@@ -218,3 +218,15 @@ def test_bad_parameters_are_option_errors():
         required_agents(arrival_rate_per_h=1, mean_handle_s=1)
     with pytest.raises(OptionError, match="service_level"):
         required_agents(arrival_rate_per_h=1, mean_handle_s=1, service_level=80)
+
+
+def test_very_patient_customers_in_an_overloaded_queue(recwarn):
+    # theta -> 0 with lambda > N mu: the queue grows until abandonment takes the excess, P(ab) -> 1 - 1/rho
+    for n in (1, 10, 500):
+        k = erlang_a(n, arrival_rate_per_h=1.2 * n * 3600, mean_handle_s=1, patience_s=1e7)
+        assert k.p_abandon == pytest.approx(1 - 1 / 1.2, rel=1e-3)
+        assert k.p_wait == pytest.approx(1.0) and k.occupancy == pytest.approx(1.0, abs=1e-3)
+    # and customers who hang up at once: only those who find a free agent are answered
+    k = erlang_a(50, arrival_rate_per_h=1800, mean_handle_s=100, patience_s=1e-9)
+    assert k.p_abandon == pytest.approx(k.p_wait, rel=1e-6)
+    assert not [w for w in recwarn if "Integration" in w.category.__name__]

@@ -150,19 +150,28 @@ def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float
         return -a * v + y * -math.expm1(-theta * v)
 
     h_max = h(peak)
-    # the end of the integrand: h is concave with slope tending to -a, so doubling finds it quickly
+    # where the integrand exp(h - h_max) is above exp(-TAIL): h is concave, with slope tending to -a
+    # on the right, so doubling the distance from the peak brackets each end, and bisection finds it
     width = max(1.0 / a, 1.0 / math.sqrt(theta * a))
     hi = peak + width
     while h(hi) - h_max > -TAIL:
         hi = peak + 2 * (hi - peak)
+    lo = 0.0
+    if peak > 0 and h(0.0) - h_max < -TAIL:
+        a_, b_ = 0.0, peak
+        while b_ - a_ > 1e-9 * max(peak, 1.0):
+            mid = 0.5 * (a_ + b_)
+            a_, b_ = (mid, b_) if h(mid) - h_max < -TAIL else (a_, mid)
+        lo = a_
+    scale = 1e-14 * width
 
     def integral(f, upper: float = math.inf) -> float:
         end = min(hi, upper)
         total = 0.0
-        for lo_, hi_ in ((0.0, min(peak, end)), (min(peak, end), end)):
+        for lo_, hi_ in ((lo, min(peak, end)), (max(lo, min(peak, end)), end)):
             if hi_ > lo_:
                 total += quad(lambda v: f(v) * math.exp(h(v) - h_max), lo_, hi_,
-                              epsabs=0.0, epsrel=1e-11, limit=200)[0]
+                              epsabs=scale, epsrel=1e-10, limit=200)[0]
         return a * total  # times exp(h_max)
 
     log_j = h_max + math.log(integral(lambda v: 1.0))
