@@ -105,8 +105,7 @@ def _log_inv_erlang_b(n: int, load: float) -> float:
         return math.inf if n > 0 else 0.0
     log_load = math.log(load)
     for k in range(1, n + 1):
-        z = math.log(k) - log_load + log_inv
-        log_inv = z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+        log_inv = _softplus(math.log(k) - log_load + log_inv)
     return log_inv
 
 
@@ -115,10 +114,16 @@ def _log_expm1(x: float) -> float:
     return x + math.log1p(-math.exp(-x)) if x > 1 else math.log(math.expm1(x))
 
 
-def _log_add(x: float, y: float) -> float:
-    """log(exp(x) + exp(y))."""
-    big, small = max(x, y), min(x, y)
-    return big + math.log1p(math.exp(small - big))
+def _softplus(x: float) -> float:
+    """log(1 + exp(x)) without overflow."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+def _phi(z: float) -> float:
+    """z + expm1(-z) = z^2/2 - z^3/6 + ..., by its series where the two terms would cancel."""
+    if abs(z) < 1e-3:
+        return z * z * (0.5 - z * (1 / 6 - z * (1 / 24 - z / 120)))
+    return z + math.expm1(-z)
 
 
 def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float, ...]:
@@ -136,32 +141,36 @@ def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float
             return 1.0, 0.0, 0.0, math.inf, math.inf, 1.0
         rho = lam / a
         # 1 / C = 1 + (1 - rho) (1 / B - 1)
-        log_inv_c = math.log1p(math.exp(math.log1p(-rho) + _log_expm1(log_inv_b))) if log_inv_b > 0 else 0.0
+        log_inv_c = _softplus(math.log1p(-rho) + _log_expm1(log_inv_b)) if log_inv_b > 0 else 0.0
         c = math.exp(-log_inv_c)
         p_late = c * math.exp(-(a - lam) * t)
         asa = c / (a - lam)
         return c, 0.0, 1.0 - p_late, asa, asa, rho
     from scipy.integrate import quad
 
-    y = lam / theta
     peak = math.log(lam / a) / theta if lam > a else 0.0
+    # h(v) - h(peak), written without subtracting large numbers: with d = v - peak and
+    # phi(z) = z + expm1(-z), it is -slope d - (rate / theta) phi(theta d), where rate = lambda e^(-theta peak)
+    rate = min(lam, a)
+    slope = a - rate
 
-    def h(v: float) -> float:
-        return -a * v + y * -math.expm1(-theta * v)
+    def dh(v: float) -> float:
+        d = v - peak
+        return -slope * d - rate / theta * _phi(theta * d)
 
-    h_max = h(peak)
-    # where the integrand exp(h - h_max) is above exp(-TAIL): h is concave, with slope tending to -a
-    # on the right, so doubling the distance from the peak brackets each end, and bisection finds it
+    h_max = -a * peak + (lam / theta) * -math.expm1(-theta * peak)
+    # where the integrand exp(dh) is above exp(-TAIL): dh is concave, with slope tending to -a on the
+    # right, so doubling the distance from the peak brackets each end, and bisection finds it
     width = max(1.0 / a, 1.0 / math.sqrt(theta * a))
     hi = peak + width
-    while h(hi) - h_max > -TAIL:
+    while dh(hi) > -TAIL:
         hi = peak + 2 * (hi - peak)
     lo = 0.0
-    if peak > 0 and h(0.0) - h_max < -TAIL:
+    if peak > 0 and dh(0.0) < -TAIL:
         a_, b_ = 0.0, peak
         while b_ - a_ > 1e-9 * max(peak, 1.0):
             mid = 0.5 * (a_ + b_)
-            a_, b_ = (mid, b_) if h(mid) - h_max < -TAIL else (a_, mid)
+            a_, b_ = (mid, b_) if dh(mid) < -TAIL else (a_, mid)
         lo = a_
     scale = 1e-14 * width
 
@@ -170,18 +179,19 @@ def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float
         total = 0.0
         for lo_, hi_ in ((lo, min(peak, end)), (max(lo, min(peak, end)), end)):
             if hi_ > lo_:
-                total += quad(lambda v: f(v) * math.exp(h(v) - h_max), lo_, hi_,
-                              epsabs=scale, epsrel=1e-10, limit=200)[0]
-        return a * total  # times exp(h_max)
+                total += quad(lambda v: f(v) * math.exp(dh(v)), lo_, hi_, epsabs=scale, epsrel=1e-10,
+                              limit=200)[0]
+        return total  # times a exp(h_max)
 
-    log_j = h_max + math.log(integral(lambda v: 1.0))
-    log_z = _log_add(_log_expm1(log_inv_b), log_j)  # log(1/B - 1 + J): pi_N = exp(-log_z)
+    whole = integral(lambda v: 1.0)
+    log_j = math.log(a) + h_max + math.log(whole)
+    # P(V > 0) = J / (1/B - 1 + J); every other KPI is P(V > 0) times a ratio of integrals, in which
+    # the scale a exp(h_max) cancels exactly
+    p_wait = math.exp(-_softplus(_log_expm1(log_inv_b) - log_j)) if log_inv_b > 0 else 1.0
 
     def share(f, upper: float = math.inf) -> float:
-        value = integral(f, upper)
-        return math.exp(h_max + math.log(value) - log_z) if value > 0 else 0.0
+        return p_wait * integral(f, upper) / whole
 
-    p_wait = math.exp(log_j - log_z)
     p_abandon = share(lambda v: -math.expm1(-theta * v))
     served_late = share(lambda v: math.exp(-theta * v), t) if t > 0 else 0.0
     p_within = (1.0 - p_wait) + served_late
