@@ -122,6 +122,9 @@ def test_without_agent_id_a_staffing_table_is_needed(tmp_path):
         warnings.simplefilter("error", AgentsInferredWarning)  # every interval is staffed: no warning
         fit = queueing(df, interval=60, timezone="UTC", staffing=staff)
     assert fit.table.loc[0, "agents"] == 3 and fit.table.loc[0, "agents_source"] == "staffing"
+    later = pd.concat([df, df.assign(contact_id=[2], arrived_at=["2025-03-03 10:10:00"])])
+    with pytest.raises(InputError, match=r"s.csv has no row for 1 of 2 intervals \(first: 2025-03-03 10:00\)"):
+        queueing(later, interval=60, timezone="UTC", staffing=staff)
 
 
 def test_the_repeated_hour_holds_two_hours():

@@ -352,6 +352,16 @@ def _inputs(session, source, staffing_src, interval, by, timezone, start, end, g
     intervals["agents_staffing"] = np.nan
     if staffing_src is not None:
         intervals["agents_staffing"] = _staffing(session, staffing_src, by, timezone, seconds, intervals)
+    if not has_agents:
+        uncovered = intervals[intervals["agents_staffing"].isna()]
+        if len(uncovered):
+            first = uncovered.iloc[0]
+            when = pd.Timestamp(first["slot_s"], unit="s").strftime("%Y-%m-%d %H:%M")
+            where = "".join(f", {b} {first[b]}" for b in by)
+            what = (f"{staffing_src.label} has no row for {len(uncovered):,} of {len(intervals):,} intervals "
+                    f"(first: {when}{where})" if staffing_src is not None else "no staffing table is given")
+            raise InputError(f"has no agent_id column to infer the agents from, and {what}: give a staffing "
+                             f"row for every interval, or contacts with agent_id", source=raw.label, column="agent_id")
     return intervals, notes
 
 
@@ -442,19 +452,17 @@ def _finish(table: pd.DataFrame, notes, *, interval, by, timezone, agents, gap_s
         pooled[name] = value if math.isfinite(value) else None
         fill = value if (patience == "pooled" or no_abandonment == "pooled") else math.inf
         t.loc[g.index[~own_ok.loc[g.index]], "patience_s"] = fill
-    t.loc[t["patience_s"] == 0, "patience_s"] = 1e-9  # abandoned at once (waits of 0 s): no patience at all
+    # abandonments after waits of 0 s only: an estimate of no patience at all (Erlang A needs theta finite)
+    t.loc[t["patience_s"] == 0, "patience_s"] = 1e-9
     inferred = t["agents_on_duty"] if agents == "on_duty" else t["agents_distinct"]
     staffed = t.pop("agents_staffing")
     t["agents"] = staffed.where(staffed.notna(), inferred)
     t["agents_source"] = np.where(staffed.notna(), "staffing", "inferred")
     n_inferred = int((t["agents_source"] == "inferred").sum())
     if n_inferred:
-        if t["agents"].isna().all():
-            raise InputError("has no agent_id column and no staffing table covers its intervals: give a "
-                             "staffing table (time, segments, agents) or an agent_id column",
-                             source="contacts", column="agent_id")
-        message = (f"the agents of {n_inferred:,} of {len(t):,} intervals are inferred from agent_id "
-                   f"({'time on duty in spans of services, idle gaps up to ' + format(gap_s, 'g') + ' s joined' if agents == 'on_duty' else 'distinct agents serving'}): "
+        how = (f"time on duty in spans of services, idle gaps up to {gap_s:g} s joined" if agents == "on_duty"
+               else "distinct agents serving")
+        message = (f"the agents of {n_inferred:,} of {len(t):,} intervals are inferred from agent_id ({how}): "
                    f"an estimate; give a staffing table for the real counts")
         notes = [*notes, message]
         warnings.warn(message, AgentsInferredWarning, stacklevel=3)
