@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import math
 import warnings
 from collections import defaultdict
@@ -162,6 +163,9 @@ def test_deterministic_and_input_untouched():
     pd.testing.assert_frame_equal(df, before)
     assert "Erlang A" in a.summary() and "<table" in a._repr_html_()
     assert a.to_dict()["rows"][0]["period_start"] == "2025-03-03T09:00:00"
+    limit = quiet(queueing, df, timezone="UTC", no_abandonment="erlang_c")   # infinite patience, r of 1 cell
+    json.dumps(limit.to_dict(), allow_nan=False)
+    json.dumps(limit.inputs.to_dict(), allow_nan=False)
 
 
 # ---------------------------------------------------------------------------

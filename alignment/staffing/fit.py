@@ -176,7 +176,9 @@ class QueueingFit(Displayed):
         rows = table.astype(object).where(table.notna() & ~table.isin([math.inf, -math.inf]), None)
         rows["period_start"] = table["period_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
         return {"interval": self.inputs.interval, "by": list(self.by), "timezone": self.inputs.timezone,
-                "agents": self.inputs.agents, "fit": self.fit_stats().to_dict(orient="records"),
+                "agents": self.inputs.agents,
+                "fit": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+                        for row in self.fit_stats().to_dict(orient="records")],
                 "notes": list(self.inputs.notes), "rows": rows.to_dict(orient="records")}
 
     def to_csv(self, path, *, spreadsheet_safe: bool = True) -> None:

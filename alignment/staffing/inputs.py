@@ -156,7 +156,8 @@ class QueueInputs(Displayed):
         return "\n".join([*lines, *self.notes])
 
     def to_dict(self) -> dict:
-        table = self.table.astype(object).where(self.table.notna(), None)
+        finite = self.table.notna() & ~self.table.isin([math.inf, -math.inf])
+        table = self.table.astype(object).where(finite, None)
         table["period_start"] = self.table["period_start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
         return {"interval": self.interval, "by": list(self.by), "timezone": self.timezone, "agents": self.agents,
                 "gap_s": self.gap_s, "threshold_s": self.threshold_s, "no_abandonment": self.no_abandonment,
