@@ -44,6 +44,7 @@ _LAZY = {
     "contact_model": "contact", "ContactModelResult": "contact",
     "queueing": "staffing", "QueueingFit": "staffing", "queue_inputs": "staffing", "QueueInputs": "staffing",
     "erlang_a": "staffing", "erlang_c": "staffing", "required_agents": "staffing", "QueueKPIs": "staffing",
+    "StaffingSource": "staffing",
 }
 
 
@@ -59,5 +60,5 @@ __all__ = [
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
     "queueing", "QueueingFit", "queue_inputs", "QueueInputs", "erlang_a", "erlang_c", "required_agents", "QueueKPIs",
-    "AgentsInferredWarning",
+    "StaffingSource", "AgentsInferredWarning",
 ]

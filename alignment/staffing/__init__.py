@@ -11,9 +11,10 @@ from .._lazy import lazy
 
 from .erlang import QueueKPIs, erlang_a, erlang_c, required_agents
 
-_LAZY = {"queue_inputs": "inputs", "QueueInputs": "inputs", "StaffingSource": "inputs", "queueing": "fit", "QueueingFit": "fit"}
+_LAZY = {"queue_inputs": "inputs", "QueueInputs": "inputs", "StaffingSource": "inputs",
+         "queueing": "fit", "QueueingFit": "fit"}
 
 __getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
-__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "queue_inputs", "QueueInputs", "StaffingSource", "queueing",
-           "QueueingFit"]
+__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "queue_inputs", "QueueInputs", "StaffingSource",
+           "queueing", "QueueingFit"]

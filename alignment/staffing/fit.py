@@ -202,8 +202,8 @@ def _weighted_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 
 def queueing(contacts, *, interval: int = 60, by: Sequence[str] = (), timezone: str | None = None, start=None,
-             end=None, staffing=None, agents: str = "on_duty", gap_s: float = 1800, threshold_s: float = 20, patience: str = "interval",
-             no_abandonment: str = "pooled", engine=None) -> QueueingFit:
+             end=None, staffing=None, agents: str = "on_duty", gap_s: float = 1800, threshold_s: float = 20,
+             patience: str = "interval", no_abandonment: str = "pooled", engine=None) -> QueueingFit:
     """Fit Erlang A to every interval x segment of the contacts and compare it with what happened.
 
     Parameters are those of :func:`~alignment.staffing.queue_inputs`.

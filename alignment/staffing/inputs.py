@@ -150,8 +150,9 @@ class QueueInputs(Displayed):
     def summary(self) -> str:
         t = self.table
         offered = int(t["offered"].sum())
+        sources = t["agents_source"].value_counts()
         lines = [f"Queue inputs: {len(t):,} intervals of {self.interval} min x segment, {offered:,} offered contacts",
-                 f"agents: {self.agents} ({', '.join(f'{k} {v}' for k, v in t['agents_source'].value_counts().items())})",
+                 f"agents: {self.agents} ({', '.join(f'{k} {v}' for k, v in sources.items())})",
                  f"patience: {t['patience_source'].value_counts().to_dict()}; no abandonment -> {self.no_abandonment}"]
         return "\n".join([*lines, *self.notes])
 
