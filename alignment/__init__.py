@@ -24,11 +24,12 @@ from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
 from .data import ExtraSource, Source
 from .engine import DuckDBEngine, SparkEngine
-from .exceptions import (AgentsInferredWarning, AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
+from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
                          CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
                          SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
+from .exceptions import AgentsInferredWarning
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
