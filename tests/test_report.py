@@ -253,6 +253,8 @@ def test_cli_refuses_pdf_without_chromium_before_running(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "apt-get install chromium" in err[0]
     assert time.perf_counter() - start < 5 and not (tmp_path / "out").exists()
+    from alignment.cli import parser
+    assert parser().parse_args(["demo", "--format", "pdf"]).report_format == "pdf"   # the former name too
 
 
 def test_driver_table_and_sections(result, page):
