@@ -89,8 +89,10 @@ def driver_rows(result) -> list[dict]:
     rows = []
     for d in doc["drivers"]:
         checks = d.get("checks") or {}
+        from .first_screen import kpi_label
+        label = kpi_label(result, d["name"])
         rows.append({
-            "name": d["name"],
+            "name": d["name"], "label": label if label != d["name"] else "",
             "rank": "–" if _missing(d["rank"]) else str(int(d["rank"])),
             "rank_ci": _rank_range(d.get("rank_ci")),
             "lag": "–" if _missing(d["lag"]) else str(int(d["lag"])),

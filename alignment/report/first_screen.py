@@ -118,13 +118,13 @@ def latest(result) -> tuple[str | None, pd.Series | None, pd.DataFrame | None]:
     return pd.Timestamp(last).date().isoformat(), pooled.iloc[-1], segments
 
 
-def _threshold(result, d: dict) -> str:
+def _threshold(result, d: dict, doc: dict) -> str:
     """The tipping point, in words, when the study found one for this KPI."""
     if _missing(d.get("threshold")):
         return ""
     lo, hi = (d.get("threshold_ci") or [None, None])[:2]
     ci = f" (95 % CI {float(lo):.0f}–{float(hi):.0f} s)" if not (_missing(lo) or _missing(hi)) else ""
-    rows = [r for r in ((result.to_dict().get("contact_model") or {}).get("rows") or []) if r["kpi"] == d["name"]]
+    rows = [r for r in ((doc.get("contact_model") or {}).get("rows") or []) if r["kpi"] == d["name"]]
     o = outcome_label(result.study.outcome)
     if rows and not _missing(rows[0].get("effect_above")):
         r = rows[0]
@@ -219,7 +219,7 @@ def levers(result) -> list[dict]:
             "effect": d.get("effect_phrase") or "",
             "lag": lag, "lag_words": ("acts within the same " + grain) if lag == 0 else
             f"acts {lag} {grain}{'s' if lag != 1 else ''} later",
-            "threshold": _threshold(result, d),
+            "threshold": _threshold(result, d, doc),
             "worth": _worth(result, d, status["gap"], up),
             "checks": _checks_line(d),
             "segments_agree": (f"same direction in {same} of {n_seg} {by[0] if len(by) == 1 else 'segment'}s"
