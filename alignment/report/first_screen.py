@@ -128,8 +128,13 @@ def _threshold(result, d: dict, doc: dict) -> str:
     o = outcome_label(result.study.outcome)
     if rows and not _missing(rows[0].get("effect_above")):
         r = rows[0]
-        return (f"{o} falls faster once a customer's own wait passes {float(d['threshold']):.0f} s{ci}: "
-                f"beyond it each {r['step']:g} s costs {abs(r['effect_above']):.2g} points")
+        above, overall = float(r["effect_above"]), float(r["effect"])
+        # the slope beyond the kink against the straight-line slope over all waits
+        pace = "faster" if abs(above) > abs(overall) else "more slowly"
+        moves = "falls" if above < 0 else "rises"
+        return (f"{o} {moves} {pace} once a customer's own wait passes {float(d['threshold']):.0f} s{ci}: "
+                f"beyond it each {r['step']:g} s {'costs' if above < 0 else 'adds'} {abs(above):.2g} points "
+                f"({abs(overall):.2g} on average over all waits)")
     return f"a threshold at {float(d['threshold']):.0f} s{ci}"
 
 
@@ -160,18 +165,23 @@ def _worth(result, d: dict, gap, up_is_good) -> str:
     ns = natural_step(d["name"], result.study.units or {})
     o = outcome_label(result.study.outcome)
     per = abs(float(d["effect"]))
-    direction = ("more" if up_is_good else "less") if up_is_good is not None else "change"
+    verb = {True: "Raising", False: "Lowering", None: "Moving"}[up_is_good]
     step_unit = _gap_unit(kpi_unit(result, d["name"])) if ns.unit in ("", "percentage point") else ns.unit
     if ns.step == 1 and step_unit.endswith("s") and step_unit != "s":
         step_unit = step_unit[:-1]
     step = f"{ns.step:g} {step_unit}".strip() if step_unit else f"{ns.step:g}"
-    text = f"{step} {direction} {ns.label} is worth about {per:.2g} {o} points"
+    points = "percentage points" if kpi_unit(result, result.study.outcome) == "%" else "points"
+    text = f"{verb} {ns.label} by {step} is worth about {per:.2g} {o} {points}"
     # the contact-level effect with a threshold is per customer's own wait, not per step of the KPI,
-    # so a gap in the KPI is not converted through it
+    # so it is said of a customer's wait and a gap in the KPI is not converted through it
     in_kpi_units = d.get("effect_source") != "contact-level model" or _missing(d.get("threshold"))
+    if not in_kpi_units:
+        return (f"Every {step} cut from a wait beyond {float(d['threshold']):.0f} s is worth about {per:.2g} "
+                f"{o} {points} for that customer")
     if in_kpi_units and gap not in (None, 0) and not _missing(gap):
         steps = abs(float(gap)) / ns.step
-        text += f"; reaching the target ({steps:.2g} steps) about {steps * per:.2g} points, if the association is causal"
+        text += (f"; reaching the target ({steps:.2g} steps) about {steps * per:.2g} {points}, if the association "
+                 f"is causal")
     return text
 
 
@@ -185,7 +195,8 @@ def levers(result) -> list[dict]:
     targets = getattr(result.study, "targets", None) or {}
     by = list(result.study.by)
     out = []
-    reasons_of = {d["name"]: _plain_reason(d) for d in doc["drivers"]}
+    # a proxy's first reason says whose lever it is; its other reasons are in the driver table
+    reasons_of = {d["name"]: (d.get("reasons") or [""])[0] for d in doc["drivers"]}
     drivers = [d for d in doc["drivers"] if d["verdict"] == "validated" and not d.get("proxy_of")]
     drivers.sort(key=lambda d: (d["rank"] is None, d["rank"] if d["rank"] is not None else 0))
     for d in drivers:
