@@ -227,6 +227,8 @@ def cmd_run(args) -> int:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
@@ -260,6 +262,8 @@ def cmd_demo(args) -> int:
         for line in result.verdict_lines():
             print(f"  {line}")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
