@@ -44,6 +44,7 @@ def _markdown_cell(value) -> str:
 def figure_specs(result) -> list[tuple[str, str, callable]]:
     """(file stem, caption, draw) for every figure of the report, in order."""
     from .. import plot
+    from .first_screen import kpi_label
     rows = [r for r in result.drivers.to_dict("records") if not context._missing(r["rank"])]
     validated = [r["name"] for r in rows if r["verdict"] == "validated"]
     scatters = (validated or [r["name"] for r in rows[:1]])[:MAX_SCATTERS]
@@ -52,20 +53,22 @@ def figure_specs(result) -> list[tuple[str, str, callable]]:
     pooled = "pooled over all segments (components summed, then divided)" if result.study.by else "whole center"
     r2 = getattr(result.importance, "r2", None)
     r2_text = f" (all together R² = {r2:.2f})" if r2 is not None else ""
-    specs = [
+    levers = [r for r in rows if r["verdict"] == "validated" and context._missing(r.get("proxy_of"))]
+    specs = [] if not levers else [
         ("matrix", f"Priority matrix: each validated lever's share of the total variation in {o} against how far "
                    "its latest value is from the study's target, in natural steps (0 when met). Top right: "
-                   "important and off target.", plot.priority_matrix),
+                   "important and off target.", plot.priority_matrix)]
+    specs += [
         ("importance", f"Share of the total variation in {o} each validated driver accounts for{r2_text}, Shapley "
-                       "R² with queue and period means removed, with 95 % block-bootstrap intervals.", plot.importance),
+                       "R² with segment and period means removed, with 95 % block-bootstrap intervals.", plot.importance),
     ]
     if top is not None:
         lag = int(result.lags.get(top, 0))
         at = f" drawn {lag} {result.study.grain}{'s' if lag != 1 else ''} later, at its lag," if lag else ""
-        specs.append(("timeline", f"{o} and {top}{at} per {result.study.grain}, {pooled}; the shaded part is the "
+        specs.append(("timeline", f"{o} and {kpi_label(result, top)}{at} per {result.study.grain}, {pooled}; the shaded part is the "
                                   "holdout period the validation kept aside.", lambda r: plot.timeline(r, top)))
     for k in scatters:
-        specs.append((f"scatter_{_slug(k)}", f"{o} against {k} at its lag, each point a period and segment, "
+        specs.append((f"scatter_{_slug(k)}", f"{o} against {kpi_label(result, k)} at its lag, each point a period and segment, "
                                              "segment means removed, with the least-squares line.",
                       lambda r, k=k: plot.scatter(r, k)))
     specs.append(("heatmap", f"Correlation of each KPI with {o} at each lag, within segments; the lag used is "
