@@ -386,3 +386,15 @@ def test_a_study_result_shows_its_summary_and_drivers_in_a_notebook(result):
     assert "<table" in page and len(page) < 40_000
     for name in result.drivers["name"]:
         assert name in page
+
+
+def test_without_a_validated_lever_there_is_no_lever_card_and_no_matrix(result):
+    import dataclasses
+    from alignment.report import context
+    from alignment.report.render import figure_specs
+    drivers = result.drivers.assign(verdict="inconclusive")
+    none = dataclasses.replace(result, drivers=drivers)
+    ctx = context.build(none)
+    assert ctx["first"]["levers"] == [] and ctx["headline"]["sentence"].startswith("None of the")
+    assert "matrix" not in [stem for stem, _, _ in figure_specs(none)]
+    assert len(ctx["first"]["needs_more_data"]) == int(drivers["proxy_of"].isna().sum())
