@@ -243,18 +243,29 @@ def write_outputs(result, out, formats=("html",)) -> None:
                           f"nothing was written") from None
 
 
+def _formats(report_format: str) -> tuple[str, ...]:
+    """The report files --report-format asks for (HTML always: the PDF is printed from it)."""
+    if report_format == "pdf":
+        from .report.render import chromium
+        chromium()  # before the study runs: a missing browser is one line, not a lost run
+    return ("html",) if report_format == "html" else ("html", report_format)
+
+
 def cmd_run(args) -> int:
     from .study import load_study
     study = load_study(args.study)
     if args.seed is not None:
         study = study.with_seed(args.seed)
     check_out_dir(args.out, study.inputs())
+    _formats(args.report_format)
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
+    write_outputs(result, args.out, formats=_formats(args.report_format))
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
@@ -280,22 +291,26 @@ def cmd_demo(args) -> int:
     from .study import load_study
     study = load_study(demo_study_path())
     check_out_dir(args.out, study.inputs())
+    _formats(args.report_format)
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
+    write_outputs(result, args.out, formats=_formats(args.report_format))
     if not args.quiet:
         print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
         for line in result.verdict_lines():
             print(f"  {line}")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
 def _report_format(p) -> None:
     """``--report-format`` (``--format``, its former name, still works: ``kpis --format`` is the
     contacts' input format, so the report's got its own name)."""
-    p.add_argument("--report-format", dest="report_format", choices=("html", "md"), default="html",
-                   help="md also writes report.md and figures/*.svg (Markdown, for e-mail and wikis)")
-    p.add_argument("--format", dest="report_format", choices=("html", "md"), help=argparse.SUPPRESS)
+    p.add_argument("--report-format", dest="report_format", choices=("html", "md", "pdf"), default="html",
+                   help="md also writes report.md and figures/*.svg (Markdown, for e-mail and wikis); pdf "
+                        "also writes report.pdf, printed by headless Chromium (which must be installed)")
+    p.add_argument("--format", dest="report_format", choices=("html", "md", "pdf"), help=argparse.SUPPRESS)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -355,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
 
     writes = ("DIR/results.json (schema 2), DIR/panel.csv, DIR/report.html (the driver report), "
               "DIR/figures/importance.svg and, with --report-format md, DIR/report.md and every figure as "
-              "DIR/figures/*.svg")
+              "DIR/figures/*.svg; with --report-format pdf, DIR/report.pdf (printed by headless Chromium)")
     r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, report.html",
                        description=f"Run every step of a study and write {writes}. DIR appears whole or not "
                                    f"at all.")

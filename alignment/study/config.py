@@ -7,6 +7,7 @@ and unknown KPIs are one-line errors that name the file and the key.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import numbers
 import re
 import tomllib
@@ -58,6 +59,9 @@ class Study:
     KPIs the catalog does not know or to change a catalog KPI's step or label. ``families``
     maps a family name to KPIs built from the same contacts (``[families]``), beyond the
     catalog's own (see :func:`alignment.catalog.families`); only the declared ones are kept here.
+    ``targets`` maps a KPI to the value the centre aims for (``[kpis.NAME] target = 30``) or a
+    band (``target = [70, 75]``), kept as a ``(low, high)`` pair (equal for a single value); the
+    report sets today's value against it.
     ``contact_model`` (``[study] contact_model``): None (the default) fits the contact-level model
     (:func:`alignment.contact_model`) when the surveys link to contacts, True demands it, False
     turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
@@ -106,6 +110,7 @@ class Study:
     contact_coding: str = "auto"
     max_segments: int = MAX_SEGMENTS
     staffing: object = None  # alignment.staffing.StaffingSource: [data.staffing], agents on duty per interval
+    targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self):
         where = self.source
@@ -274,6 +279,30 @@ class Study:
         # normalized copies: plain dicts, steps as floats, members as tuples
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "families", families)
+        object.__setattr__(self, "targets", self._checked_targets())
+
+    def _checked_targets(self) -> dict[str, tuple[float, float]]:
+        """``targets`` as ``{kpi: (low, high)}``: a number is a band of one value, a pair a band."""
+        where, known = self.source, ", ".join(self.kpis)
+        if not isinstance(self.targets, Mapping):
+            raise StudyError(f"must map KPIs to a target value or a [low, high] band. Got {self.targets!r} "
+                             f"instead.", source=where, key="kpis")
+        out = {}
+        for name, value in self.targets.items():
+            key = f"kpis.{name}.target"
+            if name not in self.kpis:
+                raise StudyError(f"{name!r} is not one of the study's KPIs ({known})", source=where, key=key)
+            number = lambda v: (isinstance(v, numbers.Real) and not isinstance(v, bool)  # noqa: E731
+                                and math.isfinite(v))
+            if number(value):
+                out[name] = (float(value), float(value))
+            elif (isinstance(value, (list, tuple)) and len(value) == 2 and all(number(v) for v in value)
+                  and value[0] <= value[1]):
+                out[name] = (float(value[0]), float(value[1]))
+            else:
+                raise StudyError(f"must be a number (target = 30) or a band [low, high] with low <= high. "
+                                 f"Got {value!r} instead.", source=where, key=key)
+        return out
 
     @classmethod
     def from_toml(cls, path) -> "Study":
@@ -347,7 +376,7 @@ _STAFFING_KEYS = {"path", "table", "columns", "timezone", "time", "by", "agents"
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
-_UNIT_KEYS = set(catalog.UNIT_KEYS)
+_UNIT_KEYS = set(catalog.UNIT_KEYS) | {"target"}
 
 
 class _Reader:
@@ -522,7 +551,7 @@ def load_study(path) -> Study:
             survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
             engine=engine, effects=r.get(s, "effects", "study", str), weights=r.get(s, "weights", "study", str,
                                                                                   "responses"),
-            calendar=calendar, units=units, families=families,
+            calendar=calendar, units=units, families=families, targets=_targets(doc.get("kpis", {})),
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
             contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
@@ -579,6 +608,13 @@ def _units(r: _Reader, value) -> dict[str, dict]:
         r.known(spec, _UNIT_KEYS, key)
         out[name] = {k: r.get(spec, k, key, float if k == "step" else str) for k in catalog.UNIT_KEYS if k in spec}
     return out
+
+
+def _targets(value) -> dict:
+    """``target`` of each ``[kpis.NAME]`` table, as written (the Study checks it and names the key)."""
+    if not isinstance(value, dict):
+        return {}
+    return {name: spec["target"] for name, spec in value.items() if isinstance(spec, dict) and "target" in spec}
 
 
 def _families(r: _Reader, t: dict) -> dict[str, tuple[str, ...]]:

@@ -16,7 +16,7 @@ from ..display import Displayed
 
 SCHEMA_VERSION = 2
 # What StudyResult.write puts in a folder; a folder holding anything else is not ours to replace.
-OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "figures"})
+OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "report.pdf", "figures"})
 # Files a desktop adds to a folder that was opened.
 _DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 # results.json as to_json writes it opens with its schema version.

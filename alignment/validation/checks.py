@@ -500,7 +500,10 @@ def placebo(d: Driver, th: Thresholds, *, kind: str = "shift", n_permutations: i
                "r_placebo_q95": float(np.quantile(draws, 0.95)) if K else None, **extra}
     share = f"{beats} of {K} placebo copies are at least as strong (|r| >= {stat:.2f}), p = {p:.2g}"
     if p < th.alpha:
-        return Check("pass", share, f"not a placebo artifact (p = {p:.2g})", method, figures)
+        # with no copy as strong, p is the smallest value K copies can give, not a measured strength
+        floor = " (the smallest p this many copies can give)" if beats == 0 else ""
+        return Check("pass", share + floor, f"stronger than {'every one' if beats == 0 else K - beats} of "
+                     f"{K} {'shifted' if kind == 'shift' else 'reshuffled'} copies of itself", method, figures)
     copies = "shifted" if kind == "shift" else "block-permuted"
     return Check("fail", share, f"no stronger than {copies} placebo copies of itself (p = {p:.2g})",
                  method, figures)
@@ -532,10 +535,10 @@ def lag(d: Driver, th: Thresholds) -> Check:
     span = f"lags 0-{d.max_lag}"
     text = f"lag {d.lag} has {fmt_p(p0)}, Holm-adjusted over {len(tried)} lags p = {by_lag[d.lag]:.2g}"
     if by_lag[d.lag] < th.alpha:
-        return Check("pass", text, f"lag {d.lag} survives trying {span} (Holm p = {by_lag[d.lag]:.2g})",
+        return Check("pass", text, f"lag {d.lag} stays significant after allowing for trying {span}",
                      method, figures)
     return Check("fail", text, f"lag {d.lag} may have been picked by chance among {span} "
-                 f"(Holm p = {by_lag[d.lag]:.2g})", method, figures)
+                 f"(p = {by_lag[d.lag]:.2g} once the {len(tried)} lags tried are allowed for)", method, figures)
 
 
 # ----------------------------------------------------------------------------- holdout
@@ -585,15 +588,15 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
         return Check("pass", f"holds {where} (one-sided {fmt_p(p_one)})",
                      f"holds out of time (one-sided {fmt_p(p_one)})", method, figures)
     if weaker and th.holdout_fail in ("weaker", "unconfirmed"):
-        return Check("fail", f"the effect per unit is significantly smaller out of time: holdout slope "
-                     f"{slope_te:+.3g} against {slope_tr:+.3g} in training ({fmt_p(p_weaker)}) {where}",
+        return Check("fail", f"the effect per unit is significantly smaller out of time: "
+                     f"{_slopes(slope_te, slope_tr)} ({fmt_p(p_weaker)}) {where}",
                      f"significantly weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before)",
                      method, figures)
     if th.holdout_fail == "unconfirmed":
         return Check("fail", f"not confirmed {where}", "not confirmed out of time", method, figures)
     if weaker:
-        return Check("not_enough_data", f"weaker but not reversed: the holdout slope {slope_te:+.3g} is below the "
-                     f"training slope {slope_tr:+.3g} ({fmt_p(p_weaker)}) {where}",
+        return Check("not_enough_data", f"weaker but not reversed: {_slopes(slope_te, slope_tr)} "
+                     f"({fmt_p(p_weaker)}) {where}",
                      f"weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before), not reversed",
                      method, figures)
     n_eff = test["n_effective"] if _ok(test) else float("nan")
@@ -607,6 +610,29 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
                 f"8 times in 10")
     return Check("not_enough_data", f"neither confirmed nor contradicted {where}; {plan}",
                  f"holdout of {n_te} periods too short to confirm or refute ({plan})", method, figures)
+
+
+def _slopes(holdout: float, train: float) -> str:
+    """The holdout slope against the training slope in words that are true whatever their signs.
+
+    "Weaker" is said only of a slope of the training sign and a smaller size; a slope of the other
+    sign points the other way (its holdout interval reaches zero, or the check would have called it
+    reversed).
+
+    Examples
+    --------
+    >>> _slopes(0.02, 0.05)
+    'the holdout slope +0.02 has the training sign but is smaller than the training slope +0.05'
+    >>> _slopes(-0.718, 0.0489)
+    'the holdout slope -0.718 points the other way from the training slope +0.0489, though not clearly enough to count as reversed'
+    """
+    if np.sign(holdout) == np.sign(train) and holdout != 0:
+        size = "smaller than" if abs(holdout) < abs(train) else "no smaller than"
+        return f"the holdout slope {holdout:+.3g} has the training sign but is {size} the training slope {train:+.3g}"
+    if holdout == 0:
+        return f"the holdout slope is zero against a training slope of {train:+.3g}"
+    return (f"the holdout slope {holdout:+.3g} points the other way from the training slope {train:+.3g}, "
+            f"though not clearly enough to count as reversed")
 
 
 def _demeaned(part: pd.DataFrame, d: Driver) -> pd.DataFrame:
