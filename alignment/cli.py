@@ -294,7 +294,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
     c.set_defaults(func=cmd_catalog)
 
-    writes = ("DIR/results.json (schema 2), DIR/panel.csv, DIR/report.html (the driver report), "
+    writes = ("DIR/results.json (schema 2), DIR/drivers.csv and DIR/drivers.xlsx (the drivers, one flat row "
+              "each), DIR/panel.csv, DIR/report.html (the driver report), "
               "DIR/figures/importance.svg and, with --report-format md, DIR/report.md and every figure as "
               "DIR/figures/*.svg")
     r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, report.html",
