@@ -108,9 +108,10 @@ def cmd_simulate(args) -> int:
 
 
 def _progress(quiet: bool):
-    """Progress lines on stderr, only for a person watching a terminal."""
+    """Progress on stderr, only for a person watching a terminal: a line per step and bars on the
+    long loops (:mod:`alignment.progress`); ``False`` (nothing at all) otherwise."""
     if quiet or not sys.stderr.isatty():
-        return None
+        return False
     return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
 
 

@@ -35,9 +35,11 @@ def out(tmp_path_factory):
     study = (STUDY.format(outcome="csat").replace("n_boot = 60", "n_boot = 20\ncontact_model = false")
              .replace('"email_backlog"', json.dumps(FORMULA_KPI)).replace('"backlog.csv"', '"backlog_formula.csv"'))
     (folder / "study.toml").write_text(study)
-    result = load_study(folder / "study.toml").run()
+    steps = []
+    result = load_study(folder / "study.toml").run(progress=steps.append)
     target = folder / "out"
     result.write(target)
+    (target.parent / "steps.json").write_text(json.dumps(steps))
     return target
 
 
@@ -142,3 +144,10 @@ def test_a_kpi_named_like_a_formula_comes_out_inert(out):
 def test_a_folder_with_the_exports_is_a_previous_output(out):
     assert {"drivers.csv", "drivers.xlsx", "results.json"} <= {p.name for p in Path(out).iterdir()}
     assert not_an_output(out) is None
+
+
+def test_study_run_tells_a_callable_each_step(out):
+    steps = json.loads((out.parent / "steps.json").read_text())
+    assert steps == ["reading and checking the data", "correlating",
+                     "validating each driver (lags and signs chosen on the training periods)",
+                     "estimating effects", "ranking the validated drivers (20 bootstrap resamples)"]

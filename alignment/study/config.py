@@ -280,7 +280,13 @@ class Study:
         return load_study(path)
 
     def run(self, *, progress=None):
-        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`."""
+        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`.
+
+        ``progress``: ``None`` (the default) draws progress bars (validation, the bootstrap) only
+        when a person is watching, a terminal or a notebook; ``False`` nothing; ``True`` bars
+        always; a callable such as ``print`` also gets each step as a line of text
+        (:mod:`alignment.progress`).
+        """
         from .run import run_study
         return run_study(self, progress=progress)
 
