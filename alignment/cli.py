@@ -218,6 +218,7 @@ def cmd_run(args) -> int:
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
     return EXIT_OK
 
