@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -151,3 +152,13 @@ def test_study_run_tells_a_callable_each_step(out):
     assert steps == ["reading and checking the data", "correlating",
                      "validating each driver (lags and signs chosen on the training periods)",
                      "estimating effects", "ranking the validated drivers (20 bootstrap resamples)"]
+
+
+def test_drivers_xlsx_is_the_same_bytes_for_the_same_table(out, tmp_path):
+    from alignment.study.export import write_drivers_xlsx
+    table = pd.read_csv(out / "drivers.csv")
+    write_drivers_xlsx(table, tmp_path / "a.xlsx")
+    time.sleep(1.1)             # a workbook records its save time to the second: cross one
+    write_drivers_xlsx(table, tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx")["drivers"].max_row == len(table) + 1

@@ -12,8 +12,12 @@ the workbook stores every text as a string, never as a formula.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -144,4 +148,22 @@ def write_drivers_xlsx(table: pd.DataFrame, path) -> None:
             if row_number == 1:
                 cell.font = Font(bold=True)
     sheet.freeze_panes = "B2"
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    Path(path).write_bytes(_reproducible(buffer.getvalue()))
+
+
+def _reproducible(workbook: bytes) -> bytes:
+    """The same workbook without the moments it was made and saved: ZIP entries dated 1980-01-01 and
+    no created/modified properties, so that the same study gives the same bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"<dcterms:(created|modified)\b[^>]*>[^<]*</dcterms:\1>", b"", data)
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            target.writestr(entry, data)
+    return out.getvalue()
