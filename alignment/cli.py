@@ -60,10 +60,12 @@ def cmd_kpis(args) -> int:
     contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
     extras = [_extra(e) for e in args.extra or ()]
     check_out_file(args.out, [args.contacts, args.surveys, *(str(e.data) for e in extras)])
-    panel = build_panel(contacts, surveys=args.surveys, extras=extras,
-                        grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
-                        end=args.end, metrics=_split(args.metrics) or None, options=options,
-                        min_responses=args.min_responses)
+    from .progress import using
+    with using(False if args.quiet else None):  # a bar while reading, on a terminal only
+        panel = build_panel(contacts, surveys=args.surveys, extras=extras,
+                            grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
+                            end=args.end, metrics=_split(args.metrics) or None, options=options,
+                            min_responses=args.min_responses)
     try:
         with atomic_path(args.out) as tmp:
             panel.to_csv(tmp)

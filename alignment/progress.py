@@ -105,6 +105,8 @@ def using(progress=None, *, where: str = "progress"):
 
 
 class _Silent:
+    n = 0
+
     def update(self, n: int = 1) -> None:
         pass
 

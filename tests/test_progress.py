@@ -86,3 +86,14 @@ def test_cli_progress_is_off_when_quiet_or_not_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stderr", Terminal())
     assert _progress(True) is False
     assert callable(_progress(False))
+
+
+def test_reading_the_data_has_a_bar_and_the_same_panel(capsys):
+    from pathlib import Path
+    from alignment import Source, build_panel
+    bank = Path(__file__).resolve().parents[1] / "data" / "anonymous_bank" / "anonymous_bank_feb1999.txt"
+    with progress.using(True):
+        panel = build_panel(Source(bank, format="technion-anonymous-bank"), grain="day", by=["queue"])
+    assert "reading the data" in capsys.readouterr().err
+    # February 1999 holds 31,125 contacts (counted in plain Python in tests/test_anonymous_bank.py)
+    assert panel.n_contacts == 31_125 and int(panel.table["n_contacts"].sum()) == 31_125
