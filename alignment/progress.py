@@ -37,6 +37,8 @@ from typing import Callable
 
 from .exceptions import OptionError
 
+__all__ = ["DELAY_S", "Progress", "bar", "each", "in_notebook", "setting", "using", "watching"]
+
 #: Seconds a loop runs before its bar shows.
 DELAY_S = 0.5
 

@@ -23,6 +23,8 @@ import pandas as pd
 
 from ..panel.result import spreadsheet_safe_frame
 
+__all__ = ["flat_drivers", "write_drivers_csv", "write_drivers_xlsx"]
+
 # Columns that hold whole numbers (written as 1, not 1.0).
 _WHOLE = ("rank", "tier", "lag", "sign", "rank_ci_low", "rank_ci_high")
 _REASONS_SEPARATOR = "\n"
