@@ -224,6 +224,7 @@ class StudyResult(Displayed):
         from ..exceptions import OutputError, one_line
         from ..io import atomic_directory
         from ..report import write_report
+        from .export import write_drivers_csv, write_drivers_xlsx
         folder = Path(folder)
         if folder.is_dir():
             problem = not_an_output(folder)
@@ -231,7 +232,6 @@ class StudyResult(Displayed):
                 raise OutputError(f"{one_line(folder)}: {problem}; choose a new folder")
         with atomic_directory(folder) as tmp:
             self.to_json(tmp / "results.json")
-            from .export import write_drivers_csv, write_drivers_xlsx
             drivers = self.flat_drivers()
             write_drivers_csv(drivers, tmp / "drivers.csv")
             write_drivers_xlsx(drivers, tmp / "drivers.xlsx")
