@@ -65,3 +65,14 @@ def test_the_own_data_study_file_passes_check_and_its_commands_parse(tmp_path, m
         words = shlex.split(command, comments=True)
         assert words[0] == "alignment"
         parser().parse_args(words[1:])                  # raises on an unknown option
+
+
+def test_a_study_without_surveys_points_to_the_readme_section(tmp_path):
+    from alignment.study import StudyError, load_study
+    (tmp_path / "contacts.csv").write_text("contact_id\n")
+    (tmp_path / "study.toml").write_text('[study]\noutcome = "csat"\nkpis = ["asa"]\n\n'
+                                         '[data.contacts]\npath = "contacts.csv"\n')
+    with pytest.raises(StudyError, match="data.surveys") as error:
+        load_study(tmp_path / "study.toml")
+    title = re.search(r"README: '([^']+)'", str(error.value))[1]
+    assert section(title).startswith(f"\n## {title}\n")      # the section it names exists

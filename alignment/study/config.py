@@ -189,8 +189,9 @@ class Study:
                              key="study.end")
         self._check_holdout(self.start, self.end, "the window")
         if self.surveys is None:
-            raise StudyError("a study needs survey responses for its CX outcome", source=where,
-                             key="data.surveys")
+            raise StudyError("a study needs survey responses for its CX outcome: add [data.surveys] path = "
+                             "\"surveys.csv\"; without surveys, correlate or regress an operational KPI on a "
+                             "panel instead (README: 'No surveys yet?')", source=where, key="data.surveys")
 
     def _check_players(self) -> None:
         """The exact Shapley ranking visits all 2**p subsets of its players (a family is one player)."""
