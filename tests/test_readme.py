@@ -76,3 +76,18 @@ def test_a_study_without_surveys_points_to_the_readme_section(tmp_path):
         load_study(tmp_path / "study.toml")
     title = re.search(r"README: '([^']+)'", str(error.value))[1]
     assert section(title).startswith(f"\n## {title}\n")      # the section it names exists
+
+
+def test_the_anonymous_bank_contact_id_is_as_documented():
+    import duckdb
+    from alignment.data.formats import get_format
+    documented = re.search(r"`contact_id` is the VRU line and the call id joined\s+by a hyphen, `([^`]+)`",
+                           section("No surveys yet?"))[1]
+    expression = get_format("technion-anonymous-bank").columns["contact_id"]
+    data = ROOT / "data" / "anonymous_bank" / "anonymous_bank_feb1999.txt"
+    first = duckdb.sql(f"SELECT {expression} FROM read_csv('{data}', delim = '\t', header = true, quote = '', "
+                       f"escape = '', all_varchar = true) LIMIT 1").fetchall()[0][0]
+    with open(data, encoding="ascii") as f:
+        f.readline()
+        line, call = f.readline().split("\t")[:2]          # the file's first call, read by hand
+    assert documented == first == f"{line}-{call}" == "AA0101-34536"
