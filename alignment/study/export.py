@@ -150,6 +150,10 @@ def write_drivers_xlsx(table: pd.DataFrame, path) -> None:
             if row_number == 1:
                 cell.font = Font(bold=True)
     sheet.freeze_panes = "B2"
+    from openpyxl.utils import get_column_letter
+    for number, column in enumerate(safe.columns, start=1):
+        longest = max([len(str(column))] + [len(str(v).split("\n")[0]) for v in safe[column].dropna()])
+        sheet.column_dimensions[get_column_letter(number)].width = min(longest, 60) + 2
     buffer = io.BytesIO()
     book.save(buffer)
     Path(path).write_bytes(_reproducible(buffer.getvalue()))
