@@ -253,6 +253,7 @@ def cmd_demo(args) -> int:
         print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
         for line in result.verdict_lines():
             print(f"  {line}")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
     return EXIT_OK
 
