@@ -60,10 +60,12 @@ def cmd_kpis(args) -> int:
     contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
     extras = [_extra(e) for e in args.extra or ()]
     check_out_file(args.out, [args.contacts, args.surveys, *(str(e.data) for e in extras)])
-    panel = build_panel(contacts, surveys=args.surveys, extras=extras,
-                        grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
-                        end=args.end, metrics=_split(args.metrics) or None, options=options,
-                        min_responses=args.min_responses)
+    from .progress import using
+    with using(False if args.quiet else None):  # a bar while reading, on a terminal only
+        panel = build_panel(contacts, surveys=args.surveys, extras=extras,
+                            grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
+                            end=args.end, metrics=_split(args.metrics) or None, options=options,
+                            min_responses=args.min_responses)
     try:
         with atomic_path(args.out) as tmp:
             panel.to_csv(tmp)
@@ -145,9 +147,10 @@ def cmd_simulate(args) -> int:
 
 
 def _progress(quiet: bool):
-    """Progress lines on stderr, only for a person watching a terminal."""
+    """Progress on stderr, only for a person watching a terminal: a line per step and bars on the
+    long loops (:mod:`alignment.progress`); ``False`` (nothing at all) otherwise."""
     if quiet or not sys.stderr.isatty():
-        return None
+        return False
     return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
 
 
@@ -263,6 +266,7 @@ def cmd_run(args) -> int:
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
         if args.report_format == "pdf":
             print(f"printed report: {args.out}/report.pdf")
@@ -298,6 +302,7 @@ def cmd_demo(args) -> int:
         print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
         for line in result.verdict_lines():
             print(f"  {line}")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
         if args.report_format == "pdf":
             print(f"printed report: {args.out}/report.pdf")
@@ -368,7 +373,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
     c.set_defaults(func=cmd_catalog)
 
-    writes = ("DIR/results.json (schema 2), DIR/panel.csv, DIR/report.html (the driver report), "
+    writes = ("DIR/results.json (schema 2), DIR/drivers.csv and DIR/drivers.xlsx (the drivers, one flat row "
+              "each), DIR/panel.csv, DIR/report.html (the driver report), "
               "DIR/figures/importance.svg and, with --report-format md, DIR/report.md and every figure as "
               "DIR/figures/*.svg; with --report-format pdf, DIR/report.pdf (printed by headless Chromium)")
     r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, report.html",

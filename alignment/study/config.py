@@ -195,8 +195,9 @@ class Study:
                              key="study.end")
         self._check_holdout(self.start, self.end, "the window")
         if self.surveys is None:
-            raise StudyError("a study needs survey responses for its CX outcome", source=where,
-                             key="data.surveys")
+            raise StudyError("a study needs survey responses for its CX outcome: add [data.surveys] path = "
+                             "\"surveys.csv\"; without surveys, correlate or regress an operational KPI on a "
+                             "panel instead (README: 'No surveys yet?')", source=where, key="data.surveys")
 
     def _check_players(self) -> None:
         """The exact Shapley ranking visits all 2**p subsets of its players (a family is one player)."""
@@ -310,7 +311,13 @@ class Study:
         return load_study(path)
 
     def run(self, *, progress=None):
-        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`."""
+        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`.
+
+        ``progress``: ``None`` (the default) draws progress bars (validation, the bootstrap) only
+        when a person is watching, a terminal or a notebook; ``False`` nothing; ``True`` bars
+        always; a callable such as ``print`` also gets each step as a line of text
+        (:mod:`alignment.progress`).
+        """
         from .run import run_study
         return run_study(self, progress=progress)
 

@@ -16,7 +16,8 @@ from ..display import Displayed
 
 SCHEMA_VERSION = 2
 # What StudyResult.write puts in a folder; a folder holding anything else is not ours to replace.
-OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "report.pdf", "figures"})
+OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "report.pdf", "figures",
+                          "drivers.csv", "drivers.xlsx"})
 # Files a desktop adds to a folder that was opened.
 _DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 # results.json as to_json writes it opens with its schema version.
@@ -203,8 +204,16 @@ class StudyResult(Displayed):
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
                               encoding="utf-8")
 
+    def flat_drivers(self) -> pd.DataFrame:
+        """results.json's drivers as a flat table, as drivers.csv and drivers.xlsx hold it: scalar
+        columns, intervals as ``*_low``/``*_high`` (``ci_low``, ``ci_high`` for the effect), one
+        ``check_NAME`` status column per check (:func:`alignment.study.export.flat_drivers`)."""
+        from .export import flat_drivers
+        return flat_drivers(self.to_dict()["drivers"])
+
     def write(self, folder, *, formats=("html",)) -> Path:
-        """Write results.json, panel.csv, the report and figures/ into ``folder``, whole or not at all.
+        """Write results.json, drivers.csv, drivers.xlsx, panel.csv, the report and figures/ into
+        ``folder``, whole or not at all.
 
         The outputs are built in a temporary folder beside ``folder`` that replaces it only once
         complete (:func:`alignment.io.atomic_directory`); an existing ``folder`` is replaced only
@@ -215,6 +224,7 @@ class StudyResult(Displayed):
         from ..exceptions import OutputError, one_line
         from ..io import atomic_directory
         from ..report import write_report
+        from .export import write_drivers_csv, write_drivers_xlsx
         folder = Path(folder)
         if folder.is_dir():
             problem = not_an_output(folder)
@@ -222,6 +232,9 @@ class StudyResult(Displayed):
                 raise OutputError(f"{one_line(folder)}: {problem}; choose a new folder")
         with atomic_directory(folder) as tmp:
             self.to_json(tmp / "results.json")
+            drivers = self.flat_drivers()
+            write_drivers_csv(drivers, tmp / "drivers.csv")
+            write_drivers_xlsx(drivers, tmp / "drivers.xlsx")
             self.panel.to_csv(tmp / "panel.csv")
             write_report(self, tmp, formats=formats)
             figures = tmp / "figures"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,24 +16,16 @@ from ..contact import KPI_OF, MEASURES, fit_contact_model
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
 from ..validation.contact import ContactEvidence
 from ..panel.frame import PanelFrame, block_length, centre_wide
+from ..progress import using
 from .config import Study, StudyError, build_study_panel  # noqa: F401  (steps 1-3, re-exported)
 from .result import StudyResult, warning_code
 
 
-class _Progress:
-    def __init__(self, report: Callable[[str], None] | None):
-        self.report = report
-
-    def __call__(self, message: str) -> None:
-        if self.report:
-            self.report(message)
-
-
 def run_study(study: Study, *, progress=None) -> StudyResult:
-    """Run steps 1-6 of ``study``."""
+    """Run steps 1-6 of ``study``; ``progress`` as for :meth:`Study.run`."""
     from ..validation import validate
-    say = _Progress(progress)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, using(progress, where="Study.run") as shown:
+        say = shown.step
         warnings.simplefilter("always", AlignmentWarning)
         say("reading and checking the data")
         panel = build_study_panel(study)

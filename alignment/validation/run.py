@@ -12,6 +12,7 @@ from ..correlation import correlate
 from ..correlation.series import lagged_frame
 from ..exceptions import InputError, OptionError
 from ..panel.frame import Calendar, PanelFrame, centre_wide, period_number, require_columns
+from ..progress import each, setting
 from ..stats.resample import spawn_generators
 from . import checks as C
 from .options import Intervention, Thresholds
@@ -33,7 +34,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
              time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
              calendar: Calendar | None = None, drop_low_responses: bool = True,
              families: Mapping[str, Sequence[str]] | None = None,
-             contact: ContactEvidence | None = None) -> ValidationResult:
+             contact: ContactEvidence | None = None, progress=None) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -102,6 +103,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         (:mod:`alignment.validation.contact`). A KPI a contact measure speaks for gets evidence
         ``"contact"``: the contact estimate is required and its holdout refit confirms; the panel
         checks stay as diagnostics.
+    progress : None, bool or callable, optional
+        A progress bar over the KPIs: ``None`` shows one only when a person is watching (a
+        terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
 
     Returns
     -------
@@ -119,6 +123,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     >>> res.checks["aht"]["within_segment"]["status"]
     'fail'
     """
+    shown = setting(progress, where="validate")
     pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
     by, grain = list(pf.by), pf.grain
     effects = pf.effects(effects)
@@ -165,7 +170,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
 
     tables, rows, all_checks, setup, drivers, results = [], {}, {}, {}, {}, {}
     w_all = data[wcol].to_numpy(dtype=float) if wcol else None
-    for kpi, rng in zip(kpis, rngs):
+    for kpi, rng in each(zip(kpis, rngs), "validating", total=len(kpis), unit="KPI", progress=shown):
         base, covariates, evidence = BASE_SCOPE[effects], [], "panel" if n_segments >= 2 else "time_series"
         if effects == "twoway" and centre_wide(data[kpi].to_numpy(dtype=float), pf.seg, number):
             base, evidence = "within", "time_series"
