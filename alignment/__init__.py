@@ -28,7 +28,7 @@ from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentW
                          CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
-                         SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
+                         SmallSampleWarning, SpanWarning, UnknownCustomersWarning, UnmatchedSurveysWarning)
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
@@ -42,6 +42,7 @@ _LAZY = {
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
     "validate": "validation", "ValidationResult": "validation",
     "contact_model": "contact", "ContactModelResult": "contact",
+    "business_impact": "impact", "BusinessImpactResult": "impact",
 }
 
 
@@ -56,4 +57,5 @@ __all__ = [
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
+    "business_impact", "BusinessImpactResult", "UnknownCustomersWarning",
 ]

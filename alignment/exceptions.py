@@ -29,6 +29,7 @@ __all__ = [
     "InfluenceWarning",
     "HeteroskedasticityWarning",
     "SpanWarning",
+    "UnknownCustomersWarning",
     "AlignmentDeprecationWarning",
 ]
 
@@ -144,6 +145,10 @@ class HeteroskedasticityWarning(AlignmentWarning):
 class SpanWarning(AlignmentWarning):
     """The data's first and last day lie far beyond where most contacts are (an outlying date
     stretches the window over mostly empty periods)."""
+
+
+class UnknownCustomersWarning(AlignmentWarning):
+    """Some surveyed contacts name a customer the customers source does not have."""
 
 
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):

@@ -1,0 +1,109 @@
+"""Reading the customers source: one row per customer, when (if ever) the customer left, its value.
+
+The engine reads the source like every other (CSV, Parquet, a DataFrame, renames through
+``columns``); its rows are typed and checked in SQL, each broken rule named with its column, its
+first bad row and its count, and only the checked table (one row per customer) comes back into
+pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..data import types as ty
+from ..data.checks import run_rules
+from ..data.read import register
+from ..data.sources import Source, as_source
+from ..engine.sql import quote
+from ..exceptions import InputError, OptionError
+
+#: The column that names when a customer left (blank while still a customer).
+CHURNED_AT = "churned_at"
+
+
+@dataclass(frozen=True)
+class Customers:
+    """The checked customers: ``table`` has ``customer_id`` (text), ``churned_at`` (local time of the
+    study, NaT while still a customer) and, with a value column, ``value``."""
+
+    table: pd.DataFrame
+    label: str
+    value: str | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.table)
+
+
+def read_customers(source, *, value: str | None = None, timezone: str | None = None,
+                   engine=None) -> Customers:
+    """Read and check the customers source.
+
+    Parameters
+    ----------
+    source : str, Path, pandas.DataFrame or Source
+        One row per customer with ``customer_id`` and ``churned_at`` (rename with
+        ``Source(..., columns={"churned_at": "left_on"})``): a time (or a date) the customer
+        left, blank while still a customer.
+    value : str, optional
+        A numeric column of value per customer per year (``"annual_revenue"``).
+    timezone : str, optional
+        The study's timezone: aware times are converted to it, naive ones are taken in the
+        source's timezone, else in it.
+    engine : DuckDBEngine, optional
+
+    Returns
+    -------
+    Customers
+
+    Raises
+    ------
+    InputError
+        A column is missing, a time or value is bad, or a ``customer_id`` repeats (the message
+        names the first repeated row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = read_customers(pd.DataFrame({"customer_id": ["K1", "K2"],
+    ...                                  "churned_at": ["2025-03-01T10:00:00", None]}), timezone="UTC")
+    >>> c.table["churned_at"].notna().tolist()
+    [True, False]
+    """
+    from ..engine import DuckDBEngine
+    src = as_source(source, "customers")
+    if not isinstance(src, Source):
+        raise OptionError(f"customers must be a path, a DataFrame or a Source. Got {type(source).__name__} instead.")
+    session = (engine or DuckDBEngine()).connect()
+    try:
+        raw = register(session, src, "customers_raw")
+        for col in ("customer_id", CHURNED_AT, *((value,) if value else ())):
+            if not raw.has(col):
+                what = "the value column named by the study" if col == value else "needed for the churn link"
+                raise InputError(f"is missing ({what}); the file has {', '.join(map(repr, raw.types))}",
+                                 source=raw.label, column=col)
+        cid = quote("customer_id")
+        cols = {"customer_id": f"NULLIF(trim(CAST({cid} AS VARCHAR)), '')"}
+        rules = [ty.Rule("customer_id", ty.blank(cid, raw.types["customer_id"]), "is missing")]
+        expr, more = ty.local_time(CHURNED_AT, raw.types[CHURNED_AT], source_tz=src.timezone, study_tz=timezone,
+                                   required=False, dates=True)
+        cols[CHURNED_AT], rules = expr, rules + more
+        if value:
+            expr, more = ty.number(value, raw.types[value], minimum=0)
+            cols["value"], rules = expr, rules + more
+        run_rules(session, raw, rules, unique=("customer_id",))
+        select = ", ".join(f"{e} AS {quote(c)}" for c, e in cols.items())
+        table = session.frame(f"SELECT {select} FROM {quote(raw.view)}")
+    except session.errors as error:
+        raise InputError(f"the data engine refused the input: {session.message(error)}", source=src.label) from None
+    finally:
+        session.close()
+    if table.empty:
+        raise InputError("has no customer rows", source=src.label)
+    table["customer_id"] = table["customer_id"].astype(str)
+    table[CHURNED_AT] = pd.to_datetime(table[CHURNED_AT])
+    if value:
+        table["value"] = pd.to_numeric(table["value"], errors="coerce").astype(float)
+    return Customers(table=table, label=src.label, value=value)
