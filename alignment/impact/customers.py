@@ -107,3 +107,47 @@ def read_customers(source, *, value: str | None = None, timezone: str | None = N
     if value:
         table["value"] = pd.to_numeric(table["value"], errors="coerce").astype(float)
     return Customers(table=table, label=src.label, value=value)
+
+
+@dataclass(frozen=True)
+class CustomerSpec:
+    """The customers declaration of a study (``[data.customers]``).
+
+    Parameters
+    ----------
+    source : Source
+        One row per customer: ``customer_id`` and ``churned_at`` (renames in ``columns``).
+    value : str, optional
+        A column of value per customer per year (``value = "annual_revenue"``).
+    window_days : int, default 90
+    as_of : date, optional
+        The day the customers were extracted (the data end); default the study's last day.
+
+    Examples
+    --------
+    >>> CustomerSpec(Source("customers.csv"), value="annual_revenue").window_days
+    90
+    """
+
+    source: Source
+    value: str | None = None
+    window_days: int = 90
+    as_of: object = None
+
+    def __post_init__(self):
+        if not isinstance(self.source, Source):
+            object.__setattr__(self, "source", as_source(self.source, "customers"))
+        w = self.window_days
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise OptionError(f"The 'window_days' parameter of the customers must be a whole number of days >= 1. "
+                              f"Got {w!r} instead.")
+        if self.value is not None and (not isinstance(self.value, str) or not self.value):
+            raise OptionError(f"The 'value' parameter of the customers must be a column name. Got {self.value!r} "
+                              f"instead.")
+
+
+def as_customers(value) -> CustomerSpec | None:
+    """A :class:`CustomerSpec` from a spec, a :class:`Source`, a path or a DataFrame (None stays None)."""
+    if value is None or isinstance(value, CustomerSpec):
+        return value
+    return CustomerSpec(value)

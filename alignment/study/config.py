@@ -105,9 +105,12 @@ class Study:
     contact_controls: tuple[str, ...] = ()
     contact_coding: str = "auto"
     max_segments: int = MAX_SEGMENTS
+    customers: object = None
 
     def __post_init__(self):
         where = self.source
+        from ..impact.customers import as_customers
+        object.__setattr__(self, "customers", as_customers(self.customers))
         for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
                                       ("max_segments", self.max_segments, 1, None)):
             whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -292,7 +295,8 @@ class Study:
 
     def inputs(self) -> list[str]:
         """Every file the study reads, the study file included."""
-        sources = [self.contacts, self.surveys, *self.extras]
+        sources = [self.contacts, self.surveys, *self.extras,
+                   *((self.customers.source,) if self.customers is not None else ())]
         paths = [str(s.data) for s in sources
                  if s is not None and s.data is not None and not hasattr(s.data, "columns")]
         return ([self.source] if self.source else []) + paths
@@ -303,6 +307,8 @@ def build_study_panel(study: Study):
     survey-level frame of the contact model unless the study turns it off)."""
     metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
     frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
+    if study.customers is not None and study.surveys is not None:
+        frame = True        # the business-impact link follows each survey of the frame to its customer
     try:
         panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
                             by=study.by, timezone=study.timezone, start=study.start, end=study.end,
@@ -478,12 +484,14 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "surveys", "extra"}, "data")
+    r.known(data, {"contacts", "surveys", "extra", "customers"}, "data")
     if "contacts" not in data:
         r.fail("data.contacts", "the [data.contacts] section is missing")
     contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
     surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
                if "surveys" in data else None)
+    customers = (_customers(r, r.table(data["customers"], "data.customers"), "data.customers", base)
+                 if "customers" in data else None)
     extras_raw = data.get("extra", [])
     if not isinstance(extras_raw, list):
         r.fail("data.extra", "must be an array of tables ([[data.extra]])")
@@ -521,11 +529,24 @@ def load_study(path) -> Study:
             calendar=calendar, units=units, families=families,
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
-            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments)
+            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
+            customers=customers)
     except StudyError:
         raise
     except OptionError as error:
         raise StudyError(str(error), source=label) from None
+
+
+def _customers(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.customers]``: a source with ``value``, ``window_days`` and ``as_of``."""
+    from ..impact.customers import CustomerSpec
+    r.known(t, _SOURCE_KEYS | {"value", "window_days", "as_of"}, key)
+    source = _source(r, {k: v for k, v in t.items() if k in _SOURCE_KEYS}, key, base)
+    window = r.get(t, "window_days", key, int, 90)
+    if window < 1:
+        r.fail(f"{key}.window_days", f"must be a whole number of days >= 1. Got {window} instead.")
+    return CustomerSpec(source, value=r.get(t, "value", key, str), window_days=window,
+                        as_of=r.get(t, "as_of", key, "date"))
 
 
 def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:

@@ -119,6 +119,7 @@ class StudyResult(Displayed):
     warnings: tuple[tuple[str, str], ...] = field(default=())
     families: list = field(default_factory=list)
     contact_model: object = None
+    business_impact: object = None
 
     def _ranked(self):
         return [r for r in self.drivers.itertuples() if not _missing(r.rank)]
@@ -195,6 +196,7 @@ class StudyResult(Displayed):
             "correlations": corr.to_dict("records"),
             "models": self.models,
             "contact_model": self.contact_model.to_dict() if self.contact_model is not None else None,
+            **({"business_impact": self.business_impact.to_dict()} if self.business_impact is not None else {}),
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
         })
 
