@@ -81,12 +81,12 @@ def estimate_impact(link: Link, *, cx: str, outcome: str = "churn", values: pd.S
         ok = np.isfinite(v)
     # one pass of customer draws serves every model: each statistic's replicate is linear in
     # sum_g (w_g - 1) c_g over the customers' contributions c_g, stacked here side by side
-    blocks = [fit.S] + ([med_fit["Sa"], med_fit["So"]] if med_fit else []) + (
+    blocks = [M.ame_influence(fit, "x")[:, None]] + ([med_fit["psi"]] if med_fit else []) + (
         [np.column_stack([np.where(ok, v, 0.0), ok.astype(float)])] if v is not None else [])
     widths = np.cumsum([0] + [b.shape[1] for b in blocks])
     sums = M.customer_sums(np.hstack(blocks), n_boot, np.random.SeedSequence(seed)) if n_boot else None
     part = (lambda i: sums[:, widths[i]:widths[i + 1]]) if n_boot else None  # noqa: E731
-    boot = M.bootstrap_ames(fit, M.bootstrap_betas(fit, part(0))) if n_boot else np.array([])
+    boot = ame + part(0)[:, 0] if n_boot else np.array([])
     cx_effect = {"estimate": ame, "ci": [ame - z * se, ame + z * se], "p_value": p_value, "model": "logit",
                  "se": se, "ci_bootstrap": _pct(boot, alpha) if n_boot else None,
                  "unit": f"percentage points of {outcome} per {cx} point", "method": LOGIT,
@@ -135,8 +135,7 @@ def estimate_impact(link: Link, *, cx: str, outcome: str = "churn", values: pd.S
                          ci_low=pvd["ci"][0], ci_high=pvd["ci"][1], p_value=pvd["p_value"],
                          unit="percentage points", n=len(data)))
 
-    med, what_if = _mediation(med_fit, part(1) if (med_fit and n_boot) else None,
-                              part(2) if (med_fit and n_boot) else None, steps, alpha, cx, outcome,
+    med, what_if = _mediation(med_fit, part(1) if (med_fit and n_boot) else None, steps, alpha, cx, outcome,
                               link.window_days, value)
     table = pd.DataFrame(rows, columns=["model", "term", "estimate", "ci_low", "ci_high", "p_value", "unit", "n"])
     censoring = (f"windows running past the data end ({link.end:%Y-%m-%d}) are dropped from the logit "
@@ -175,34 +174,39 @@ def _mediation_fits(data, mediators, ids) -> dict | None:
     a = XtXi @ (X.T @ xs)
     codes = pd.factorize(sub["customer_id"])[0]
     rows = ids.get_indexer(pd.unique(sub["customer_id"]))
-    Sa = np.zeros((len(ids), X.shape[1]))
-    Sa[rows] = np.asarray(M._cluster_matrix(codes, int(codes.max()) + 1) @ (X * (xs - X @ a)[:, None]))
+    Sa = np.asarray(M._cluster_matrix(codes, int(codes.max()) + 1) @ (X * (xs - X @ a)[:, None]))
     out = M.fit_logit(sub, ("x", *mediators))
-    So = np.zeros((len(ids), len(out.names)))
-    So[rows] = out.S
-    return {"mediators": [m for m in mediators if m in names and m in out.names], "a": a, "names": names,
-            "XtXi": XtXi, "Sa": Sa, "out": out, "So": So}
+    kept = [m for m in mediators if m in names and m in out.names]
+    # each customer's contribution to a replicate of: a_m (least squares: a_b = a + (X'X)^-1 sum (w-1) X'e),
+    # the logit's marginal effect of a CX point, and of each measure (rows: the customers of ids)
+    cols = [Sa @ XtXi[:, names.index(m)] for m in kept] + [M.ame_influence(out, "x")] + [
+        M.ame_influence(out, m) for m in kept]
+    psi = np.zeros((len(ids), len(cols)))
+    psi[rows] = np.column_stack(cols)
+    return {"mediators": kept, "a": a, "names": names, "out": out, "psi": psi}
 
 
-def _mediation(mf, sum_a, sum_o, steps, alpha, cx, outcome, window, value):
+def _mediation(mf, sums, steps, alpha, cx, outcome, window, value):
     """Product of coefficients with the customer bootstrap, one row per contact measure.
 
     indirect = a x (the logit's average marginal effect of a CX point), direct = the logit's
     average marginal effect of the measure, both in percentage points of leaving per step;
-    replicates from the same customer draws as every other interval (one linearised step each).
+    replicates from the same customer draws as every other interval (:func:`~alignment.impact.model.ame_influence`).
     """
-    if mf is None or sum_a is None:
+    if mf is None or sums is None:
         return pd.DataFrame(columns=MEDIATION), []
-    out, names = mf["out"], mf["names"]
-    a_b = mf["a"][None, :] + sum_a @ mf["XtXi"].T
-    betas = M.bootstrap_betas(out, sum_o)
-    ame_x, ame_x_b = out.ame("x"), M.bootstrap_ames(out, betas, "x")
+    out, names, kept = mf["out"], mf["names"], mf["mediators"]
+    k = len(kept)
+    ame_x = out.ame("x")
+    ame_x_b = ame_x + sums[:, k]
     rows, what_if = [], []
-    for m in mf["mediators"]:
+    for i, m in enumerate(kept):
         st = float(steps.get(m, 1.0))
-        am, am_b = mf["a"][names.index(m)] * st, a_b[:, names.index(m)] * st
+        am = mf["a"][names.index(m)] * st
+        am_b = am + sums[:, i] * st
         ind, ind_b = am * ame_x, am_b * ame_x_b
-        dr, dr_b = out.ame(m) * st, M.bootstrap_ames(out, betas, m) * st
+        dr = out.ame(m) * st
+        dr_b = dr + sums[:, k + 1 + i] * st
         tot, tot_b = ind + dr, ind_b + dr_b
         share = ind / tot if tot != 0 else float("nan")
         with np.errstate(divide="ignore", invalid="ignore"):
