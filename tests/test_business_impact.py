@@ -245,3 +245,16 @@ def test_study_link_reuses_the_panel_and_mediates_validated_drivers(world):
     assert list(res.mediation["kpi"]) == ["asa"] and res.n_boot == 99 and res.seed == 3
     assert res.value_per_cx_point is None                   # no value column declared
     assert res.n_contacts == truth["business_impact"]["n_contacts"]
+
+
+def test_nps_outcome_reads_promoters_against_detractors(world):
+    out, truth, panel = world
+    res = business_impact(panel, "nps", customers=out / "customers.csv", n_boot=0, cox=False, mediators=[])
+    groups = res.nps_groups.set_index("group")
+    assert list(groups.index) == ["promoter", "passive", "detractor"]
+    assert groups["n"].sum() == res.n_contacts
+    # churn falls with the experience that NPS answers measure too: detractors leave more often
+    d = res.promoter_vs_detractor
+    assert d["estimate"] == pytest.approx(groups.loc["promoter", "rate"] - groups.loc["detractor", "rate"])
+    assert d["ci"][1] < 0
+    assert res.to_dict()["nps_groups"][0]["group"] == "promoter"
