@@ -122,7 +122,11 @@ def study_business_impact(study: Study, panel, validated):
         raise StudyError("needs surveys linked to contacts that carry customer_id (the link follows each survey "
                          "to its customer)", source=study.source, key="data.customers")
     mediators = [m for m in MEASURES if m in frame and m != "answered_within_t" and KPI_OF[m] in validated]
-    return business_impact(study, panel=panel, mediators=mediators, n_boot=min(study.n_boot, 999))
+    try:
+        return business_impact(study, panel=panel, mediators=mediators, n_boot=min(study.n_boot, 999))
+    except OptionError as error:     # too few windows, or no departure at all: the drivers still stand
+        warnings.warn(f"the business-impact link was not estimated: {error}", SmallSampleWarning, stacklevel=2)
+        return None
 
 
 def study_contact_model(study: Study, panel, holdout_start, kpis):
