@@ -258,3 +258,15 @@ def test_nps_outcome_reads_promoters_against_detractors(world):
     assert d["estimate"] == pytest.approx(groups.loc["promoter", "rate"] - groups.loc["detractor", "rate"])
     assert d["ci"][1] < 0
     assert res.to_dict()["nps_groups"][0]["group"] == "promoter"
+
+
+def test_a_study_with_a_bad_customers_file_fails_before_the_statistics(world):
+    from alignment import Source, Study
+    out, truth, panel = world
+    customers = pd.read_csv(out / "customers.csv")
+    bad = pd.concat([customers.iloc[:3], customers.iloc[[1]], customers.iloc[3:]], ignore_index=True)
+    study = Study(name="w", outcome="csat", kpis=("asa",), contacts=Source(out / "contacts.csv"),
+                  surveys=Source(out / "surveys.csv"), by=("queue",), timezone="America/New_York",
+                  customers=Source(bad))
+    with pytest.raises(InputError, match=r"DataFrame, column 'customer_id', row 4: repeats an id"):
+        study.run()

@@ -142,6 +142,8 @@ class StudyResult(Displayed):
         for row in self.drivers.itertuples():
             if _missing(row.rank):
                 lines.append(f"   -  {row.name:<22} {_verdict_label(row)}: {'; '.join(row.reasons)}")
+        if self.business_impact is not None:
+            lines.append("  business impact: " + self.business_impact.lines()[0])
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)

@@ -38,6 +38,10 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         warnings.simplefilter("always", AlignmentWarning)
         say("reading and checking the data")
         panel = build_study_panel(study)
+        if study.customers is not None:     # a bad customers file fails now, not after the statistics
+            from ..impact.customers import read_customers
+            read_customers(study.customers.source, value=study.customers.value, timezone=study.timezone,
+                           engine=study.engine)
         table = panel.table
         n_periods = table["period"].nunique()
         outcome_metric = panel.definitions[study.outcome]
