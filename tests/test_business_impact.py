@@ -2,7 +2,6 @@
 statsmodels and lifelines fitted independently, and one simulated world with a planted truth."""
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
