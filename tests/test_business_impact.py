@@ -269,3 +269,56 @@ def test_a_study_with_a_bad_customers_file_fails_before_the_statistics(world):
                   customers=Source(bad))
     with pytest.raises(InputError, match=r"DataFrame, column 'customer_id', row 4: repeats an id"):
         study.run()
+
+
+def test_a_customer_event_in_place_of_leaving():
+    """The next event strictly after the contact, within the window (by hand)."""
+    from alignment.impact import EventSpec, read_events
+    from alignment import Source
+    ts = pd.to_datetime(["2025-01-01", "2025-01-10", "2025-03-01", "2025-06-01"])
+    f = pd.DataFrame({"customer_id": ["A", "B", "B", "A"], "contact_ts": ts, "period": ts, "queue": "q",
+                      "csat": [5, 1, 2, 3]})
+    c = pd.DataFrame({"customer_id": ["A", "B"], "churned_at": pd.to_datetime([None, None])})
+    raw = pd.DataFrame({"customer_id": ["A", "B", "A"], "at": ["2025-02-01", "2025-01-10", "2025-12-01"]})
+    ev = read_events(EventSpec(Source(raw), event="repurchase", time="at"))
+    link = link_surveys(f, c, outcome="csat", end="2025-12-31", events=ev)
+    # A buys again 31 days after its first contact; B's purchase is at the contact itself (not after it);
+    # A's purchase on 1 December is 183 days after its June contact
+    assert link.table["y"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert link.table["duration_days"].tolist() == [31.0, 90.0, 90.0, 90.0]
+    with pytest.raises(InputError, match=r"column 'at', row 2"):
+        read_events(EventSpec(Source(raw.assign(at=["2025-02-01", "later", None])), event="x", time="at"))
+    with pytest.raises(OptionError, match="churn"):
+        EventSpec(Source(raw), event="churn")
+
+
+def test_study_file_declares_customer_events(tmp_path):
+    from alignment import load_study
+    from alignment.study import StudyError
+    for name, text in (("c.csv", "contact_id,queue,arrived_at,answered,abandoned\n"),
+                       ("s.csv", "survey_id,contact_id,csat\n"), ("k.csv", "customer_id,churned_at\n"),
+                       ("e.csv", "customer_id,bought_at\n")):
+        (tmp_path / name).write_text(text)
+    head = ('[study]\noutcome = "csat"\nkpis = ["asa"]\n[data.contacts]\npath = "c.csv"\n[data.surveys]\n'
+            'path = "s.csv"\n[[data.customer_events]]\npath = "e.csv"\ntime = "bought_at"\nevent = "repurchase"\n'
+            '[data.customers]\npath = "k.csv"\n')
+    (tmp_path / "s.toml").write_text(head + 'outcome = "repurchase"\n')
+    study = load_study(tmp_path / "s.toml")
+    assert study.customers.outcome == "repurchase" and study.customer_events[0].time == "bought_at"
+    (tmp_path / "bad.toml").write_text(head + 'outcome = "complaint"\n')
+    with pytest.raises(StudyError, match=r"key 'data.customers.outcome': names the event 'complaint'"):
+        load_study(tmp_path / "bad.toml")
+
+
+def test_business_impact_on_an_event(world):
+    out, truth, panel = world
+    customers = pd.read_csv(out / "customers.csv")
+    left = customers.dropna(subset=["churned_at"])
+    # a 'cancellation' event at each departure: the same outcome as churn, so the same estimate
+    events = pd.DataFrame({"customer_id": left["customer_id"], "time": pd.to_datetime(left["churned_at"], utc=True)
+                           .dt.tz_convert("America/New_York").dt.tz_localize(None)})
+    a = business_impact(panel, "csat", customers=customers, n_boot=0, cox=False, mediators=[])
+    b = business_impact(panel, "csat", customers=customers, n_boot=0, cox=False, mediators=[],
+                        event="cancellation", events=events)
+    assert b.outcome == "cancellation" and b.to_dict()["outcome"] == "cancellation"
+    assert b.cx_effect["estimate"] == pytest.approx(a.cx_effect["estimate"], rel=1e-9)

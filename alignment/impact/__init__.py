@@ -6,10 +6,10 @@ survey-level frame to its customer, :func:`estimate_impact` fits the churn model
 """
 
 from .api import business_impact
-from .customers import Customers, CustomerSpec, read_customers
+from .customers import Customers, CustomerSpec, EventSpec, read_customers, read_events
 from .estimate import estimate_impact
 from .link import Link, link_surveys
 from .result import BusinessImpactResult
 
-__all__ = ["business_impact", "BusinessImpactResult", "Customers", "CustomerSpec", "read_customers", "estimate_impact", "Link",
+__all__ = ["business_impact", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
            "link_surveys"]

@@ -20,7 +20,7 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
                     timezone: str | None = None, n_boot: int = 999, seed: int | None = None,
                     alpha: float = 0.05, customers_per_year: float | None = None,
                     mediators: Sequence[str] | None = None, cox: bool = True, engine=None,
-                    panel=None) -> BusinessImpactResult:
+                    panel=None, event: str | None = None, events=None) -> BusinessImpactResult:
     """Link each survey to what its customer did next: the worth of a CX point.
 
     Parameters
@@ -51,6 +51,10 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         Contact measures to split into the part through CX and the rest (default all in the frame).
     cox : bool
         Also fit the Cox model (needs lifelines).
+    event, events : optional
+        Link to a customer event instead of leaving: ``event`` names it (``"repurchase"``) and
+        ``events`` holds it, an :class:`~alignment.impact.customers.EventSpec` (or a list of them;
+        default the study's ``[[data.customer_events]]``) or a DataFrame of ``customer_id, time``.
 
     Returns
     -------
@@ -92,6 +96,8 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         value = value or spec.value
         window_days = window_days or spec.window_days
         as_of = as_of or spec.as_of
+        event = event or (spec.outcome if spec.outcome != "churn" else None)
+        events = study.customer_events if events is None else events
         data = panel
     if isinstance(data, Panel):
         if data.contact_frame is None:
@@ -113,14 +119,27 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     outcome = outcome or "csat"
     window_days = 90 if window_days is None else window_days
+    event_table = None
+    if event is not None and event != "churn":
+        from .customers import EventSpec, read_events
+        if isinstance(events, pd.DataFrame):
+            event_table = events
+        else:
+            specs = [events] if isinstance(events, EventSpec) else list(events or ())
+            chosen = [e for e in specs if e.event == event]
+            if not chosen:
+                raise OptionError(f"No customer events named {event!r} are declared (declared: "
+                                  f"{', '.join(e.event for e in specs) or 'none'}).")
+            event_table = pd.concat([read_events(e, timezone=timezone, engine=engine) for e in chosen],
+                                    ignore_index=True)
     link = link_surveys(frame, cust.table, outcome=outcome, window_days=window_days,
-                        by=["queue"] if by is None else by, end=end, label=cust.label)
+                        by=["queue"] if by is None else by, end=end, label=cust.label, events=event_table)
     from ..contact.model import coding
     metric = {m.name: m for m in study.survey_metrics}.get(outcome) if study is not None else None
     nps = coding(outcome, metric).kind == "nps" if outcome in ("nps",) or metric is not None else False
     values = cust.table.set_index("customer_id")["value"] if value else None
     n_customers_file = cust.n
-    res = estimate_impact(link, cx=outcome, values=values, value_name=value, customers_per_year=customers_per_year,
+    res = estimate_impact(link, cx=outcome, outcome=event or "churn", values=values, value_name=value, customers_per_year=customers_per_year,
                           mediators=mediators, nps=nps, cox=cox, n_boot=n_boot, seed=0 if seed is None else seed,
                           alpha=alpha)
     linked = link.table["customer_id"].nunique()

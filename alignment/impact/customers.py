@@ -122,6 +122,8 @@ class CustomerSpec:
     window_days : int, default 90
     as_of : date, optional
         The day the customers were extracted (the data end); default the study's last day.
+    outcome : str, default "churn"
+        What the link counts: ``"churn"`` (``churned_at``) or the name of a declared customer event.
 
     Examples
     --------
@@ -133,6 +135,7 @@ class CustomerSpec:
     value: str | None = None
     window_days: int = 90
     as_of: object = None
+    outcome: str = "churn"
 
     def __post_init__(self):
         if not isinstance(self.source, Source):
@@ -151,3 +154,75 @@ def as_customers(value) -> CustomerSpec | None:
     if value is None or isinstance(value, CustomerSpec):
         return value
     return CustomerSpec(value)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One kind of customer event (``[[data.customer_events]]``): a table of ``customer_id`` and a time.
+
+    Parameters
+    ----------
+    source : Source
+    event : str
+        Its name: ``"repurchase"``, ``"cancellation"``, ``"complaint"`` or any other.
+    time : str, default "time"
+        The time (or date) column.
+
+    Examples
+    --------
+    >>> EventSpec(Source("complaints.csv"), event="complaint", time="logged_at").event
+    'complaint'
+    """
+
+    source: Source
+    event: str
+    time: str = "time"
+
+    def __post_init__(self):
+        if not isinstance(self.source, Source):
+            object.__setattr__(self, "source", as_source(self.source, "customer events"))
+        for name, v in (("event", self.event), ("time", self.time)):
+            if not isinstance(v, str) or not v.strip():
+                raise OptionError(f"The '{name}' parameter of a customer event must be a name. Got {v!r} instead.")
+        if self.event == "churn":
+            raise OptionError("'churn' is read from the customers' churned_at; name the event otherwise.")
+
+
+def read_events(spec: EventSpec, *, timezone: str | None = None, engine=None) -> pd.DataFrame:
+    """Read and check one customer-event source: ``customer_id, time`` (local time of the study).
+
+    Raises
+    ------
+    InputError
+        A column is missing, or an id or a time is blank or bad (naming the first bad row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = read_events(EventSpec(Source(pd.DataFrame({"customer_id": ["K1"], "at": ["2025-03-01"]})),
+    ...                            event="repurchase", time="at"))
+    >>> ev.columns.tolist()
+    ['customer_id', 'time']
+    """
+    from ..engine import DuckDBEngine
+    session = (engine or DuckDBEngine()).connect()
+    try:
+        raw = register(session, spec.source, "events_raw")
+        for col in ("customer_id", spec.time):
+            if not raw.has(col):
+                raise InputError(f"is missing (the {spec.event} events need it); the file has "
+                                 f"{', '.join(map(repr, raw.types))}", source=raw.label, column=col)
+        cid = quote("customer_id")
+        rules = [ty.Rule("customer_id", ty.blank(cid, raw.types["customer_id"]), "is missing")]
+        expr, more = ty.local_time(spec.time, raw.types[spec.time], source_tz=spec.source.timezone,
+                                   study_tz=timezone, required=True, dates=True)
+        run_rules(session, raw, rules + more)
+        table = session.frame(f"SELECT trim(CAST({cid} AS VARCHAR)) AS customer_id, {expr} AS time "
+                              f"FROM {quote(raw.view)}")
+    except session.errors as error:
+        raise InputError(f"the data engine refused the input: {session.message(error)}",
+                         source=spec.source.label) from None
+    finally:
+        session.close()
+    table["time"] = pd.to_datetime(table["time"])
+    return table

@@ -49,7 +49,8 @@ class Link:
 
 
 def link_surveys(frame: pd.DataFrame, customers: pd.DataFrame, *, outcome: str, window_days: int = 90,
-                 by=("queue",), period: str = "period", end=None, label: str = "customers") -> Link:
+                 by=("queue",), period: str = "period", end=None, label: str = "customers",
+                 events: pd.DataFrame | None = None) -> Link:
     """Follow each survey of ``frame`` to its customer (pure computation).
 
     Parameters
@@ -62,6 +63,11 @@ def link_surveys(frame: pd.DataFrame, customers: pd.DataFrame, *, outcome: str, 
     window_days : int
     end : timestamp, optional
         Where the data end; default midnight after the last contact's day.
+    events : pandas.DataFrame, optional
+        ``customer_id, time`` of one kind of customer event (a repurchase, a complaint ...): the
+        outcome is then whether the customer has such an event within the window after the contact
+        (and the Cox model's time is to the first one), in place of leaving. Contacts after the
+        customer had left are still left out.
 
     Examples
     --------
@@ -119,6 +125,8 @@ def link_surveys(frame: pd.DataFrame, customers: pd.DataFrame, *, outcome: str, 
         notes.append(f"{n_after:,} surveyed contacts come after their customer had left; left out")
     window = pd.Timedelta(days=int(window_days))
     censored = (t + window > end).to_numpy()
+    if events is not None:      # the outcome is the customer's next event of this kind after the contact
+        left = _next_event(ids[keep], t, events).set_axis(sub.index)
     churned_in = (left.notna() & (left > t) & (left <= t + window)).to_numpy()
     stop = np.minimum((t + window).to_numpy(), np.datetime64(end.to_datetime64()))
     event_time = np.where(left.notna().to_numpy() & (left.to_numpy() <= stop), left.to_numpy(), stop)
@@ -146,3 +154,16 @@ def link_surveys(frame: pd.DataFrame, customers: pd.DataFrame, *, outcome: str, 
                      f"({end:%Y-%m-%d}): dropped from the yes/no outcome, kept as censored in the Cox model")
     return Link(table=table, window_days=int(window_days), end=end, n_unknown=n_unknown, n_after_leaving=n_after,
                 n_censored=n_cens, n_no_customer=n_no_customer, notes=tuple(notes))
+
+
+def _next_event(ids: pd.Series, t: pd.Series, events: pd.DataFrame) -> pd.Series:
+    """For each (customer, contact time), the time of that customer's first event strictly after it."""
+    obs = pd.DataFrame({"customer_id": ids.astype(str).to_numpy(), "t": pd.to_datetime(t).to_numpy(),
+                        "i": np.arange(len(ids))}).sort_values("t", kind="stable")
+    ev = pd.DataFrame({"customer_id": events["customer_id"].astype(str).to_numpy(),
+                       "t": pd.to_datetime(events["time"]).to_numpy()})
+    ev = ev.dropna().sort_values("t", kind="stable")
+    ev["next"] = ev["t"]
+    obs["t"] = obs["t"].astype(ev["t"].dtype)
+    hit = pd.merge_asof(obs, ev, on="t", by="customer_id", direction="forward", allow_exact_matches=False)
+    return pd.Series(hit.sort_values("i")["next"].to_numpy())
