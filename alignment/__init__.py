@@ -28,7 +28,7 @@ from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentW
                          CollinearityWarning,
                          ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
-                         SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
+                         SmallSampleWarning, SpanWarning, UnknownCustomersWarning, UnmatchedSurveysWarning)
 from .exceptions import AgentsInferredWarning
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
@@ -46,6 +46,7 @@ _LAZY = {
     "queueing": "staffing", "QueueingFit": "staffing", "queue_inputs": "staffing", "QueueInputs": "staffing",
     "erlang_a": "staffing", "erlang_c": "staffing", "required_agents": "staffing", "QueueKPIs": "staffing",
     "StaffingSource": "staffing",
+    "business_impact": "impact", "BusinessImpactResult": "impact",
 }
 
 
@@ -62,4 +63,5 @@ __all__ = [
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
     "queueing", "QueueingFit", "queue_inputs", "QueueInputs", "erlang_a", "erlang_c", "required_agents", "QueueKPIs",
     "StaffingSource", "AgentsInferredWarning",
+    "business_impact", "BusinessImpactResult", "UnknownCustomersWarning",
 ]

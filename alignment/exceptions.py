@@ -29,6 +29,7 @@ __all__ = [
     "InfluenceWarning",
     "HeteroskedasticityWarning",
     "SpanWarning",
+    "UnknownCustomersWarning",
     "AlignmentDeprecationWarning",
 ]
 
@@ -148,6 +149,10 @@ class SpanWarning(AlignmentWarning):
 
 class AgentsInferredWarning(AlignmentWarning):
     """The agents on duty of a queueing model were inferred from ``agent_id``, not read from a staffing table."""
+
+
+class UnknownCustomersWarning(AlignmentWarning):
+    """Some surveyed contacts name a customer the customers source does not have."""
 
 
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):

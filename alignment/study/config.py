@@ -111,9 +111,18 @@ class Study:
     max_segments: int = MAX_SEGMENTS
     staffing: object = None  # alignment.staffing.StaffingSource: [data.staffing], agents on duty per interval
     targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    customers: object = None
+    customer_events: tuple = ()
 
     def __post_init__(self):
         where = self.source
+        from ..impact.customers import as_customers
+        object.__setattr__(self, "customers", as_customers(self.customers))
+        object.__setattr__(self, "customer_events", tuple(self.customer_events or ()))
+        if self.customers is not None and self.customers.outcome != "churn" and self.customers.outcome not in {
+                e.event for e in self.customer_events}:
+            raise StudyError(f"names the event {self.customers.outcome!r}, which no [[data.customer_events]] "
+                             f"declares", source=where, key="data.customers.outcome")
         for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
                                       ("max_segments", self.max_segments, 1, None)):
             whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -329,7 +338,9 @@ class Study:
 
     def inputs(self) -> list[str]:
         """Every file the study reads, the study file included."""
-        sources = [self.contacts, self.surveys, *self.extras]
+        sources = [self.contacts, self.surveys, *self.extras,
+                   *((self.customers.source,) if self.customers is not None else ()),
+                   *(e.source for e in self.customer_events)]
         paths = [str(s.data) for s in sources
                  if s is not None and s.data is not None and not hasattr(s.data, "columns")]
         return ([self.source] if self.source else []) + paths
@@ -340,6 +351,8 @@ def build_study_panel(study: Study):
     survey-level frame of the contact model unless the study turns it off)."""
     metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
     frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
+    if study.customers is not None and study.surveys is not None:
+        frame = True        # the business-impact link follows each survey of the frame to its customer
     try:
         panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
                             by=study.by, timezone=study.timezone, start=study.start, end=study.end,
@@ -516,12 +529,17 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "surveys", "extra", "staffing"}, "data")
+    r.known(data, {"contacts", "surveys", "extra", "staffing", "customers", "customer_events"}, "data")
     if "contacts" not in data:
         r.fail("data.contacts", "the [data.contacts] section is missing")
     contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
     surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
                if "surveys" in data else None)
+    customers = (_customers(r, r.table(data["customers"], "data.customers"), "data.customers", base)
+                 if "customers" in data else None)
+    customer_events = tuple(_event(r, t, item, base) for item, t in r.tables(data.get("customer_events", []),
+                                                                          "data.customer_events",
+                                                                          _SOURCE_KEYS | {"time", "event"}))
     extras_raw = data.get("extra", [])
     if not isinstance(extras_raw, list):
         r.fail("data.extra", "must be an array of tables ([[data.extra]])")
@@ -562,11 +580,30 @@ def load_study(path) -> Study:
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
             contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
-            staffing=staffing)
+            staffing=staffing, customers=customers, customer_events=customer_events)
     except StudyError:
         raise
     except OptionError as error:
         raise StudyError(str(error), source=label) from None
+
+
+def _customers(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.customers]``: a source with ``value``, ``window_days`` and ``as_of``."""
+    from ..impact.customers import CustomerSpec
+    r.known(t, _SOURCE_KEYS | {"value", "window_days", "as_of", "outcome"}, key)
+    source = _source(r, {k: v for k, v in t.items() if k in _SOURCE_KEYS}, key, base)
+    window = r.get(t, "window_days", key, int, 90)
+    if window < 1:
+        r.fail(f"{key}.window_days", f"must be a whole number of days >= 1. Got {window} instead.")
+    return CustomerSpec(source, value=r.get(t, "value", key, str), window_days=window,
+                        as_of=r.get(t, "as_of", key, "date"), outcome=r.get(t, "outcome", key, str, "churn"))
+
+
+def _event(r: _Reader, t: dict, key: str, base: Path):
+    """``[[data.customer_events]]``: a source of ``customer_id`` and ``time``, named by ``event``."""
+    from ..impact.customers import EventSpec
+    source = _source(r, {k: v for k, v in t.items() if k in _SOURCE_KEYS}, key, base)
+    return EventSpec(source, event=r.get(t, "event", key, str, required=True), time=r.get(t, "time", key, str, "time"))
 
 
 def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:

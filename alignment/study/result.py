@@ -120,6 +120,7 @@ class StudyResult(Displayed):
     warnings: tuple[tuple[str, str], ...] = field(default=())
     families: list = field(default_factory=list)
     contact_model: object = None
+    business_impact: object = None
 
     def _ranked(self):
         return [r for r in self.drivers.itertuples() if not _missing(r.rank)]
@@ -142,6 +143,8 @@ class StudyResult(Displayed):
         for row in self.drivers.itertuples():
             if _missing(row.rank):
                 lines.append(f"   -  {row.name:<22} {_verdict_label(row)}: {'; '.join(row.reasons)}")
+        if self.business_impact is not None:
+            lines.append("  business impact: " + self.business_impact.lines()[0])
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)
@@ -196,6 +199,7 @@ class StudyResult(Displayed):
             "correlations": corr.to_dict("records"),
             "models": self.models,
             "contact_model": self.contact_model.to_dict() if self.contact_model is not None else None,
+            **({"business_impact": self.business_impact.to_dict()} if self.business_impact is not None else {}),
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
         })
 
