@@ -206,10 +206,14 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             result = {name: C.Check("not_enough_data", "no period has both the KPI and the outcome",
                                     "no complete periods") for name in C.CHECKS}
         else:
+            folds = ([] if crow is not None or start is None else
+                     _earlier_folds(d, thresholds, data, outcome=outcome, by=by, grain=grain, time=time,
+                                    start=start, searched=searched, wcol=wcol))
             result = _run_checks(d, thresholds, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
                                  time=time, start=start, start_label=start_label, train_row=train_row,
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
-                                 wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
+                                 wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng,
+                                 folds=folds)
         kpi_rules = rules
         result.pop("contact", None)
         if crow is not None:
@@ -335,7 +339,7 @@ def _adjust(rows: dict, fams: list[dict], rules: VerdictRules, alpha: float) -> 
 
 
 def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label, train_row, test_data,
-                interventions, codes_of, labels, placebo, n_permutations, rng, wcol) -> dict:
+                interventions, codes_of, labels, placebo, n_permutations, rng, wcol, folds=()) -> dict:
     out = {"within_segment": C.within_segment(d, th), "trend": C.trend(d, th),
            "placebo": C.placebo(d, th, kind=placebo, n_permutations=n_permutations, rng=rng),
            "lag": C.lag(d, th)}
@@ -345,7 +349,8 @@ def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label
     else:
         test = _within_row(_frozen_calendar(test_data, d, start) if d.covariates else test_data, outcome, kpi,
                            lag, by, grain, time, d, wcol, covariates=False)
-        out["holdout"] = C.holdout(d, th, start=start, train=train_row, test=test, start_label=start_label)
+        out["holdout"] = C.holdout(d, th, start=start, train=train_row, test=test, start_label=start_label,
+                                   earlier=folds)
     out["stability"] = C.stability(d, th)
     mine = [i for i in interventions if i.kpi == kpi]
     treated, dates = [], []
@@ -358,6 +363,46 @@ def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label
         dates.append(int(period_number(pd.Series([pd.Timestamp(item.date)]), grain)[0]))
     out["intervention"] = intervention(d, th, mine, treated_codes=treated, date_numbers=dates)
     return out
+
+
+def _earlier_folds(d, th, data, *, outcome, by, grain, time, start, searched, wcol) -> list[C.Fold]:
+    """The out-of-time folds before the holdout (rolling origin; ``th.holdout_folds - 1`` of them).
+
+    Fold ``j`` is the block of periods ``[start - j L, start - (j - 1) L)``, ``L`` the holdout's
+    length. Its lag and sign are chosen on the periods before the block only, exactly as the
+    holdout's are on the periods before ``start``, and its calendar effects are frozen from those
+    periods; the block itself is then judged like the holdout. Under no effect, each fold's
+    one-sided p is (close to) uniform given everything before it, whatever was chosen there, so
+    the folds' evidence can be combined.
+    """
+    number = d.number
+    end = int(number.max()) + 1
+    length = end - start
+    periods = np.unique(d.pairs["t"].to_numpy())
+    out = []
+    for j in range(1, th.holdout_folds):
+        lo, hi = start - j * length, start - (j - 1) * length
+        n_train = int((periods < lo).sum())
+        n_test = int(((periods >= lo) & (periods < hi)).sum())
+        if n_train < th.min_periods or n_test < th.holdout_min_periods:
+            break
+        past = data.copy()
+        past[outcome] = past[outcome].astype(float).where(number < lo)
+        training = correlate(past, outcome, [d.kpi], by=by, lags=searched, scope=d.base, grain=grain, time=time,
+                             covariates=list(d.covariates), weights=wcol, drop_low_responses=False).table
+        lag = _best_lag(training) if len(searched) > 1 else searched[0]
+        row = training[(training["lag"] == lag) & training["segment"].isna()]
+        if row.empty or row.iloc[0]["status"] != "ok" or not np.isfinite(row.iloc[0]["r"]):
+            break
+        block = data.copy()
+        block[outcome] = block[outcome].astype(float).where((number >= lo) & (number < hi))
+        if d.covariates:
+            block = _frozen_calendar(block, d, lo)
+        test = _within_row(block, outcome, d.kpi, lag, by, grain, time, d, wcol, covariates=False)
+        label = pd.Timestamp(data.loc[number >= lo, time].min()).date().isoformat()
+        out.append(C.Fold(start=label, n_train_periods=n_train, n_periods=n_test, lag=int(lag),
+                          sign=C._sign(row.iloc[0]["r"]), test=test))
+    return out[::-1]
 
 
 def _within_row(data, outcome, kpi, lag, by, grain, time, d, wcol, covariates=True):
