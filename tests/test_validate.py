@@ -151,6 +151,8 @@ def test_rolling_origin_fold_is_judged_on_its_own_past_and_combined_by_stouffer(
     check = result.checks["driver"]["holdout"]
     assert check["n_folds"] == 2 and check["fold_starts"] == [str(WEEKS[30].date()), str(WEEKS[45].date())]
     assert check["n_out_of_time_periods"] == 30
+    # a centre-wide KPI (one series, time-series evidence) keeps the single split
+    assert result.setup["spend"]["evidence"] == "time_series" and "n_folds" not in result.checks["spend"]["holdout"]
 
     panel = world(0)
     week = (panel["period"] - WEEKS[0]).dt.days // 7

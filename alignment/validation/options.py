@@ -64,7 +64,8 @@ class Thresholds:
         with a lag and a sign chosen on the periods before *that* block only. Their one-sided
         p-values are combined (Stouffer), so a year of weekly data is judged on two quarters out
         of time instead of one. ``1`` is the single train/holdout split. A fold whose own training
-        would have fewer than ``min_periods`` periods is not used.
+        would have fewer than ``min_periods`` periods is not used. Panel evidence only: a centre-wide
+        KPI (``evidence = "time_series"``, one series) keeps the single split.
     min_effect, stability_share, window, step
         Only for the stability diagnostic, which never decides a verdict.
 

@@ -206,7 +206,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             result = {name: C.Check("not_enough_data", "no period has both the KPI and the outcome",
                                     "no complete periods") for name in C.CHECKS}
         else:
-            folds = ([] if crow is not None or start is None else
+            # rolling folds on panel evidence only: a centre-wide KPI is one series, whose tests are the
+            # least reliable (benchmarks/README.md), so it keeps the single, stricter split
+            folds = ([] if crow is not None or start is None or evidence == "time_series" else
                      _earlier_folds(d, thresholds, data, outcome=outcome, by=by, grain=grain, time=time,
                                     start=start, searched=searched, wcol=wcol))
             result = _run_checks(d, thresholds, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
