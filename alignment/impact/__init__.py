@@ -5,11 +5,16 @@ survey-level frame to its customer, :func:`estimate_impact` fits the churn model
 :func:`business_impact` does all three from a study, a panel or a frame.
 """
 
-from .api import business_impact
+from .._lazy import lazy
+
 from .customers import Customers, CustomerSpec, EventSpec, read_customers, read_events
-from .estimate import estimate_impact
-from .link import Link, link_surveys
-from .result import BusinessImpactResult
+
+# The link and the models pull in scipy and statsmodels; a study file naming [data.customers] is
+# checked without them (tests/test_hardening_study.py), so they load on first use.
+_LAZY = {"business_impact": "api", "estimate_impact": "estimate", "Link": "link", "link_surveys": "link",
+         "BusinessImpactResult": "result"}
+
+__getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 __all__ = ["business_impact", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
            "link_surveys"]
