@@ -12,6 +12,10 @@ Formats
     ("Anonymous Bank", 1999), collected by the Technion SEE lab and analysed
     in Brown et al., JASA 100 (2005) 36-50. The project bundles February 1999
     as ``data/anonymous_bank/anonymous_bank_feb1999.txt``.
+``"amazon-connect-ctr"``, ``"genesys-cloud-conversations"``, ``"nice-cxone-contacts"``, ``"five9-call-log"``
+    Platform exports of contact records, read by the vendor modules of
+    :mod:`alignment.data.vendors` (one per vendor): their rules look across records (duplicate
+    copies, transfer legs) and their errors name the vendor's field, so they are code, not SQL.
 
 Examples
 --------
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..exceptions import OptionError
 
@@ -58,6 +62,14 @@ class Format:
         contacts. Rows where it is not true are not contacts at all (e.g. records
         that never reached the agent queue) and are left out before anything is
         validated or counted; None keeps every row.
+    reader : callable, optional
+        For a platform export: ``reader(path, *, label, timezone)`` returns the canonical rows as a
+        pandas DataFrame (see :mod:`alignment.data.vendors`); ``read_options``, ``columns`` and
+        ``where`` are then unused.
+    fields : tuple of (str, str, str)
+        Vendor field, canonical column, rule: the mapping as the README's table shows it.
+    kind : {"contacts", "surveys"}
+        Which source the format is for.
     """
 
     name: str
@@ -67,6 +79,9 @@ class Format:
     columns: Mapping[str, str]
     timezone: str | None
     where: str | None = None
+    reader: Callable | None = None
+    fields: tuple[tuple[str, str, str], ...] = ()
+    kind: str = "contacts"
 
 
 # ---------------------------------------------------------------------------
@@ -200,7 +215,23 @@ TECHNION_ANONYMOUS_BANK = Format(
     where=_OFFERED,
 )
 
-FORMATS: dict[str, Format] = {TECHNION_ANONYMOUS_BANK.name: TECHNION_ANONYMOUS_BANK}
+
+
+def _vendor(module, timezone: str | None) -> Format:
+    """The format of a vendor module of :mod:`alignment.data.vendors`."""
+    return Format(name=module.NAME, description=module.__doc__, read_options=MappingProxyType({}),
+                  required=getattr(module, "REQUIRED", ()), columns=MappingProxyType({}), timezone=timezone,
+                  reader=module.read, fields=module.FIELDS)
+
+
+def _vendor_formats() -> list[Format]:
+    from .vendors import amazon_connect, five9, genesys_cloud, nice_cxone
+    # Connect and Genesys write UTC; CXone and Five9 the account's clock, which the study names
+    return [_vendor(amazon_connect, "UTC"), _vendor(genesys_cloud, "UTC"),
+            _vendor(nice_cxone, None), _vendor(five9, None)]
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (TECHNION_ANONYMOUS_BANK, *_vendor_formats())}
 
 
 def get_format(name: str) -> Format:

@@ -162,9 +162,20 @@ def register(session, source: Source, name: str) -> RawTable:
         twice, a renamed column is absent, or an extra source has no rows.
     """
     fmt = None
+    label = source.label
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
+        if fmt.reader is not None:  # a platform export: its vendor module makes the canonical rows
+            if source.table is not None or isinstance(source.data, pd.DataFrame):
+                raise InputError(f"the {fmt.name} format reads the platform's export file, not a "
+                                 f"{'table' if source.table is not None else 'DataFrame'}", source=label)
+            if source.glob:
+                raise InputError(f"the {fmt.name} format reads one export file; glob = true is not "
+                                 f"supported for it (concatenate the files)", source=label)
+            source_kind(source)  # a missing or empty file is said as for any other source
+            frame = fmt.reader(source.data, label=label, timezone=source.timezone)
+            source, fmt = Source(frame), None
     scan = plan(source, fmt.read_options if fmt else None)
     session.scan(source, scan, name)
     raw_types = session.types(f"{name}__scan")
@@ -187,7 +198,7 @@ def register(session, source: Source, name: str) -> RawTable:
             if original not in raw_types:
                 raise InputError(
                     f"is missing (renamed to '{canonical}' by the study); the file has "
-                    f"{', '.join(map(repr, raw_types))}", source=source.label, column=original)
+                    f"{', '.join(map(repr, raw_types))}", source=label, column=original)
             renamed[original] = canonical
         taken = set(renamed.values())
         parts = [f"{typed[c]} AS {quote(renamed.get(c, c))}"
@@ -198,4 +209,4 @@ def register(session, source: Source, name: str) -> RawTable:
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
     session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
-    return RawTable(label=source.label, view=name, types=session.types(name), numbered_sql=numbered_sql)
+    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql)
