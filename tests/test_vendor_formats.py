@@ -260,3 +260,282 @@ def test_round_trip_gives_the_canonical_panel(fmt, world, canonical, tmp_path):
                         grain="day", by=["queue"], timezone=ZONE)
     same_panel(panel, canonical)
     assert panel.n_contacts == len(contacts)
+
+
+# ---------------------------------------------------------------------------
+# traps, one test each
+# ---------------------------------------------------------------------------
+
+def read(fmt: str, path: Path, zone: str | None = None) -> pd.DataFrame:
+    from alignment.data.formats import get_format
+    return get_format(fmt).reader(path, label=path.name, timezone=zone).set_index("contact_id")
+
+
+def ctr(cid, *, queue="billing", at="2025-01-06T13:00:00Z", wait=30, agent=True, method="INBOUND", **extra):
+    rec = {"ContactId": cid, "Channel": "VOICE", "InitiationMethod": method, "InitiationTimestamp": at,
+           "Queue": {"Name": queue, "EnqueueTimestamp": at, "Duration": wait}}
+    if agent:
+        rec["Agent"] = {"ConnectedToAgentTimestamp": at, "AgentInteractionDuration": 100,
+                        "CustomerHoldDuration": 10, "AfterContactWorkDuration": 5}
+    rec.update(extra)
+    return rec
+
+
+def jsonl(path: Path, records) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_connect_keeps_the_latest_copy_of_a_contact(tmp_path):
+    path = jsonl(tmp_path / "contacts.jsonl", [
+        ctr("a", queue="billing", agent=False, LastUpdateTimestamp="2025-01-06T13:05:00Z"),
+        ctr("a", queue="orders", LastUpdateTimestamp="2025-01-06T14:00:00Z"),
+        ctr("a", queue="stale", agent=False, LastUpdateTimestamp="2025-01-06T13:01:00Z"),  # later line, older copy
+        ctr("b", queue="billing", agent=False), ctr("b", queue="orders")])  # no times: the later line
+    got = read("amazon-connect-ctr", path)
+    assert len(got) == 2
+    assert got.loc["a", "queue"] == "orders" and bool(got.loc["a", "answered"])
+    assert got.loc["b", "queue"] == "orders" and bool(got.loc["b", "answered"])
+
+
+def test_connect_transfer_leg_is_not_a_contact_of_the_next_queue(tmp_path):
+    path = jsonl(tmp_path / "contacts.jsonl", [
+        ctr("a", queue="billing"),
+        ctr("a2", queue="orders", method="TRANSFER", PreviousContactId="a", wait=4),
+        ctr("a3", queue="retention", method="QUEUE_TRANSFER", PreviousContactId="a2", wait=4),
+        ctr("x2", queue="orders", method="TRANSFER", PreviousContactId="not-in-the-file"),
+        ctr("b", queue="billing", TransferCompletedTimestamp="2025-01-06T13:02:00Z"),
+        ctr("c", queue="billing")])
+    got = read("amazon-connect-ctr", path)
+    assert sorted(got.index) == ["a", "b", "c"]
+    assert got["queue"].tolist() == ["billing"] * 3
+    assert got.loc["a", "handle_s"] == 3 * 115 and got.loc["a", "wait_s"] == 30  # legs' agent time, own wait
+    assert got["transferred"].tolist() == [True, True, False]
+
+
+def test_connect_telecom_problem_is_a_drop_not_an_abandon(tmp_path):
+    path = jsonl(tmp_path / "contacts.jsonl", [
+        ctr("a", agent=False, DisconnectReason="TELECOM_PROBLEM"),
+        ctr("b", agent=False, DisconnectReason="CUSTOMER_DISCONNECT")])
+    got = read("amazon-connect-ctr", path)
+    assert got[["answered", "abandoned"]].values.tolist() == [[False, False], [False, True]]
+
+
+def test_connect_callback_is_not_an_abandon(tmp_path):
+    path = jsonl(tmp_path / "contacts.jsonl", [
+        ctr("a", agent=False, wait=40, DisconnectReason="CONTACT_FLOW_DISCONNECT"),
+        ctr("a-cb", method="CALLBACK", PreviousContactId="a", wait=300),
+        ctr("b", agent=False, wait=40),
+        ctr("b-cb", method="CALLBACK", PreviousContactId="b", agent=False, wait=600),
+        ctr("c", method="CALLBACK", agent=False)])  # the request is not in the file: stands alone
+    got = read("amazon-connect-ctr", path)
+    assert sorted(got.index) == ["a", "b", "c"]
+    assert got.loc["a", ["answered", "abandoned", "wait_s", "handle_s"]].tolist() == [True, False, 340, 115]
+    assert got.loc["b", ["answered", "abandoned"]].tolist() == [False, False]
+    assert not got.loc["c", "abandoned"]
+
+
+def test_connect_self_service_and_outbound_are_not_contacts(tmp_path):
+    path = jsonl(tmp_path / "contacts.jsonl", [
+        ctr("a"), {"ContactId": "ivr", "Channel": "VOICE", "InitiationMethod": "INBOUND", "Queue": None},
+        {"ContactId": "out", "InitiationMethod": "OUTBOUND", "Queue": {"Name": "billing"},
+         "Agent": {"ConnectedToAgentTimestamp": "2025-01-06T13:00:00Z", "AgentInteractionDuration": 50}}])
+    assert read("amazon-connect-ctr", path).index.tolist() == ["a"]
+
+
+def test_connect_parquet_nested_and_flattened_read_as_the_json_lines(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    records = [ctr("a"), ctr("b", agent=False, wait=12, DisconnectReason="CUSTOMER_DISCONNECT"),
+               ctr("a2", method="TRANSFER", PreviousContactId="a", queue="orders")]
+    for r in records:
+        r.setdefault("Agent", None), r.setdefault("PreviousContactId", None), r.setdefault("DisconnectReason", None)
+    expected = read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", records))
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "nested.parquet")
+    flat = pd.json_normalize(records)
+    pq.write_table(pa.Table.from_pandas(flat), tmp_path / "flat.parquet")
+    for name in ("nested.parquet", "flat.parquet"):
+        pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / name), expected)
+
+
+def test_connect_bad_timestamp_names_the_field_and_the_record(tmp_path):
+    bad = ctr("b")
+    bad["Queue"]["EnqueueTimestamp"] = "06/01/2025 13:00"
+    path = jsonl(tmp_path / "contacts.jsonl", [ctr("a"), bad])
+    with pytest.raises(FormatError) as info:
+        read("amazon-connect-ctr", path)
+    assert str(info.value).startswith("contacts.jsonl, field 'Queue.EnqueueTimestamp', record 2: not a timestamp")
+
+
+def conversation(cid, *, queue="billing", answered=True, system=False, second_queue=None):
+    acd = [{"name": "tAcd", "value": 15000}, {"name": "tAnswered" if answered else "tAbandon", "value": 15000}]
+    parts_ = [{"purpose": "customer", "sessions": [{"mediaType": "voice", "segments": [
+                  {"segmentStart": "2025-01-06T13:00:00Z", "disconnectType": "system" if system else "endpoint"}]}]},
+              {"purpose": "acd", "participantName": queue, "sessions": [{"mediaType": "voice", "segments": [
+                  {"segmentStart": "2025-01-06T13:00:05.250Z", "queueId": "q1"}], "metrics": acd}]}]
+    if answered:
+        parts_.append({"purpose": "agent", "userId": "u1", "sessions": [{"mediaType": "voice", "metrics": [
+            {"name": "tTalk", "value": 60500}, {"name": "tHeld", "value": 1000}, {"name": "tAcw", "value": 9000},
+            {"name": "nTransferred", "value": 1 if second_queue else 0}]}]})
+    if second_queue:
+        parts_.append({"purpose": "acd", "participantName": second_queue, "sessions": [{"mediaType": "voice",
+                       "segments": [{"segmentStart": "2025-01-06T13:02:00Z"}],
+                       "metrics": [{"name": "tAbandon", "value": 3000}]}]})
+    return {"conversationId": cid, "conversationStart": "2025-01-06T13:00:00Z", "participants": parts_}
+
+
+def test_genesys_system_disconnect_is_not_an_abandon(tmp_path):
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps({"conversations": [conversation("a", answered=False, system=True),
+                                                  conversation("b", answered=False)]}))
+    got = read("genesys-cloud-conversations", path)
+    assert got[["answered", "abandoned"]].values.tolist() == [[False, False], [False, True]]
+
+
+def test_genesys_milliseconds_and_the_first_queue(tmp_path):
+    path = tmp_path / "conversations.jsonl"  # one conversation a line works too
+    path.write_text(json.dumps(conversation("a", second_queue="orders")) + "\n")
+    got = read("genesys-cloud-conversations", path)
+    assert got.loc["a", ["queue", "wait_s", "handle_s", "transferred", "abandoned"]].tolist() == \
+        ["billing", 15.0, 70.5, True, False]
+    assert got.loc["a", "arrived_at"] == "2025-01-06T13:00:05.250000+00:00"
+
+
+def test_genesys_bad_metric_names_the_field(tmp_path):
+    conv = conversation("a")
+    conv["participants"][1]["sessions"][0]["metrics"][1]["value"] = "15s"
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps({"conversations": [conversation("z"), conv]}))
+    with pytest.raises(FormatError, match=r"^conversations.json, field 'participants\[1\].sessions\[0\].metrics\[1\]"
+                                          r".value', record 2: of tAnswered is not a non-negative number"):
+        read("genesys-cloud-conversations", path)
+
+
+CXONE = ("Contact_ID,Master_Contact_ID,Media_Name,Skill_Name,Agent_No,Start_Date,Start_Time,PreQueue,InQueue,"
+         "Abandon,Abandon_Time,Active_Talk_Time,Hold_Time,ACW_Seconds\n")
+
+
+def test_cxone_one_row_per_leg_the_master_is_the_contact(tmp_path):
+    path = tmp_path / "call_detail.csv"
+    path.write_text(CXONE
+                    + "101,101,Call,Billing,7,03/09/2025,01:59:50,20,30,N,0,100,10,5\n"   # DST starts 02:00
+                    + "102,101,Call,Orders,8,03/09/2025,03:05:00,0,4,N,0,50,0,5\n"       # leg of 101
+                    + "103,102,Call,Retention,9,03/09/2025,03:09:00,0,4,N,0,20,0,0\n"    # leg of the leg
+                    + "104,999,Call,Orders,9,03/09/2025,03:09:00,0,4,N,0,20,0,0\n"       # master not in file
+                    + "105,105,Chat,Billing,0,03/09/2025,09:00:00,0,80,Y,80,0,0,0\n")
+    got = read("nice-cxone-contacts", path, ZONE)
+    assert got.index.tolist() == ["101", "105"]
+    assert got.loc["101", ["queue", "handle_s", "transferred", "wait_s"]].tolist() == ["Billing", 190, True, 30]
+    assert got.loc["101", "arrived_at"] == "2025-03-09T03:00:10-04:00"  # 01:59:50 + 20 s, across the DST change
+    assert got.loc["105", ["channel", "answered", "abandoned", "agent_id"]].tolist() == ["chat", False, True, None]
+
+
+def test_cxone_and_five9_need_the_account_time_zone(tmp_path):
+    path = tmp_path / "call_detail.csv"
+    path.write_text(CXONE + "101,101,Call,Billing,7,03/09/2025,09:00:00,0,30,N,0,100,10,5\n")
+    with pytest.raises(OptionError, match="account's time zone"):
+        read("nice-cxone-contacts", path)
+
+
+def test_cxone_bad_date_names_the_field_and_row(tmp_path):
+    path = tmp_path / "call_detail.csv"
+    path.write_text(CXONE + "101,101,Call,Billing,7,03/09/2025,09:00:00,0,30,N,0,100,10,5\n"
+                    + "102,102,Call,Billing,7,2025-03-09,09:00:00,0,30,N,0,100,10,5\n")
+    with pytest.raises(FormatError, match=r"^call_detail.csv, field 'Start_Date', row 2: is not a date MM/DD/YYYY"):
+        read("nice-cxone-contacts", path, ZONE)
+
+
+FIVE9 = ("CALL ID,TIMESTAMP,CAMPAIGN,CALL TYPE,SKILL,AGENT,DISPOSITION,IVR TIME,QUEUE WAIT TIME,TALK TIME,"
+         "HOLD TIME,AFTER CALL WORK TIME,TRANSFERS,ABANDONED\n")
+
+
+def test_five9_clock_times_and_what_is_not_a_contact(tmp_path):
+    path = tmp_path / "call_log.csv"
+    path.write_text(FIVE9
+                    + '1,"Thu, 27 Oct 2016 14:51:34",Sales,Inbound,Billing,jo,Resolved,00:00:26,00:01:05,00:10:00,'
+                      '00:00:30,00:01:00,1,0\n'
+                    + '2,"Thu, 27 Oct 2016 14:52:00",Sales,Outbound,Billing,jo,Resolved,0:00:00,0:00:00,0:05:00,'
+                      '0:00:00,0:00:00,0,0\n'
+                    + '3,"Thu, 27 Oct 2016 14:53:00",Sales,Inbound,[None],[None],Hangup,0:01:00,0:00:00,0:00:00,'
+                      '0:00:00,0:00:00,0,0\n'
+                    + '4,"Thu, 27 Oct 2016 15:00:00",Sales,Inbound,Billing,[None],Abandon,0:00:00,0:02:03,0:00:00,'
+                      '0:00:00,0:00:00,0,1\n')
+    got = read("five9-call-log", path, "America/Los_Angeles")
+    assert got.index.tolist() == ["1", "4"]
+    assert got.loc["1", ["arrived_at", "wait_s", "handle_s", "transferred", "answered"]].tolist() == \
+        ["2016-10-27T14:52:00-07:00", 65, 690, True, True]
+    assert got.loc["4", ["answered", "abandoned", "wait_s", "agent_id"]].tolist() == [False, True, 123, None]
+
+
+def test_five9_bad_duration_names_the_field_and_row(tmp_path):
+    path = tmp_path / "call_log.csv"
+    path.write_text(FIVE9 + '1,"Thu, 27 Oct 2016 14:51:34",Sales,Inbound,Billing,jo,Resolved,0:00:00,1:65,'
+                            '0:10:00,0:00:30,0:01:00,0,0\n')
+    with pytest.raises(FormatError, match=r"^call_log.csv, field 'QUEUE WAIT TIME', row 1: is not a duration"):
+        read("five9-call-log", path, ZONE)
+
+
+# ---------------------------------------------------------------------------
+# the command line and the study file
+# ---------------------------------------------------------------------------
+
+def run(*args, cwd=None):
+    return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+BAD = {
+    "amazon-connect-ctr": ("contacts.jsonl", '{"ContactId": "a", "Queue": {"Name": "q", "EnqueueTimestamp": "soon"}}\n',
+                           "contacts.jsonl, field 'Queue.EnqueueTimestamp', record 1: not a timestamp"),
+    "genesys-cloud-conversations": ("conversations.json", '{"conversations": [{"participants": []}]}',
+                                    "conversations.json, field 'conversationId', record 1: is missing"),
+    "nice-cxone-contacts": ("call_detail.csv", "Contact_ID,Skill_Name\n1,Billing\n",
+                            "call_detail.csv, field 'Master_Contact_ID': is not a NICE CXone call detail export"),
+    "five9-call-log": ("call_log.csv", FIVE9 + '1,"27/10/2016 14:51",S,Inbound,B,jo,R,0:00:00,0:00:05,0:01:00,'
+                                               '0:00:00,0:00:00,0,0\n',
+                       "call_log.csv, field 'TIMESTAMP', row 1: is not a Five9 timestamp"),
+}
+
+
+@pytest.mark.parametrize("fmt", list(BAD))
+def test_cli_bad_export_exits_2_with_one_line(fmt, tmp_path):
+    name, text, start = BAD[fmt]
+    (tmp_path / name).write_text(text)
+    result = run("kpis", name, "--format", fmt, "--contacts-timezone", ZONE, "--timezone", ZONE,
+                 "--out", "panel.csv", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"alignment: error: {start}"), lines
+    assert not (tmp_path / "panel.csv").exists()
+
+
+def test_cli_and_study_file_read_an_export(world, canonical, tmp_path):
+    folder, contacts = world
+    write_five9(contacts, tmp_path / "call_log.csv")
+    result = run("kpis", "call_log.csv", "--format", "five9-call-log", "--contacts-timezone", ZONE,
+                 "--surveys", folder / "surveys.csv", "--grain", "day", "--by", "queue", "--timezone", ZONE,
+                 "--out", "panel.csv", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    panel = pd.read_csv(tmp_path / "panel.csv")
+    assert panel["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
+    assert panel["n_transferred"].tolist() == canonical.table["n_transferred"].tolist()
+
+    from alignment.study.config import load_study
+    (tmp_path / "study.toml").write_text(f"""
+[study]
+name = "five9"
+outcome = "csat"
+grain = "week"
+by = ["queue"]
+timezone = "{ZONE}"
+kpis = ["service_level", "abandon_rate", "asa", "aht", "transfer_rate"]
+
+[data.contacts]
+path = "call_log.csv"
+format = "five9-call-log"
+timezone = "{ZONE}"
+
+[data.surveys]
+path = "{(folder / 'surveys.csv').as_posix()}"
+""")
+    study = load_study(tmp_path / "study.toml")
+    assert study.contacts.format == "five9-call-log" and study.contacts.timezone == ZONE

@@ -38,7 +38,7 @@ def contacts_frame(rows: list[dict], columns=CONTACT_COLUMNS) -> pd.DataFrame:
             frame[col] = frame[col].astype("float64")
     for col in ("contact_id", "queue", "channel", "arrived_at", "agent_id"):
         if col in frame:
-            frame[col] = frame[col].astype("object")
+            frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
     return frame
 
 
@@ -143,7 +143,7 @@ def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[R
         head = f.read(1 << 16)
         f.seek(0)
         start = head.lstrip()[:1]
-        if start == "[" or (start == "{" and list_key and _one_document(head)):
+        if start == "[" or (start == "{" and list_key and _one_document(head, list_key)):
             try:
                 document = json.load(f)
             except json.JSONDecodeError as error:
@@ -174,14 +174,15 @@ def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[R
             yield Record(item, label, number)
 
 
-def _one_document(head: str) -> bool:
-    # a JSON-lines file has a complete object on its first line; one document spans lines
+def _one_document(head: str, list_key: str) -> bool:
+    """Whether the file is one JSON document holding the list (rather than one record a line): its
+    first line is not a whole object, or is one holding ``list_key``."""
     first = head.lstrip().split("\n", 1)[0]
     try:
-        json.loads(first)
-        return False
+        item = json.loads(first)
     except json.JSONDecodeError:
         return True
+    return isinstance(item, dict) and isinstance(item.get(list_key), list)
 
 
 def _parquet_records(path: Path, label: str) -> Iterator[Record]:
@@ -228,9 +229,12 @@ def account_zone(timezone: str | None, fmt: str, field: str) -> ZoneInfo:
                           f"'America/New_York'. Got {timezone!r} instead.") from None
 
 
-def local_iso(naive: dt.datetime, zone: ZoneInfo) -> str:
-    """A naive wall-clock time of ``zone`` as ISO 8601 with its offset (the first of a repeated hour)."""
-    return naive.replace(tzinfo=zone).isoformat()
+def local_iso(naive: dt.datetime, zone: ZoneInfo, later_s: float = 0.0) -> str:
+    """``later_s`` seconds after the naive wall-clock time ``naive`` of ``zone``, as ISO 8601 with its
+    offset. The seconds are elapsed time (added to the instant, across a DST change); a wall time
+    repeated by the change is its first occurrence."""
+    instant = naive.replace(tzinfo=zone).astimezone(dt.timezone.utc) + dt.timedelta(seconds=later_s)
+    return instant.astimezone(zone).isoformat()
 
 
 def clock_seconds(record: Record, field: str, *, required: bool = False) -> float | None:

@@ -83,7 +83,7 @@ def read(path, *, label: str, timezone: str | None = None):
         kind = r.text("CALL TYPE")
         if skill in _NONE or (kind is not None and not kind.lower().startswith("inbound")):
             continue
-        start = _time(r) + dt.timedelta(seconds=clock_seconds(r, "IVR TIME") or 0.0)
+        start = local_iso(_time(r), zone, clock_seconds(r, "IVR TIME") or 0.0)
         abandoned = _flag(r, "ABANDONED")
         talk = clock_seconds(r, "TALK TIME", required=True)
         agent = r.text("AGENT")
@@ -91,7 +91,7 @@ def read(path, *, label: str, timezone: str | None = None):
         answered = not abandoned and (agent is not None if "AGENT" in r.data else talk > 0)
         transfers = r.number("TRANSFERS") or 0.0
         out.append({
-            "contact_id": cid, "queue": skill, "channel": "voice", "arrived_at": local_iso(start, zone),
+            "contact_id": cid, "queue": skill, "channel": "voice", "arrived_at": start,
             "answered": answered, "abandoned": abandoned,
             "wait_s": clock_seconds(r, "QUEUE WAIT TIME", required=True),
             "handle_s": talk + (clock_seconds(r, "HOLD TIME") or 0.0) + (clock_seconds(r, "AFTER CALL WORK TIME") or 0.0),

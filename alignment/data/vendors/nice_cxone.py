@@ -102,7 +102,6 @@ def read(path, *, label: str, timezone: str | None = None):
             except ValueError:
                 raise r.fail("Start_Date", f"is not a date MM/DD/YYYY (got {day!r})") from None
             raise r.fail("Start_Time", f"is not a time HH:MM:SS (got {clock!r})") from None
-        start += dt.timedelta(seconds=r.number("PreQueue") or 0.0)
         flag = (r.text("Abandon", required=True) or "").upper()
         if flag not in ("Y", "N"):
             raise r.fail("Abandon", f"is not Y or N (got {r.text('Abandon')!r})")
@@ -120,7 +119,7 @@ def read(path, *, label: str, timezone: str | None = None):
         out.append({
             "contact_id": cid, "queue": r.text("Skill_Name", required=True),
             "channel": "voice" if media in ("call", "phone call", "voice") else media,
-            "arrived_at": local_iso(start, zone), "answered": answered, "abandoned": abandoned,
+            "arrived_at": local_iso(start, zone, r.number("PreQueue") or 0.0), "answered": answered, "abandoned": abandoned,
             "wait_s": wait, "handle_s": _handle(r) + sum(_handle(leg) for leg in legs.get(cid, [])),
             "transferred": bool(legs.get(cid)), "agent_id": _agent(r),
         })
