@@ -58,9 +58,11 @@ def cmd_kpis(args) -> int:
     options = KpiOptions(service_level_threshold_s=args.sl_threshold, service_level_variant=args.sl_variant,
                          short_abandon_s=args.short_abandon, csat_variant=args.csat_variant)
     contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    surveys = (Source(args.surveys, format=args.survey_format, timezone=args.surveys_timezone)
+               if args.surveys else None)
     extras = [_extra(e) for e in args.extra or ()]
     check_out_file(args.out, [args.contacts, args.surveys, *(str(e.data) for e in extras)])
-    panel = build_panel(contacts, surveys=args.surveys, extras=extras,
+    panel = build_panel(contacts, surveys=surveys, extras=extras,
                         grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
                         end=args.end, metrics=_split(args.metrics) or None, options=options,
                         min_responses=args.min_responses)
@@ -278,8 +280,12 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
     k.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
     k.add_argument("--metrics", action="append", help="catalog metrics to compute (default: all possible)")
-    k.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
-    k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
+    k.add_argument("--format", help="built-in contacts format: technion-anonymous-bank, amazon-connect-ctr, "
+                                    "genesys-cloud-conversations, nice-cxone-contacts, five9-call-log")
+    k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file (for five9-call-log "
+                                               "and nice-cxone-contacts: the account's time zone)")
+    k.add_argument("--survey-format", help="built-in surveys format, e.g. qualtrics-csv")
+    k.add_argument("--surveys-timezone", help="timezone of naive times in the surveys file")
     k.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
     k.add_argument("--sl-variant", default="offered", help="service-level denominator variant (offered)")
     k.add_argument("--short-abandon", type=float, default=5, help="short-abandon threshold in seconds (5)")

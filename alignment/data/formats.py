@@ -221,14 +221,15 @@ def _vendor(module, timezone: str | None) -> Format:
     """The format of a vendor module of :mod:`alignment.data.vendors`."""
     return Format(name=module.NAME, description=module.__doc__, read_options=MappingProxyType({}),
                   required=getattr(module, "REQUIRED", ()), columns=MappingProxyType({}), timezone=timezone,
-                  reader=module.read, fields=module.FIELDS)
+                  reader=module.read, fields=module.FIELDS, kind=getattr(module, "KIND", "contacts"))
 
 
 def _vendor_formats() -> list[Format]:
-    from .vendors import amazon_connect, five9, genesys_cloud, nice_cxone
-    # Connect and Genesys write UTC; CXone and Five9 the account's clock, which the study names
+    from .vendors import amazon_connect, five9, genesys_cloud, nice_cxone, qualtrics
+    # Connect and Genesys write UTC; CXone and Five9 the account's clock, which the study names;
+    # Qualtrics says its zone in the ImportId row (else the study names it)
     return [_vendor(amazon_connect, "UTC"), _vendor(genesys_cloud, "UTC"),
-            _vendor(nice_cxone, None), _vendor(five9, None)]
+            _vendor(nice_cxone, None), _vendor(five9, None), _vendor(qualtrics, None)]
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (TECHNION_ANONYMOUS_BANK, *_vendor_formats())}

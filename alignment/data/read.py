@@ -148,12 +148,14 @@ def plan(source: Source, read_options: Mapping[str, object] | None = None) -> Sc
                 compression=compression.pop(), delimiter=found[0].delimiter, texts=tuple(found))
 
 
-def register(session, source: Source, name: str) -> RawTable:
+def register(session, source: Source, name: str, kind: str | None = None) -> RawTable:
     """Register ``source`` in the engine ``session`` as the view ``name`` with canonical column names.
 
     Applies the source's built-in ``format`` (a SQL mapping of raw columns, and
     its filter of the rows that are contacts) or its ``columns`` renames; every
-    other column keeps its name.
+    other column keeps its name. A platform export's format (one with a ``reader``) is read by
+    its vendor module into canonical rows, then renamed by ``columns``. ``kind`` ("contacts" or
+    "surveys") is the role of the source, checked against the format's.
 
     Raises
     ------
@@ -166,6 +168,9 @@ def register(session, source: Source, name: str) -> RawTable:
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
+        if kind is not None and fmt.kind != kind:
+            raise InputError(f"the {fmt.name} format is for {fmt.kind}, not {kind}: give it as the "
+                             f"format of the {fmt.kind}", source=label)
         if fmt.reader is not None:  # a platform export: its vendor module makes the canonical rows
             if source.table is not None or isinstance(source.data, pd.DataFrame):
                 raise InputError(f"the {fmt.name} format reads the platform's export file, not a "
@@ -174,8 +179,8 @@ def register(session, source: Source, name: str) -> RawTable:
                 raise InputError(f"the {fmt.name} format reads one export file; glob = true is not "
                                  f"supported for it (concatenate the files)", source=label)
             source_kind(source)  # a missing or empty file is said as for any other source
-            frame = fmt.reader(source.data, label=label, timezone=source.timezone)
-            source, fmt = Source(frame), None
+            frame = fmt.reader(source.data, label=label, timezone=source.timezone, options=source.options)
+            source, fmt = Source(frame, columns=source.columns), None
     scan = plan(source, fmt.read_options if fmt else None)
     session.scan(source, scan, name)
     raw_types = session.types(f"{name}__scan")

@@ -63,6 +63,9 @@ class Source:
     glob : bool, default False
         The path is a pattern (``*``, ``?``, ``[abc]``, and ``**`` for any folders below): every
         matching file is read, in name order, as one table. They must share one format and header.
+    options : mapping, optional
+        Options of a platform export's ``format``, e.g. ``{"recode": {"Q1": {"6": 1, "7": 2}}}`` for
+        ``qualtrics-csv`` (see the README's "Platform exports").
 
     Examples
     --------
@@ -78,10 +81,15 @@ class Source:
     timezone: str | None = None
     table: str | None = None
     glob: bool = False
+    options: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self):
         _check_data(type(self).__name__, self.data, self.table, self.glob)
         object.__setattr__(self, "columns", dict(self.columns or {}))
+        if not isinstance(self.options, Mapping):
+            raise OptionError(f"The 'options' parameter of {type(self).__name__} must be a mapping. "
+                              f"Got {type(self.options).__name__} instead.")
+        object.__setattr__(self, "options", dict(self.options))
 
     @property
     def label(self) -> str:

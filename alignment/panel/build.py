@@ -342,12 +342,12 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
 def _build(session, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
            end, metrics, options, known: _Survey, min_responses, frame: bool = False,
            controls: tuple[str, ...] = ()) -> Panel:
-    contacts = register(session, contacts_src, "contacts_raw")
+    contacts = register(session, contacts_src, "contacts_raw", kind="contacts")
     for col in (*CONTACT_KEYS, *by):
         if not contacts.has(col):
             raise InputError(f"is missing; the file has {', '.join(map(repr, contacts.types))}",
                              source=contacts.label, column=col)
-    surveys = register(session, surveys_src, "surveys_raw") if surveys_src is not None else None
+    surveys = register(session, surveys_src, "surveys_raw", kind="surveys") if surveys_src is not None else None
     if surveys is not None and not surveys.has("survey_id"):
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")

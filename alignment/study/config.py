@@ -341,7 +341,7 @@ _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezo
                "calendar", "contact_model", "contact_controls", "contact_coding", "max_segments"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
-_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
+_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob", "options"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
@@ -538,7 +538,8 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         from ..data.formats import FORMATS
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key))
+    options = r.get(t, "options", key, dict, {})  # a platform export's options (e.g. qualtrics-csv recode)
+    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key), options=options)
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:

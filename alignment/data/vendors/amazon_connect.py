@@ -71,7 +71,7 @@ def _handle(r: Record) -> float:
     return talk + (r.number("Agent.CustomerHoldDuration") or 0.0) + (r.number("Agent.AfterContactWorkDuration") or 0.0)
 
 
-def read(path, *, label: str, timezone: str | None = None):
+def read(path, *, label: str, timezone: str | None = None, options=None):
     """The canonical contacts of the contact records in ``path`` (see the module notes).
 
     Raises

@@ -61,7 +61,7 @@ def _flag(r, field: str) -> bool:
     raise r.fail(field, f"is not 1 or 0 (got {r.text(field)!r})")
 
 
-def read(path, *, label: str, timezone: str | None = None):
+def read(path, *, label: str, timezone: str | None = None, options=None):
     """The canonical contacts of the Five9 call log in ``path`` (see the module notes).
 
     Raises

@@ -57,7 +57,7 @@ def _metrics(conv: Record, p: int, s: int, session: dict) -> list[tuple[str, flo
     return out
 
 
-def read(path, *, label: str, timezone: str | None = None):
+def read(path, *, label: str, timezone: str | None = None, options=None):
     """The canonical contacts of the conversation details in ``path`` (see the module notes).
 
     Raises

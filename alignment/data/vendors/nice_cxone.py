@@ -55,7 +55,7 @@ def _handle(r) -> float:
             + r.number("ACW_Seconds", required=True))
 
 
-def read(path, *, label: str, timezone: str | None = None):
+def read(path, *, label: str, timezone: str | None = None, options=None):
     """The canonical contacts of the CXone call detail download in ``path`` (see the module notes).
 
     Raises
