@@ -539,3 +539,15 @@ path = "{(folder / 'surveys.csv').as_posix()}"
 """)
     study = load_study(tmp_path / "study.toml")
     assert study.contacts.format == "five9-call-log" and study.contacts.timezone == ZONE
+
+
+def test_readme_tables_list_every_rule_of_every_format():
+    from alignment.data.formats import FORMATS
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Platform exports"):readme.index("### My platform is not listed")]
+    for fmt in FORMATS.values():
+        if fmt.reader is None:
+            continue
+        table = section[section.index(f"#### `{fmt.name}`"):]
+        for vendor, canonical, rule in fmt.fields:
+            assert f"| `{vendor}` |" in table and rule in table, (fmt.name, vendor)
