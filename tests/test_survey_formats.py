@@ -180,3 +180,64 @@ def test_cli_survey_format(world, canonical, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "field 'ResponseId': is not a Qualtrics export" in lines[0], lines
+
+
+# ---------------------------------------------------------------------------
+# SurveyMonkey: two header rows (question text, then Response or each option)
+# ---------------------------------------------------------------------------
+
+CSAT_Q = "Overall, how satisfied or dissatisfied are you with our support?"
+NPS_Q = "How likely is it that you would recommend us to a friend or colleague?"
+CES_Q = "How easy was it to get your issue resolved?"
+LABELS = {1: "Very dissatisfied", 2: "Somewhat dissatisfied", 3: "Neither satisfied nor dissatisfied",
+          4: "Somewhat satisfied", 5: "Very satisfied"}
+
+
+def write_surveymonkey(surveys: pd.DataFrame, path: Path) -> None:
+    top = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address", "First Name",
+           "Last Name", "Custom Data 1", CSAT_Q, NPS_Q, "Which channels did you use?", "", "", CES_Q]
+    sub = [""] * 9 + ["Response", "Response", "Phone", "Chat", "Email", "Response"]
+    rows = []
+    for k, s in enumerate(surveys.itertuples()):
+        end = pd.Timestamp(s.responded_at).tz_convert(ZONE).strftime("%m/%d/%Y %I:%M:%S %p")
+        num = lambda v: "" if pd.isna(v) else str(int(v))  # noqa: E731
+        rows.append([str(11400000000 + k), "430112233", end, end, "203.0.113.9", "", "", "", s.contact_id,
+                     "" if pd.isna(s.csat) else LABELS[int(s.csat)], num(s.nps), "Phone", "", "Email" if k % 2 else "",
+                     num(s.ces)])
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(top)
+        w.writerow(sub)
+        w.writerows(rows)
+
+
+def test_surveymonkey_round_trip(world, canonical, tmp_path):
+    folder, surveys = world
+    path = tmp_path / "surveymonkey.csv"
+    write_surveymonkey(surveys, path)
+    renames = {"csat": CSAT_Q, "nps": NPS_Q, "ces": CES_Q}
+    source = dict(format="surveymonkey-csv", columns=renames, timezone=ZONE,
+                  options={"recode": {CSAT_Q: {v: k for k, v in LABELS.items()}}})
+    panel = build_panel(folder / "contacts.csv", surveys=Source(path, **source), grain="day", by=["queue"],
+                        timezone=ZONE)
+    same(panel, canonical)
+    from alignment.data.formats import get_format
+    frame = get_format("surveymonkey-csv").reader(path, label="s", timezone=ZONE)
+    assert {"Which channels did you use? | Phone", "Which channels did you use? | Email"} <= set(frame.columns)
+    with pytest.raises(InputError, match="csat"):  # the answers are text: without recode they are not scores
+        build_panel(folder / "contacts.csv", surveys=Source(path, format="surveymonkey-csv", columns=renames,
+                                                            timezone=ZONE), grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_surveymonkey_bad_date_and_unknown_option(world, tmp_path):
+    folder, surveys = world
+    path = tmp_path / "surveymonkey.csv"
+    write_surveymonkey(surveys.head(3), path)
+    text = path.read_text().splitlines()
+    text[3] = text[3].replace("/2025 ", "/2025T", 2)
+    path.write_text("\n".join(text) + "\n")
+    from alignment.data.formats import get_format
+    with pytest.raises(FormatError, match=r"^s.csv, field 'End Date', row 2: is not a date-time"):
+        get_format("surveymonkey-csv").reader(path, label="s.csv", timezone=ZONE)
+    with pytest.raises(OptionError, match="takes 'recode'. Got 'recodes'"):
+        get_format("surveymonkey-csv").reader(path, label="s.csv", timezone=ZONE, options={"recodes": {}})

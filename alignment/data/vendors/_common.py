@@ -258,3 +258,27 @@ def clock_seconds(record: Record, field: str, *, required: bool = False) -> floa
     if seconds < 0:
         raise record.fail(field, f"is negative ({value})")
     return seconds
+
+
+def recode_table(options, fmt: str) -> dict[str, dict[str, float]]:
+    """The ``recode`` option of a survey format: {column: {exported value: score}}."""
+    recode = (options or {}).get("recode") or {}
+    if not isinstance(recode, dict):
+        raise OptionError(f"The 'recode' option of {fmt} must map question codes to tables of "
+                          f"{{exported value: score}}. Got {recode!r} instead.")
+    out = {}
+    for code, table in recode.items():
+        if not isinstance(table, dict) or not table or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
+            raise OptionError(f"The 'recode' option of {fmt} for {code!r} must map exported values to scores, "
+                              f"e.g. {{\"6\" = 1, \"7\" = 2}}. Got {table!r} instead.")
+        out[str(code)] = {str(k).strip(): float(v) for k, v in table.items()}
+    return out
+
+
+def check_options(options, allowed: tuple[str, ...], fmt: str) -> None:
+    """Refuse an option the format does not take (a typo would otherwise be ignored)."""
+    unknown = sorted(set(options or {}) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(map(repr, allowed))}" if allowed else "takes no options"
+        raise OptionError(f"The {fmt} format {takes}. Got {unknown[0]!r}.")

@@ -28,7 +28,7 @@ Rules (the README's table "Platform exports" lists them field by field):
 
 from __future__ import annotations
 
-from ._common import Record, contacts_frame, iso_utc, json_records
+from ._common import Record, check_options, contacts_frame, iso_utc, json_records
 
 NAME = "amazon-connect-ctr"
 LEG_METHODS = ("TRANSFER", "QUEUE_TRANSFER")
@@ -80,6 +80,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
         A record lacks ``ContactId``, or a field holds what Connect does not write (a timestamp that
         is not ISO 8601, a negative duration...): the file, the field and the record are named.
     """
+    check_options(options, (), NAME)
     latest: dict[str, tuple] = {}
     for r in json_records(path, label):
         cid = r.text("ContactId", required=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ._common import account_zone, clock_seconds, contacts_frame, csv_records, local_iso
+from ._common import account_zone, check_options, clock_seconds, contacts_frame, csv_records, local_iso
 
 NAME = "five9-call-log"
 REQUIRED = ("CALL ID", "TIMESTAMP", "SKILL", "QUEUE WAIT TIME", "TALK TIME", "ABANDONED")
@@ -72,6 +72,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     OptionError
         The study names no time zone for the source (Five9 writes the account's clock).
     """
+    check_options(options, (), NAME)
     zone = account_zone(timezone, NAME, "TIMESTAMP")
     out, seen = [], {}
     for r in csv_records(path, label, REQUIRED, "Five9 call log"):

@@ -24,7 +24,7 @@ Rules:
 
 from __future__ import annotations
 
-from ._common import Record, contacts_frame, iso_utc, json_records
+from ._common import Record, check_options, contacts_frame, iso_utc, json_records
 
 NAME = "genesys-cloud-conversations"
 FIELDS = (
@@ -66,6 +66,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
         A conversation lacks ``conversationId`` or ``participants``, or holds a value Genesys does
         not write: the file, the field and the record (conversation) are named.
     """
+    check_options(options, (), NAME)
     rows = []
     seen: dict[str, int] = {}
     for conv in json_records(path, label, list_key="conversations"):

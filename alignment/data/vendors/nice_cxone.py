@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ._common import account_zone, contacts_frame, csv_records, local_iso
+from ._common import account_zone, check_options, contacts_frame, csv_records, local_iso
 
 NAME = "nice-cxone-contacts"
 REQUIRED = ("Contact_ID", "Master_Contact_ID", "Skill_Name", "Start_Date", "Start_Time", "Abandon",
@@ -66,6 +66,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     OptionError
         The study names no time zone for the source (CXone writes the account's clock).
     """
+    check_options(options, (), NAME)
     zone = account_zone(timezone, NAME, "Start_Date")
     rows = {}
     for r in csv_records(path, label, REQUIRED, "NICE CXone call detail"):

@@ -35,7 +35,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from ...exceptions import FormatError, OptionError
-from ._common import Record, account_zone
+from ._common import Record, account_zone, check_options, recode_table
 
 NAME = "qualtrics-csv"
 KIND = "surveys"
@@ -67,21 +67,6 @@ def _zone(name: str | None) -> dt.tzinfo | None:
         return None
 
 
-def _recode_table(options) -> dict[str, dict[str, float]]:
-    recode = (options or {}).get("recode") or {}
-    if not isinstance(recode, dict):
-        raise OptionError(f"The 'recode' option of {NAME} must map question codes to tables of "
-                          f"{{exported value: score}}. Got {recode!r} instead.")
-    out = {}
-    for code, table in recode.items():
-        if not isinstance(table, dict) or not table or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
-            raise OptionError(f"The 'recode' option of {NAME} for {code!r} must map exported values to scores, "
-                              f"e.g. {{\"6\" = 1, \"7\" = 2}}. Got {table!r} instead.")
-        out[str(code)] = {str(k).strip(): float(v) for k, v in table.items()}
-    return out
-
-
 def read(path, *, label: str, timezone: str | None = None, options=None):
     """The survey rows of the Qualtrics export in ``path`` (see the module notes), as a DataFrame.
 
@@ -94,8 +79,9 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     OptionError
         The export says no time zone and the study names none; a malformed ``recode`` option.
     """
+    check_options(options, ("recode",), NAME)
     import pandas as pd
-    recode = _recode_table(options)
+    recode = recode_table(options, NAME)
     with open(path, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     if len(rows) < 2:
