@@ -22,11 +22,12 @@ from ._lazy import lazy
 
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
-from .data import ExtraSource, Source
+from .data import ExtraSource, Intervals, Source
 from .engine import DuckDBEngine, SparkEngine
 from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
                          CollinearityWarning,
-                         ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
+                         ConstantPredictorWarning, EngineError, FormatError, HeteroskedasticityWarning,
+                         InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
                          SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
@@ -56,4 +57,5 @@ __all__ = [
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
+    "Intervals", "FormatError",
 ]
