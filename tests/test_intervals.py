@@ -72,3 +72,98 @@ def test_generic_intervals_give_the_contact_panel(world, canonical, tmp_path):
     cols = compare(panel, canonical)
     assert {"service_level", "abandon_rate", "asa", "aht", "fcr", "transfer_rate", "n_short_abandons"} <= set(cols)
     assert panel.n_contacts == len(contacts)
+
+
+def write_hsplit(report: pd.DataFrame, path, seed=3):
+    rng = np.random.default_rng(seed)
+    handle = report["handle_answered_s"].astype(int).to_numpy()
+    hold = np.array([rng.integers(0, h // 5 + 1) for h in handle])
+    acw = np.array([rng.integers(0, (h - o) // 4 + 1) for h, o in zip(handle, hold)])
+    start = report["interval"]
+    hsplit = pd.DataFrame({
+        # both date spellings CMS reports use; starttime is HHMM without a leading zero
+        "row_date": [d.strftime("%Y-%m-%d") if i % 2 else d.strftime("%m/%d/%Y") for i, d in enumerate(start)],
+        "starttime": (start.dt.hour * 100 + start.dt.minute).astype(str), "intrvl": 30, "split": report["queue"],
+        "callsoffered": report["n_contacts"], "acdcalls": report["n_answered"], "abncalls": report["n_abandoned"],
+        "acceptable": report["n_answered_within_t"], "anstime": report["wait_answered_s"].astype(int),
+        "abntime": report["wait_abandoned_s"].astype(int), "acdtime": handle - hold - acw, "holdtime": hold,
+        "acwtime": acw, "transferred": report["n_transferred"]})
+    hsplit.to_csv(path, index=False)
+    return hsplit
+
+
+def hsplit_source(path, **kw):
+    return Intervals(path, format="avaya-cms-hsplit", timezone=ZONE, service_level_s=20, **kw)
+
+
+def test_avaya_hsplit_gives_the_contact_panel(world, canonical, tmp_path):
+    _, contacts = world
+    write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
+    panel = build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
+    cols = compare(panel, canonical)
+    assert {"service_level", "abandon_rate", "asa", "aht", "transfer_rate", "avg_time_to_abandon"} <= set(cols)
+    assert "fcr" not in panel.table  # no resolution counts in hsplit
+
+
+def test_fcr_without_resolution_counts_is_an_error(world, tmp_path):
+    _, contacts = world
+    write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
+    with pytest.raises(InputError, match=r"the metric 'fcr' needs n_resolved \(resolution counts\), which the "
+                                         r"avaya-cms-hsplit intervals do not have"):
+        build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE,
+                    metrics=["fcr"])
+
+
+def test_service_level_at_another_threshold_is_an_error(world, tmp_path):
+    _, contacts = world
+    write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'acceptable': the metric 'service_level' needs "
+                                         r"n_answered_within_t at 30 s, but the avaya-cms-hsplit intervals count "
+                                         r"it at 20 s \(service_level_s\); set service_level_threshold_s = 20"):
+        build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE,
+                    metrics=["service_level"], options=KpiOptions(service_level_threshold_s=30))
+    with pytest.raises(InputError, match="at a threshold they do not say"):
+        build_panel(Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE), grain="day",
+                    by=["queue"], timezone=ZONE, metrics=["service_level"])
+
+
+def test_avaya_offered_includes_calls_that_are_not_abandons(tmp_path):
+    (tmp_path / "hsplit.csv").write_text(
+        "row_date,starttime,split,callsoffered,acdcalls,abncalls,acceptable,anstime,abntime\n"
+        "2025-01-06,900,7,10,6,3,5,60,90\n")  # one call neither answered nor abandoned (busy, disconnected)
+    panel = build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
+    row = panel.table.iloc[0]
+    assert (row["n_contacts"], row["n_answered"], row["n_abandoned"]) == (10, 6, 3)
+    assert row["abandon_rate"] == pytest.approx(30.0) and row["service_level"] == pytest.approx(50.0)
+    assert "aht" not in panel.table  # no acdtime: no handle times
+
+
+def test_avaya_bad_item_names_the_cms_item(tmp_path):
+    (tmp_path / "hsplit.csv").write_text("row_date,starttime,split,callsoffered,acdcalls,abncalls\n"
+                                         "2025-01-06,900,7,10,6,3\n2025-01-06,930,7,1O,6,3\n")
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'callsoffered', row 2: is not a number"):
+        build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
+    (tmp_path / "hsplit.csv").write_text("row_date,starttime,split,callsoffered,acdcalls,abncalls\n"
+                                         "2025-01-06,900,7,10,8,3\n")
+    with pytest.raises(InputError, match=r"column 'acdcalls', row 1: and the abandoned count add up to more than"):
+        build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_surveys_attach_to_intervals_by_time_and_segment(world, tmp_path):
+    folder, contacts = world
+    write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
+    surveys = pd.read_csv(folder / "surveys.csv").merge(contacts[["contact_id", "queue"]], on="contact_id")
+    surveys.drop(columns="contact_id").to_csv(tmp_path / "surveys.csv", index=False)
+    panel = build_panel(hsplit_source(tmp_path / "hsplit.csv"), surveys=tmp_path / "surveys.csv", grain="day",
+                        by=["queue"], timezone=ZONE, end=contacts["interval"].max().date())
+    day = pd.to_datetime(surveys["responded_at"], utc=True).dt.tz_convert(ZONE).dt.tz_localize(None).dt.normalize()
+    last = contacts["interval"].max().normalize()
+    by_hand = (surveys[day <= last].assign(period=day[day <= last]).groupby(["period", "queue"])
+               .agg(n_surveys=("survey_id", "size"), csat_n=("csat", "count"), csat_sum=("csat", "sum")))
+    got = panel.table.set_index(["period", "queue"])
+    got = got[got["n_surveys"] > 0]
+    assert got["n_surveys"].to_dict() == by_hand["n_surveys"].to_dict()
+    assert got["csat_n"].to_dict() == by_hand["csat_n"].to_dict()
+    with pytest.raises(InputError, match="surveys attach to intervals by their own time"):
+        build_panel(hsplit_source(tmp_path / "hsplit.csv"), surveys=folder / "surveys.csv", grain="day",
+                    by=["queue"], timezone=ZONE)

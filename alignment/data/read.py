@@ -196,7 +196,9 @@ def register(session, source: Source, name: str, kind: str | None = None) -> Raw
             raise InputError(
                 f"is not in the {fmt.name} format: columns {', '.join(map(repr, missing))} are missing",
                 source=source.label, column=missing[0])
-        select = ", ".join(f"{expr} AS {quote(canon)}" for canon, expr in fmt.columns.items())
+        made = {canon: expr for canon, expr in fmt.columns.items()
+                if all(r in raw_types for r in fmt.needs.get(canon, ()))}  # items the file does not carry
+        select = ", ".join(f"{expr} AS {quote(canon)}" for canon, expr in made.items())
     else:
         renamed = {}
         for canonical, original in source.columns.items():
