@@ -167,3 +167,44 @@ def test_surveys_attach_to_intervals_by_time_and_segment(world, tmp_path):
     with pytest.raises(InputError, match="surveys attach to intervals by their own time"):
         build_panel(hsplit_source(tmp_path / "hsplit.csv"), surveys=folder / "surveys.csv", grain="day",
                     by=["queue"], timezone=ZONE)
+
+
+def test_cli_and_study_file_read_intervals(world, canonical, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    _, contacts = world
+    write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
+    script = Path(sys.executable).with_name("alignment")
+    result = subprocess.run([str(script), "kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit",
+                             "--contacts-timezone", ZONE, "--intervals-service-level", "20", "--grain", "day",
+                             "--by", "queue", "--timezone", ZONE, "--out", "panel.csv", "--quiet"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    panel = pd.read_csv(tmp_path / "panel.csv")
+    assert panel["n_answered_within_t"].tolist() == canonical.table["n_answered_within_t"].tolist()
+    assert panel["service_level"].round(6).tolist() == canonical.table["service_level"].round(6).tolist()
+    result = subprocess.run([str(script), "kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit",
+                             "--contacts-timezone", ZONE, "--metrics", "fcr", "--timezone", ZONE, "--out", "p.csv"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "needs n_resolved (resolution counts)" in lines[0], lines
+
+    from alignment.study.config import load_study
+    (tmp_path / "study.toml").write_text(f"""
+[study]
+name = "cms"
+outcome = "csat"
+kpis = ["service_level", "abandon_rate", "asa", "aht"]
+grain = "week"
+by = ["queue"]
+timezone = "{ZONE}"
+
+[data.intervals]
+path = "hsplit.csv"
+format = "avaya-cms-hsplit"
+timezone = "{ZONE}"
+service_level_s = 20
+""")
+    study = load_study(tmp_path / "study.toml")
+    assert isinstance(study.contacts, Intervals) and study.contacts.service_level_s == 20

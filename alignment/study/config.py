@@ -478,10 +478,16 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "surveys", "extra"}, "data")
-    if "contacts" not in data:
-        r.fail("data.contacts", "the [data.contacts] section is missing")
-    contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
+    r.known(data, {"contacts", "intervals", "surveys", "extra"}, "data")
+    if "contacts" in data and "intervals" in data:
+        r.fail("data.intervals", "give contact records ([data.contacts]) or interval reports ([data.intervals]), "
+                                 "not both")
+    if "intervals" in data:
+        contacts = _intervals(r, r.table(data["intervals"], "data.intervals"), "data.intervals", base)
+    elif "contacts" not in data:
+        r.fail("data.contacts", "the [data.contacts] section is missing (or [data.intervals] for interval reports)")
+    else:
+        contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
     surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
                if "surveys" in data else None)
     extras_raw = data.get("extra", [])
@@ -540,6 +546,19 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     options = r.get(t, "options", key, dict, {})  # a platform export's options (e.g. qualtrics-csv recode)
     return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key), options=options)
+
+
+def _intervals(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.intervals]``: an interval report, with the thresholds its counts were made at."""
+    from ..data.sources import Intervals
+    t = dict(t)
+    thresholds = {k: t.pop(k) for k in ("service_level_s", "short_abandon_s") if k in t}
+    for k, v in thresholds.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            r.fail(f"{key}.{k}", f"must be a number of seconds. Got {v!r} instead.")
+    s = _source(r, t, key, base)
+    return Intervals(s.data, columns=s.columns, format=s.format, timezone=s.timezone, table=s.table, glob=s.glob,
+                     options=s.options, **thresholds)
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
