@@ -191,6 +191,7 @@ def test_cli_and_study_file_read_intervals(world, canonical, tmp_path):
     assert result.returncode == 2 and len(lines) == 1 and "needs n_resolved (resolution counts)" in lines[0], lines
 
     from alignment.study.config import load_study
+    (tmp_path / "surveys.csv").write_text("survey_id,responded_at,queue,csat\ns1,2025-01-06T10:00:00Z,billing,5\n")
     (tmp_path / "study.toml").write_text(f"""
 [study]
 name = "cms"
@@ -205,6 +206,9 @@ path = "hsplit.csv"
 format = "avaya-cms-hsplit"
 timezone = "{ZONE}"
 service_level_s = 20
+
+[data.surveys]
+path = "surveys.csv"
 """)
     study = load_study(tmp_path / "study.toml")
     assert isinstance(study.contacts, Intervals) and study.contacts.service_level_s == 20
