@@ -212,3 +212,48 @@ path = "surveys.csv"
 """)
     study = load_study(tmp_path / "study.toml")
     assert isinstance(study.contacts, Intervals) and study.contacts.service_level_s == 20
+
+
+def write_aggregates(report: pd.DataFrame, path):
+    import json
+    results = {}
+    for r in report.itertuples():
+        begin = pd.Timestamp(r.interval).tz_localize(ZONE).tz_convert("UTC")
+        span = f"{begin:%Y-%m-%dT%H:%M:%S}.000Z/{begin + pd.Timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}.000Z"
+        metrics = [{"metric": "nOffered", "stats": {"count": int(r.n_contacts)}}]
+        if r.n_answered:  # Genesys leaves out a metric with nothing to count in the interval
+            metrics += [{"metric": "tAnswered", "stats": {"max": 1, "min": 0, "count": int(r.n_answered),
+                                                          "sum": int(r.wait_answered_s * 1000)}},
+                        {"metric": "tHandle", "stats": {"count": int(r.n_answered),
+                                                        "sum": int(r.handle_answered_s * 1000)}},
+                        {"metric": "nOverSla", "stats": {"count": int(r.n_answered - r.n_answered_within_t)}}]
+        if r.n_abandoned:
+            metrics.append({"metric": "tAbandon", "stats": {"count": int(r.n_abandoned),
+                                                            "sum": int(r.wait_abandoned_s * 1000)}})
+        if r.n_transferred:
+            metrics.append({"metric": "nTransferred", "stats": {"count": int(r.n_transferred)}})
+        results.setdefault(r.queue, []).append({"interval": span, "metrics": metrics})
+    path.write_text(json.dumps({"results": [{"group": {"queueId": q, "mediaType": "voice"}, "data": d}
+                                            for q, d in results.items()]}))
+
+
+def test_genesys_aggregates_give_the_contact_panel(world, canonical, tmp_path):
+    _, contacts = world
+    write_aggregates(sums(contacts), tmp_path / "aggregates.json")
+    panel = build_panel(Intervals(tmp_path / "aggregates.json", format="genesys-cloud-aggregates", service_level_s=20),
+                        grain="day", by=["queue"], timezone=ZONE)
+    cols = compare(panel, canonical)
+    assert {"service_level", "abandon_rate", "asa", "aht", "transfer_rate"} <= set(cols)
+    assert "system_disconnects" in dict(panel.notes)  # aggregates cannot tell system drops from abandons
+
+
+def test_genesys_aggregates_bad_interval_names_the_field(tmp_path):
+    import json
+    (tmp_path / "aggregates.json").write_text(json.dumps({"results": [
+        {"group": {"queueId": "q1"}, "data": [{"interval": "2025-01-06T13:00:00.000Z/2025-01-06T13:30:00.000Z",
+                                               "metrics": [{"metric": "nOffered", "stats": {"count": 3}}]}]},
+        {"group": {"queueId": "q2"}, "data": [{"interval": "yesterday", "metrics": []}]}]}))
+    from alignment.exceptions import FormatError
+    with pytest.raises(FormatError, match=r"aggregates.json, field 'data\[0\].interval', record 2: is not an interval"):
+        build_panel(Intervals(tmp_path / "aggregates.json", format="genesys-cloud-aggregates"), grain="day",
+                    by=["queue"], timezone=ZONE)
