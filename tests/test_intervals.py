@@ -257,3 +257,38 @@ def test_genesys_aggregates_bad_interval_names_the_field(tmp_path):
     with pytest.raises(FormatError, match=r"aggregates.json, field 'data\[0\].interval', record 2: is not an interval"):
         build_panel(Intervals(tmp_path / "aggregates.json", format="genesys-cloud-aggregates"), grain="day",
                     by=["queue"], timezone=ZONE)
+
+
+def write_connect_historical(report: pd.DataFrame, path, threshold=20):
+    import json
+    results = []
+    for i, r in enumerate(report.itertuples()):
+        begin = pd.Timestamp(r.interval).tz_localize(ZONE).tz_convert("UTC")
+        start = begin.timestamp() if i % 2 else begin.strftime("%Y-%m-%dT%H:%M:%SZ")  # the API's JSON: epoch
+        avg = lambda total, n: total / n if n else None  # noqa: E731 - Connect reports averages
+        metrics = [("CONTACTS_QUEUED", r.n_contacts), ("CONTACTS_HANDLED", r.n_answered),
+                   ("CONTACTS_ABANDONED", r.n_abandoned), ("CONTACTS_TRANSFERRED_OUT", r.n_transferred),
+                   ("AVG_QUEUE_ANSWER_TIME", avg(r.wait_answered_s, r.n_answered)),
+                   ("AVG_HANDLE_TIME", avg(r.handle_answered_s, r.n_answered)),
+                   ("AVG_ABANDON_TIME", avg(r.wait_abandoned_s, r.n_abandoned))]
+        collections = [{"Metric": {"Name": n}, "Value": None if v is None else float(v)} for n, v in metrics]
+        collections.append({"Metric": {"Name": "SUM_CONTACTS_ANSWERED_IN_X",
+                                       "Threshold": [{"Comparison": "LT", "ThresholdValue": threshold}]},
+                            "Value": float(r.n_answered_within_t)})
+        results.append({"Dimensions": {"QUEUE": r.queue, "CHANNEL": "VOICE"},
+                        "MetricInterval": {"Interval": "THIRTY_MIN", "StartTime": start,
+                                           "EndTime": (begin + pd.Timedelta(minutes=30)).isoformat()},
+                        "Collections": collections})
+    path.write_text(json.dumps({"MetricResults": results}))
+
+
+def test_connect_historical_gives_the_contact_panel(world, canonical, tmp_path):
+    _, contacts = world
+    write_connect_historical(sums(contacts), tmp_path / "historical.json")
+    panel = build_panel(Intervals(tmp_path / "historical.json", format="amazon-connect-historical"),
+                        grain="day", by=["queue"], timezone=ZONE)
+    cols = compare(panel, canonical)  # the threshold comes from the metric itself
+    assert {"service_level", "abandon_rate", "asa", "aht", "transfer_rate", "avg_time_to_abandon"} <= set(cols)
+    with pytest.raises(InputError, match="counts contacts answered within 20 s, not 30 s as service_level_s says"):
+        build_panel(Intervals(tmp_path / "historical.json", format="amazon-connect-historical", service_level_s=30),
+                    grain="day", by=["queue"], timezone=ZONE)

@@ -13,6 +13,7 @@ and in its own segment columns, which must match the report's segments.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 from .. import catalog
@@ -83,6 +84,12 @@ def build_interval_panel(session, src: Intervals, surveys_src: Source | None, ex
             named = f" ({vendor[col]})" if col in vendor and vendor[col] != col else ""
             raise InputError(f"is missing{named}; the intervals have {', '.join(map(repr, raw.types))}",
                              source=raw.label, column=col)
+    if raw.has("report_service_level_s"):  # the report says its own threshold
+        said = float(session.rows(f"SELECT max(report_service_level_s) FROM {quote(raw.view)}")[0][0])
+        if src.service_level_s is not None and float(src.service_level_s) != said:
+            raise InputError(f"counts contacts answered within {said:g} s, not {src.service_level_s:g} s as "
+                             f"service_level_s says", source=raw.label)
+        src = replace(src, service_level_s=said)
     why = _unavailable(raw, src, options, fmt_name)
     available = [n for n in (*COUNTS, *SECONDS) if n not in why]
 
