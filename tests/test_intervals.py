@@ -169,26 +169,23 @@ def test_surveys_attach_to_intervals_by_time_and_segment(world, tmp_path):
                     by=["queue"], timezone=ZONE)
 
 
-def test_cli_and_study_file_read_intervals(world, canonical, tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_cli_and_study_file_read_intervals(world, canonical, tmp_path, capsys, monkeypatch):
+    from alignment import cli
     _, contacts = world
     write_hsplit(sums(contacts), tmp_path / "hsplit.csv")
-    script = Path(sys.executable).with_name("alignment")
-    result = subprocess.run([str(script), "kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit",
-                             "--contacts-timezone", ZONE, "--intervals-service-level", "20", "--grain", "day",
-                             "--by", "queue", "--timezone", ZONE, "--out", "panel.csv", "--quiet"],
-                            capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit", "--contacts-timezone", ZONE,
+                     "--intervals-service-level", "20", "--grain", "day", "--by", "queue", "--timezone", ZONE,
+                     "--out", "panel.csv", "--quiet"])
+    assert code == 0, capsys.readouterr().err
     panel = pd.read_csv(tmp_path / "panel.csv")
     assert panel["n_answered_within_t"].tolist() == canonical.table["n_answered_within_t"].tolist()
     assert panel["service_level"].round(6).tolist() == canonical.table["service_level"].round(6).tolist()
-    result = subprocess.run([str(script), "kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit",
-                             "--contacts-timezone", ZONE, "--metrics", "fcr", "--timezone", ZONE, "--out", "p.csv"],
-                            capture_output=True, text=True, cwd=tmp_path)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and "needs n_resolved (resolution counts)" in lines[0], lines
+    capsys.readouterr()
+    code = cli.main(["kpis", "--intervals", "hsplit.csv", "--format", "avaya-cms-hsplit", "--contacts-timezone", ZONE,
+                     "--metrics", "fcr", "--timezone", ZONE, "--out", "p.csv"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "needs n_resolved (resolution counts)" in lines[0], lines
 
     from alignment.study.config import load_study
     (tmp_path / "surveys.csv").write_text("survey_id,responded_at,queue,csat\ns1,2025-01-06T10:00:00Z,billing,5\n")

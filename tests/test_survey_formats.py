@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +23,6 @@ from alignment.exceptions import FormatError, InputError, OptionError
 from alignment.simulate import simulate
 
 ZONE = "America/New_York"
-SCRIPT = Path(sys.executable).with_name("alignment")
 META = ["StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
         "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
         "ExternalReference", "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage"]
@@ -169,16 +166,16 @@ def test_a_contact_format_for_surveys_is_refused(world, tmp_path):
         build_panel(Source(path, format="qualtrics-csv"), grain="day", timezone=ZONE)
 
 
-def test_cli_survey_format(world, canonical, tmp_path):
+def test_cli_survey_format(world, tmp_path, capsys):
+    from alignment import cli
     folder, surveys = world
-    write_qualtrics(surveys, tmp_path / "qualtrics.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("StartDate,Q1\nStart Date,How?\n")
-    result = subprocess.run([str(SCRIPT), "kpis", folder / "contacts.csv", "--surveys", bad,
-                             "--survey-format", "qualtrics-csv", "--timezone", ZONE, "--out", tmp_path / "p.csv"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
+    capsys.readouterr()
+    code = cli.main(["kpis", str(folder / "contacts.csv"), "--surveys", str(bad), "--survey-format", "qualtrics-csv",
+                     "--timezone", ZONE, "--out", str(tmp_path / "p.csv")])
+    assert code == 2 and not (tmp_path / "p.csv").exists()
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "field 'ResponseId': is not a Qualtrics export" in lines[0], lines
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +29,6 @@ from alignment.exceptions import FormatError, OptionError
 from alignment.simulate import simulate
 
 ZONE = "America/New_York"
-SCRIPT = Path(sys.executable).with_name("alignment")
 
 
 @pytest.fixture(scope="module")
@@ -479,8 +476,13 @@ def test_five9_bad_duration_names_the_field_and_row(tmp_path):
 # the command line and the study file
 # ---------------------------------------------------------------------------
 
-def run(*args, cwd=None):
-    return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+def run(capsys, monkeypatch, *args, cwd):
+    """The command line in process (the console script calls the same ``main``): exit code and stderr."""
+    from alignment import cli
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = cli.main([str(a) for a in args])
+    return code, capsys.readouterr().err
 
 
 BAD = {
@@ -497,24 +499,24 @@ BAD = {
 
 
 @pytest.mark.parametrize("fmt", list(BAD))
-def test_cli_bad_export_exits_2_with_one_line(fmt, tmp_path):
+def test_cli_bad_export_exits_2_with_one_line(fmt, tmp_path, capsys, monkeypatch):
     name, text, start = BAD[fmt]
     (tmp_path / name).write_text(text)
-    result = run("kpis", name, "--format", fmt, "--contacts-timezone", ZONE, "--timezone", ZONE,
-                 "--out", "panel.csv", cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
+    code, err = run(capsys, monkeypatch, "kpis", name, "--format", fmt, "--contacts-timezone", ZONE,
+                    "--timezone", ZONE, "--out", "panel.csv", cwd=tmp_path)
+    assert code == 2, err
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"alignment: error: {start}"), lines
     assert not (tmp_path / "panel.csv").exists()
 
 
-def test_cli_and_study_file_read_an_export(world, canonical, tmp_path):
+def test_cli_and_study_file_read_an_export(world, canonical, tmp_path, capsys, monkeypatch):
     folder, contacts = world
     write_five9(contacts, tmp_path / "call_log.csv")
-    result = run("kpis", "call_log.csv", "--format", "five9-call-log", "--contacts-timezone", ZONE,
-                 "--surveys", folder / "surveys.csv", "--grain", "day", "--by", "queue", "--timezone", ZONE,
-                 "--out", "panel.csv", "--quiet", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    code, err = run(capsys, monkeypatch, "kpis", "call_log.csv", "--format", "five9-call-log", "--contacts-timezone",
+                    ZONE, "--surveys", folder / "surveys.csv", "--grain", "day", "--by", "queue", "--timezone", ZONE,
+                    "--out", "panel.csv", "--quiet", cwd=tmp_path)
+    assert code == 0, err
     panel = pd.read_csv(tmp_path / "panel.csv")
     assert panel["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
     assert panel["n_transferred"].tolist() == canonical.table["n_transferred"].tolist()
