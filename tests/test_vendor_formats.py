@@ -25,7 +25,7 @@ import pytest
 
 from alignment import build_panel
 from alignment.data import Source
-from alignment.exceptions import FormatError, OptionError
+from alignment.exceptions import FormatError, InputError, OptionError
 from alignment.simulate import simulate
 
 ZONE = "America/New_York"
@@ -553,3 +553,15 @@ def test_readme_tables_list_every_rule_of_every_format():
         table = section[section.index(f"#### `{fmt.name}`"):]
         for vendor, canonical, rule in fmt.fields:
             assert f"| `{vendor}` |" in table and rule in table, (fmt.name, vendor)
+
+
+def test_exports_gzip_and_not_utf8(tmp_path):
+    import gzip
+    records = [ctr("a"), ctr("b", agent=False)]
+    plain = read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", records))
+    (tmp_path / "contacts.jsonl.gz").write_bytes(gzip.compress((tmp_path / "contacts.jsonl").read_bytes()))
+    pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "contacts.jsonl.gz"), plain)
+    (tmp_path / "call_log.csv").write_bytes((FIVE9 + '1,"Thu, 27 Oct 2016 14:51:34",Caf\xe9,Inbound,B,jo,R,0:00:00,'
+                                                     '0:00:05,0:01:00,0:00:00,0:00:00,0,0\n').encode("latin-1"))
+    with pytest.raises(InputError, match=r"call_log.csv: is not UTF-8 text: line 2 holds the byte 0xE9"):
+        read("five9-call-log", tmp_path / "call_log.csv", ZONE)

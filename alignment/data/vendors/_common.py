@@ -118,6 +118,24 @@ class Record:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def read_text(path, label: str) -> str:
+    """The whole export as text (gzip-compressed or not, as Connect's S3 delivery writes it), refused
+    in one line when it is not UTF-8 text (binary, UTF-16, Latin-1, a workbook...), as any other
+    source is (:func:`alignment.data.files.inspect_text`)."""
+    import gzip
+    from ..files import SAVE_AS_UTF8, inspect_text
+    found = inspect_text(path, label)
+    raw = Path(path).read_bytes()
+    if found.compression == "gzip":
+        raw = gzip.decompress(raw)
+    try:
+        return raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise FormatError(f"is not UTF-8 text: line {line} holds the byte 0x{raw[error.start]:02X}; {SAVE_AS_UTF8}",
+                          source=label) from None
+
+
 def _blank(value):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -139,7 +157,8 @@ def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[R
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         yield from _parquet_records(path, label)
         return
-    with open(path, encoding="utf-8-sig") as f:
+    import io
+    with io.StringIO(read_text(path, label)) as f:
         head = f.read(1 << 16)
         f.seek(0)
         start = head.lstrip()[:1]
@@ -197,7 +216,8 @@ def _parquet_records(path: Path, label: str) -> Iterator[Record]:
 
 def csv_records(path, label: str, required: tuple[str, ...], vendor: str) -> Iterator[Record]:
     """The rows of a CSV export with a header, checked to have the ``required`` vendor columns."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    import io
+    with io.StringIO(read_text(path, label), newline="") as f:
         sample = f.read(1 << 16)
         f.seek(0)
         try:

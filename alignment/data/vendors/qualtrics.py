@@ -30,12 +30,13 @@ Rules:
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
 from ...exceptions import FormatError, OptionError
-from ._common import Record, account_zone, check_options, recode_table
+from ._common import Record, account_zone, check_options, read_text, recode_table
 
 NAME = "qualtrics-csv"
 KIND = "surveys"
@@ -82,8 +83,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     check_options(options, ("recode",), NAME)
     import pandas as pd
     recode = recode_table(options, NAME)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(read_text(path, label), newline="")))
     if len(rows) < 2:
         raise FormatError("is not a Qualtrics export: it needs its header rows (codes and question text)",
                           source=label)

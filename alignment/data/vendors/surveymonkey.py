@@ -21,10 +21,11 @@ Rules:
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 
 from ...exceptions import FormatError, OptionError
-from ._common import Record, account_zone, check_options, recode_table
+from ._common import Record, account_zone, check_options, read_text, recode_table
 
 NAME = "surveymonkey-csv"
 KIND = "surveys"
@@ -51,8 +52,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     import pandas as pd
     check_options(options, ("recode",), NAME)
     recode = recode_table(options, NAME)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(read_text(path, label), newline="")))
     if len(rows) < 2 or "Respondent ID" not in [c.strip() for c in rows[0]]:
         raise FormatError("is not a SurveyMonkey export: the first header row has no 'Respondent ID'",
                           source=label, field="Respondent ID")

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 
 from ...exceptions import FormatError
-from ._common import Record, check_options, contacts_frame, iso_utc, json_records
+from ._common import Record, check_options, contacts_frame, iso_utc, json_records, read_text
 
 NAME = "zendesk-tickets"
 SATISFACTION = "zendesk-satisfaction"
@@ -57,7 +57,7 @@ def _document(path, label: str, key: str) -> dict | None:
     path = Path(path)
     if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
         return None
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, label)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
