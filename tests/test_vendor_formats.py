@@ -565,3 +565,26 @@ def test_exports_gzip_and_not_utf8(tmp_path):
                                                      '0:00:05,0:01:00,0:00:00,0:00:00,0,0\n').encode("latin-1"))
     with pytest.raises(InputError, match=r"call_log.csv: is not UTF-8 text: line 2 holds the byte 0xE9"):
         read("five9-call-log", tmp_path / "call_log.csv", ZONE)
+
+
+def test_connect_wait_from_dequeue_when_duration_is_absent(tmp_path):
+    rec = ctr("a", agent=False)
+    rec["Queue"] = {"Name": "billing", "EnqueueTimestamp": "2025-01-06T13:00:00Z",
+                    "DequeueTimestamp": "2025-01-06T13:01:12.500Z"}
+    got = read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", [rec]))
+    assert got.loc["a", "wait_s"] == 72.5
+    rec["Queue"].pop("DequeueTimestamp")
+    with pytest.raises(FormatError, match="field 'Queue.Duration', record 1: is missing"):
+        read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", [rec]))
+
+
+def test_genesys_json_list_and_five9_without_call_type(tmp_path):
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([conversation("a"), conversation("b", answered=False)], indent=2))
+    assert read("genesys-cloud-conversations", path).index.tolist() == ["a", "b"]
+    log = tmp_path / "call_log.csv"
+    log.write_text("CALL ID,TIMESTAMP,SKILL,QUEUE WAIT TIME,TALK TIME,ABANDONED\n"
+                   '1,"Mon, 06 Jan 2025 09:00:00",Billing,0:00:10,0:02:00,0\n'
+                   '2,"Mon, 06 Jan 2025 09:05:00",Billing,0:00:40,0:00:00,0\n')
+    got = read("five9-call-log", log, ZONE)  # without AGENT, a call with talk time was answered
+    assert got["answered"].tolist() == [True, False] and got["handle_s"].tolist() == [120, 0]
