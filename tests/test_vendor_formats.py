@@ -588,3 +588,39 @@ def test_genesys_json_list_and_five9_without_call_type(tmp_path):
                    '2,"Mon, 06 Jan 2025 09:05:00",Billing,0:00:40,0:00:00,0\n')
     got = read("five9-call-log", log, ZONE)  # without AGENT, a call with talk time was answered
     assert got["answered"].tolist() == [True, False] and got["handle_s"].tolist() == [120, 0]
+
+
+CONTACTS = ("contact_id,queue,arrived_at,answered,abandoned,wait_s\n"
+            "c1,billing,2025-01-06T09:00:00Z,true,false,10\n")
+BAD_MORE = {  # format: (role, file name, text, start of the one line)
+    "surveymonkey-csv": ("surveys", "sm.csv", "Respondent ID,End Date\n,\n1,yesterday\n",
+                         "sm.csv, field 'End Date', row 1: is not a date-time"),
+    "zendesk-satisfaction": ("surveys", "ratings.json", '{"satisfaction_ratings": [{"id": 1, "ticket_id": "c1", '
+                                                        '"score": "great"}]}',
+                             "ratings.json, field 'score', record 1: is not good, bad"),
+    "zendesk-tickets": ("contacts", "tickets.json", '{"tickets": [{"id": 1, "group_id": 5}]}',
+                        "tickets.json, field 'created_at', record 1: is missing"),
+    "avaya-cms-hsplit": ("intervals", "hsplit.csv", "row_date,starttime,split,callsoffered\n2025-01-06,900,7,-3\n",
+                         "hsplit.csv, column 'callsoffered', row 1: is negative"),
+    "genesys-cloud-aggregates": ("intervals", "aggregates.json", '{"results": [{"group": {}, "data": [{"interval": '
+                                                                 '"soon"}]}]}',
+                                 "aggregates.json, field 'data[0].interval', record 1: is not an interval"),
+    "amazon-connect-historical": ("intervals", "historical.json", '{"MetricResults": [{"Dimensions": {"QUEUE": "q"}, '
+                                  '"MetricInterval": {"StartTime": "2025-01-06T13:00:00Z"}, "Collections": '
+                                  '[{"Metric": {"Name": "CONTACTS_QUEUED"}, "Value": "12"}]}]}',
+                                  "historical.json, field 'Collections[0].Value', record 1: of CONTACTS_QUEUED is not"),
+}
+
+
+@pytest.mark.parametrize("fmt", list(BAD_MORE))
+def test_cli_bad_export_of_every_other_format_exits_2(fmt, tmp_path, capsys, monkeypatch):
+    role, name, text, start = BAD_MORE[fmt]
+    (tmp_path / name).write_text(text)
+    (tmp_path / "contacts.csv").write_text(CONTACTS)
+    args = {"contacts": [name, "--format", fmt],
+            "surveys": ["contacts.csv", "--surveys", name, "--survey-format", fmt, "--surveys-timezone", ZONE],
+            "intervals": ["--intervals", name, "--format", fmt, "--contacts-timezone", ZONE]}[role]
+    code, err = run(capsys, monkeypatch, "kpis", *args, "--timezone", ZONE, "--out", "panel.csv", cwd=tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"alignment: error: {start}"), lines
+    assert not (tmp_path / "panel.csv").exists()
