@@ -12,6 +12,8 @@ their own time and segment, checked against a count by hand.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -289,3 +291,21 @@ def test_connect_historical_gives_the_contact_panel(world, canonical, tmp_path):
     with pytest.raises(InputError, match="counts contacts answered within 20 s, not 30 s as service_level_s says"):
         build_panel(Intervals(tmp_path / "historical.json", format="amazon-connect-historical", service_level_s=30),
                     grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_study_file_intervals_keys(tmp_path):
+    from alignment.study.config import StudyError, load_study
+    (tmp_path / "hsplit.csv").write_text("row_date,starttime,split,callsoffered\n2025-01-06,900,7,3\n")
+    (tmp_path / "surveys.csv").write_text("survey_id,responded_at,queue,csat\ns1,2025-01-06T10:00:00Z,7,5\n")
+    base = (f'[study]\nname = "cms"\noutcome = "csat"\nkpis = ["abandon_rate"]\ntimezone = "{ZONE}"\n'
+            f'[data.surveys]\npath = "surveys.csv"\n')
+    for extra, message in (('service_level = 20\n', "unknown key (known: columns, format, glob, options, path, "
+                                                    "service_level_s, short_abandon_s"),
+                           ('service_level_s = "20"\n', "must be a number of seconds")):
+        (tmp_path / "study.toml").write_text(base + f'[data.intervals]\npath = "hsplit.csv"\n'
+                                                    f'format = "avaya-cms-hsplit"\n{extra}')
+        with pytest.raises(StudyError, match=re.escape(message)):
+            load_study(tmp_path / "study.toml")
+    (tmp_path / "study.toml").write_text(base + '[data.intervals]\npath = "hsplit.csv"\n[data.contacts]\npath = "x.csv"\n')
+    with pytest.raises(StudyError, match="not both"):
+        load_study(tmp_path / "study.toml")

@@ -551,6 +551,7 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
 def _intervals(r: _Reader, t: dict, key: str, base: Path):
     """``[data.intervals]``: an interval report, with the thresholds its counts were made at."""
     from ..data.sources import Intervals
+    r.known(t, _SOURCE_KEYS | {"service_level_s", "short_abandon_s"}, key)
     t = dict(t)
     thresholds = {k: t.pop(k) for k in ("service_level_s", "short_abandon_s") if k in t}
     for k, v in thresholds.items():
