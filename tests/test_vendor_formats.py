@@ -257,6 +257,11 @@ def test_round_trip_gives_the_canonical_panel(fmt, world, canonical, tmp_path):
                         grain="day", by=["queue"], timezone=ZONE)
     same_panel(panel, canonical)
     assert panel.n_contacts == len(contacts)
+    if fmt == "amazon-connect-ctr":  # contact attributes become columns: a segment like any other
+        by_reason = build_panel(Source(path, format=fmt), grain="week", by=["reason"], timezone=ZONE)
+        expected = build_panel(folder / "contacts.csv", grain="week", by=["reason"], timezone=ZONE)
+        pd.testing.assert_frame_equal(by_reason.table[["period", "reason", "n_contacts"]],
+                                      expected.table[["period", "reason", "n_contacts"]])
 
 
 # ---------------------------------------------------------------------------

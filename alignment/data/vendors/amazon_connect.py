@@ -24,11 +24,14 @@ Rules (the README's table "Platform exports" lists them field by field):
   neither answered nor abandoned (it stays offered).
 - **Handle** = ``Agent.AgentInteractionDuration`` + ``Agent.CustomerHoldDuration`` +
   ``Agent.AfterContactWorkDuration`` (hold and after-contact work are 0 when absent).
+- **Attributes** (the contact attributes the flows set) become columns named by their keys, so
+  that they can be segments or contact controls (``by = ["reason"]``); a key that is already a
+  canonical column is named ``Attributes.key``.
 """
 
 from __future__ import annotations
 
-from ._common import Record, check_options, contacts_frame, iso_utc, json_records
+from ._common import CONTACT_COLUMNS, Record, check_options, contacts_frame, iso_utc, json_records
 
 NAME = "amazon-connect-ctr"
 LEG_METHODS = ("TRANSFER", "QUEUE_TRANSFER")
@@ -49,6 +52,7 @@ FIELDS = (
      "handle_s", "seconds, summed over the contact and its transfer and callback legs"),
     ("TransferCompletedTimestamp", "transferred", "present, or a TRANSFER / QUEUE_TRANSFER leg follows"),
     ("Agent.Username (else Agent.ARN)", "agent_id", "of the first agent"),
+    ("Attributes.KEY", "KEY", "each contact attribute, as text (Attributes.KEY when KEY is a canonical column)"),
 )
 
 
@@ -113,7 +117,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
         if top is not None and top != cid:
             legs.setdefault(top, []).append(r)
 
-    rows = []
+    rows, attributes = [], {}
     for cid, r in records.items():
         if root(cid) != cid or r.utc_time("Queue.EnqueueTimestamp") is None:
             continue
@@ -137,4 +141,14 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
                             or any(method(leg) in LEG_METHODS for leg in own)),
             "agent_id": r.text("Agent.Username") or r.text("Agent.ARN"),
         })
-    return contacts_frame(rows)
+        attrs = r.raw("Attributes") or {}
+        if not isinstance(attrs, dict):
+            raise r.fail("Attributes", "is not an object of key-value pairs")
+        for key, value in attrs.items():
+            name = f"Attributes.{key}" if key in CONTACT_COLUMNS else str(key)
+            attributes.setdefault(name, {})[cid] = None if value in (None, "") else str(value)
+    frame = contacts_frame(rows)
+    for name, values in attributes.items():
+        frame[name] = frame["contact_id"].map(values).astype("object")
+        frame[name] = frame[name].where(frame[name].notna(), None)
+    return frame
