@@ -280,7 +280,8 @@ def parser() -> argparse.ArgumentParser:
                        description="Build a pooled KPI panel: one row per period x segment.")
     k.add_argument("contacts", nargs="?", help="contacts file (CSV or Parquet)")
     k.add_argument("--intervals", metavar="FILE", help="an interval report instead of contacts (--format "
-                                                       "avaya-cms-hsplit, genesys-cloud-aggregates, or canonical columns)")
+                                                       "avaya-cms-hsplit, genesys-cloud-aggregates, "
+                                                       "amazon-connect-historical, or the canonical columns)")
     k.add_argument("--intervals-service-level", type=float, metavar="S",
                    help="the threshold (s) at which the interval report counts calls answered within service level")
     k.add_argument("--surveys", help="survey responses file")
@@ -292,11 +293,13 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
     k.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
     k.add_argument("--metrics", action="append", help="catalog metrics to compute (default: all possible)")
-    k.add_argument("--format", help="built-in contacts format: technion-anonymous-bank, amazon-connect-ctr, "
-                                    "genesys-cloud-conversations, nice-cxone-contacts, five9-call-log")
+    k.add_argument("--format", help="built-in contacts (or --intervals) format: technion-anonymous-bank, "
+                                    "amazon-connect-ctr, genesys-cloud-conversations, nice-cxone-contacts, "
+                                    "five9-call-log, zendesk-tickets")
     k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file (for five9-call-log "
                                                "and nice-cxone-contacts: the account's time zone)")
-    k.add_argument("--survey-format", help="built-in surveys format, e.g. qualtrics-csv")
+    k.add_argument("--survey-format", help="built-in surveys format: qualtrics-csv, surveymonkey-csv, "
+                                           "zendesk-satisfaction")
     k.add_argument("--surveys-timezone", help="timezone of naive times in the surveys file")
     k.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
     k.add_argument("--sl-variant", default="offered", help="service-level denominator variant (offered)")
