@@ -295,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--metrics", action="append", help="catalog metrics to compute (default: all possible)")
     k.add_argument("--format", help="built-in contacts (or --intervals) format: technion-anonymous-bank, "
                                     "amazon-connect-ctr, genesys-cloud-conversations, nice-cxone-contacts, "
-                                    "five9-call-log, zendesk-tickets")
+                                    "five9-call-log, salesforce-voicecall, zendesk-tickets")
     k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file (for five9-call-log "
                                                "and nice-cxone-contacts: the account's time zone)")
     k.add_argument("--survey-format", help="built-in surveys format: qualtrics-csv, surveymonkey-csv, "

@@ -629,3 +629,46 @@ def test_cli_bad_export_of_every_other_format_exits_2(fmt, tmp_path, capsys, mon
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"alignment: error: {start}"), lines
     assert not (tmp_path / "panel.csv").exists()
+
+
+def sf_time(moment) -> str:
+    return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000+0000")  # as the API writes it
+
+
+def write_voicecall(contacts: pd.DataFrame, path: Path) -> None:
+    rows = []
+    for i, c in enumerate(contacts.itertuples()):
+        queued = c.utc
+        accepted = queued + pd.Timedelta(seconds=int(c.wait_s)) if c.answered else None
+        ended = (accepted + pd.Timedelta(seconds=int(c.handle_s)) if c.answered
+                 else queued + pd.Timedelta(seconds=int(c.wait_s)))
+        rows.append({"Id": c.contact_id, "CallType": "Inbound", "QueueName": c.queue,
+                     "CallStartDateTime": sf_time(queued - pd.Timedelta(seconds=15)),
+                     "CallQueuedDateTime": sf_time(queued), "CallAcceptDateTime": sf_time(accepted) if accepted else "",
+                     "CallEndDateTime": sf_time(ended), "CallDisposition": "completed",
+                     "DisconnectReason": ("CUSTOMER_DISCONNECT" if c.abandoned else "AGENT_DISCONNECT" if c.answered
+                                          else "TELECOM_PROBLEM")})
+        if c.transferred:  # the transfer leg: not a contact of the queue it went to
+            rows.append(dict(rows[-1], Id=f"{c.contact_id}-T", CallType="Transfer", QueueName="other"))
+        if i % 10 == 0:  # an outbound call, and a call that never queued
+            rows.append(dict(rows[-1], Id=f"{c.contact_id}-O", CallType="Outbound"))
+            rows.append(dict(rows[-1], Id=f"{c.contact_id}-N", CallType="Inbound", CallQueuedDateTime=""))
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_salesforce_voicecall_round_trip(world, tmp_path):
+    folder, contacts = world
+    write_voicecall(contacts, tmp_path / "voicecall.csv")
+    panel = build_panel(Source(tmp_path / "voicecall.csv", format="salesforce-voicecall"), surveys=folder / "surveys.csv",
+                        grain="day", by=["queue"], timezone=ZONE)
+    expected = build_panel(folder / "contacts.csv", surveys=folder / "surveys.csv", grain="day", by=["queue"],
+                           timezone=ZONE)
+    cols = [c for c in panel.table.columns if c in expected.table.columns]
+    assert {"service_level", "abandon_rate", "asa", "aht", "csat"} <= set(cols) and "transfer_rate" not in cols
+    pd.testing.assert_frame_equal(panel.table[cols], expected.table[cols], check_exact=True)
+    text = (tmp_path / "voicecall.csv").read_text().splitlines()
+    text[1] = text[1].replace(".000+0000", "", 1).replace("T", " ", 1)  # still a time; now break one
+    text[2] = text[2].replace("+0000", "+0000 UTC", 2)
+    (tmp_path / "bad.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(FormatError, match=r"^bad.csv, field 'Call\w+DateTime', row 2: not a timestamp"):
+        read("salesforce-voicecall", tmp_path / "bad.csv")
