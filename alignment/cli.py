@@ -299,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file (for five9-call-log "
                                                "and nice-cxone-contacts: the account's time zone)")
     k.add_argument("--survey-format", help="built-in surveys format: qualtrics-csv, surveymonkey-csv, "
-                                           "zendesk-satisfaction")
+                                           "medallia, zendesk-satisfaction")
     k.add_argument("--surveys-timezone", help="timezone of naive times in the surveys file")
     k.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
     k.add_argument("--sl-variant", default="offered", help="service-level denominator variant (offered)")

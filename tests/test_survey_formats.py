@@ -238,3 +238,32 @@ def test_surveymonkey_bad_date_and_unknown_option(world, tmp_path):
         get_format("surveymonkey-csv").reader(path, label="s.csv", timezone=ZONE)
     with pytest.raises(OptionError, match="takes 'recode'. Got 'recodes'"):
         get_format("surveymonkey-csv").reader(path, label="s.csv", timezone=ZONE, options={"recodes": {}})
+
+
+# ---------------------------------------------------------------------------
+# Medallia: a_ / e_ record fields, q_ answers named by the program
+# ---------------------------------------------------------------------------
+
+def write_medallia(surveys: pd.DataFrame, path: Path) -> None:
+    num = lambda v: "" if pd.isna(v) else str(int(v))  # noqa: E731
+    rows = [{"a_surveyid": f"100{k}", "a_unit_identifier": "contact-centre",
+             "e_creationdate": pd.Timestamp(s.responded_at).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"),
+             "e_responsedate": pd.Timestamp(s.responded_at).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "e_contactid": s.contact_id, "q_ltr_scale11": num(s.nps) or "N/A", "q_osat_scale5": num(s.csat),
+             "q_ces_scale7": num(s.ces)} for k, s in enumerate(surveys.itertuples())]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_medallia_round_trip(world, canonical, tmp_path):
+    folder, surveys = world
+    path = tmp_path / "medallia.csv"
+    write_medallia(surveys, path)
+    source = Source(path, format="medallia", columns={"csat": "q_osat_scale5", "ces": "q_ces_scale7"},
+                    options={"ltr": "q_ltr_scale11", "contact_field": "e_contactid"})
+    panel = build_panel(folder / "contacts.csv", surveys=source, grain="day", by=["queue"], timezone=ZONE)
+    same(panel, canonical)
+    with pytest.raises(OptionError, match="needs the likelihood-to-recommend field named"):
+        build_panel(folder / "contacts.csv", surveys=Source(path, format="medallia"), grain="day", timezone=ZONE)
+    with pytest.raises(OptionError, match="options name 'q_nps', which medallia.csv does not have"):
+        from alignment.data.formats import get_format
+        get_format("medallia").reader(path, label="medallia.csv", options={"ltr": "q_nps"})

@@ -302,14 +302,14 @@ def _vendor(module, timezone: str | None) -> Format:
 
 
 def _vendor_formats() -> list[Format]:
-    from .vendors import (amazon_connect, amazon_connect_historical, five9, genesys_aggregates, genesys_cloud, nice_cxone, qualtrics,
+    from .vendors import (amazon_connect, amazon_connect_historical, five9, medallia, genesys_aggregates, genesys_cloud, nice_cxone, qualtrics,
                           salesforce, surveymonkey, zendesk)
     # Connect and Genesys write UTC; CXone and Five9 the account's clock, which the study names;
     # Qualtrics says its zone in the ImportId row (else the study names it)
     return [_vendor(amazon_connect, "UTC"), _vendor(genesys_cloud, "UTC"),
             _vendor(nice_cxone, None), _vendor(five9, None), _vendor(qualtrics, None),
             _vendor(surveymonkey, None), _vendor(genesys_aggregates, "UTC"), _vendor(zendesk, "UTC"),
-            _vendor(amazon_connect_historical, "UTC"), _vendor(salesforce, "UTC"),
+            _vendor(amazon_connect_historical, "UTC"), _vendor(salesforce, "UTC"), _vendor(medallia, None),
             Format(name=zendesk.SATISFACTION, description=zendesk.__doc__, read_options=MappingProxyType({}),
                    required=(), columns=MappingProxyType({}), timezone="UTC", reader=zendesk.read_satisfaction,
                    fields=zendesk.SATISFACTION_FIELDS, kind="surveys")]
