@@ -403,6 +403,18 @@ def test_genesys_milliseconds_and_the_first_queue(tmp_path):
     assert got.loc["a", "arrived_at"] == "2025-01-06T13:00:05.250000+00:00"
 
 
+def test_genesys_conversation_still_in_queue_is_left_out(tmp_path):
+    waiting = conversation("w", answered=False)
+    waiting["participants"][1]["sessions"][0]["metrics"] = []
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps({"conversations": [conversation("a"), waiting]}))
+    assert read("genesys-cloud-conversations", path).index.tolist() == ["a"]
+    waiting["conversationEnd"] = "2025-01-06T13:10:00Z"
+    path.write_text(json.dumps({"conversations": [conversation("a"), waiting]}))
+    with pytest.raises(FormatError, match=r"record 2: have neither tAnswered, tAbandon nor tAcd"):
+        read("genesys-cloud-conversations", path)
+
+
 def test_genesys_bad_metric_names_the_field(tmp_path):
     conv = conversation("a")
     conv["participants"][1]["sessions"][0]["metrics"][1]["value"] = "15s"

@@ -20,6 +20,9 @@ Rules:
   interval) cannot tell them apart.
 - **handle_s** = the sum of ``tHandle`` over agent sessions, else of ``tTalk`` + ``tHeld`` + ``tAcw``.
 - **transferred** = an ``nTransferred`` above 0.
+- A conversation still in queue when the details were exported (no ``conversationEnd`` and no
+  outcome metric yet) is left out; an ended one without ``tAnswered``, ``tAbandon`` or ``tAcd`` is
+  an error.
 """
 
 from __future__ import annotations
@@ -120,6 +123,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
             raise conv.fail("conversationStart", "is missing (and the acd segment has no segmentStart)")
         reached = answered is not None
         wait = answered if reached else abandon if abandon is not None else (acd / 1000 if acd is not None else None)
+        if wait is None and conv.raw("conversationEnd") is None:
+            continue  # still in progress when exported: it has no outcome yet
         if wait is None:
             raise conv.fail("participants[purpose=acd].metrics", "have neither tAnswered, tAbandon nor tAcd: the "
                                                                  "time in queue is unknown")
