@@ -19,6 +19,10 @@ $(RUNTIME): pyproject.toml
 # the same .venv plus the test and Spark extras
 $(TESTING): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	# lifelines (the Cox model of alignment.impact) declares pandas<3 but runs on pandas 3: its own
+	# dependencies first, then lifelines without letting pip downgrade pandas
+	$(BIN)/python -m pip install --quiet autograd autograd-gamma formulaic
+	$(BIN)/python -m pip install --quiet --no-deps 'lifelines>=0.30'
 	@touch $(TESTING)
 
 demo: $(RUNTIME)

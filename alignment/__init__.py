@@ -29,7 +29,8 @@ from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentW
                          ConstantPredictorWarning, EngineError, FormatError, HeteroskedasticityWarning,
                          InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
-                         SmallSampleWarning, SpanWarning, UnmatchedSurveysWarning)
+                         SmallSampleWarning, SpanWarning, UnknownCustomersWarning, UnmatchedSurveysWarning)
+from .exceptions import AgentsInferredWarning
 from .panel import NonAdditiveMetricWarning, Panel, build_panel
 
 __version__ = "0.1.0"
@@ -43,6 +44,10 @@ _LAZY = {
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
     "validate": "validation", "ValidationResult": "validation",
     "contact_model": "contact", "ContactModelResult": "contact",
+    "queueing": "staffing", "QueueingFit": "staffing", "queue_inputs": "staffing", "QueueInputs": "staffing",
+    "erlang_a": "staffing", "erlang_c": "staffing", "required_agents": "staffing", "QueueKPIs": "staffing",
+    "StaffingSource": "staffing",
+    "business_impact": "impact", "BusinessImpactResult": "impact",
 }
 
 
@@ -57,5 +62,8 @@ __all__ = [
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",
     "CollinearityWarning", "AutocorrelationWarning", "ConstantPredictorWarning", "MissingDataWarning",
     "InfluenceWarning", "HeteroskedasticityWarning", "AlignmentDeprecationWarning", "OutputError", "SpanWarning",
+    "queueing", "QueueingFit", "queue_inputs", "QueueInputs", "erlang_a", "erlang_c", "required_agents", "QueueKPIs",
+    "StaffingSource", "AgentsInferredWarning",
+    "business_impact", "BusinessImpactResult", "UnknownCustomersWarning",
     "Intervals", "FormatError",
 ]

@@ -70,10 +70,12 @@ def cmd_kpis(args) -> int:
     extras = [_extra(e) for e in args.extra or ()]
     check_out_file(args.out, [a for a in (args.contacts, args.intervals, args.surveys) if a is not None]
                    + [str(e.data) for e in extras])
-    panel = build_panel(contacts, surveys=surveys, extras=extras,
-                        grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
-                        end=args.end, metrics=_split(args.metrics) or None, options=options,
-                        min_responses=args.min_responses)
+    from .progress import using
+    with using(False if args.quiet else None):  # a bar while reading, on a terminal only
+        panel = build_panel(contacts, surveys=surveys, extras=extras,
+                            grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
+                            end=args.end, metrics=_split(args.metrics) or None, options=options,
+                            min_responses=args.min_responses)
     try:
         with atomic_path(args.out) as tmp:
             panel.to_csv(tmp)
@@ -83,6 +85,43 @@ def cmd_kpis(args) -> int:
     if not args.quiet:
         print(panel.summary())
         print(f"panel written to {args.out}")
+    return EXIT_OK
+
+
+def _staffing(spec: str | None):
+    """``PATH[,time=COL][,by=queue[+site]][,agents=COL][,timezone=TZ]`` -> StaffingSource."""
+    if spec is None:
+        return None
+    from .staffing import StaffingSource
+    path, *opts = spec.split(",")
+    kwargs = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        key = key.strip()
+        if not sep or key not in ("by", "time", "agents", "timezone"):
+            raise UsageError(f"--staffing {spec!r}: options are time=, by=, agents=, timezone= "
+                             f"(e.g. staffing.csv,time=start,by=queue,agents=n_agents). Got {opt!r}.")
+        kwargs[key] = [b for b in value.split("+") if b] if key == "by" else value.strip()
+    return StaffingSource(path.strip(), **kwargs)
+
+
+def cmd_queueing(args) -> int:
+    from .data import Source
+    from .staffing import queueing
+    contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    staffing = _staffing(args.staffing)
+    check_out_file(args.out, [args.contacts, staffing.data if staffing is not None else None])
+    fit = queueing(contacts, interval=args.interval, by=_split(args.by), timezone=args.timezone, start=args.start,
+                   end=args.end, staffing=staffing, agents=args.agents,
+                   gap_s=args.gap, threshold_s=args.sl_threshold, patience=args.patience)
+    try:
+        fit.to_csv(args.out)
+    except OSError as error:
+        raise OutputError(f"--out {one_line(args.out)}: could not be written ({one_line(error.strerror or error)}); "
+                          f"nothing was written") from None
+    if not args.quiet:
+        print(fit.summary())
+        print(f"queueing fit written to {args.out}")
     return EXIT_OK
 
 
@@ -118,9 +157,10 @@ def cmd_simulate(args) -> int:
 
 
 def _progress(quiet: bool):
-    """Progress lines on stderr, only for a person watching a terminal."""
+    """Progress on stderr, only for a person watching a terminal: a line per step and bars on the
+    long loops (:mod:`alignment.progress`); ``False`` (nothing at all) otherwise."""
     if quiet or not sys.stderr.isatty():
-        return None
+        return False
     return lambda message: print(f"alignment: {message}...", file=sys.stderr, flush=True)
 
 
@@ -216,18 +256,30 @@ def write_outputs(result, out, formats=("html",)) -> None:
                           f"nothing was written") from None
 
 
+def _formats(report_format: str) -> tuple[str, ...]:
+    """The report files --report-format asks for (HTML always: the PDF is printed from it)."""
+    if report_format == "pdf":
+        from .report.render import chromium
+        chromium()  # before the study runs: a missing browser is one line, not a lost run
+    return ("html",) if report_format == "html" else ("html", report_format)
+
+
 def cmd_run(args) -> int:
     from .study import load_study
     study = load_study(args.study)
     if args.seed is not None:
         study = study.with_seed(args.seed)
     check_out_dir(args.out, study.inputs())
+    _formats(args.report_format)
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
+    write_outputs(result, args.out, formats=_formats(args.report_format))
     if not args.quiet:
         print(result.summary())
         print(f"results written to {args.out}/results.json")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
@@ -253,22 +305,27 @@ def cmd_demo(args) -> int:
     from .study import load_study
     study = load_study(demo_study_path())
     check_out_dir(args.out, study.inputs())
+    _formats(args.report_format)
     result = study.run(progress=_progress(args.quiet))
-    write_outputs(result, args.out, formats=("html", "md") if args.report_format == "md" else ("html",))
+    write_outputs(result, args.out, formats=_formats(args.report_format))
     if not args.quiet:
         print(f"{study.name}: every KPI's verdict as a driver of {study.outcome.upper()}")
         for line in result.verdict_lines():
             print(f"  {line}")
+        print(f"drivers for a spreadsheet: {args.out}/drivers.csv and drivers.xlsx")
         print(f"driver report: {args.out}/report.html")
+        if args.report_format == "pdf":
+            print(f"printed report: {args.out}/report.pdf")
     return EXIT_OK
 
 
 def _report_format(p) -> None:
     """``--report-format`` (``--format``, its former name, still works: ``kpis --format`` is the
     contacts' input format, so the report's got its own name)."""
-    p.add_argument("--report-format", dest="report_format", choices=("html", "md"), default="html",
-                   help="md also writes report.md and figures/*.svg (Markdown, for e-mail and wikis)")
-    p.add_argument("--format", dest="report_format", choices=("html", "md"), help=argparse.SUPPRESS)
+    p.add_argument("--report-format", dest="report_format", choices=("html", "md", "pdf"), default="html",
+                   help="md also writes report.md and figures/*.svg (Markdown, for e-mail and wikis); pdf "
+                        "also writes report.pdf, printed by headless Chromium (which must be installed)")
+    p.add_argument("--format", dest="report_format", choices=("html", "md", "pdf"), help=argparse.SUPPRESS)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -310,14 +367,37 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--quiet", action="store_true", help="print nothing on success")
     k.set_defaults(func=cmd_kpis)
 
+    q = sub.add_parser("queueing", help="fit Erlang A to every interval of contact records, beside what happened",
+                       description="Queue inputs per interval x segment (offered, arrival rate, handle time, "
+                                   "patience, agents) and Erlang A's abandon rate, ASA and service level beside "
+                                   "the observed ones; writes one CSV row per interval x segment.")
+    q.add_argument("contacts", help="contacts file (CSV or Parquet)")
+    q.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
+    q.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
+    q.add_argument("--staffing", metavar="PATH[,time=COL][,by=COL][,agents=COL]",
+                   help="staffing file: a time column (time), segment columns and agents on duty (agents)")
+    q.add_argument("--interval", type=int, default=60, help="15, 30 or 60 minutes (60)")
+    q.add_argument("--by", action="append", help="segment column(s), comma-separated")
+    q.add_argument("--timezone", help="study timezone, e.g. Asia/Jerusalem")
+    q.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
+    q.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
+    q.add_argument("--agents", default="on_duty", help="inferred agents: on_duty (default) or distinct")
+    q.add_argument("--gap", type=float, default=1800, help="idle seconds that still join an agent's services (1800)")
+    q.add_argument("--patience", default="interval", help="interval (each interval's own, default) or pooled")
+    q.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
+    q.add_argument("--out", required=True, help="CSV to write")
+    q.add_argument("--quiet", action="store_true", help="print nothing on success")
+    q.set_defaults(func=cmd_queueing)
+
     c = sub.add_parser("catalog", help="print the metric catalog, or one entry",
                        description="Print the catalog of CX metrics and operational KPIs.")
     c.add_argument("name", nargs="?", help="metric name, e.g. service_level")
     c.set_defaults(func=cmd_catalog)
 
-    writes = ("DIR/results.json (schema 2), DIR/panel.csv, DIR/report.html (the driver report), "
+    writes = ("DIR/results.json (schema 2), DIR/drivers.csv and DIR/drivers.xlsx (the drivers, one flat row "
+              "each), DIR/panel.csv, DIR/report.html (the driver report), "
               "DIR/figures/importance.svg and, with --report-format md, DIR/report.md and every figure as "
-              "DIR/figures/*.svg")
+              "DIR/figures/*.svg; with --report-format pdf, DIR/report.pdf (printed by headless Chromium)")
     r = sub.add_parser("run", help="run a study file: steps 1-6, results.json, panel.csv, report.html",
                        description=f"Run every step of a study and write {writes}. DIR appears whole or not "
                                    f"at all.")

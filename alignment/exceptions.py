@@ -30,6 +30,7 @@ __all__ = [
     "InfluenceWarning",
     "HeteroskedasticityWarning",
     "SpanWarning",
+    "UnknownCustomersWarning",
     "AlignmentDeprecationWarning",
 ]
 
@@ -179,6 +180,14 @@ class HeteroskedasticityWarning(AlignmentWarning):
 class SpanWarning(AlignmentWarning):
     """The data's first and last day lie far beyond where most contacts are (an outlying date
     stretches the window over mostly empty periods)."""
+
+
+class AgentsInferredWarning(AlignmentWarning):
+    """The agents on duty of a queueing model were inferred from ``agent_id``, not read from a staffing table."""
+
+
+class UnknownCustomersWarning(AlignmentWarning):
+    """Some surveyed contacts name a customer the customers source does not have."""
 
 
 class AlignmentDeprecationWarning(AlignmentWarning, DeprecationWarning):

@@ -66,7 +66,7 @@ _COMPONENTS = (
     "transfer", "customers", "agents", "quality", "backlog", "marketing", "training",
     "response", "timing", "scores",
     # Appended later; new streams go at the end so the ones above stay unchanged.
-    "incidents", "reasons",
+    "incidents", "reasons", "churn",
 )
 
 _QUEUE_NAMES = ("billing", "orders", "tech_support", "retention",
@@ -139,7 +139,7 @@ _WEEKDAY_MARKETING = np.array([1.1, 1.1, 1.1, 1.1, 1.0, 0.6, 0.5])
 def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
              timezone="America/New_York", contacts_per_day=60, incidents=True,
              incident_rate=_INCIDENT_RATE, weekday_mood=True, reasons=True,
-             wait_effect="period"):
+             wait_effect="period", churn=None):
     """Write a simulated contact-center world and return its planted truth.
 
     Parameters
@@ -193,6 +193,18 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         ASA then drives satisfaction only through the customers who waited.
         No new random draws: contacts, waits and every other file but
         ``surveys.csv`` are the same as with ``"period"``.
+    churn : {None, "cx", "none"}, default None
+        Also write ``customers.csv`` (``customer_id, churned_at, annual_revenue``)
+        for the identified customers. ``"cx"``: every answered contact has an
+        experienced satisfaction, the CSAT the customer would give it (the survey
+        reports it for the surveyed contacts); with probability
+        ``expit(-3.9 - 0.45 (csat - 3))`` the contact makes the customer decide to
+        leave, uniformly within the next 90 days; the customer leaves at the first
+        such date. Waiting thus moves churn only through satisfaction.
+        ``"none"``: the same with a slope of 0 (a null world). A departure after
+        the last contact is not yet seen (blank). ``truth["business_impact"]``
+        holds the planted slope and the effect a churn link should find (see
+        :func:`_churn_truth`). No other file changes.
 
     Returns
     -------
@@ -261,6 +273,8 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     seed, days, queues, start_ts, tz, cpd = _validate(
         seed, days, queues, start, timezone, contacts_per_day)
     switches = _validate_switches(incidents, incident_rate, weekday_mood, reasons, wait_effect)
+    if churn not in (None, "cx", "none"):
+        raise _option("churn", "None, 'cx' or 'none'", churn)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rngs = dict(zip(_COMPONENTS, (np.random.default_rng(s) for s in
@@ -274,8 +288,9 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     backlog, backlog_prev = _backlog(cal, qp, rngs["backlog"])
     marketing = _marketing(cal, rngs["marketing"])
     staffing = _training(cal, qp, rngs["training"])
+    experience = {} if churn is not None else None
     surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs, inc, weekday_mood, mix,
-                       switches["wait_effect"])
+                       switches["wait_effect"], experience=experience)
 
     _write_contacts(contacts, qp, tz, out / "contacts.csv", mix)
     _write_csv(surveys, out / "surveys.csv")
@@ -284,6 +299,14 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     _write_csv(staffing, out / "staffing.csv")
 
     truth = _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix)
+    if churn is not None:
+        # the data's end: local midnight after the last day
+        data_end = int(_to_utc_seconds([start_ts + pd.Timedelta(days=days)], tz)[0])
+        customers, truth["business_impact"] = _customers(contacts, experience, surveys, tz, rngs["churn"],
+                                                         slope=_CHURN_SLOPE if churn == "cx" else 0.0,
+                                                         end=data_end)
+        _write_csv(customers, out / "customers.csv")
+        truth["files"] = list(truth.get("files", [])) + ["customers.csv"]
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
@@ -693,7 +716,7 @@ def _training(cal, qp, rng):
 # -------------------------------------------------------------------------- surveys
 
 def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, mix=None,
-             wait_effect="period"):
+             wait_effect="period", experience=None):
     nq, nw = len(qp), cal["n_weeks"]
     q = c["q"].to_numpy()
     w = c["week"].to_numpy()
@@ -707,6 +730,14 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     asa_w = np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
 
     responds = answered & (rngs["response"].random(len(c)) < qp["response_rate"].to_numpy()[q])
+    if experience is not None:
+        # every answered contact's experienced csat (the surveyed ones' below, from the survey's draws)
+        everyone = _survey_eta(c.loc[answered].reset_index(drop=True), cal, qp, backlog_prev, asa_w, inc,
+                               weekday_mood, mix, wait_effect)
+        r = rngs["churn"]
+        lat = everyone + r.logistic(0.0, 1.0, len(everyone))
+        exp_csat = np.full(len(c), np.nan)
+        exp_csat[answered] = 1 + _cut(lat + r.normal(0, _ITEM_SD, len(everyone)), _CSAT_CUTS)
     s = c.loc[responds].reset_index(drop=True)
     sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
     tfrac = cal["tfrac"][s["d"].to_numpy()]
@@ -734,6 +765,9 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     latent = eta + r.logistic(0.0, 1.0, m)
     csat = 1 + _cut(latent + r.normal(0, _ITEM_SD, m), _CSAT_CUTS)
     nps = _cut(latent + r.normal(0, _ITEM_SD, m), _NPS_CUTS)
+    if experience is not None:
+        exp_csat[np.flatnonzero(responds)] = csat
+        experience["csat"] = exp_csat
     ces = 1 + _cut(-latent + r.normal(0, _ITEM_SD, m), _CES_CUTS)
     # Some respondents skip the later questions.
     nps = pd.array(nps, dtype="Int64")
@@ -758,6 +792,114 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     })
     out.insert(0, "survey_id", [f"S{i:07d}" for i in range(1, m + 1)])
     return out
+
+
+def _survey_eta(s, cal, qp, backlog_prev, asa_w, inc, weekday_mood, mix, wait_effect):
+    """The satisfaction latent's linear part for the contacts ``s`` (as in :func:`_surveys`)."""
+    sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
+    tfrac = cal["tfrac"][s["d"].to_numpy()]
+    if wait_effect == "contact":
+        waiting = _CONTACT_WAIT_SLOPE * np.maximum(s["wait_s"].to_numpy() - _ASA_THRESHOLD_S, 0.0)
+    else:
+        waiting = _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
+    eta = (qp["alpha"].to_numpy()[sq] + _DRIFT_LOGIT * (tfrac - 0.5)
+           + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq]) + waiting
+           + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
+    sd = s["d"].to_numpy()
+    if inc is not None:
+        eta = eta + inc["logit"][sd]
+    if weekday_mood:
+        eta = eta + _WEEKDAY_MOOD[cal["weekday"][sd]]
+    if mix is not None:
+        eta = eta + mix["logit"][s["reason"].to_numpy()]
+    return eta
+
+
+# churn: each answered contact makes its customer decide to leave with probability
+# expit(_CHURN_BASE + slope * (csat - 3)), leaving uniformly within the next _CHURN_WINDOW_DAYS
+_CHURN_BASE = -3.9
+_CHURN_SLOPE = -0.45
+_CHURN_WINDOW_DAYS = 90
+
+
+def _customers(c, experience, surveys, tz, rng, *, slope, end):
+    """customers.csv and the business-impact truth (see :func:`_churn_truth`)."""
+    W = _CHURN_WINDOW_DAYS * 86400
+    csat = experience["csat"]
+    known = ~c["anonymous"].to_numpy()
+    cust = c["cust"].to_numpy()
+    t = c["utc"].to_numpy()
+    p = np.where(np.isfinite(csat), _expit(_CHURN_BASE + slope * (np.nan_to_num(csat, nan=3.0) - 3.0)), 0.0)
+    p[~known] = 0.0
+    decide = rng.random(len(c)) < p
+    delay = np.ceil(rng.random(len(c)) * W).astype(np.int64)      # in (0, W] seconds
+    ids = np.unique(cust[known])
+    pos = {k: i for i, k in enumerate(ids.tolist())}
+    idx = np.array([pos[k] for k in cust[known].tolist()])
+    leave = np.full(len(ids), np.iinfo(np.int64).max)
+    np.minimum.at(leave, idx[decide[known]], (t + delay)[known][decide[known]])
+    seen = leave <= end
+    value = np.round(rng.lognormal(np.log(500.0), 0.6, len(ids)), 2)
+    text = pd.Series([""] * len(ids), dtype=object)
+    if seen.any():
+        text[seen] = _iso_local(leave[seen], tz).to_numpy()
+    table = pd.DataFrame({"customer_id": [f"K{k:06d}" for k in ids], "churned_at": text.to_numpy(),
+                          "annual_revenue": value})
+    truth = _churn_truth(c, surveys, csat, p, leave, pos, end, slope, known)
+    return table, truth
+
+
+def _churn_truth(c, surveys, csat, p, leave, pos, end, slope, known):
+    """The effect on churn within 90 days that a link of each survey to its customer should find.
+
+    A survey of contact c at time t (its customer still a customer at t, the window within the
+    data) is followed by a departure within (t, t + 90 d] when c's own decision fires (probability
+    p_c, which always lands in the window) or another contact's decision lands there; given that
+    none landed before t, contact j's does with probability w_j / (1 - b_j), w_j and b_j the parts
+    of its decision's landing interval (t_j, t_j + 90 d] inside the window and before it. So
+    P(churn) = 1 - (1 - p_c) prod_j (1 - w_j / (1 - b_j)) and its derivative in c's csat is
+    (1 - q_c) slope p_c (1 - p_c): ``cx_effect_pp`` is 100 times its mean over those surveys,
+    in percentage points per CSAT point, as the average marginal effect of a logit reads it.
+    """
+    W = float(_CHURN_WINDOW_DAYS * 86400)
+    t = c["utc"].to_numpy().astype(np.int64)
+    cust = c["cust"].to_numpy()
+    row_of = pd.Series(np.arange(len(c)), index=c["contact_id"].to_numpy())
+    rows = row_of.reindex(surveys["contact_id"].to_numpy()).to_numpy()
+    rows = rows[known[rows]]
+    order = np.lexsort((t, cust))
+    cs, ts, ps = cust[order], t[order], p[order]
+    starts = np.searchsorted(cs, cs, side="left")
+    stops = np.searchsorted(cs, cs, side="right")
+    where = np.empty(len(c), dtype=np.int64)
+    where[order] = np.arange(len(c))
+    derivs, n_obs = [], 0
+    for r in rows:
+        tc = t[r]
+        left = leave[pos[cust[r]]]
+        if tc + W > end or left <= tc:
+            continue
+        n_obs += 1
+        k = where[r]
+        lo, hi = starts[k], stops[k]
+        tj, pj = ts[lo:hi], ps[lo:hi]
+        near = (np.abs(tj - tc) < W) & (np.arange(lo, hi) != k)
+        tj, pj = tj[near].astype(float), pj[near]
+        before = np.clip(tc - tj, 0.0, W) / W
+        inside = (np.minimum(tj + W, tc + W) - np.maximum(tj, tc)).clip(0.0) / W
+        b, w = pj * before, pj * inside
+        keep = np.prod(1 - w / np.maximum(1 - b, 1e-12))
+        derivs.append(keep * slope * p[r] * (1 - p[r]))
+    effect = 100.0 * float(np.mean(derivs)) if derivs else 0.0
+    return {"outcome": "churn", "window_days": _CHURN_WINDOW_DAYS, "cx": "csat",
+            "logit_slope_per_csat_point": slope, "base_logit_at_csat_3": _CHURN_BASE,
+            "cx_effect_pp": effect, "n_contacts": n_obs, "data_end_utc": int(end),
+            "share_through_cx": {"asa": 1.0} if slope != 0 else None,
+            "value": "annual_revenue",
+            "note": ("churn depends on each answered contact's experienced csat only (waiting acts only "
+                     "through it); cx_effect_pp is the average marginal effect per csat point on churn "
+                     "within 90 days of a surveyed contact, over the surveys whose customer was still a "
+                     "customer at the contact and whose window lies within the data")}
 
 
 def _cut(x, cuts):

@@ -90,5 +90,6 @@ def test_report_format_has_its_own_name(tmp_path):
     assert p.parse_args(["kpis", "c.csv", "--out", "p.csv", "--format", "technion-anonymous-bank"]).format \
         == "technion-anonymous-bank"
     text = run("run", "--help").stdout
-    for name in ("results.json", "panel.csv", "report.html", "report.md", "--report-format"):
+    for name in ("results.json", "drivers.csv", "drivers.xlsx", "panel.csv", "report.html", "report.md",
+                 "--report-format"):
         assert name in text

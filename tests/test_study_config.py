@@ -179,7 +179,7 @@ def test_units_and_families_in_python_are_normalized():
 
 @pytest.mark.parametrize("extra, key, words", [
     ('[kpis.nope]\nstep = 1\n', "kpis.nope", "'nope' is not one of the study's KPIs (asa, fcr, email_backlog, aht)"),
-    ('[kpis.email_backlog]\nstp = 1\n', "kpis.email_backlog.stp", "unknown key (known: label, step, unit)"),
+    ('[kpis.email_backlog]\nstp = 1\n', "kpis.email_backlog.stp", "unknown key (known: label, step, target, unit)"),
     ('[kpis.email_backlog]\nstep = "ten"\n', "kpis.email_backlog.step", "must be a number. Got 'ten' instead."),
     ('[kpis.email_backlog]\nstep = 0\n', "kpis.email_backlog", "step of 'email_backlog' must be a positive number"),
     ('[kpis.email_backlog]\nunit = 3\n', "kpis.email_backlog.unit", "must be a string"),

@@ -143,6 +143,36 @@ def test_relationship_that_reverses_in_the_holdout_fails_holdout():
     assert any(r.startswith("reverses out of time") for r in res.verdicts["reasons"].iloc[0])
 
 
+def test_rolling_origin_fold_is_judged_on_its_own_past_and_combined_by_stouffer(result):
+    """The fold before the holdout (weeks 30-44; the holdout is weeks 45-59) takes its sign from
+    weeks 0-29 only and is judged like the holdout; the two one-sided p-values are combined as
+    scipy's Stouffer method does. Recomputed here through the public correlate."""
+    from scipy.stats import combine_pvalues
+    check = result.checks["driver"]["holdout"]
+    assert check["n_folds"] == 2 and check["fold_starts"] == [str(WEEKS[30].date()), str(WEEKS[45].date())]
+    assert check["n_out_of_time_periods"] == 30
+
+    panel = world(0)
+    week = (panel["period"] - WEEKS[0]).dt.days // 7
+
+    def within(masked):
+        row = correlate(masked, "csat", ["driver"], by=["queue"], scope="within_twoway").table.iloc[0]
+        return row["r"], row["p_value"]
+
+    r_past, _ = within(panel.assign(csat=panel["csat"].where(week < 30)))
+    r_fold, p_fold = within(panel.assign(csat=panel["csat"].where((week >= 30) & (week < 45))))
+    p_one = p_fold / 2 if np.sign(r_fold) == np.sign(r_past) else 1 - p_fold / 2
+    assert check["p_folds"][0] == pytest.approx(p_one, rel=1e-10)
+    assert check["p_folds"][1] == check["p_holdout"]
+    assert check["p_value"] == pytest.approx(combine_pvalues(check["p_folds"], method="stouffer").pvalue, rel=1e-9)
+
+    single = validate(world(0), "csat", ["driver"], lags={"driver": 0}, by=["queue"],
+                      thresholds=Thresholds(holdout_folds=1)).checks["driver"]["holdout"]
+    assert "n_folds" not in single and single["p_value"] == single["p_holdout"] == check["p_holdout"]
+    with pytest.raises(OptionError, match="holdout_folds"):
+        Thresholds(holdout_folds=0)
+
+
 def fading(seed=2, until=15):
     rng = np.random.default_rng(seed)
     x = ar1(rng, 0.3)

@@ -13,6 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from ..display import Displayed
 from ..exceptions import OptionError
 from ..panel.frame import PanelFrame, block_length, require_columns
+from ..progress import each, setting
 from ..stats.resample import circular_block_periods
 from .inference import (driscoll_kraay_test, effective_n, equivalent_interval, fisher_interval, kish_factor,
                         p_value, weighted_r)
@@ -93,7 +94,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
               covariates: Sequence[str] | None = None, weights: str | None = "responses", adjust: str = "bh",
               ci: float = 0.95, inference: str = "auto", n_boot: int = 1000, block: int | None = None,
               seed: int | None = None, grain: str | None = None, time: str = "period",
-              autocorrelation: bool = True, drop_low_responses: bool = True) -> CorrelationResult:
+              autocorrelation: bool = True, drop_low_responses: bool = True, progress=None) -> CorrelationResult:
     """Correlate each KPI, at each lag, with the outcome, in each scope.
 
     Parameters
@@ -154,6 +155,9 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
         Leave periods flagged ``low_responses`` (fewer than the panel's ``min_responses``
         surveys) out of the inference; they stay in the panel. The count is in
         ``n_low_responses``.
+    progress : None, bool or callable, optional
+        A progress bar over the KPIs: ``None`` shows one only when a person is watching (a
+        terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
 
     Returns
     -------
@@ -168,6 +172,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     >>> sorted(res.table["lag"].unique().tolist())
     [0, 1]
     """
+    shown = setting(progress, where="correlate")
     frame = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
     data, by, grain = frame.data, list(frame.by), frame.grain
     kpis = [kpis] if isinstance(kpis, str) else list(kpis)
@@ -205,7 +210,7 @@ def correlate(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | N
     extra = covariates + ([weight_col] if weight_col else [])
     labels = frame.labels
     rows, boot_seeds = [], iter(root.spawn(len(kpis) * len(lags) * len(scopes)))
-    for kpi in kpis:
+    for kpi in each(kpis, f"correlating with {outcome}", unit="KPI", progress=shown):
         for lag in lags:
             pairs = lagged_frame(data, outcome, kpi, lag, by, number, extra)
             if weight_col:

@@ -47,6 +47,7 @@ import pandas as pd
 
 from ..display import Displayed
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning, renamed
+from ..progress import bar, setting, using
 from ..stats.resample import MAX_RESAMPLES, PanelResampler, spawn_generators
 
 __all__ = ["relative_importance", "ImportanceResult", "IIDBootstrapWarning"]
@@ -207,7 +208,8 @@ class ImportanceResult(Displayed):
 def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: str = "shapley",
                         by=None, n_boot: int = 1000, block: int | None = None, cluster=None,
                         time: str | None = "period", ci: float = 0.95, seed=None, effects: str | None = None,
-                        weights: str | None = None, groups=None, within=None, predictors=None) -> ImportanceResult:
+                        weights: str | None = None, groups=None, within=None, predictors=None,
+                        progress=None) -> ImportanceResult:
     """How much of the outcome's explained variance each KPI accounts for, with bootstrap intervals.
 
     Parameters
@@ -268,6 +270,9 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
         player (in the order players first appear in ``kpis``, the group's name
         as ``kpi``) and a ``members`` column. For ``"shapley"`` and
         ``"dominance"`` (between players); matches relaimpo's ``groups =``.
+    progress : None, bool or callable, optional
+        A progress bar over the resamples: ``None`` shows one only when a person is watching
+        (a terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
     within, predictors
         Deprecated names of ``by`` and ``kpis`` (an
         :class:`~alignment.exceptions.AlignmentDeprecationWarning`; giving both names is an
@@ -339,6 +344,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
     >>> bool(abs(res.table["importance"].sum() - res.r2) < 1e-12)
     True
     """
+    shown = setting(progress, where="relative_importance")
     by = renamed("relative_importance", "within", "by", within, by)
     kpis = renamed("relative_importance", "predictors", "kpis", predictors, kpis)
     if kpis is None:
@@ -425,7 +431,8 @@ def relative_importance(data: pd.DataFrame, outcome: str, kpis=None, *, method: 
         rngs, used_seed = spawn_generators(seed, n_boot)
         if isinstance(seed, (int, np.integer)):
             used_seed = int(seed)
-        boot = _bootstrap(Z, groups, n_groups, plan, rngs, method, members)
+        with using(shown, where="relative_importance"):
+            boot = _bootstrap(Z, groups, n_groups, plan, rngs, method, members)
 
     table = _table(names, importance, r2, boot, ci,
                    None if players is None else [ms for _, ms in players])
@@ -678,21 +685,24 @@ def _bootstrap(Z, groups, n_groups, plan, rngs, method, members=None):
     p = Z.shape[1] - 1 if members is None else len(members)
     boot = np.empty((B, p))
     flagged = 0
-    chunk = max(1, min(B, _CHUNK_CELLS // max(n, 1)))
-    for start in range(0, B, chunk):
-        counts = plan.counts_matrix(rngs[start:start + chunk])
-        Rs, flags = kernels.boot_correlations(Z, groups, n_groups, counts)
-        if method == "johnson":
-            ok = flags < 2
-            part = np.full((len(Rs), p), np.nan)
-            if ok.any():
-                part[ok] = _johnson(Rs[ok])
-        elif members is None:
-            part, _ = kernels.shapley_batch(Rs)
-        else:
-            part, _ = kernels.group_shapley_batch(Rs, members)
-        boot[start:start + len(part)] = part
-        flagged += int((flags > 0).sum())
+    # at least 20 chunks, so that a progress bar moves (a resample is the same whatever the chunking)
+    chunk = max(1, min(B, _CHUNK_CELLS // max(n, 1), -(-B // 20)))
+    with bar(B, "importance: bootstrap", unit="resample") as shown:
+        for start in range(0, B, chunk):
+            counts = plan.counts_matrix(rngs[start:start + chunk])
+            Rs, flags = kernels.boot_correlations(Z, groups, n_groups, counts)
+            if method == "johnson":
+                ok = flags < 2
+                part = np.full((len(Rs), p), np.nan)
+                if ok.any():
+                    part[ok] = _johnson(Rs[ok])
+            elif members is None:
+                part, _ = kernels.shapley_batch(Rs)
+            else:
+                part, _ = kernels.group_shapley_batch(Rs, members)
+            boot[start:start + len(part)] = part
+            flagged += int((flags > 0).sum())
+            shown.update(len(part))
     if flagged:
         warnings.warn(f"{flagged} of {B} resamples had a predictor or the outcome without variance "
                       f"(too few distinct rows, periods or segments); a predictor without variance "

@@ -17,6 +17,7 @@ import pandas as pd
 from ..display import Displayed
 from ..panel.frame import PanelFrame, block_length, require_columns
 from ..exceptions import InputError, OptionError
+from ..progress import bar, setting, using
 from ..stats.resample import PanelResampler, spawn_generators
 
 
@@ -78,7 +79,7 @@ def _hinge_fit(x, y, base, grid, w):
 def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boot: int = 500,
                   block: int | None = None, cluster=None, grid: int = 60, trim: float = 0.1,
                   ci: float = 0.95, seed: int | None = None, grain: str | None = None,
-                  time: str = "period") -> TippingPoint:
+                  time: str = "period", progress=None) -> TippingPoint:
     """Find where the outcome's slope in a KPI changes (a hinge), with a bootstrap interval.
 
     Parameters
@@ -99,6 +100,9 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
         ``1 - trim`` (so that each side keeps at least that share of the rows).
     ci, seed, grain, time
         As elsewhere.
+    progress : None, bool or callable, optional
+        A progress bar over the resamples: ``None`` shows one only when a person is watching (a
+        terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
 
     Returns
     -------
@@ -116,6 +120,7 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
     >>> tp.breakpoint > 0
     True
     """
+    shown = setting(progress, where="tipping_point")
     pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
     data, by = pf.data, list(pf.by)
     require_columns(data, [outcome, kpi], numeric=[outcome, kpi])
@@ -150,16 +155,18 @@ def tipping_point(panel, outcome: str, kpi: str, *, by=None, lag: int = 0, n_boo
         plan = PanelResampler.from_frame(frame, time=time, block=block or block_length(frame[time].nunique()),
                                          cluster=cluster)
         rngs, _ = spawn_generators(seed, n_boot)
-        for b, rng in enumerate(rngs):
-            w = plan.counts(rng).astype(float)
-            keep = w > 0
-            if base[keep].sum(axis=0).min() == 0:
-                keep_cols = base[keep].sum(axis=0) > 0
-                bb = base[:, keep_cols]
-            else:
-                bb = base
-            cb, coefb, _ = _hinge_fit(x[keep], y[keep], bb[keep], candidates, w[keep])
-            boot[b] = (cb, coefb[bb.shape[1] + 1])
+        with using(shown), bar(n_boot, f"tipping point of {kpi}: bootstrap", unit="resample") as moving:
+            for b, rng in enumerate(rngs):
+                w = plan.counts(rng).astype(float)
+                keep = w > 0
+                if base[keep].sum(axis=0).min() == 0:
+                    keep_cols = base[keep].sum(axis=0) > 0
+                    bb = base[:, keep_cols]
+                else:
+                    bb = base
+                cb, coefb, _ = _hinge_fit(x[keep], y[keep], bb[keep], candidates, w[keep])
+                boot[b] = (cb, coefb[bb.shape[1] + 1])
+                moving.update()
     alpha = (1 - ci) / 2
     ok = np.isfinite(boot[:, 0])
     lo, hi = (np.quantile(boot[ok, 0], [alpha, 1 - alpha]) if ok.sum() >= 10 else (np.nan, np.nan))

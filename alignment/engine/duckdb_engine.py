@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
@@ -102,10 +104,49 @@ class DuckDBSession:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {sql}")
 
     def rows(self, sql: str) -> list[tuple]:
-        return self.con.execute(sql).fetchall()
+        with self._progress():
+            return self.con.execute(sql).fetchall()
 
     def frame(self, sql: str) -> pd.DataFrame:
-        return self.con.execute(sql).df()
+        with self._progress():
+            return self.con.execute(sql).df()
+
+    @contextmanager
+    def _progress(self):
+        """Our bar (:mod:`alignment.progress`) over a query that reads the data, when bars are on.
+
+        DuckDB tracks a query's progress without printing it (``enable_progress_bar_print``
+        off); a thread reads ``query_progress()`` (a percentage, -1 before the query starts) and
+        moves the bar. Where DuckDB refuses the settings (Jupyter without ipywidgets), no bar.
+        """
+        from ..progress import bar, setting
+        if not setting().bars:
+            yield
+            return
+        try:
+            self.con.execute("SET enable_progress_bar_print = false")
+            self.con.execute("SET enable_progress_bar = true")
+        except duckdb.Error:
+            yield
+            return
+        done = threading.Event()
+        with bar(100, "reading the data", unit="%") as shown:
+            def follow():
+                while not done.wait(0.1):
+                    percent = int(min(self.con.query_progress(), 100.0))
+                    if percent > shown.n:
+                        shown.update(percent - shown.n)
+            watcher = threading.Thread(target=follow, daemon=True)
+            watcher.start()
+            try:
+                yield
+            finally:
+                done.set()
+                watcher.join()
+                try:
+                    self.con.execute("SET enable_progress_bar = false")
+                except duckdb.Error:
+                    pass
 
     def message(self, error: Exception) -> str:
         return duckdb_message(error)

@@ -256,8 +256,8 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
         rates a contact in the window, with the period and segments of that contact, its local
         arrival time ``contact_ts``, ``hour`` and ``weekday`` (0 = Monday), its own measures
         (``wait_s``, ``answered_within_t`` at the service-level threshold, ``handle_s``,
-        ``transferred``, ``resolved``, those the contacts have), the ``contact_controls`` and the
-        survey scores. The engine joins surveys to their contacts; only surveyed contacts come
+        ``transferred``, ``resolved``, those the contacts have), the ``contact_controls``, the
+        contact's ``customer_id`` when the contacts have one (blank: missing), and the survey scores. The engine joins surveys to their contacts; only surveyed contacts come
         out. This is the input of :func:`alignment.contact_model`. ``"auto"``: when the surveys
         link to contacts (a ``contact_id`` column) and the contacts have a measure.
     contact_controls : sequence of str
@@ -385,6 +385,8 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
                                   f"name a different column.")
         measures = tuple(m for m, cols in CONTACT_MEASURES.items() if all(contacts.has(c) for c in cols))
         needed_cols |= {c for m in measures for c in CONTACT_MEASURES[m]}
+        if contacts.has("customer_id"):     # the business-impact link follows each survey to its customer
+            needed_cols.add("customer_id")
     id_as_text = bool(surveys is not None and surveys.has("contact_id")
                       and surveys.types["contact_id"] != contacts.types["contact_id"])
     cview = contacts_view(contacts, needed_cols, by, source_tz=contacts_src.timezone or _fmt_tz(contacts_src),
@@ -486,7 +488,8 @@ def _build(session, contacts_src: Source, surveys_src: Source | None, extras, gr
         fspec = SurveyFrameSpec(grain=grain, by=by, contacts_view="contacts_t", surveys_view="surveys_t",
                                 measures=measures, controls=controls, scores=spec.survey_scores,
                                 contact_window=window,
-                                service_level_threshold_s=options.service_level_threshold_s)
+                                service_level_threshold_s=options.service_level_threshold_s,
+                                customer_id="customer_id" in needed_cols and "customer_id" not in controls)
         contact_frame = _frame(session.frame(survey_frame_sql(fspec)))
     return Panel(table=table, grain=grain, by=by, timezone=timezone, start=start, end=end,
                  definitions={m.name: m for m in chosen}, extra_rules=extra_rules,

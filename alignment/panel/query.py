@@ -249,6 +249,8 @@ class SurveyFrameSpec:
     scores: tuple[str, ...] = ()
     contact_window: str = ""
     service_level_threshold_s: float = 20.0
+    #: carry the contact's ``customer_id`` (blank: NULL), for the business-impact link
+    customer_id: bool = False
 
 
 def survey_frame_sql(spec: SurveyFrameSpec) -> str:
@@ -267,6 +269,8 @@ def survey_frame_sql(spec: SurveyFrameSpec) -> str:
     cols.append("c.local_ts AS contact_ts")
     cols += [f"{expr[m]} AS {quote(m)}" for m in spec.measures]
     cols += [f"c.{quote(x)}" for x in spec.controls]
+    if spec.customer_id:
+        cols.append("c.customer_id")
     cols += [f"s.{quote(x)}" for x in spec.scores]
     where = f" WHERE {spec.contact_window}" if spec.contact_window else ""
     return (f"WITH cr AS (SELECT * FROM {quote(spec.contacts_view)}{where})\n"

@@ -89,8 +89,10 @@ def driver_rows(result) -> list[dict]:
     rows = []
     for d in doc["drivers"]:
         checks = d.get("checks") or {}
+        from .first_screen import kpi_label
+        label = kpi_label(result, d["name"])
         rows.append({
-            "name": d["name"],
+            "name": d["name"], "label": label if label != d["name"] else "",
             "rank": "–" if _missing(d["rank"]) else str(int(d["rank"])),
             "rank_ci": _rank_range(d.get("rank_ci")),
             "lag": "–" if _missing(d["lag"]) else str(int(d["lag"])),
@@ -117,7 +119,7 @@ def driver_rows(result) -> list[dict]:
     return rows
 
 
-def _headline(rows: list[dict], outcome: str, alpha: float) -> dict:
+def _headline(rows: list[dict], outcome: str, alpha: float, result=None) -> dict:
     validated = [r for r in rows if r["verdict"] == "validated"]
     strong_failed = []
     for r in rows:
@@ -125,7 +127,7 @@ def _headline(rows: list[dict], outcome: str, alpha: float) -> dict:
             continue
         why = []
         if not _missing(r["raw_importance"]) and r["raw_importance"] >= STRONG_IMPORTANCE:
-            why.append(f"{r['importance']} of the explained variance")
+            why.append(f"{r['importance']} of the total variation")
         if not _missing(r["raw_p_value"]) and r["raw_p_value"] < alpha:
             why.append(f"a significant effect on its own (p = {r['p_value']})")
         if why:
@@ -133,7 +135,8 @@ def _headline(rows: list[dict], outcome: str, alpha: float) -> dict:
     n_ranked = sum(1 for r in rows if r["rank"] != "–")
     o = _label(outcome)
     if validated:
-        names = ", ".join(r["name"] for r in validated)
+        from .first_screen import kpi_label
+        names = ", ".join(kpi_label(result, r["name"]) for r in validated)
         sentence = (f"{len(validated)} of the {len(rows)} KPIs studied are validated drivers of {o}, confirmed "
                     f"out of time: {names}.")
     else:
@@ -252,6 +255,31 @@ def _contact(model: dict | None) -> dict | None:
             "clustering": model["clustering"], "notes": list(model.get("notes") or [])}
 
 
+def _first_screen(result) -> dict:
+    """The manager's first screen: levers, what did not hold up, what needs more data, caveats."""
+    from . import first_screen as fs
+    imp = getattr(result, "importance", None)
+    r2 = getattr(imp, "r2", None)
+    kind = result.to_dict()["study"].get("effects")
+    seg = "/".join(result.study.by) or "segment"
+    effects = {"twoway": f"{seg} and {result.study.grain} averages", "segment": f"{seg} averages"}.get(kind)
+    levers = fs.levers(result)
+    for lever in levers:
+        lever["importance_text"] = _pct(lever["importance"])
+        lever["importance_ci_text"] = _interval(lever["importance_ci"], lambda v: f"{100 * v:.0f} %")
+        lever["rank_ci_text"] = _rank_range(lever["rank_ci"])
+    return {
+        "levers": levers,
+        "period": levers[0]["period"] if levers else None,
+        "r2": None if _missing(r2) else f"{float(r2):.2f}",
+        "r2_scope": (f"the variation in {_label(result.study.outcome)} left once {effects} are removed" if effects
+                     else f"the variation in {_label(result.study.outcome)}"),
+        "not_held_up": fs.not_held_up(result),
+        "needs_more_data": fs.needs_more_data(result),
+        "caveats": fs.caveats(result),
+    }
+
+
 def build(result) -> dict:
     """The report's content for ``result`` (a :class:`~alignment.study.StudyResult`)."""
     import alignment
@@ -263,7 +291,8 @@ def build(result) -> dict:
         "title": f"{study['name']}: what drives {_label(study['outcome'])}",
         "study": study,
         "outcome": _label(study["outcome"]),
-        "headline": _headline(rows, study["outcome"], alpha),
+        "headline": _headline(rows, study["outcome"], alpha, result),
+        "first": _first_screen(result),
         "drivers": rows,
         "coverage": _coverage(result),
         "warnings": [(w["code"], w["message"]) for w in doc["warnings"]],

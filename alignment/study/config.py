@@ -7,6 +7,7 @@ and unknown KPIs are one-line errors that name the file and the key.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import numbers
 import re
 import tomllib
@@ -58,6 +59,9 @@ class Study:
     KPIs the catalog does not know or to change a catalog KPI's step or label. ``families``
     maps a family name to KPIs built from the same contacts (``[families]``), beyond the
     catalog's own (see :func:`alignment.catalog.families`); only the declared ones are kept here.
+    ``targets`` maps a KPI to the value the centre aims for (``[kpis.NAME] target = 30``) or a
+    band (``target = [70, 75]``), kept as a ``(low, high)`` pair (equal for a single value); the
+    report sets today's value against it.
     ``contact_model`` (``[study] contact_model``): None (the default) fits the contact-level model
     (:func:`alignment.contact_model`) when the surveys link to contacts, True demands it, False
     turns it off; ``contact_controls`` (``[study] contact_controls = ["reason"]``) are contact
@@ -105,9 +109,20 @@ class Study:
     contact_controls: tuple[str, ...] = ()
     contact_coding: str = "auto"
     max_segments: int = MAX_SEGMENTS
+    staffing: object = None  # alignment.staffing.StaffingSource: [data.staffing], agents on duty per interval
+    targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    customers: object = None
+    customer_events: tuple = ()
 
     def __post_init__(self):
         where = self.source
+        from ..impact.customers import as_customers
+        object.__setattr__(self, "customers", as_customers(self.customers))
+        object.__setattr__(self, "customer_events", tuple(self.customer_events or ()))
+        if self.customers is not None and self.customers.outcome != "churn" and self.customers.outcome not in {
+                e.event for e in self.customer_events}:
+            raise StudyError(f"names the event {self.customers.outcome!r}, which no [[data.customer_events]] "
+                             f"declares", source=where, key="data.customers.outcome")
         for key, value, low, high in (("n_boot", self.n_boot, 0, MAX_RESAMPLES),
                                       ("max_segments", self.max_segments, 1, None)):
             whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -189,8 +204,9 @@ class Study:
                              key="study.end")
         self._check_holdout(self.start, self.end, "the window")
         if self.surveys is None:
-            raise StudyError("a study needs survey responses for its CX outcome", source=where,
-                             key="data.surveys")
+            raise StudyError("a study needs survey responses for its CX outcome: add [data.surveys] path = "
+                             "\"surveys.csv\"; without surveys, correlate or regress an operational KPI on a "
+                             "panel instead (README: 'No surveys yet?')", source=where, key="data.surveys")
 
     def _check_players(self) -> None:
         """The exact Shapley ranking visits all 2**p subsets of its players (a family is one player)."""
@@ -273,6 +289,30 @@ class Study:
         # normalized copies: plain dicts, steps as floats, members as tuples
         object.__setattr__(self, "units", units)
         object.__setattr__(self, "families", families)
+        object.__setattr__(self, "targets", self._checked_targets())
+
+    def _checked_targets(self) -> dict[str, tuple[float, float]]:
+        """``targets`` as ``{kpi: (low, high)}``: a number is a band of one value, a pair a band."""
+        where, known = self.source, ", ".join(self.kpis)
+        if not isinstance(self.targets, Mapping):
+            raise StudyError(f"must map KPIs to a target value or a [low, high] band. Got {self.targets!r} "
+                             f"instead.", source=where, key="kpis")
+        out = {}
+        for name, value in self.targets.items():
+            key = f"kpis.{name}.target"
+            if name not in self.kpis:
+                raise StudyError(f"{name!r} is not one of the study's KPIs ({known})", source=where, key=key)
+            number = lambda v: (isinstance(v, numbers.Real) and not isinstance(v, bool)  # noqa: E731
+                                and math.isfinite(v))
+            if number(value):
+                out[name] = (float(value), float(value))
+            elif (isinstance(value, (list, tuple)) and len(value) == 2 and all(number(v) for v in value)
+                  and value[0] <= value[1]):
+                out[name] = (float(value[0]), float(value[1]))
+            else:
+                raise StudyError(f"must be a number (target = 30) or a band [low, high] with low <= high. "
+                                 f"Got {value!r} instead.", source=where, key=key)
+        return out
 
     @classmethod
     def from_toml(cls, path) -> "Study":
@@ -280,7 +320,13 @@ class Study:
         return load_study(path)
 
     def run(self, *, progress=None):
-        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`."""
+        """Run steps 1-6 and return a :class:`~alignment.study.StudyResult`.
+
+        ``progress``: ``None`` (the default) draws progress bars (validation, the bootstrap) only
+        when a person is watching, a terminal or a notebook; ``False`` nothing; ``True`` bars
+        always; a callable such as ``print`` also gets each step as a line of text
+        (:mod:`alignment.progress`).
+        """
         from .run import run_study
         return run_study(self, progress=progress)
 
@@ -292,7 +338,9 @@ class Study:
 
     def inputs(self) -> list[str]:
         """Every file the study reads, the study file included."""
-        sources = [self.contacts, self.surveys, *self.extras]
+        sources = [self.contacts, self.surveys, *self.extras,
+                   *((self.customers.source,) if self.customers is not None else ()),
+                   *(e.source for e in self.customer_events)]
         paths = [str(s.data) for s in sources
                  if s is not None and s.data is not None and not hasattr(s.data, "columns")]
         return ([self.source] if self.source else []) + paths
@@ -303,6 +351,8 @@ def build_study_panel(study: Study):
     survey-level frame of the contact model unless the study turns it off)."""
     metrics = [study.outcome] + [k for k in study.kpis if catalog.entry(k) is not None]
     frame = {None: "auto", True: True, False: False}[study.contact_model] if study.surveys is not None else False
+    if study.customers is not None and study.surveys is not None:
+        frame = True        # the business-impact link follows each survey of the frame to its customer
     try:
         panel = build_panel(study.contacts, surveys=study.surveys, extras=study.extras, grain=study.grain,
                             by=study.by, timezone=study.timezone, start=study.start, end=study.end,
@@ -341,11 +391,14 @@ _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezo
                "calendar", "contact_model", "contact_controls", "contact_coding", "max_segments"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
-_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob", "options"}
+_SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
+_STAFFING_KEYS = {"path", "table", "columns", "timezone", "time", "by", "agents", "glob"}
+#: Keys of [data.contacts], [data.surveys] and [data.intervals] only: a platform export's options.
+_FORMAT_KEYS = {"options"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
-_UNIT_KEYS = set(catalog.UNIT_KEYS)
+_UNIT_KEYS = set(catalog.UNIT_KEYS) | {"target"}
 
 
 class _Reader:
@@ -478,7 +531,7 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "intervals", "surveys", "extra"}, "data")
+    r.known(data, {"contacts", "intervals", "surveys", "extra", "staffing", "customers", "customer_events"}, "data")
     if "contacts" in data and "intervals" in data:
         r.fail("data.intervals", "give contact records ([data.contacts]) or interval reports ([data.intervals]), "
                                  "not both")
@@ -490,11 +543,18 @@ def load_study(path) -> Study:
         contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
     surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
                if "surveys" in data else None)
+    customers = (_customers(r, r.table(data["customers"], "data.customers"), "data.customers", base)
+                 if "customers" in data else None)
+    customer_events = tuple(_event(r, t, item, base) for item, t in r.tables(data.get("customer_events", []),
+                                                                          "data.customer_events",
+                                                                          _SOURCE_KEYS | {"time", "event"}))
     extras_raw = data.get("extra", [])
     if not isinstance(extras_raw, list):
         r.fail("data.extra", "must be an array of tables ([[data.extra]])")
     extras = tuple(_extra(r, r.table(e, f"data.extra[{i}]"), f"data.extra[{i}]", base)
                    for i, e in enumerate(extras_raw))
+    staffing = (_staffing(r, r.table(data["staffing"], "data.staffing"), "data.staffing", base)
+                if "staffing" in data else None)
     options = _kpi_options(r, r.table(doc.get("kpi_options", {}), "kpi_options"))
     metrics = _metrics(r, r.table(doc.get("metrics", {}), "metrics"))
     validation = _validation(r, r.table(doc.get("validation", {}), "validation"))
@@ -503,7 +563,7 @@ def load_study(path) -> Study:
     engine = _engine(r, r.table(doc.get("engine", {}), "engine"))
     units = _units(r, doc.get("kpis", {}))
     families = _families(r, r.table(doc.get("families", {}), "families"))
-    for key, src in [("data.contacts", contacts), ("data.surveys", surveys),
+    for key, src in [("data.contacts", contacts), ("data.surveys", surveys), ("data.staffing", staffing),
                      *((f"data.extra[{i}]", e) for i, e in enumerate(extras))]:
         if src is not None and src.table is not None and engine.kind != "spark":
             r.fail(f"{key}.table", "a table is read by the Spark engine: add [engine] kind = \"spark\"")
@@ -524,18 +584,38 @@ def load_study(path) -> Study:
             survey_metrics=metrics, validation=validation, interventions=interventions, source=label,
             engine=engine, effects=r.get(s, "effects", "study", str), weights=r.get(s, "weights", "study", str,
                                                                                   "responses"),
-            calendar=calendar, units=units, families=families,
+            calendar=calendar, units=units, families=families, targets=_targets(doc.get("kpis", {})),
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
-            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments)
+            contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
+            staffing=staffing, customers=customers, customer_events=customer_events)
     except StudyError:
         raise
     except OptionError as error:
         raise StudyError(str(error), source=label) from None
 
 
+def _customers(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.customers]``: a source with ``value``, ``window_days`` and ``as_of``."""
+    from ..impact.customers import CustomerSpec
+    r.known(t, _SOURCE_KEYS | {"value", "window_days", "as_of", "outcome"}, key)
+    source = _source(r, {k: v for k, v in t.items() if k in _SOURCE_KEYS}, key, base)
+    window = r.get(t, "window_days", key, int, 90)
+    if window < 1:
+        r.fail(f"{key}.window_days", f"must be a whole number of days >= 1. Got {window} instead.")
+    return CustomerSpec(source, value=r.get(t, "value", key, str), window_days=window,
+                        as_of=r.get(t, "as_of", key, "date"), outcome=r.get(t, "outcome", key, str, "churn"))
+
+
+def _event(r: _Reader, t: dict, key: str, base: Path):
+    """``[[data.customer_events]]``: a source of ``customer_id`` and ``time``, named by ``event``."""
+    from ..impact.customers import EventSpec
+    source = _source(r, {k: v for k, v in t.items() if k in _SOURCE_KEYS}, key, base)
+    return EventSpec(source, event=r.get(t, "event", key, str, required=True), time=r.get(t, "time", key, str, "time"))
+
+
 def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
-    r.known(t, _SOURCE_KEYS, key)
+    r.known(t, _SOURCE_KEYS | _FORMAT_KEYS, key)
     columns = r.get(t, "columns", key, dict, {})
     if not all(isinstance(v, str) for v in columns.values()):
         r.fail(f"{key}.columns", "must map canonical names to column names (strings)")
@@ -551,7 +631,7 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
 def _intervals(r: _Reader, t: dict, key: str, base: Path):
     """``[data.intervals]``: an interval report, with the thresholds its counts were made at."""
     from ..data.sources import Intervals
-    r.known(t, _SOURCE_KEYS | {"service_level_s", "short_abandon_s"}, key)
+    r.known(t, _SOURCE_KEYS | _FORMAT_KEYS | {"service_level_s", "short_abandon_s"}, key)
     t = dict(t)
     thresholds = {k: t.pop(k) for k in ("service_level_s", "short_abandon_s") if k in t}
     for k, v in thresholds.items():
@@ -560,6 +640,16 @@ def _intervals(r: _Reader, t: dict, key: str, base: Path):
     s = _source(r, t, key, base)
     return Intervals(s.data, columns=s.columns, format=s.format, timezone=s.timezone, table=s.table, glob=s.glob,
                      options=s.options, **thresholds)
+
+
+def _staffing(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.staffing]``: path (or table), time, by, agents; the agents on duty of the queueing models."""
+    from ..staffing.inputs import StaffingSource
+    r.known(t, _STAFFING_KEYS, key)
+    by = r.strings(t, "by", key) if "by" in t else None
+    return StaffingSource(**r.data(t, key, base), columns=r.get(t, "columns", key, dict, {}),
+                          timezone=r.timezone(t, key), time=r.get(t, "time", key, str, "time"), by=by,
+                          agents=r.get(t, "agents", key, str, "agents"))
 
 
 def _extra(r: _Reader, t: dict, key: str, base: Path) -> ExtraSource:
@@ -585,6 +675,13 @@ def _units(r: _Reader, value) -> dict[str, dict]:
         r.known(spec, _UNIT_KEYS, key)
         out[name] = {k: r.get(spec, k, key, float if k == "step" else str) for k in catalog.UNIT_KEYS if k in spec}
     return out
+
+
+def _targets(value) -> dict:
+    """``target`` of each ``[kpis.NAME]`` table, as written (the Study checks it and names the key)."""
+    if not isinstance(value, dict):
+        return {}
+    return {name: spec["target"] for name, spec in value.items() if isinstance(spec, dict) and "target" in spec}
 
 
 def _families(r: _Reader, t: dict) -> dict[str, tuple[str, ...]]:

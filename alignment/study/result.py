@@ -16,7 +16,8 @@ from ..display import Displayed
 
 SCHEMA_VERSION = 2
 # What StudyResult.write puts in a folder; a folder holding anything else is not ours to replace.
-OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "figures"})
+OUTPUT_NAMES = frozenset({"results.json", "panel.csv", "report.html", "report.md", "report.pdf", "figures",
+                          "drivers.csv", "drivers.xlsx"})
 # Files a desktop adds to a folder that was opened.
 _DESKTOP_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 # results.json as to_json writes it opens with its schema version.
@@ -119,6 +120,7 @@ class StudyResult(Displayed):
     warnings: tuple[tuple[str, str], ...] = field(default=())
     families: list = field(default_factory=list)
     contact_model: object = None
+    business_impact: object = None
 
     def _ranked(self):
         return [r for r in self.drivers.itertuples() if not _missing(r.rank)]
@@ -141,6 +143,8 @@ class StudyResult(Displayed):
         for row in self.drivers.itertuples():
             if _missing(row.rank):
                 lines.append(f"   -  {row.name:<22} {_verdict_label(row)}: {'; '.join(row.reasons)}")
+        if self.business_impact is not None:
+            lines.append("  business impact: " + self.business_impact.lines()[0])
         if self.warnings:
             lines.append(f"  {len(self.warnings)} warnings (see results.json)")
         return "\n".join(lines)
@@ -195,6 +199,7 @@ class StudyResult(Displayed):
             "correlations": corr.to_dict("records"),
             "models": self.models,
             "contact_model": self.contact_model.to_dict() if self.contact_model is not None else None,
+            **({"business_impact": self.business_impact.to_dict()} if self.business_impact is not None else {}),
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
         })
 
@@ -203,8 +208,16 @@ class StudyResult(Displayed):
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
                               encoding="utf-8")
 
+    def flat_drivers(self) -> pd.DataFrame:
+        """results.json's drivers as a flat table, as drivers.csv and drivers.xlsx hold it: scalar
+        columns, intervals as ``*_low``/``*_high`` (``ci_low``, ``ci_high`` for the effect), one
+        ``check_NAME`` status column per check (:func:`alignment.study.export.flat_drivers`)."""
+        from .export import flat_drivers
+        return flat_drivers(self.to_dict()["drivers"])
+
     def write(self, folder, *, formats=("html",)) -> Path:
-        """Write results.json, panel.csv, the report and figures/ into ``folder``, whole or not at all.
+        """Write results.json, drivers.csv, drivers.xlsx, panel.csv, the report and figures/ into
+        ``folder``, whole or not at all.
 
         The outputs are built in a temporary folder beside ``folder`` that replaces it only once
         complete (:func:`alignment.io.atomic_directory`); an existing ``folder`` is replaced only
@@ -215,6 +228,7 @@ class StudyResult(Displayed):
         from ..exceptions import OutputError, one_line
         from ..io import atomic_directory
         from ..report import write_report
+        from .export import write_drivers_csv, write_drivers_xlsx
         folder = Path(folder)
         if folder.is_dir():
             problem = not_an_output(folder)
@@ -222,6 +236,9 @@ class StudyResult(Displayed):
                 raise OutputError(f"{one_line(folder)}: {problem}; choose a new folder")
         with atomic_directory(folder) as tmp:
             self.to_json(tmp / "results.json")
+            drivers = self.flat_drivers()
+            write_drivers_csv(drivers, tmp / "drivers.csv")
+            write_drivers_xlsx(drivers, tmp / "drivers.xlsx")
             self.panel.to_csv(tmp / "panel.csv")
             write_report(self, tmp, formats=formats)
             figures = tmp / "figures"

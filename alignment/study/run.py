@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,27 +16,23 @@ from ..contact import KPI_OF, MEASURES, fit_contact_model
 from ..exceptions import AlignmentWarning, InputError, OptionError, SmallSampleWarning
 from ..validation.contact import ContactEvidence
 from ..panel.frame import PanelFrame, block_length, centre_wide
+from ..progress import using
 from .config import Study, StudyError, build_study_panel  # noqa: F401  (steps 1-3, re-exported)
 from .result import StudyResult, warning_code
 
 
-class _Progress:
-    def __init__(self, report: Callable[[str], None] | None):
-        self.report = report
-
-    def __call__(self, message: str) -> None:
-        if self.report:
-            self.report(message)
-
-
 def run_study(study: Study, *, progress=None) -> StudyResult:
-    """Run steps 1-6 of ``study``."""
+    """Run steps 1-6 of ``study``; ``progress`` as for :meth:`Study.run`."""
     from ..validation import validate
-    say = _Progress(progress)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, using(progress, where="Study.run") as shown:
+        say = shown.step
         warnings.simplefilter("always", AlignmentWarning)
         say("reading and checking the data")
         panel = build_study_panel(study)
+        if study.customers is not None:     # a bad customers file fails now, not after the statistics
+            from ..impact.customers import read_customers
+            read_customers(study.customers.source, value=study.customers.value, timezone=study.timezone,
+                           engine=study.engine)
         table = panel.table
         n_periods = table["period"].nunique()
         outcome_metric = panel.definitions[study.outcome]
@@ -68,8 +63,8 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                                  weights=study.weights)
         holdout_start = study.holdout_start or default_holdout(table["period"])
         contact_fit, evidence = None, None
-        if panel.contact_frame is not None and any(KPI_OF[m] in usable for m in MEASURES
-                                                   if m in panel.contact_frame):
+        if panel.contact_frame is not None and study.contact_model is not False and any(
+                KPI_OF[m] in usable for m in MEASURES if m in panel.contact_frame):
             say("fitting the contact-level model (each survey against its own contact)")
             contact_fit, evidence = study_contact_model(study, panel, holdout_start, usable)
         say("validating each driver (lags and signs chosen on the training periods)")
@@ -92,6 +87,10 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
         groups = _groups(validation, on_panel)
         importance = _importance(panel, study, on_panel, lags, fixed, groups) if on_panel else None
+        impact = None
+        if study.customers is not None:
+            say("linking CX to what customers do next (business impact)")
+            impact = study_business_impact(study, panel, validated)
     notes = [(code, message) for code, message in panel.notes]
     seen = set()
     for w in caught:
@@ -105,7 +104,24 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
     return StudyResult(study=study, panel=panel, correlations=correlations,
                        models={"joint": joint, "all_kpis": all_kpis},
                        importance=importance, validation=validation, drivers=drivers, families=families,
-                       lags=lags, holdout_start=holdout_start, warnings=tuple(notes), contact_model=contact_fit)
+                       lags=lags, holdout_start=holdout_start, warnings=tuple(notes), contact_model=contact_fit,
+                       business_impact=impact)
+
+
+def study_business_impact(study: Study, panel, validated):
+    """The business-impact link of the study (:func:`alignment.business_impact`), reusing the panel's
+    survey-level frame; mediation for the validated drivers a contact measure speaks for."""
+    from ..impact import business_impact
+    frame = panel.contact_frame
+    if frame is None or "customer_id" not in frame:
+        raise StudyError("needs surveys linked to contacts that carry customer_id (the link follows each survey "
+                         "to its customer)", source=study.source, key="data.customers")
+    mediators = [m for m in MEASURES if m in frame and m != "answered_within_t" and KPI_OF[m] in validated]
+    try:
+        return business_impact(study, panel=panel, mediators=mediators, n_boot=min(study.n_boot, 999))
+    except OptionError as error:     # too few windows, or no departure at all: the drivers still stand
+        warnings.warn(f"the business-impact link was not estimated: {error}", SmallSampleWarning, stacklevel=2)
+        return None
 
 
 def study_contact_model(study: Study, panel, holdout_start, kpis):

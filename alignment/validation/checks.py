@@ -54,7 +54,11 @@ The checks and their rules (``alpha``, ``min_effect`` ... are :class:`Thresholds
 ``holdout``
     Out of time. The lag and sign are frozen on the periods before ``holdout_start``. Passes when
     the holdout's within correlation (Driscoll-Kraay fixed-b; detrended within the holdout on
-    time-series evidence) has the training sign with one-sided p < alpha (``p_value``). Fails
+    time-series evidence) has the training sign with one-sided p < alpha (``p_value``). With
+    ``Thresholds.holdout_folds = K > 1`` (default 2), the K - 1 blocks of the same length just
+    before the holdout are judged the same way, each with its own lag and sign chosen on the
+    periods before it (rolling origin), and ``p_value`` is the Stouffer combination of the folds'
+    one-sided p-values (``p_folds``): twice the out-of-time periods for a year of weekly data. Fails
     when the sign reverses with an interval excluding zero (``reversed``) or, with
     ``Thresholds.holdout_fail = "weaker"``, when the holdout slope is significantly
     smaller than the training slope in the training direction (one-sided z test, standard errors
@@ -105,6 +109,31 @@ class Check:
     headline: str
     method: str = ""
     figures: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """An out-of-time block before the holdout (rolling origin): its first period, how many periods
+    trained it and how many it holds, the lag and sign chosen on its past, and its within row."""
+
+    start: str
+    n_train_periods: int
+    n_periods: int
+    lag: int
+    sign: int
+    test: pd.Series | None
+
+    @property
+    def p_one(self) -> float:
+        ok = self.test is not None and self.test["status"] == "ok" and np.isfinite(self.test["p_value"])
+        return one_sided(self.test["p_value"], self.test["r"], self.sign) if ok else float("nan")
+
+
+def stouffer(p_one: list[float]) -> float:
+    """One-sided p of the sum of the folds' z scores (Stouffer): valid when each fold's p is uniform
+    under no effect given the folds before it, which the rolling origin gives."""
+    p = np.clip(np.asarray(p_one, dtype=float), 1e-300, 1 - 1e-16)
+    return float(stats.norm.sf(stats.norm.isf(p).sum() / math.sqrt(len(p))))
 
 
 @dataclass
@@ -500,7 +529,10 @@ def placebo(d: Driver, th: Thresholds, *, kind: str = "shift", n_permutations: i
                "r_placebo_q95": float(np.quantile(draws, 0.95)) if K else None, **extra}
     share = f"{beats} of {K} placebo copies are at least as strong (|r| >= {stat:.2f}), p = {p:.2g}"
     if p < th.alpha:
-        return Check("pass", share, f"not a placebo artifact (p = {p:.2g})", method, figures)
+        # with no copy as strong, p is the smallest value K copies can give, not a measured strength
+        floor = " (the smallest p this many copies can give)" if beats == 0 else ""
+        return Check("pass", share + floor, f"stronger than {'every one' if beats == 0 else K - beats} of "
+                     f"{K} {'shifted' if kind == 'shift' else 'reshuffled'} copies of itself", method, figures)
     copies = "shifted" if kind == "shift" else "block-permuted"
     return Check("fail", share, f"no stronger than {copies} placebo copies of itself (p = {p:.2g})",
                  method, figures)
@@ -532,18 +564,19 @@ def lag(d: Driver, th: Thresholds) -> Check:
     span = f"lags 0-{d.max_lag}"
     text = f"lag {d.lag} has {fmt_p(p0)}, Holm-adjusted over {len(tried)} lags p = {by_lag[d.lag]:.2g}"
     if by_lag[d.lag] < th.alpha:
-        return Check("pass", text, f"lag {d.lag} survives trying {span} (Holm p = {by_lag[d.lag]:.2g})",
+        return Check("pass", text, f"lag {d.lag} stays significant after allowing for trying {span}",
                      method, figures)
     return Check("fail", text, f"lag {d.lag} may have been picked by chance among {span} "
-                 f"(Holm p = {by_lag[d.lag]:.2g})", method, figures)
+                 f"(p = {by_lag[d.lag]:.2g} once the {len(tried)} lags tried are allowed for)", method, figures)
 
 
 # ----------------------------------------------------------------------------- holdout
 
 def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, test: pd.Series | None,
-            start_label: str) -> Check:
+            start_label: str, earlier: list[Fold] | tuple = ()) -> Check:
     """``train`` and ``test``: the within rows of :func:`correlate` on the panel with the outcome
-    masked outside the training and holdout periods."""
+    masked outside the training and holdout periods; ``earlier``: the rolling-origin folds before
+    the holdout (oldest first), whose one-sided evidence is combined with the holdout's."""
     method = "train/holdout split: within-segment r and slope, Diebold-Mariano test"
     pairs = d.pairs
     tr, te = pairs[pairs["t"] < start], pairs[pairs["t"] >= start]
@@ -564,8 +597,16 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
                    skill=1 - mse1 / mse0 if mse0 > 0 else None, p_prediction=dm_p)
     slope_tr, slope_te, p_weaker = (_weaker(_demeaned(tr, d), _demeaned(te, d), train, test) if _ok(test)
                                     else (None, None, None))
-    p_one = one_sided(test["p_value"], test["r"], s_train) if _ok(test) else float("nan")
-    figures.update(slope_holdout=slope_te, p_weaker=p_weaker, p_value=p_one, p_two_sided=figures.get("p_value"))
+    p_last = one_sided(test["p_value"], test["r"], s_train) if _ok(test) else float("nan")
+    folds = [f for f in earlier if np.isfinite(f.p_one)]
+    p_one = stouffer([f.p_one for f in folds] + [p_last]) if folds and np.isfinite(p_last) else p_last
+    figures.update(slope_holdout=slope_te, p_weaker=p_weaker, p_value=p_one, p_two_sided=figures.get("p_value"),
+                   p_holdout=p_last)
+    if folds and np.isfinite(p_last):
+        method = "rolling origin: within-segment r of each out-of-time fold, Stouffer combination; slope, Diebold-Mariano test"
+        figures.update(n_folds=len(folds) + 1, fold_starts=[f.start for f in folds] + [start_label],
+                       fold_lags=[f.lag for f in folds] + [d.lag], p_folds=[f.p_one for f in folds] + [p_last],
+                       n_out_of_time_periods=sum(f.n_periods for f in folds) + n_te)
     confirms = np.isfinite(p_one) and p_one < th.alpha
     reversed_ = _ok(test) and _sign(test["r"]) == -s_train and _excludes_zero(test["ci_low"], test["ci_high"], -s_train)
     weaker = p_weaker is not None and p_weaker < th.alpha and not confirms
@@ -578,22 +619,27 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
     else:
         pred_text = "no holdout variation to predict"
     where = f"from {start_label}: training r = {train['r']:+.2f}, holdout {test_text}; {pred_text}"
+    if "n_folds" in figures:
+        where += (f"; with the {len(folds)} earlier out-of-time {'fold' if len(folds) == 1 else 'folds'} from "
+                  f"{', '.join(f.start for f in folds)} (each judged on its own past), "
+                  f"{figures['n_out_of_time_periods']} periods out of time")
     if reversed_:
         return Check("fail", f"the sign reverses {where}", f"reverses out of time (holdout r = {test['r']:+.2f})",
                      method, figures)
     if confirms:
-        return Check("pass", f"holds {where} (one-sided {fmt_p(p_one)})",
-                     f"holds out of time (one-sided {fmt_p(p_one)})", method, figures)
+        kind = "combined one-sided" if "n_folds" in figures else "one-sided"
+        return Check("pass", f"holds {where} ({kind} {fmt_p(p_one)})",
+                     f"holds out of time ({kind} {fmt_p(p_one)})", method, figures)
     if weaker and th.holdout_fail in ("weaker", "unconfirmed"):
-        return Check("fail", f"the effect per unit is significantly smaller out of time: holdout slope "
-                     f"{slope_te:+.3g} against {slope_tr:+.3g} in training ({fmt_p(p_weaker)}) {where}",
+        return Check("fail", f"the effect per unit is significantly smaller out of time: "
+                     f"{_slopes(slope_te, slope_tr)} ({fmt_p(p_weaker)}) {where}",
                      f"significantly weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before)",
                      method, figures)
     if th.holdout_fail == "unconfirmed":
         return Check("fail", f"not confirmed {where}", "not confirmed out of time", method, figures)
     if weaker:
-        return Check("not_enough_data", f"weaker but not reversed: the holdout slope {slope_te:+.3g} is below the "
-                     f"training slope {slope_tr:+.3g} ({fmt_p(p_weaker)}) {where}",
+        return Check("not_enough_data", f"weaker but not reversed: {_slopes(slope_te, slope_tr)} "
+                     f"({fmt_p(p_weaker)}) {where}",
                      f"weaker out of time (holdout r = {test['r']:+.2f} vs {train['r']:+.2f} before), not reversed",
                      method, figures)
     n_eff = test["n_effective"] if _ok(test) else float("nan")
@@ -607,6 +653,29 @@ def holdout(d: Driver, th: Thresholds, *, start: int, train: pd.Series | None, t
                 f"8 times in 10")
     return Check("not_enough_data", f"neither confirmed nor contradicted {where}; {plan}",
                  f"holdout of {n_te} periods too short to confirm or refute ({plan})", method, figures)
+
+
+def _slopes(holdout: float, train: float) -> str:
+    """The holdout slope against the training slope in words that are true whatever their signs.
+
+    "Weaker" is said only of a slope of the training sign and a smaller size; a slope of the other
+    sign points the other way (its holdout interval reaches zero, or the check would have called it
+    reversed).
+
+    Examples
+    --------
+    >>> _slopes(0.02, 0.05)
+    'the holdout slope +0.02 has the training sign but is smaller than the training slope +0.05'
+    >>> _slopes(-0.718, 0.0489)
+    'the holdout slope -0.718 points the other way from the training slope +0.0489, though not clearly enough to count as reversed'
+    """
+    if np.sign(holdout) == np.sign(train) and holdout != 0:
+        size = "smaller than" if abs(holdout) < abs(train) else "no smaller than"
+        return f"the holdout slope {holdout:+.3g} has the training sign but is {size} the training slope {train:+.3g}"
+    if holdout == 0:
+        return f"the holdout slope is zero against a training slope of {train:+.3g}"
+    return (f"the holdout slope {holdout:+.3g} points the other way from the training slope {train:+.3g}, "
+            f"though not clearly enough to count as reversed")
 
 
 def _demeaned(part: pd.DataFrame, d: Driver) -> pd.DataFrame:

@@ -58,6 +58,13 @@ class Thresholds:
         queues); a weaker holdout is reported in the reason and the verdict stays
         ``inconclusive``. A holdout that neither confirms nor refutes is ``not_enough_data``, and
         the verdict is then ``inconclusive`` unless an intervention confirms.
+    holdout_folds : int, default 2
+        Out-of-time folds of the holdout check (rolling origin). The last fold is the holdout from
+        ``holdout_start``; each earlier fold is a block of the same length just before it, judged
+        with a lag and a sign chosen on the periods before *that* block only. Their one-sided
+        p-values are combined (Stouffer), so a year of weekly data is judged on two quarters out
+        of time instead of one. ``1`` is the single train/holdout split. A fold whose own training
+        would have fewer than ``min_periods`` periods is not used.
     min_effect, stability_share, window, step
         Only for the stability diagnostic, which never decides a verdict.
 
@@ -76,6 +83,7 @@ class Thresholds:
     holdout_min_periods: int = 6
     placebo_min_shift: int | None = None
     holdout_fail: str = "reversed"
+    holdout_folds: int = 2
 
     def __post_init__(self):
         owner = "Thresholds"
@@ -93,6 +101,8 @@ class Thresholds:
             raise _bad(owner, "min_periods", "an integer >= 4", self.min_periods)
         if not _is_int(self.holdout_min_periods) or self.holdout_min_periods < 2:
             raise _bad(owner, "holdout_min_periods", "an integer >= 2", self.holdout_min_periods)
+        if not _is_int(self.holdout_folds) or not 1 <= self.holdout_folds <= 6:
+            raise _bad(owner, "holdout_folds", "an integer from 1 to 6", self.holdout_folds)
         if self.holdout_fail not in ("reversed", "weaker", "unconfirmed"):
             raise _bad(owner, "holdout_fail", "'reversed', 'weaker' or 'unconfirmed'", self.holdout_fail)
 

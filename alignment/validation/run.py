@@ -12,6 +12,7 @@ from ..correlation import correlate
 from ..correlation.series import lagged_frame
 from ..exceptions import InputError, OptionError
 from ..panel.frame import Calendar, PanelFrame, centre_wide, period_number, require_columns
+from ..progress import each, setting
 from ..stats.resample import spawn_generators
 from . import checks as C
 from .options import Intervention, Thresholds
@@ -33,7 +34,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
              time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
              calendar: Calendar | None = None, drop_low_responses: bool = True,
              families: Mapping[str, Sequence[str]] | None = None,
-             contact: ContactEvidence | None = None) -> ValidationResult:
+             contact: ContactEvidence | None = None, progress=None) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -102,6 +103,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         (:mod:`alignment.validation.contact`). A KPI a contact measure speaks for gets evidence
         ``"contact"``: the contact estimate is required and its holdout refit confirms; the panel
         checks stay as diagnostics.
+    progress : None, bool or callable, optional
+        A progress bar over the KPIs: ``None`` shows one only when a person is watching (a
+        terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
 
     Returns
     -------
@@ -119,6 +123,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
     >>> res.checks["aht"]["within_segment"]["status"]
     'fail'
     """
+    shown = setting(progress, where="validate")
     pf = PanelFrame.from_panel(panel, by=by, grain=grain, time=time)
     by, grain = list(pf.by), pf.grain
     effects = pf.effects(effects)
@@ -165,7 +170,7 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
 
     tables, rows, all_checks, setup, drivers, results = [], {}, {}, {}, {}, {}
     w_all = data[wcol].to_numpy(dtype=float) if wcol else None
-    for kpi, rng in zip(kpis, rngs):
+    for kpi, rng in each(zip(kpis, rngs), "validating", total=len(kpis), unit="KPI", progress=shown):
         base, covariates, evidence = BASE_SCOPE[effects], [], "panel" if n_segments >= 2 else "time_series"
         if effects == "twoway" and centre_wide(data[kpi].to_numpy(dtype=float), pf.seg, number):
             base, evidence = "within", "time_series"
@@ -201,10 +206,14 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             result = {name: C.Check("not_enough_data", "no period has both the KPI and the outcome",
                                     "no complete periods") for name in C.CHECKS}
         else:
+            folds = ([] if crow is not None or start is None else
+                     _earlier_folds(d, thresholds, data, outcome=outcome, by=by, grain=grain, time=time,
+                                    start=start, searched=searched, wcol=wcol))
             result = _run_checks(d, thresholds, outcome=outcome, kpi=kpi, lag=lag, by=by, grain=grain,
                                  time=time, start=start, start_label=start_label, train_row=train_row,
                                  test_data=test_data, interventions=interventions, codes_of=codes_of,
-                                 wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng)
+                                 wcol=wcol, labels=labels, placebo=placebo, n_permutations=n_permutations, rng=rng,
+                                 folds=folds)
         kpi_rules = rules
         result.pop("contact", None)
         if crow is not None:
@@ -330,7 +339,7 @@ def _adjust(rows: dict, fams: list[dict], rules: VerdictRules, alpha: float) -> 
 
 
 def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label, train_row, test_data,
-                interventions, codes_of, labels, placebo, n_permutations, rng, wcol) -> dict:
+                interventions, codes_of, labels, placebo, n_permutations, rng, wcol, folds=()) -> dict:
     out = {"within_segment": C.within_segment(d, th), "trend": C.trend(d, th),
            "placebo": C.placebo(d, th, kind=placebo, n_permutations=n_permutations, rng=rng),
            "lag": C.lag(d, th)}
@@ -340,7 +349,8 @@ def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label
     else:
         test = _within_row(_frozen_calendar(test_data, d, start) if d.covariates else test_data, outcome, kpi,
                            lag, by, grain, time, d, wcol, covariates=False)
-        out["holdout"] = C.holdout(d, th, start=start, train=train_row, test=test, start_label=start_label)
+        out["holdout"] = C.holdout(d, th, start=start, train=train_row, test=test, start_label=start_label,
+                                   earlier=folds)
     out["stability"] = C.stability(d, th)
     mine = [i for i in interventions if i.kpi == kpi]
     treated, dates = [], []
@@ -353,6 +363,46 @@ def _run_checks(d, th, *, outcome, kpi, lag, by, grain, time, start, start_label
         dates.append(int(period_number(pd.Series([pd.Timestamp(item.date)]), grain)[0]))
     out["intervention"] = intervention(d, th, mine, treated_codes=treated, date_numbers=dates)
     return out
+
+
+def _earlier_folds(d, th, data, *, outcome, by, grain, time, start, searched, wcol) -> list[C.Fold]:
+    """The out-of-time folds before the holdout (rolling origin; ``th.holdout_folds - 1`` of them).
+
+    Fold ``j`` is the block of periods ``[start - j L, start - (j - 1) L)``, ``L`` the holdout's
+    length. Its lag and sign are chosen on the periods before the block only, exactly as the
+    holdout's are on the periods before ``start``, and its calendar effects are frozen from those
+    periods; the block itself is then judged like the holdout. Under no effect, each fold's
+    one-sided p is (close to) uniform given everything before it, whatever was chosen there, so
+    the folds' evidence can be combined.
+    """
+    number = d.number
+    end = int(number.max()) + 1
+    length = end - start
+    periods = np.unique(d.pairs["t"].to_numpy())
+    out = []
+    for j in range(1, th.holdout_folds):
+        lo, hi = start - j * length, start - (j - 1) * length
+        n_train = int((periods < lo).sum())
+        n_test = int(((periods >= lo) & (periods < hi)).sum())
+        if n_train < th.min_periods or n_test < th.holdout_min_periods:
+            break
+        past = data.copy()
+        past[outcome] = past[outcome].astype(float).where(number < lo)
+        training = correlate(past, outcome, [d.kpi], by=by, lags=searched, scope=d.base, grain=grain, time=time,
+                             covariates=list(d.covariates), weights=wcol, drop_low_responses=False).table
+        lag = _best_lag(training) if len(searched) > 1 else searched[0]
+        row = training[(training["lag"] == lag) & training["segment"].isna()]
+        if row.empty or row.iloc[0]["status"] != "ok" or not np.isfinite(row.iloc[0]["r"]):
+            break
+        block = data.copy()
+        block[outcome] = block[outcome].astype(float).where((number >= lo) & (number < hi))
+        if d.covariates:
+            block = _frozen_calendar(block, d, lo)
+        test = _within_row(block, outcome, d.kpi, lag, by, grain, time, d, wcol, covariates=False)
+        label = pd.Timestamp(data.loc[number >= lo, time].min()).date().isoformat()
+        out.append(C.Fold(start=label, n_train_periods=n_train, n_periods=n_test, lag=int(lag),
+                          sign=C._sign(row.iloc[0]["r"]), test=test))
+    return out[::-1]
 
 
 def _within_row(data, outcome, kpi, lag, by, grain, time, d, wcol, covariates=True):

@@ -1,0 +1,149 @@
+"""``business_impact``: what a CX point is worth, from a study, a panel or a survey-level frame."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from ..exceptions import OptionError
+from .customers import read_customers
+from .estimate import estimate_impact
+from .link import link_surveys
+from .result import BusinessImpactResult
+
+
+def business_impact(data, outcome: str | None = None, *, customers=None, value: str | None = None,
+                    window_days: int | None = None, as_of=None, by: Sequence[str] | None = None,
+                    timezone: str | None = None, n_boot: int = 999, seed: int | None = None,
+                    alpha: float = 0.05, customers_per_year: float | None = None,
+                    mediators: Sequence[str] | None = None, cox: bool = True, engine=None,
+                    panel=None, event: str | None = None, events=None) -> BusinessImpactResult:
+    """Link each survey to what its customer did next: the worth of a CX point.
+
+    Parameters
+    ----------
+    data : Study, str or Path, Panel or pandas.DataFrame
+        A :class:`~alignment.Study` (or its ``.toml`` file) with ``[data.customers]``; a
+        :class:`~alignment.Panel` built with ``contact_frame=True``; or a survey-level frame (as
+        ``Panel.contact_frame``, with ``customer_id``). The panel's survey-level frame is reused,
+        not rebuilt.
+    outcome : str, optional
+        The CX score column; default the study's outcome, else ``"csat"``.
+    customers : str, Path, pandas.DataFrame or Source, optional
+        One row per customer: ``customer_id`` and ``churned_at`` (blank while still a customer);
+        default the study's ``[data.customers]``.
+    value : str, optional
+        A column of ``customers``: value per customer per year (``"annual_revenue"``).
+    window_days : int, default 90
+        Did the customer leave within this many days after the contact?
+    as_of : date, optional
+        Where the data end (the customers' extract); default the end of the panel's last day.
+    by, timezone
+        Segments and timezone, when ``data`` is a frame (default ``["queue"]``).
+    n_boot, seed, alpha
+        Customer-bootstrap replicates and their seed (default the study's seed, else 0).
+    customers_per_year : float, optional
+        How many customers a CX point reaches in a year (default: those of the surveyed contacts).
+    mediators : sequence of str, optional
+        Contact measures to split into the part through CX and the rest (default all in the frame).
+    cox : bool
+        Also fit the Cox model (needs lifelines).
+    event, events : optional
+        Link to a customer event instead of leaving: ``event`` names it (``"repurchase"``) and
+        ``events`` holds it, an :class:`~alignment.impact.customers.EventSpec` (or a list of them;
+        default the study's ``[[data.customer_events]]``) or a DataFrame of ``customer_id, time``.
+
+    Returns
+    -------
+    BusinessImpactResult
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from alignment import build_panel
+    >>> from alignment.simulate import simulate
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = simulate(tmp, seed=2, days=182, churn="cx", wait_effect="contact")
+    ...     panel = build_panel(f"{tmp}/contacts.csv", surveys=f"{tmp}/surveys.csv", by=["queue"],
+    ...                         timezone="America/New_York", contact_frame=True)
+    ...     res = business_impact(panel, "csat", customers=f"{tmp}/customers.csv", value="annual_revenue",
+    ...                           n_boot=199, cox=False)
+    >>> res.cx_effect["estimate"] < 0
+    True
+    """
+    from ..panel import Panel
+    from ..study import Study, load_study
+    study = None
+    if isinstance(data, (str, Path)) and str(data).endswith(".toml"):
+        data = load_study(data)
+    if isinstance(data, Study):
+        study = data
+        if study.customers is None:
+            raise OptionError("This study declares no customers: add [data.customers] (path, and churned_at, "
+                              "value) to link CX to what customers do next.")
+        if panel is None:
+            from ..study.run import build_study_panel
+            panel = build_study_panel(replace(study, contact_model=True))
+        outcome = outcome or study.outcome
+        by = list(study.by) if by is None else by
+        timezone = study.timezone
+        seed = study.seed if seed is None else seed
+        customers = study.customers.source if customers is None else customers
+        spec = study.customers
+        value = value or spec.value
+        window_days = window_days or spec.window_days
+        as_of = as_of or spec.as_of
+        event = event or (spec.outcome if spec.outcome != "churn" else None)
+        events = study.customer_events if events is None else events
+        data = panel
+    if isinstance(data, Panel):
+        if data.contact_frame is None:
+            raise OptionError("This panel has no survey-level frame: build it with build_panel(..., "
+                              "contact_frame=True).")
+        frame, by = data.contact_frame, list(data.by) if by is None else by
+        timezone = timezone or data.timezone
+        end = pd.Timestamp(data.end) + pd.Timedelta(days=1)
+    elif isinstance(data, pd.DataFrame):
+        frame, end = data, None
+    else:
+        raise OptionError(f"business_impact needs a Study, a study file, a Panel with a survey-level frame or a "
+                          f"survey-level DataFrame. Got {type(data).__name__} instead.")
+    if customers is None:
+        raise OptionError("business_impact needs the customers: customers=Source(...) or a study with "
+                          "[data.customers].")
+    cust = read_customers(customers, value=value, timezone=timezone, engine=engine)
+    if as_of is not None:
+        end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    outcome = outcome or "csat"
+    window_days = 90 if window_days is None else window_days
+    event_table = None
+    if event is not None and event != "churn":
+        from .customers import EventSpec, read_events
+        if isinstance(events, pd.DataFrame):
+            event_table = events
+        else:
+            specs = [events] if isinstance(events, EventSpec) else list(events or ())
+            chosen = [e for e in specs if e.event == event]
+            if not chosen:
+                raise OptionError(f"No customer events named {event!r} are declared (declared: "
+                                  f"{', '.join(e.event for e in specs) or 'none'}).")
+            event_table = pd.concat([read_events(e, timezone=timezone, engine=engine) for e in chosen],
+                                    ignore_index=True)
+    link = link_surveys(frame, cust.table, outcome=outcome, window_days=window_days,
+                        by=["queue"] if by is None else by, end=end, label=cust.label, events=event_table)
+    from ..contact.model import coding
+    metric = {m.name: m for m in study.survey_metrics}.get(outcome) if study is not None else None
+    nps = coding(outcome, metric).kind == "nps" if outcome in ("nps",) or metric is not None else False
+    values = cust.table.set_index("customer_id")["value"] if value else None
+    n_customers_file = cust.n
+    res = estimate_impact(link, cx=outcome, outcome=event or "churn", values=values, value_name=value, customers_per_year=customers_per_year,
+                          mediators=mediators, nps=nps, cox=cox, n_boot=n_boot, seed=0 if seed is None else seed,
+                          alpha=alpha)
+    linked = link.table["customer_id"].nunique()
+    if n_customers_file > linked:
+        res = replace(res, notes=res.notes + (f"{n_customers_file - linked:,} of {n_customers_file:,} customers in "
+                                              f"{cust.label} have no surveyed contact",))
+    return res
