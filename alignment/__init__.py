@@ -22,11 +22,12 @@ from ._lazy import lazy
 
 from . import catalog
 from .catalog import CompositeScore, KpiOptions, SurveyMetric
-from .data import ExtraSource, Source
+from .data import ExtraSource, Intervals, Source
 from .engine import DuckDBEngine, SparkEngine
 from .exceptions import (AlignmentDeprecationWarning, AlignmentError, AlignmentWarning, AutocorrelationWarning,
                          CollinearityWarning,
-                         ConstantPredictorWarning, EngineError, HeteroskedasticityWarning, InfluenceWarning,
+                         ConstantPredictorWarning, EngineError, FormatError, HeteroskedasticityWarning,
+                         InfluenceWarning,
                          InputError, LowResponsesWarning, MissingDataWarning, OptionError, OutputError,
                          SmallSampleWarning, SpanWarning, UnknownCustomersWarning, UnmatchedSurveysWarning)
 from .exceptions import AgentsInferredWarning
@@ -64,4 +65,5 @@ __all__ = [
     "queueing", "QueueingFit", "queue_inputs", "QueueInputs", "erlang_a", "erlang_c", "required_agents", "QueueKPIs",
     "StaffingSource", "AgentsInferredWarning",
     "business_impact", "BusinessImpactResult", "UnknownCustomersWarning",
+    "Intervals", "FormatError",
 ]

@@ -57,12 +57,22 @@ def cmd_kpis(args) -> int:
     from .panel import build_panel
     options = KpiOptions(service_level_threshold_s=args.sl_threshold, service_level_variant=args.sl_variant,
                          short_abandon_s=args.short_abandon, csat_variant=args.csat_variant)
-    contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    if (args.contacts is None) == (args.intervals is None):
+        raise UsageError("alignment kpis: give a contacts file, or --intervals FILE for an interval report (see --help)")
+    if args.intervals is not None:
+        from .data import Intervals
+        contacts = Intervals(args.intervals, format=args.format, timezone=args.contacts_timezone,
+                             service_level_s=args.intervals_service_level)
+    else:
+        contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
+    surveys = (Source(args.surveys, format=args.survey_format, timezone=args.surveys_timezone)
+               if args.surveys else None)
     extras = [_extra(e) for e in args.extra or ()]
-    check_out_file(args.out, [args.contacts, args.surveys, *(str(e.data) for e in extras)])
+    check_out_file(args.out, [a for a in (args.contacts, args.intervals, args.surveys) if a is not None]
+                   + [str(e.data) for e in extras])
     from .progress import using
     with using(False if args.quiet else None):  # a bar while reading, on a terminal only
-        panel = build_panel(contacts, surveys=args.surveys, extras=extras,
+        panel = build_panel(contacts, surveys=surveys, extras=extras,
                             grain=args.grain, by=_split(args.by), timezone=args.timezone, start=args.start,
                             end=args.end, metrics=_split(args.metrics) or None, options=options,
                             min_responses=args.min_responses)
@@ -325,7 +335,12 @@ def parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("kpis", help="build a KPI panel from contact records (no study file needed)",
                        description="Build a pooled KPI panel: one row per period x segment.")
-    k.add_argument("contacts", help="contacts file (CSV or Parquet)")
+    k.add_argument("contacts", nargs="?", help="contacts file (CSV or Parquet)")
+    k.add_argument("--intervals", metavar="FILE", help="an interval report instead of contacts (--format "
+                                                       "avaya-cms-hsplit, genesys-cloud-aggregates, "
+                                                       "amazon-connect-historical, or the canonical columns)")
+    k.add_argument("--intervals-service-level", type=float, metavar="S",
+                   help="the threshold (s) at which the interval report counts calls answered within service level")
     k.add_argument("--surveys", help="survey responses file")
     k.add_argument("--extra", action="append", metavar="PATH[,by=COL][,aggregate=RULE][,time=COL]",
                    help="extra source (repeatable); aggregate is mean, sum, last or max")
@@ -335,8 +350,14 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--start", help="first local date (inclusive), YYYY-MM-DD")
     k.add_argument("--end", help="last local date (inclusive), YYYY-MM-DD")
     k.add_argument("--metrics", action="append", help="catalog metrics to compute (default: all possible)")
-    k.add_argument("--format", help="built-in contacts format, e.g. technion-anonymous-bank")
-    k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file")
+    k.add_argument("--format", help="built-in contacts (or --intervals) format: technion-anonymous-bank, "
+                                    "amazon-connect-ctr, genesys-cloud-conversations, nice-cxone-contacts, "
+                                    "five9-call-log, salesforce-voicecall, zendesk-tickets")
+    k.add_argument("--contacts-timezone", help="timezone of naive times in the contacts file (for five9-call-log "
+                                               "and nice-cxone-contacts: the account's time zone)")
+    k.add_argument("--survey-format", help="built-in surveys format: qualtrics-csv, surveymonkey-csv, "
+                                           "medallia, zendesk-satisfaction")
+    k.add_argument("--surveys-timezone", help="timezone of naive times in the surveys file")
     k.add_argument("--sl-threshold", type=float, default=20, help="service-level threshold T in seconds (20)")
     k.add_argument("--sl-variant", default="offered", help="service-level denominator variant (offered)")
     k.add_argument("--short-abandon", type=float, default=5, help="short-abandon threshold in seconds (5)")

@@ -15,6 +15,7 @@ import warnings
 __all__ = [
     "AlignmentError",
     "InputError",
+    "FormatError",
     "OptionError",
     "EngineError",
     "OutputError",
@@ -84,6 +85,40 @@ class InputError(AlignmentError):
             where.append(f"row {row}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class FormatError(InputError):
+    """A platform export (a named ``format``) lacks a field or holds a value its vendor does not write.
+
+    The message is in the vendor's words: the file, the vendor's field and the record (JSON; 1-based)
+    or row (CSV; data rows from 1, the header not counted), e.g.
+    ``contacts.jsonl, field 'Queue.EnqueueTimestamp', record 12: not a timestamp``.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in one line.
+    source : str, optional
+        The file name.
+    field : str, optional
+        The vendor's field (dotted for nested JSON, as the vendor documents it).
+    record : int, optional
+        The record (or row) number.
+    where : {"record", "row"}, default "record"
+        How the file's units are called.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None,
+                 record: int | None = None, where: str = "record"):
+        parts = [one_line(p) for p in (source,) if p]
+        if field:
+            parts.append(f"field {one_line(field)!r}")
+        if record is not None:
+            parts.append(f"{where} {record}")
+        prefix = ", ".join(parts)
+        AlignmentError.__init__(self, f"{prefix}: {message}" if prefix else message)
+        self.source, self.column, self.row = source, field, record
+        self.field, self.record = field, record
 
 
 class OptionError(AlignmentError):

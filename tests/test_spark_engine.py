@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignment import ExtraSource, InputError, Source, build_panel
+from alignment import ExtraSource, InputError, Intervals, Source, build_panel
 from alignment.engine import SparkEngine
 from alignment.simulate import simulate
 from alignment.study import load_study
@@ -331,3 +331,15 @@ def test_a_table_needs_the_spark_engine_in_a_study_file(tmp_path):
     study = load_study(tmp_path / "study.toml")
     assert study.contacts.table == "cx.contacts" and study.contacts.label == "table cx.contacts"
     assert str(tmp_path / "study.toml") in study.inputs() and len(study.inputs()) == 4
+
+
+def test_interval_reports_give_the_same_panel_on_spark(spark, tmp_path):
+    """The avaya-cms-hsplit mapping and the interval panel are SQL: they must transpile and agree."""
+    hsplit = tmp_path / "hsplit.csv"
+    hsplit.write_text("row_date,starttime,split,callsoffered,acdcalls,abncalls,acceptable,anstime,abntime,"
+                      "acdtime,holdtime,acwtime,transferred\n"
+                      "2025-03-08,2330,7,10,6,3,5,60,90,1200,30,300,1\n"
+                      "03/09/2025,130,7,4,4,0,4,20,0,800,0,100,0\n"       # the night New York's clocks change
+                      "2025-03-09,300,8,5,2,2,1,70,40,500,10,60,0\n")
+    source = Intervals(hsplit, format="avaya-cms-hsplit", timezone=NY, service_level_s=20)
+    both(spark, source, grain="day", by=["queue"], timezone=NY)

@@ -7,6 +7,6 @@ columns, typed and validated in SQL so that raw contacts are never loaded whole
 into pandas.
 """
 
-from .sources import ExtraSource, Source
+from .sources import ExtraSource, Intervals, Source
 
-__all__ = ["Source", "ExtraSource"]
+__all__ = ["Source", "ExtraSource", "Intervals"]

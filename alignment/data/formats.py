@@ -12,6 +12,10 @@ Formats
     ("Anonymous Bank", 1999), collected by the Technion SEE lab and analysed
     in Brown et al., JASA 100 (2005) 36-50. The project bundles February 1999
     as ``data/anonymous_bank/anonymous_bank_feb1999.txt``.
+``"amazon-connect-ctr"``, ``"genesys-cloud-conversations"``, ``"nice-cxone-contacts"``, ``"five9-call-log"``
+    Platform exports of contact records, read by the vendor modules of
+    :mod:`alignment.data.vendors` (one per vendor): their rules look across records (duplicate
+    copies, transfer legs) and their errors name the vendor's field, so they are code, not SQL.
 
 Examples
 --------
@@ -25,9 +29,9 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..exceptions import OptionError
 
@@ -58,6 +62,18 @@ class Format:
         contacts. Rows where it is not true are not contacts at all (e.g. records
         that never reached the agent queue) and are left out before anything is
         validated or counted; None keeps every row.
+    reader : callable, optional
+        For a platform export: ``reader(path, *, label, timezone)`` returns the canonical rows as a
+        pandas DataFrame (see :mod:`alignment.data.vendors`); ``read_options``, ``columns`` and
+        ``where`` are then unused.
+    fields : tuple of (str, str, str)
+        Vendor field, canonical column, rule: the mapping as the README's table shows it.
+    kind : {"contacts", "surveys", "intervals"}
+        Which source the format is for.
+    needs : mapping, optional
+        Canonical column -> the raw columns its expression reads. A column whose raw columns are
+        absent is left out instead of failing (interval reports carry some items and not others);
+        columns not named here are always made.
     """
 
     name: str
@@ -67,6 +83,10 @@ class Format:
     columns: Mapping[str, str]
     timezone: str | None
     where: str | None = None
+    reader: Callable | None = None
+    fields: tuple[tuple[str, str, str], ...] = ()
+    kind: str = "contacts"
+    needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------
@@ -200,7 +220,102 @@ TECHNION_ANONYMOUS_BANK = Format(
     where=_OFFERED,
 )
 
-FORMATS: dict[str, Format] = {TECHNION_ANONYMOUS_BANK.name: TECHNION_ANONYMOUS_BANK}
+
+# ---------------------------------------------------------------------------
+# avaya-cms-hsplit
+# ---------------------------------------------------------------------------
+
+_ROW_DATE = ("""(CASE WHEN regexp_matches(trim("row_date"), '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') THEN trim("row_date") """
+             """WHEN regexp_matches(trim("row_date"), '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$') THEN """
+             """split_part(trim("row_date"), '/', 3) || '-' || lpad(split_part(trim("row_date"), '/', 1), 2, '0') """
+             """|| '-' || lpad(split_part(trim("row_date"), '/', 2), 2, '0') END)""")
+_HHMM = """lpad(trim("starttime"), 4, '0')"""
+_START = (f"""(CASE WHEN regexp_matches(trim("starttime"), '^[0-9]{{1,4}}$') THEN {_ROW_DATE} || ' ' || """
+          f"""substr({_HHMM}, 1, 2) || ':' || substr({_HHMM}, 3, 2) || ':00' END)""")
+
+
+def _seconds_sum(*raw: str) -> str:
+    """The sum of numeric text columns, as text; 'not a number' when one of them is not one, so that the
+    reader's number check names the sum instead of a bad part silently adding nothing."""
+    parts = [f"TRY_CAST(trim(CAST({quote_raw(r)} AS VARCHAR)) AS DOUBLE)" for r in raw]
+    bad = " OR ".join(f"({p} IS NULL AND NULLIF(trim(CAST({quote_raw(r)} AS VARCHAR)), '') IS NOT NULL)"
+                      for p, r in zip(parts, raw))
+    total = " + ".join(f"coalesce({p}, 0)" for p in parts)
+    return f"(CASE WHEN {bad} THEN 'not a number' ELSE CAST({total} AS VARCHAR) END)"
+
+
+def quote_raw(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_HSPLIT_FIELDS = (
+    ("row_date + starttime", "interval_start", "the interval's start: row_date (YYYY-MM-DD or MM/DD/YYYY) and "
+                                               "starttime HHMM, the CMS server's local time (name its timezone)"),
+    ("split", "queue", "the split or skill number (segment)"),
+    ("callsoffered", "n_contacts", "offered; it includes calls that were neither answered nor abandoned "
+                                   "(busy, disconnected, flowed out), which are not abandons"),
+    ("acdcalls", "n_answered", "ACD calls answered"),
+    ("abncalls", "n_abandoned", "abandoned calls"),
+    ("acceptable", "n_answered_within_t", "answered within the split's acceptable service level: give it as "
+                                          "service_level_s"),
+    ("anstime", "wait_answered_s", "seconds, summed"),
+    ("abntime", "wait_abandoned_s", "seconds, summed"),
+    ("acdtime + holdtime + acwtime", "handle_answered_s", "talk, hold and after-call work, seconds, summed"),
+    ("transferred", "n_transferred", "transferred calls"),
+)
+
+AVAYA_CMS_HSPLIT = Format(
+    name="avaya-cms-hsplit",
+    description="""\
+Avaya CMS interval split/skill data (the hsplit table, or a report exported from it), one row per
+split and interval (15, 30 or 60 minutes), CMS database item names as columns. CMS counts a call
+in the interval in which it and its after-call work finish, not in the one it arrived in, so a
+call spanning midnight counts on the next day: interval KPIs can differ from contact-record KPIs
+at period edges. `callsoffered` includes calls that were neither answered nor abandoned
+(busy, disconnected, flowed out): they count as offered and as neither. Times are the CMS
+server's clock: name its time zone for the source. Every item but callsoffered is optional: a KPI
+needing an absent one is an error naming it.""",
+    read_options=MappingProxyType({}),
+    required=("row_date", "starttime", "split", "callsoffered"),
+    columns=MappingProxyType({
+        "interval_start": _START, "queue": 'trim("split")', "n_contacts": '"callsoffered"',
+        "n_answered": '"acdcalls"', "n_abandoned": '"abncalls"', "n_answered_within_t": '"acceptable"',
+        "wait_answered_s": '"anstime"', "wait_abandoned_s": '"abntime"',
+        "handle_answered_s": _seconds_sum("acdtime", "holdtime", "acwtime"), "n_transferred": '"transferred"',
+    }),
+    timezone=None,
+    fields=_HSPLIT_FIELDS,
+    kind="intervals",
+    needs=MappingProxyType({
+        "n_answered": ("acdcalls",), "n_abandoned": ("abncalls",), "n_answered_within_t": ("acceptable",),
+        "wait_answered_s": ("anstime",), "wait_abandoned_s": ("abntime",),
+        "handle_answered_s": ("acdtime", "holdtime", "acwtime"), "n_transferred": ("transferred",),
+    }),
+)
+
+
+def _vendor(module, timezone: str | None) -> Format:
+    """The format of a vendor module of :mod:`alignment.data.vendors`."""
+    return Format(name=module.NAME, description=module.__doc__, read_options=MappingProxyType({}),
+                  required=getattr(module, "REQUIRED", ()), columns=MappingProxyType({}), timezone=timezone,
+                  reader=module.read, fields=module.FIELDS, kind=getattr(module, "KIND", "contacts"))
+
+
+def _vendor_formats() -> list[Format]:
+    from .vendors import (amazon_connect, amazon_connect_historical, five9, medallia, genesys_aggregates, genesys_cloud, nice_cxone, qualtrics,
+                          salesforce, surveymonkey, zendesk)
+    # Connect and Genesys write UTC; CXone and Five9 the account's clock, which the study names;
+    # Qualtrics says its zone in the ImportId row (else the study names it)
+    return [_vendor(amazon_connect, "UTC"), _vendor(genesys_cloud, "UTC"),
+            _vendor(nice_cxone, None), _vendor(five9, None), _vendor(qualtrics, None),
+            _vendor(surveymonkey, None), _vendor(genesys_aggregates, "UTC"), _vendor(zendesk, "UTC"),
+            _vendor(amazon_connect_historical, "UTC"), _vendor(salesforce, "UTC"), _vendor(medallia, None),
+            Format(name=zendesk.SATISFACTION, description=zendesk.__doc__, read_options=MappingProxyType({}),
+                   required=(), columns=MappingProxyType({}), timezone="UTC", reader=zendesk.read_satisfaction,
+                   fields=zendesk.SATISFACTION_FIELDS, kind="surveys")]
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (TECHNION_ANONYMOUS_BANK, *_vendor_formats(), AVAYA_CMS_HSPLIT)}
 
 
 def get_format(name: str) -> Format:

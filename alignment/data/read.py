@@ -148,12 +148,14 @@ def plan(source: Source, read_options: Mapping[str, object] | None = None) -> Sc
                 compression=compression.pop(), delimiter=found[0].delimiter, texts=tuple(found))
 
 
-def register(session, source: Source, name: str) -> RawTable:
+def register(session, source: Source, name: str, kind: str | None = None) -> RawTable:
     """Register ``source`` in the engine ``session`` as the view ``name`` with canonical column names.
 
     Applies the source's built-in ``format`` (a SQL mapping of raw columns, and
     its filter of the rows that are contacts) or its ``columns`` renames; every
-    other column keeps its name.
+    other column keeps its name. A platform export's format (one with a ``reader``) is read by
+    its vendor module into canonical rows, then renamed by ``columns``. ``kind`` ("contacts" or
+    "surveys") is the role of the source, checked against the format's.
 
     Raises
     ------
@@ -162,9 +164,23 @@ def register(session, source: Source, name: str) -> RawTable:
         twice, a renamed column is absent, or an extra source has no rows.
     """
     fmt = None
+    label = source.label
     if source.format is not None:
         from .formats import get_format
         fmt = get_format(source.format)
+        if kind is not None and fmt.kind != kind:
+            raise InputError(f"the {fmt.name} format is for {fmt.kind}, not {kind}: give it as the "
+                             f"format of the {fmt.kind}", source=label)
+        if fmt.reader is not None:  # a platform export: its vendor module makes the canonical rows
+            if source.table is not None or isinstance(source.data, pd.DataFrame):
+                raise InputError(f"the {fmt.name} format reads the platform's export file, not a "
+                                 f"{'table' if source.table is not None else 'DataFrame'}", source=label)
+            if source.glob:
+                raise InputError(f"the {fmt.name} format reads one export file; glob = true is not "
+                                 f"supported for it (concatenate the files)", source=label)
+            source_kind(source)  # a missing or empty file is said as for any other source
+            frame = fmt.reader(source.data, label=label, timezone=source.timezone, options=source.options)
+            source, fmt = Source(frame, columns=source.columns), None
     scan = plan(source, fmt.read_options if fmt else None)
     session.scan(source, scan, name)
     raw_types = session.types(f"{name}__scan")
@@ -180,14 +196,16 @@ def register(session, source: Source, name: str) -> RawTable:
             raise InputError(
                 f"is not in the {fmt.name} format: columns {', '.join(map(repr, missing))} are missing",
                 source=source.label, column=missing[0])
-        select = ", ".join(f"{expr} AS {quote(canon)}" for canon, expr in fmt.columns.items())
+        made = {canon: expr for canon, expr in fmt.columns.items()
+                if all(r in raw_types for r in fmt.needs.get(canon, ()))}  # items the file does not carry
+        select = ", ".join(f"{expr} AS {quote(canon)}" for canon, expr in made.items())
     else:
         renamed = {}
         for canonical, original in source.columns.items():
             if original not in raw_types:
                 raise InputError(
                     f"is missing (renamed to '{canonical}' by the study); the file has "
-                    f"{', '.join(map(repr, raw_types))}", source=source.label, column=original)
+                    f"{', '.join(map(repr, raw_types))}", source=label, column=original)
             renamed[original] = canonical
         taken = set(renamed.values())
         parts = [f"{typed[c]} AS {quote(renamed.get(c, c))}"
@@ -198,4 +216,4 @@ def register(session, source: Source, name: str) -> RawTable:
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
     session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
-    return RawTable(label=source.label, view=name, types=session.types(name), numbered_sql=numbered_sql)
+    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql)

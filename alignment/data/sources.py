@@ -1,4 +1,4 @@
-"""Declarations of where data comes from: :class:`Source` and :class:`ExtraSource`."""
+"""Declarations of where data comes from: :class:`Source`, :class:`ExtraSource` and :class:`Intervals`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ class Source:
     glob : bool, default False
         The path is a pattern (``*``, ``?``, ``[abc]``, and ``**`` for any folders below): every
         matching file is read, in name order, as one table. They must share one format and header.
+    options : mapping, optional
+        Options of a platform export's ``format``, e.g. ``{"recode": {"Q1": {"6": 1, "7": 2}}}`` for
+        ``qualtrics-csv`` (see the README's "Platform exports").
 
     Examples
     --------
@@ -78,10 +81,15 @@ class Source:
     timezone: str | None = None
     table: str | None = None
     glob: bool = False
+    options: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self):
         _check_data(type(self).__name__, self.data, self.table, self.glob)
         object.__setattr__(self, "columns", dict(self.columns or {}))
+        if not isinstance(self.options, Mapping):
+            raise OptionError(f"The 'options' parameter of {type(self).__name__} must be a mapping. "
+                              f"Got {type(self.options).__name__} instead.")
+        object.__setattr__(self, "options", dict(self.options))
 
     @property
     def label(self) -> str:
@@ -136,3 +144,45 @@ def as_source(data, kind: str = "Source") -> Source:
         return data
     _check_data(kind, data)
     return Source(data)
+
+
+@dataclass(frozen=True)
+class Intervals(Source):
+    """Interval reports instead of contact records: counts and sums per interval and segment.
+
+    Each row is one interval (15, 30 or 60 minutes) of one segment, holding the panel's additive
+    components: ``n_contacts`` (offered), ``n_answered``, ``n_abandoned``, ``n_answered_within_t``,
+    ``n_abandoned_within_t``, ``n_short_abandons``, ``wait_answered_s`` (sum of the answered
+    contacts' waits), ``wait_abandoned_s``, ``handle_answered_s`` (sum of handle times),
+    ``n_transferred``, ``n_resolved``, and ``interval_start``. A built-in ``format``
+    (``avaya-cms-hsplit``, ``genesys-cloud-aggregates``) maps a report onto them; any other report is
+    mapped with ``columns`` (``{"n_contacts": "Offered", "interval_start": "Interval"}``). The panel
+    sums them, so the same pooled KPIs come out as from contact records, and nothing is averaged.
+
+    Parameters
+    ----------
+    data, columns, format, timezone, table, glob, options
+        As for :class:`Source`.
+    service_level_s : float, optional
+        The threshold (seconds) at which the report counts contacts answered (and abandoned)
+        within the service-level objective (Avaya's acceptable service level, Genesys' SLA).
+        A service level at another threshold cannot be computed from the report, and is an error.
+    short_abandon_s : float, optional
+        The threshold of the report's short-abandon count, if it has one.
+
+    Examples
+    --------
+    >>> Intervals("hsplit.csv", format="avaya-cms-hsplit", timezone="America/Chicago", service_level_s=20).label
+    'hsplit.csv'
+    """
+
+    service_level_s: float | None = None
+    short_abandon_s: float | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("service_level_s", "short_abandon_s"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise OptionError(f"The '{name}' parameter of Intervals must be a number of seconds. "
+                                  f"Got {value!r} instead.")

@@ -11,7 +11,7 @@ from .. import catalog
 from ..catalog import CompositeScore, KpiOptions, Metric, SurveyMetric, builtin_survey_metrics
 from ..data.checks import run_rules
 from ..data.read import RawTable, quote, register, sql_string
-from ..data.sources import AGGREGATES, ExtraSource, Source, as_source
+from ..data.sources import AGGREGATES, ExtraSource, Intervals, Source, as_source
 from ..exceptions import InputError, OptionError, SpanWarning, UnmatchedSurveysWarning
 from ..engine import DuckDBEngine, Engine
 from .components import Component, contact_components, survey_components
@@ -225,8 +225,9 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
 
     Parameters
     ----------
-    contacts : str, Path, pandas.DataFrame or Source
-        Contact records (see the README for the canonical columns).
+    contacts : str, Path, pandas.DataFrame, Source or Intervals
+        Contact records (see the README for the canonical columns), or an interval report
+        (:class:`~alignment.data.Intervals`: counts and sums per interval and segment).
     surveys : str, Path, pandas.DataFrame or Source, optional
         Survey responses; each counts in the period and segment of the contact it rates.
     extras : sequence of ExtraSource
@@ -329,8 +330,16 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
     if not isinstance(engine, Engine):
         raise OptionError(f"The 'engine' parameter must be a DuckDBEngine or SparkEngine. "
                           f"Got {type(engine).__name__} instead.")
+    intervals = isinstance(contacts_src, Intervals)
+    if intervals and (contact_frame is True or contact_controls):
+        raise OptionError("contact_frame and contact_controls need contact records; interval reports hold no "
+                          "contacts to link surveys to.")
     session = engine.connect()
     try:
+        if intervals:  # interval reports: the components are already summed per interval
+            from .intervals import build_interval_panel
+            return build_interval_panel(session, contacts_src, surveys_src, extras, grain, tuple(by), timezone,
+                                        start, end, metrics, options, known, min_responses)
         return _build(session, contacts_src, surveys_src, extras, grain, by, timezone, start, end,
                       metrics, options, known, min_responses, contact_frame, contact_controls)
     except session.errors as error:  # a value the checks let through but the engine refused
@@ -342,12 +351,12 @@ def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), g
 def _build(session, contacts_src: Source, surveys_src: Source | None, extras, grain, by, timezone, start,
            end, metrics, options, known: _Survey, min_responses, frame: bool = False,
            controls: tuple[str, ...] = ()) -> Panel:
-    contacts = register(session, contacts_src, "contacts_raw")
+    contacts = register(session, contacts_src, "contacts_raw", kind="contacts")
     for col in (*CONTACT_KEYS, *by):
         if not contacts.has(col):
             raise InputError(f"is missing; the file has {', '.join(map(repr, contacts.types))}",
                              source=contacts.label, column=col)
-    surveys = register(session, surveys_src, "surveys_raw") if surveys_src is not None else None
+    surveys = register(session, surveys_src, "surveys_raw", kind="surveys") if surveys_src is not None else None
     if surveys is not None and not surveys.has("survey_id"):
         raise InputError(f"is missing; the file has {', '.join(map(repr, surveys.types))}",
                          source=surveys.label, column="survey_id")

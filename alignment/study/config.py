@@ -393,6 +393,8 @@ _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
 _STAFFING_KEYS = {"path", "table", "columns", "timezone", "time", "by", "agents", "glob"}
+#: Keys of [data.contacts], [data.surveys] and [data.intervals] only: a platform export's options.
+_FORMAT_KEYS = {"options"}
 _EXTRA_KEYS = {"path", "table", "columns", "timezone", "time", "by", "aggregate", "values", "glob"}
 _METRIC_KEYS = {"column", "scale", "higher_is_better", "aggregation", "top_box", "weights"}
 _INTERVENTION_KEYS = {"name", "date", "segments", "kpi", "direction"}
@@ -529,10 +531,16 @@ def load_study(path) -> Study:
     s = r.table(doc["study"], "study")
     r.known(s, _STUDY_KEYS, "study")
     data = r.table(doc.get("data", {}), "data")
-    r.known(data, {"contacts", "surveys", "extra", "staffing", "customers", "customer_events"}, "data")
-    if "contacts" not in data:
-        r.fail("data.contacts", "the [data.contacts] section is missing")
-    contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
+    r.known(data, {"contacts", "intervals", "surveys", "extra", "staffing", "customers", "customer_events"}, "data")
+    if "contacts" in data and "intervals" in data:
+        r.fail("data.intervals", "give contact records ([data.contacts]) or interval reports ([data.intervals]), "
+                                 "not both")
+    if "intervals" in data:
+        contacts = _intervals(r, r.table(data["intervals"], "data.intervals"), "data.intervals", base)
+    elif "contacts" not in data:
+        r.fail("data.contacts", "the [data.contacts] section is missing (or [data.intervals] for interval reports)")
+    else:
+        contacts = _source(r, r.table(data["contacts"], "data.contacts"), "data.contacts", base)
     surveys = (_source(r, r.table(data["surveys"], "data.surveys"), "data.surveys", base)
                if "surveys" in data else None)
     customers = (_customers(r, r.table(data["customers"], "data.customers"), "data.customers", base)
@@ -607,7 +615,7 @@ def _event(r: _Reader, t: dict, key: str, base: Path):
 
 
 def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
-    r.known(t, _SOURCE_KEYS, key)
+    r.known(t, _SOURCE_KEYS | _FORMAT_KEYS, key)
     columns = r.get(t, "columns", key, dict, {})
     if not all(isinstance(v, str) for v in columns.values()):
         r.fail(f"{key}.columns", "must map canonical names to column names (strings)")
@@ -616,7 +624,22 @@ def _source(r: _Reader, t: dict, key: str, base: Path) -> Source:
         from ..data.formats import FORMATS
         if fmt not in FORMATS:
             r.fail(f"{key}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key))
+    options = r.get(t, "options", key, dict, {})  # a platform export's options (e.g. qualtrics-csv recode)
+    return Source(**r.data(t, key, base), columns=columns, format=fmt, timezone=r.timezone(t, key), options=options)
+
+
+def _intervals(r: _Reader, t: dict, key: str, base: Path):
+    """``[data.intervals]``: an interval report, with the thresholds its counts were made at."""
+    from ..data.sources import Intervals
+    r.known(t, _SOURCE_KEYS | _FORMAT_KEYS | {"service_level_s", "short_abandon_s"}, key)
+    t = dict(t)
+    thresholds = {k: t.pop(k) for k in ("service_level_s", "short_abandon_s") if k in t}
+    for k, v in thresholds.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            r.fail(f"{key}.{k}", f"must be a number of seconds. Got {v!r} instead.")
+    s = _source(r, t, key, base)
+    return Intervals(s.data, columns=s.columns, format=s.format, timezone=s.timezone, table=s.table, glob=s.glob,
+                     options=s.options, **thresholds)
 
 
 def _staffing(r: _Reader, t: dict, key: str, base: Path):

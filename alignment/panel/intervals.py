@@ -1,0 +1,214 @@
+"""The panel from interval reports: counts and sums per interval and segment, summed to periods.
+
+An interval report already holds the panel's additive components (offered, answered, abandoned,
+answered within the threshold, sums of waits and handle times...). They are summed to the
+study's periods exactly as contact rows are counted, and the catalog's pooled formulas run on
+the sums: a rate is a ratio of summed counts, never an average of interval rates. A KPI whose
+component the report does not hold is an error that names the component (FCR without
+resolution counts; a service level at 30 s from a report counting at 20 s).
+
+Surveys cannot be linked to contacts here: each counts in the period of its ``responded_at``
+and in its own segment columns, which must match the report's segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from .. import catalog
+from ..catalog import KpiOptions
+from ..data import types as ty
+from ..data.checks import run_rules
+from ..data.read import RawTable, quote, register
+from ..data.sources import Intervals, Source
+from ..data.types import Rule
+from ..exceptions import InputError, OptionError
+from .components import SCALE, Component, survey_components
+from .query import PanelSpec, panel_sql
+from .result import Panel
+from .schema import TypedView, surveys_view
+from .timezones import local_window
+
+#: The canonical interval columns: the panel's additive components (``scaled`` ones are seconds).
+COUNTS = ("n_contacts", "n_answered", "n_abandoned", "n_answered_within_t", "n_abandoned_within_t",
+          "n_short_abandons", "n_transferred", "n_resolved")
+SECONDS = ("wait_answered_s", "wait_abandoned_s", "handle_answered_s")
+WHAT = {"n_contacts": "offered counts", "n_answered": "answered counts", "n_abandoned": "abandoned counts",
+        "n_answered_within_t": "counts answered within the threshold",
+        "n_abandoned_within_t": "counts abandoned within the threshold", "n_short_abandons": "short-abandon counts",
+        "n_transferred": "transfer counts", "n_resolved": "resolution counts",
+        "wait_answered_s": "sums of answer times", "wait_abandoned_s": "sums of abandon times",
+        "handle_answered_s": "sums of handle times"}
+_AT_THRESHOLD = {"n_answered_within_t": ("service_level_s", "service_level_threshold_s"),
+                 "n_abandoned_within_t": ("service_level_s", "service_level_threshold_s"),
+                 "n_short_abandons": ("short_abandon_s", "short_abandon_s")}
+
+
+def _vendor_names(source: Source) -> dict[str, str]:
+    """Canonical column -> the vendor's field, for messages in the vendor's words."""
+    if source.format is None:
+        return {canonical: original for canonical, original in source.columns.items()}
+    from ..data.formats import get_format
+    return {canonical: vendor for vendor, canonical, _ in get_format(source.format).fields}
+
+
+def _unavailable(raw: RawTable, src: Intervals, options: KpiOptions, fmt_name: str) -> dict[str, str]:
+    """Components the report cannot give, with why, in words."""
+    why = {}
+    for name in (*COUNTS, *SECONDS):
+        if not raw.has(name):
+            why[name] = f"{name} ({WHAT[name]}), which the {fmt_name} do not have"
+        elif name in _AT_THRESHOLD:
+            own, wanted = _AT_THRESHOLD[name]
+            at, threshold = getattr(src, own), getattr(options, wanted)
+            if at is None:
+                why[name] = (f"{name} at {threshold:g} s; the {fmt_name} count it at a threshold they do not "
+                             f"say: give it ({own} = ... on the intervals)")
+            elif float(at) != float(threshold):
+                why[name] = (f"{name} at {threshold:g} s, but the {fmt_name} count it at {at:g} s ({own}); set "
+                             f"{wanted} = {at:g}, or use contact records")
+    return why
+
+
+def build_interval_panel(session, src: Intervals, surveys_src: Source | None, extras, grain: str,
+                         by: Sequence[str], timezone, start, end, metrics, options: KpiOptions, known,
+                         min_responses: int) -> Panel:
+    """The panel of an interval report (see the module notes); called by :func:`~alignment.build_panel`."""
+    from .build import _extra_tables, _extras, _reserved  # the panel builder's own helpers
+    raw = register(session, src, "intervals_raw", kind="intervals")
+    fmt_name = f"{src.format} intervals" if src.format else "intervals"
+    vendor = _vendor_names(src)
+    for col in ("interval_start", "n_contacts", *by):
+        if not raw.has(col):
+            named = f" ({vendor[col]})" if col in vendor and vendor[col] != col else ""
+            raise InputError(f"is missing{named}; the intervals have {', '.join(map(repr, raw.types))}",
+                             source=raw.label, column=col)
+    if raw.has("report_service_level_s"):  # the report says its own threshold
+        said = float(session.rows(f"SELECT max(report_service_level_s) FROM {quote(raw.view)}")[0][0])
+        if src.service_level_s is not None and float(src.service_level_s) != said:
+            raise InputError(f"counts contacts answered within {said:g} s, not {src.service_level_s:g} s as "
+                             f"service_level_s says", source=raw.label)
+        src = replace(src, service_level_s=said)
+    why = _unavailable(raw, src, options, fmt_name)
+    available = [n for n in (*COUNTS, *SECONDS) if n not in why]
+
+    surveys = register(session, surveys_src, "surveys_raw", kind="surveys") if surveys_src is not None else None
+    chosen, leftover = [], []
+    if metrics is None:
+        for n in catalog.names("operational"):
+            m = catalog.resolve(n, options)
+            if all(c in available for c in m.components):
+                chosen.append(m)
+        if surveys is not None:
+            chosen += [known.metric(n, options) for n in [*known.simple, *known.composites]
+                       if all(surveys.has(c) for c in known.columns(n))]
+    else:
+        for n in dict.fromkeys([metrics] if isinstance(metrics, str) else metrics):
+            if n in known:
+                if surveys is None:
+                    raise OptionError(f"The metric '{n}' is a survey metric: give a surveys table.")
+                chosen.append(known.metric(n, options))
+            elif n in catalog.names():
+                m = catalog.resolve(n, options)
+                missing = [c for c in m.components if c not in available]
+                if missing:
+                    raise InputError(f"the metric '{n}' needs {why[missing[0]]}", source=raw.label,
+                                     column=vendor.get(missing[0]))
+                chosen.append(m)
+            else:
+                leftover.append(n)
+    extra_tables, extra_rules = _extra_tables(session, extras, by, _reserved(known.metrics, segments=False))
+    unknown = [n for n in leftover if n not in extra_rules]
+    if unknown:
+        raise OptionError(f"Unknown metric {unknown[0]!r}: not in the catalog ({', '.join(catalog.names())}), "
+                          f"not a declared survey metric and not a column of an extra source.")
+
+    view = TypedView()
+    view.columns["contact_id"] = "CAST(NULL AS VARCHAR)"  # nothing links a survey to an interval
+    local = view.add("local_ts", ty.local_time("interval_start", raw.types["interval_start"],
+                                               source_tz=src.timezone or _format_tz(src), study_tz=timezone))
+    for b in by:
+        view.add(b, ty.text(b, raw.types[b]))
+    comps = {}
+    for name in available:
+        expr = view.add(name, ty.number(name, raw.types[name], required=name == "n_contacts", minimum=0))
+        if name in COUNTS:
+            view.rules.append(Rule(name, f"({expr} <> round({expr}))", "is not a whole count"))
+            comps[name] = Component(name, f"sum(CAST(coalesce({quote(name)}, 0) AS BIGINT))", ())
+        else:
+            comps[name] = Component(name, f"sum(CAST(round(coalesce({quote(name)}, 0) * {SCALE}) AS BIGINT))",
+                                    (), scaled=True)
+    if "n_answered" in comps and "n_abandoned" in comps:
+        view.rules.append(Rule("n_answered", f"({view.columns['n_answered']} + {view.columns['n_abandoned']} "
+                                             f"> {view.columns['n_contacts']})",
+                               "and the abandoned count add up to more than the offered count"))
+    for within, total in (("n_answered_within_t", "n_answered"), ("n_abandoned_within_t", "n_abandoned")):
+        if within in comps and total in comps:
+            view.rules.append(Rule(within, f"({view.columns[within]} > {view.columns[total]})",
+                                   f"is larger than {vendor.get(total, total)}"))
+    view.rules = [Rule(vendor.get(r.column, r.column), r.bad, r.what) for r in view.rules]
+    n_rows, (first, last) = run_rules(session, raw, view.rules, aggregates=(f"min({local})", f"max({local})"))
+    if n_rows == 0:
+        raise InputError("has no intervals", source=raw.label)
+    view.create(session, raw, "intervals_t")
+    window = local_window(start or first.date(), end or last.date()) if (start or end) else ""
+    start, end = start or first.date(), end or last.date()
+    if end < start:
+        raise OptionError(f"The window ends ({end}) before it starts ({start}).")
+
+    n_surveys, survey_parts, scores_cols, own = 0, {}, (), False
+    if surveys is not None:
+        for col in ("survey_id", "responded_at", *by):
+            if not surveys.has(col):
+                raise InputError(f"is missing: surveys attach to intervals by their own time (responded_at) and "
+                                 f"segments ({', '.join(by) or 'none'})", source=surveys.label, column=col)
+        unlinked = RawTable(surveys.label, surveys.view, {c: t for c, t in surveys.types.items() if c != "contact_id"},
+                            surveys.numbered_sql)
+        scores = {}
+        for m in chosen:
+            if m.kind == "cx":
+                for sm in known.scores(m.name):
+                    if not surveys.has(sm.column):
+                        raise InputError(f"is missing; the survey metric '{m.name}' needs it",
+                                         source=surveys.label, column=sm.column)
+                    scores[sm.name] = sm
+        composites = [known.composites[m.name] for m in chosen if m.name in known.composites]
+        sview = surveys_view(unlinked, scores, by, source_tz=surveys_src.timezone or _format_tz(surveys_src),
+                             study_tz=timezone, id_as_text=False)
+        for c in composites:
+            sview.columns[c.name] = c.row_sql(known.simple, lambda name: f"({sview.columns[name]})")
+        n_surveys, _ = run_rules(session, unlinked, sview.rules, unique=("survey_id",))
+        sview.create(session, unlinked, "surveys_t")
+        for m in [*scores.values(), *composites]:
+            if m.name in {x.name for x in chosen}:
+                survey_parts.update(survey_components(m, quote(m.name)))
+        scores_cols = tuple(sview.columns)[len(sview.columns) - len(scores) - len(composites):]
+        own = True
+    spec = PanelSpec(grain=grain, by=tuple(by), start=start, end=end, contacts_view="intervals_t",
+                     contact_components=comps, contact_window=window, metrics=tuple(chosen),
+                     surveys_view="surveys_t" if surveys is not None else None, survey_components=survey_parts,
+                     surveys_have_own_segments=own, survey_scores=scores_cols,
+                     extras=tuple(_extras(session, extras, extra_tables, by, timezone)), min_responses=min_responses)
+    table = session.frame(panel_sql(spec))
+    table["period"] = table["period"].astype("datetime64[ns]")
+    notes = []
+    if src.format == "genesys-cloud-aggregates" and "n_abandoned" in comps:
+        notes.append(("system_disconnects", "Genesys aggregates count system disconnects in tAbandon: the abandon "
+                                            "rate includes them (conversation details tell them apart)"))
+    if surveys is not None:
+        low = int(table["low_responses"].sum())
+        if low:
+            notes.append(("low_responses", f"{low} of {len(table)} rows have fewer than {min_responses} "
+                                           f"survey responses"))
+    return Panel(table=table, grain=grain, by=tuple(by), timezone=timezone, start=start, end=end,
+                 definitions={m.name: m for m in chosen}, extra_rules=extra_rules, min_responses=min_responses,
+                 n_contacts=int(table["n_contacts"].sum()), n_surveys=n_surveys, n_surveys_matched=0,
+                 notes=tuple(notes))
+
+
+def _format_tz(source: Source) -> str | None:
+    if source.format is None:
+        return None
+    from ..data.formats import get_format
+    return get_format(source.format).timezone
