@@ -28,6 +28,7 @@ def _inputs(rows):
     t["arrival_rate_per_h"] = t["offered"] / t["interval_h"]
     t["answered"] = t["offered"] - t["abandoned"]
     t["handle_answered_s"] = t["answered"] * t["mean_handle_s"]
+    t["wait_queued_s"] = t["patience_s"] * t["abandoned"]
     t["agents_source"] = "staffing"
     return QueueInputs(table=t, interval=60, by=("queue",), timezone=None, agents="on_duty", gap_s=1800,
                        threshold_s=T, no_abandonment="pooled")
@@ -212,3 +213,63 @@ def test_agent_cost_per_hour_is_validated(small):
     path.write_text(text.replace("seed = 5", "seed = 5\nagent_cost_per_hour = -1"))
     with pytest.raises(StudyError, match="agent_cost_per_hour"):
         load_study(path)
+
+
+def test_a_service_level_variant_the_queue_does_not_predict_is_left_out():
+    drivers = _drivers(asa=("not_validated", -1.5, [-2, -1], None), service_level=("validated", 0.4, [0.2, 0.6], None))
+    w = whatif_from_inputs(_inputs(ROWS), agents=1, drivers=drivers)
+    assert w.segments[0]["cx_change"]["estimate"] == pytest.approx(0.4 * w.segments[0]["kpis"]["service_level"]
+                                                                   ["change_per_period"])
+    w = whatif_from_inputs(_inputs(ROWS), agents=1, drivers=drivers, service_level_variant="answered")
+    assert w.segments[0]["cx_change"]["estimate"] == 0
+    assert "'answered' variant" in w.segments[0]["kpis"]["service_level"]["reason"]
+
+
+def _fake_result(cost, drivers):
+    from types import SimpleNamespace
+    study = SimpleNamespace(agent_cost_per_hour=cost, by=("queue",), grain="week", seed=3, units=None,
+                            kpi_options=None, contacts=None, staffing=None, timezone=None, start=None, end=None)
+    return SimpleNamespace(study=study, panel=None, drivers=drivers, families=[], business_impact=None)
+
+
+def test_decisions_pick_the_cheapest_change_that_gains_one_point():
+    from alignment.staffing.whatif import _cells, decisions
+    res = _fake_result(20.0, _drivers(asa=("validated", -3.0, [-4.0, -2.0], None)))
+    d = decisions(res, inputs=_inputs(ROWS), max_agents=4)
+    row = d.table.iloc[0]
+    assert row["reaches_one_point"] and row["cx_change"] >= 1
+    # re-run the chosen change on the same cells: the same gain, and the cost is agents x hours x price
+    cells = _cells(_inputs(ROWS), "week")
+    hours = tuple(int(h) for h in row["hours"].replace(" h", "").split("-")[:1])
+    w = whatif_from_inputs(cells, agents=int(row["agents"]), hours=hours, drivers=res.drivers, grain="week",
+                           agent_cost_per_hour=20.0)
+    assert row["hours"] == f"{hours[0]}-{hours[0] + 1} h"           # one hour of the day is enough here
+    assert w.segments[0]["cx_change"]["estimate"] == pytest.approx(row["cx_change"])
+    assert row["cost_per_year"] == pytest.approx(row["agents"] * row["hours_per_period"] * 20.0 * 365.25 / 7)
+    # the cheapest, by brute force over every change of the search (agents x sets of hours)
+    options = []
+    for n in range(1, 5):
+        for hours_ in [(10,), (11,), (10, 11)]:
+            r = whatif_from_inputs(cells, agents=n, hours=hours_, drivers=res.drivers, grain="week",
+                                   agent_cost_per_hour=20.0).segments[0]
+            if r["cx_change"]["estimate"] >= 1:
+                options.append(r["cost"]["per_year"])
+    assert row["cost_per_year"] == pytest.approx(min(options))
+    assert "gains" in row["sentence"] and "interval" in row["sentence"]
+
+
+def test_decisions_only_when_the_study_can_compute_them():
+    from alignment.report.render import _environment
+    from alignment.staffing.whatif import decision_rows, decisions
+    assert decision_rows(_fake_result(None, _drivers())) is None                   # no agent_cost_per_hour
+    no_driver = _drivers(asa=("not_validated", -1.5, [-2, -1], None))
+    assert decisions(_fake_result(20.0, no_driver), inputs=_inputs(ROWS)) is None   # no validated queue driver
+    env = _environment()
+    assert env.get_template("_decisions.html.j2").render(decisions=None, outcome="CSAT").strip() == ""
+    ctx = {"rows": [{"segment": "<b>q</b>", "change": "+1 agent, 10-11 h every day", "cost": "7,305",
+                     "gain": "+1.2 (+0.8 to +1.6)", "worth": "unknown", "sentence": "q: one more agent."}],
+           "notes": ["searched on cells"], "segment_word": "queue"}
+    page = env.get_template("_decisions.html.j2").render(decisions=ctx, outcome="CSAT")
+    assert "<h2>Decisions</h2>" in page and "&lt;b&gt;q&lt;/b&gt;" in page and "+1.2 (+0.8 to +1.6)" in page
+    md = env.get_template("_decisions.md.j2").render(decisions=ctx, outcome="CSAT")
+    assert "## Decisions" in md and "| +1 agent, 10-11 h every day |" in md

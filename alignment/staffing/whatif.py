@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -48,7 +49,7 @@ from ..display import Displayed
 from ..exceptions import OptionError
 from .erlang import _queue, _check
 
-__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "check_segment", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
+__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: KPIs the queue model predicts, and the quantity each is read from.
@@ -142,6 +143,11 @@ class _Lever:
 
 def _interval_kpis(agents, rate, handle, patience, threshold_s, beyond):
     """Per-offered shares (abandoned, answered within T, wait of the answered, answered wait beyond tau)."""
+    return _interval_kpis_cached(agents, rate, handle, patience, threshold_s, beyond).copy()
+
+
+@functools.lru_cache(maxsize=65536)
+def _interval_kpis_cached(agents, rate, handle, patience, threshold_s, beyond):
     lam = rate / 3600.0
     mu = 1.0 / handle
     theta = 0.0 if math.isinf(patience) else 1.0 / patience
@@ -259,7 +265,8 @@ def check_segment(inputs, segment) -> tuple[pd.Series, list[str]]:
 
 def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, grain: str = "week",
                        drivers=None, families=(), business_impact=None, agent_cost_per_hour=None,
-                       units=None, n_draws: int = 2000, seed: int = 0, alpha: float = 0.05) -> WhatIf:
+                       units=None, service_level_variant: str = "offered", n_draws: int = 2000, seed: int = 0,
+                       alpha: float = 0.05) -> WhatIf:
     """The what-if on given queue inputs and study findings (pure; :func:`whatif` reads them from a study).
 
     Parameters
@@ -282,6 +289,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         The study's link (``cx_effect``, ``value_per_cx_point``).
     agent_cost_per_hour : float, optional
         What an agent hour costs (in the unit of the value column, if any).
+    units : mapping, optional
+        The study's ``[kpis.NAME]`` declarations (a KPI's step).
+    service_level_variant : str, default "offered"
+        The study's service-level variant; Erlang A predicts the ``offered`` one, so another
+        variant's effect is left out, with a note.
     n_draws, seed, alpha
         Normal draws of the coefficients for the intervals, their seed, 1 - the interval's level.
 
@@ -301,6 +313,10 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     t = inputs.table
     labels, chosen = check_segment(inputs, segment)
     levers, silent = _levers(drivers, families, units)
+    if service_level_variant != "offered" and "service_level" in levers:
+        del levers["service_level"]
+        silent["service_level"] = (f"the study's service level is the {service_level_variant!r} variant; the queue "
+                                   f"model predicts the 'offered' one: left out (contributes nothing)")
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     draws = {k: rng.normal(lv.effect, lv.se, n_draws) for k, lv in levers.items()}
     impact = business_impact.to_dict() if hasattr(business_impact, "to_dict") else business_impact
@@ -339,7 +355,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     if hour_set is not None:
         selected_time &= ts.dt.hour.isin(hour_set).to_numpy()
     if day_set is not None:
-        selected_time &= ts.dt.weekday.isin(day_set).to_numpy()
+        selected_time &= ts.dt.day_of_week.isin(day_set).to_numpy()
     thr = inputs.threshold_s
     results, rows = [], []
     for seg in chosen:
@@ -498,4 +514,208 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
                               drivers=result.drivers, families=result.families,
                               business_impact=result.business_impact,
                               agent_cost_per_hour=getattr(s, "agent_cost_per_hour", None),
-                              units=getattr(s, "units", None), n_draws=n_draws, seed=s.seed)
+                              units=getattr(s, "units", None), n_draws=n_draws, seed=s.seed,
+                              service_level_variant=getattr(options, "service_level_variant", "offered"))
+
+
+def _cells(inputs, grain: str):
+    """The inputs pooled into weekday x hour cells per segment, as one synthetic period of the grain.
+
+    Counts and sums are added; the arrival rate is offered over the cell's real hours, the handle
+    time and patience pooled from their sums, the agents a time-average. Each cell's hours are
+    scaled to hours per period of the grain, so that the what-if's cost per period holds.
+    """
+    from dataclasses import replace
+    t = inputs.table.copy()
+    by = list(inputs.by)
+    ts = pd.to_datetime(t["period_start"])
+    t["weekday"], t["hour"] = ts.dt.day_of_week, ts.dt.hour
+    t["agent_h"] = t["agents"] * t["interval_h"]
+    keys = [*by, "weekday", "hour"]
+    sums = t.groupby(keys, sort=True)[["offered", "abandoned", "answered", "answered_within_t", "wait_answered_s",
+                                        "wait_queued_s", "handle_answered_s", "interval_h", "agent_h"]].sum().reset_index()
+    period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
+    n_real = max(period.nunique(), 1)
+    n_synth = 7 if grain == "day" else 1
+    sums["arrival_rate_per_h"] = sums["offered"] / sums["interval_h"]
+    sums["mean_handle_s"] = sums["handle_answered_s"] / sums["answered"].where(sums["answered"] > 0)
+    sums["patience_s"] = (sums["wait_queued_s"] / sums["abandoned"].where(sums["abandoned"] > 0)).fillna(math.inf)
+    sums["agents"] = sums["agent_h"] / sums["interval_h"]
+    sums["interval_h"] = sums["interval_h"] * n_synth / n_real
+    sums["mean_handle_s"] = sums["mean_handle_s"].fillna(0.0)
+    # 2001-01-01 is a Monday: one synthetic week (a day per weekday, or one month)
+    sums["period_start"] = (pd.Timestamp("2001-01-01") + pd.to_timedelta(sums["weekday"], unit="D")
+                            + pd.to_timedelta(sums["hour"], unit="h"))
+    return replace(inputs, table=sums.drop(columns=["agent_h"]))
+
+
+def _hours_words(hours) -> str:
+    """(9, 10, 11, 14) -> "9-12 h and 14-15 h"."""
+    runs, start, prev = [], None, None
+    for h in sorted(hours):
+        if start is None:
+            start = prev = h
+        elif h == prev + 1:
+            prev = h
+        else:
+            runs.append((start, prev + 1))
+            start = prev = h
+    if start is not None:
+        runs.append((start, prev + 1))
+    if runs == [(0, 24)]:
+        return "around the clock"
+    words = [f"{a}-{b} h" for a, b in runs]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+@dataclass(frozen=True, repr=False)
+class Decisions(Displayed):
+    """Per segment, the cheapest staffing change (``+1`` .. ``+max_agents`` agents in some hours of
+    every day) that gains one CX point, its cost and what it is worth.
+
+    ``table``: ``segment, agents, hours, hours_per_period, cx_change, cx_ci_low, cx_ci_high, cost_per_year,
+    value_per_year, value_ci_low, value_ci_high, reaches_one_point, sentence``.
+    """
+
+    table: pd.DataFrame
+    max_agents: int
+    grain: str
+    notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        return list(self.table["sentence"])
+
+    def summary(self) -> str:
+        return "\n".join(["Decisions: the cheapest staffing change that gains one CX point", *self.lines(),
+                          *(f"note: {n}" for n in self.notes)])
+
+    def to_dict(self) -> dict:
+        from ..study.result import plain
+        return plain({"max_agents": self.max_agents, "grain": self.grain, "rows": self.table.to_dict("records"),
+                      "notes": list(self.notes)})
+
+
+def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) -> Decisions | None:
+    """The Decisions table of a study, or None when it cannot be computed (no ``agent_cost_per_hour``,
+    or no validated queue driver).
+
+    For each segment and each of +1 .. +``max_agents`` agents on duty, the hours of the day are
+    added greedily, those where an agent buys the most CX per agent hour first, until the CX gain
+    estimate reaches one point; the cheapest such change is kept (when none reaches it, the one
+    with the largest gain, and the line says so). Computed on the weekday x hour cells of the
+    window (the queue inputs pooled per cell: one Erlang A per cell rather than per interval, so
+    that the search takes seconds; ``alignment whatif --hours`` gives the per-interval figure).
+    """
+    from .inputs import queue_inputs
+    s = result.study
+    cost = getattr(s, "agent_cost_per_hour", None)
+    levers, _ = _levers(result.drivers, result.families, getattr(s, "units", None))
+    if cost is None or not levers:
+        return None
+    options = getattr(s, "kpi_options", None)
+    if inputs is None:
+        import warnings
+        from ..exceptions import AgentsInferredWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AgentsInferredWarning)  # the study's own run has said so
+            inputs = queue_inputs(s.contacts, interval=60, by=s.by, timezone=s.timezone,
+                                  start=getattr(result.panel, "start", None) or s.start,
+                                  end=getattr(result.panel, "end", None) or s.end, staffing=s.staffing,
+                                  threshold_s=getattr(options, "service_level_threshold_s", 20))
+    if len(inputs.by) > 1:
+        return None
+    cells = _cells(inputs, s.grain)
+    rows, notes = [], []
+    _, segments = check_segment(cells, None)
+    kw = dict(grain=s.grain, drivers=result.drivers, families=result.families,
+              business_impact=result.business_impact, agent_cost_per_hour=cost, units=getattr(s, "units", None),
+              n_draws=n_draws, seed=s.seed,
+              service_level_variant=getattr(options, "service_level_variant", "offered"))
+
+    def run(seg, n, hours):
+        return whatif_from_inputs(cells, agents=n, segment=None if not inputs.by else seg, hours=hours,
+                                  **kw).segments[0]
+
+    for seg in segments:
+        # greedy over the hours of the day: add the hours where an agent buys the most CX per agent
+        # hour until the gain reaches one point; the cheapest such change over +1 .. +max_agents wins
+        open_hours = sorted({int(h) for h in pd.to_datetime(cells.table["period_start"]).dt.hour})
+        best = fallback = None
+        seg_rows = cells.table if not inputs.by else cells.table[cells.table[inputs.by[0]].astype(str) == seg]
+        least_hours = float(seg_rows.groupby(pd.to_datetime(seg_rows["period_start"]).dt.hour)["interval_h"]
+                            .sum().min()) if len(seg_rows) else 0.0
+        for n in range(1, max_agents + 1):
+            if best is not None and n * least_hours * cost * PERIODS_PER_YEAR[s.grain] >= best[0]:
+                break  # n agents in the one cheapest hour already cost more than the best change
+            gains = []
+            for h in open_hours:
+                r = run(seg, n, (h,))
+                if r["agent_hours_changed"] > 0:
+                    gains.append((r["cx_change"]["estimate"] / r["agent_hours_changed"], h))
+            chosen_hours = []
+            for _, h in sorted(gains, reverse=True):
+                chosen_hours.append(h)
+                r = run(seg, n, tuple(sorted(chosen_hours)))
+                if r["cx_change"]["estimate"] >= 1:
+                    break
+            candidate = (r["cost"]["per_year"], n, tuple(sorted(chosen_hours)), r)
+            if r["cx_change"]["estimate"] >= 1:
+                best = min(best, candidate, key=lambda c: c[0]) if best else candidate
+            elif fallback is None or r["cx_change"]["estimate"] > fallback[3]["cx_change"]["estimate"]:
+                fallback = candidate
+        _, n, hour_set, r = best or fallback
+        cx, c, v = r["cx_change"], r["cost"], r["value_change"]
+        reaches = cx["estimate"] >= 1
+        hours = r["agent_hours_changed"] / max(r["n_periods"], 1)
+        head = (f"{seg}: {n} more agent{'s' if n > 1 else ''} on duty {_hours_words(hour_set)} every day "
+                f"({hours:,.0f} agent hours a {s.grain}, costing about {c['per_year']:,.0f} a year)")
+        gain = (f"{'gains' if reaches else 'gains only'} {cx['estimate']:.1f} CX points (95 % interval "
+                f"{cx['ci'][0]:.1f} to {cx['ci'][1]:.1f})")
+        if not reaches:
+            gain += f": no change up to +{max_agents} agents reaches one point"
+        worth = (f"worth about {v['estimate']:,.0f} {v['unit']} in customers kept ({v['ci'][0]:,.0f} to "
+                 f"{v['ci'][1]:,.0f})" if v is not None else "its value is unknown without a customers file "
+                                                             "with a value column")
+        per_point = r["cost_per_cx_point"]
+        rows.append({"segment": seg, "agents": n, "hours": _hours_words(hour_set), "hours_per_period": hours, "cx_change": cx["estimate"],
+                     "cx_ci_low": cx["ci"][0], "cx_ci_high": cx["ci"][1], "cost_per_year": c["per_year"],
+                     "cost_per_cx_point_per_year": (per_point["estimate"] * PERIODS_PER_YEAR[s.grain]
+                                                    if per_point else None),
+                     "value_per_year": v["estimate"] if v else None, "value_ci_low": v["ci"][0] if v else None,
+                     "value_ci_high": v["ci"][1] if v else None, "reaches_one_point": reaches,
+                     "sentence": f"{head} {gain}; {worth}."})
+    notes.append("searched on weekday x hour cells of the window (one Erlang A per cell); "
+                 "alignment whatif --hours gives the per-interval figure")
+    return Decisions(table=pd.DataFrame(rows), max_agents=max_agents, grain=s.grain, notes=tuple(notes))
+
+
+_DECISIONS: dict = {}
+
+
+def decision_rows(result) -> dict | None:
+    """The report's Decisions table for ``result``: formatted rows and notes, or None when the study
+    cannot compute it (computed once per result: the HTML and Markdown reports share it)."""
+    key = id(result)
+    if key not in _DECISIONS:
+        d = decisions(result) if getattr(result.study, "agent_cost_per_hour", None) is not None else None
+        _DECISIONS[key] = d
+        try:
+            import weakref
+            weakref.finalize(result, _DECISIONS.pop, key, None)
+        except TypeError:  # an object without weak references: keep it
+            pass
+    d = _DECISIONS[key]
+    if d is None:
+        return None
+    rows = []
+    for r in d.table.to_dict("records"):
+        worth = (f"{r['value_per_year']:,.0f} ({r['value_ci_low']:,.0f} to {r['value_ci_high']:,.0f})"
+                 if r["value_per_year"] is not None and r["value_per_year"] == r["value_per_year"] else "unknown")
+        rows.append({"segment": r["segment"],
+                     "change": f"+{r['agents']} agent{'s' if r['agents'] > 1 else ''}, {r['hours']} every day",
+                     "cost": f"{r['cost_per_year']:,.0f}",
+                     "gain": f"{r['cx_change']:+.1f} ({r['cx_ci_low']:+.1f} to {r['cx_ci_high']:+.1f})"
+                             + ("" if r["reaches_one_point"] else ", below one point"),
+                     "worth": worth, "sentence": r["sentence"]})
+    by = tuple(getattr(result.study, "by", ()) or ())
+    return {"rows": rows, "notes": list(d.notes), "segment_word": by[0] if by else "centre"}
