@@ -97,6 +97,7 @@ def test_queue_change_by_hand_and_only_a_validated_driver_contributes():
     assert seg["agent_hours_changed"] == 2 and seg["cost"]["per_period"] == pytest.approx(2 * 2 * 25)
     assert seg["cost_per_cx_point"]["estimate"] == pytest.approx(100 / seg["cx_change"]["estimate"])
     assert seg["churn_change"] is None and any("no business-impact link" in n for n in w.notes)
+    assert "<table" in w._repr_html_() and "q:" in repr(w)
     d = w.to_dict()
     assert set(d["segments"][0]) >= {"kpis", "cx_change", "churn_change", "value_change", "cost", "cost_per_cx_point"}
 

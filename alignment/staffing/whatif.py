@@ -371,9 +371,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             n1 = max(n0 + change, 0.0)
             if not (h > 0):
                 continue
-            _check(n0, float(r["arrival_rate_per_h"]), float(h), float(r["patience_s"]), thr)
-            b = _interval_kpis(n0, float(r["arrival_rate_per_h"]), float(h), float(r["patience_s"]), thr, beyond)
-            a = _interval_kpis(n1, float(r["arrival_rate_per_h"]), float(h), float(r["patience_s"]), thr, beyond)
+            patience = float(r["patience_s"])
+            patience = patience if patience > 0 else math.inf   # no estimate at all: the Erlang C limit
+            _check(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr)
+            b = _interval_kpis(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
+            a = _interval_kpis(n1, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
             d = (a - b) * float(r["offered"])
             delta[i] = np.where(np.isfinite(d), d, 0.0) if np.all(np.isfinite(a)) else np.nan
         comp = pd.DataFrame({"period": period[in_seg].to_numpy(), "offered": seg_t["offered"].to_numpy(float),
