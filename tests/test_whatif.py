@@ -97,6 +97,7 @@ def test_queue_change_by_hand_and_only_a_validated_driver_contributes():
     assert seg["agent_hours_changed"] == 2 and seg["cost"]["per_period"] == pytest.approx(2 * 2 * 25)
     assert seg["cost_per_cx_point"]["estimate"] == pytest.approx(100 / seg["cx_change"]["estimate"])
     assert seg["churn_change"] is None and any("no business-impact link" in n for n in w.notes)
+    assert seg["payback"] is None and seg["value_change"] is None
     assert "<table" in w._repr_html_() and "q:" in repr(w)
     d = w.to_dict()
     assert set(d["segments"][0]) >= {"kpis", "cx_change", "churn_change", "value_change", "cost", "cost_per_cx_point"}
@@ -132,8 +133,14 @@ def test_churn_and_value_follow_the_links_chain_with_its_uncertainty():
     impact = {"outcome": "churn", "window_days": 90,
               "what_if": [{"kpi": "asa", "variable": "wait_s", "churn_change_pp": -0.035, "churn_change_ci": [-0.046, -0.026],
                            "value_kept": 2270.0, "value_kept_ci": [1666.0, 2970.0], "unit": "USD per year"}]}
-    w = whatif_from_inputs(_inputs(ROWS), agents=2, drivers=_drivers(), business_impact=impact, n_draws=4000)
+    w = whatif_from_inputs(_inputs(ROWS), agents=2, drivers=_drivers(), business_impact=impact, n_draws=4000,
+                           agent_cost_per_hour=10.0)
     seg = w.segments[0]
+    # payback: value kept per year over the cost per year (2 agents x 3 changed hours a week x 10 x 52.18 weeks)
+    cost_year = 2 * 3 * 10.0 * 365.25 / 7
+    assert seg["cost"]["per_year"] == pytest.approx(cost_year)
+    assert seg["payback"]["value_per_cost"] == pytest.approx(seg["value_change"]["estimate"] / cost_year)
+    assert seg["payback"]["net_per_year"] == pytest.approx(seg["value_change"]["estimate"] - cost_year)
     d_asa = seg["kpis"]["asa"]["change_per_period"]
     assert seg["churn_change"]["estimate"] == pytest.approx(-d_asa / 10 * -0.035)
     assert seg["value_change"]["estimate"] == pytest.approx(-d_asa / 10 * 2270.0)

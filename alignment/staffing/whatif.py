@@ -456,7 +456,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                 value_change = {"estimate": value_point, "ci": interval(value_dr), "unit": units_v[0]}
         hours_changed = float((t["interval_h"].to_numpy(float) * sel).sum())
         n_periods = max(per.index.nunique(), 1)
-        cost = cost_per_point = None
+        cost = cost_per_point = payback = None
         if agent_cost_per_hour is not None:
             per_period = change * hours_changed / n_periods * agent_cost_per_hour
             per_year = per_period * PERIODS_PER_YEAR[grain]
@@ -470,6 +470,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                                   "unit": f"cost per {grain} per point of CX"}
             if value_change is not None:
                 value_change["net_per_year"] = value_change["estimate"] - per_year
+                if per_year > 0:
+                    payback = {"value_per_cost": value_change["estimate"] / per_year,
+                               "ci": interval(value_dr / per_year), "net_per_year": value_change["estimate"] - per_year,
+                               "net_ci": interval(value_dr - per_year),
+                               "rule": "value kept per year / cost per year (above 1: it pays for itself)"}
         sentence = (f"{change:+g} agents ({hours_changed / n_periods:.1f} h per {grain}) change CX by "
                     f"{cx_point:+.2f} [{cx_change['ci'][0]:+.2f}, {cx_change['ci'][1]:+.2f}]")
         if not any_lever:
@@ -481,10 +486,13 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                          f"{value_change['ci'][1]:,.0f}] {value_change['unit']}")
         if cost is not None:
             sentence += f"; cost {cost['per_year']:,.0f} per year"
+        if payback is not None:
+            sentence += (f"; returns {payback['value_per_cost']:.2f} per 1 spent [{payback['ci'][0]:.2f}, "
+                         f"{payback['ci'][1]:.2f}]")
         results.append({"segment": seg, "intervals_changed": int(sel.sum()), "agent_hours_changed": hours_changed,
                         "n_periods": int(n_periods), "kpis": kpis_out, "cx_change": cx_change,
                         "churn_change": churn, "value_change": value_change, "cost": cost,
-                        "cost_per_cx_point": cost_per_point, "sentence": sentence})
+                        "cost_per_cx_point": cost_per_point, "payback": payback, "sentence": sentence})
     for kpi, reason in silent.items():
         notes.append(f"{kpi}: {reason}")
     notes.append("aht, fcr and every other KPI are not changed by staffing in this model and contribute nothing")
