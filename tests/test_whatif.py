@@ -309,3 +309,21 @@ def test_a_whatif_against_a_rerun_of_a_world_with_a_real_queue():
     assert true_change < -8
     assert k["asa"]["after"] - k["asa"]["before"] == pytest.approx(true_change, abs=2.0)
     assert k["abandon_rate"]["after"] == pytest.approx(r["abandon_rate"], abs=1.0)
+
+
+def test_on_the_links_own_scale_the_cx_change_is_priced_directly():
+    impact = {"outcome": "churn", "window_days": 90,
+              "cx_effect": {"estimate": -0.8, "ci": [-1.0, -0.6], "se": 0.1},
+              "value_per_cx_point": {"estimate": 4000.0, "ci": [3000.0, 5000.0], "unit": "USD per year",
+                                     "customers_per_year": 1000.0, "value_per_customer": 500.0}, "what_if": []}
+    w = whatif_from_inputs(_inputs(ROWS), agents=2, drivers=_drivers(), business_impact=impact, same_scale=True,
+                           n_draws=4000)
+    seg = w.segments[0]
+    cx = seg["cx_change"]["estimate"]
+    assert seg["churn_change"]["estimate"] == pytest.approx(cx * -0.8)
+    assert seg["value_change"]["estimate"] == pytest.approx(cx * 4000.0)     # the link's value of a point
+    lo, hi = seg["value_change"]["ci"]
+    assert lo < seg["value_change"]["estimate"] < hi
+    # on different scales the same link gives no chain for ASA: null, with a note
+    w = whatif_from_inputs(_inputs(ROWS), agents=2, drivers=_drivers(), business_impact=impact)
+    assert w.segments[0]["churn_change"] is None and any("no chain" in n for n in w.notes)

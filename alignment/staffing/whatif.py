@@ -265,8 +265,8 @@ def check_segment(inputs, segment) -> tuple[pd.Series, list[str]]:
 
 def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, grain: str = "week",
                        drivers=None, families=(), business_impact=None, agent_cost_per_hour=None,
-                       units=None, service_level_variant: str = "offered", n_draws: int = 2000, seed: int = 0,
-                       alpha: float = 0.05) -> WhatIf:
+                       units=None, service_level_variant: str = "offered", same_scale: bool = False,
+                       n_draws: int = 2000, seed: int = 0, alpha: float = 0.05) -> WhatIf:
     """The what-if on given queue inputs and study findings (pure; :func:`whatif` reads them from a study).
 
     Parameters
@@ -294,6 +294,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     service_level_variant : str, default "offered"
         The study's service-level variant; Erlang A predicts the ``offered`` one, so another
         variant's effect is left out, with a note.
+    same_scale : bool, default False
+        The effects are on the link's CX scale (CSAT as a mean score, ``csat_variant = "mean"``): the
+        CX change is multiplied by the link's churn per CX point and priced by its value per point,
+        each draw of the CX change by a draw of the link. Otherwise churn and value follow the
+        link's chain of the driver's contact measure.
     n_draws, seed, alpha
         Normal draws of the coefficients for the intervals, their seed, 1 - the interval's level.
 
@@ -326,7 +331,16 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     # contact measure (wait_s for ASA: own wait -> CX score -> churn, its mediator) is on its scale,
     # so churn and value follow it, per step of the measure.
     chains = {}
-    if impact:
+    direct = None
+    if impact and same_scale and impact.get("cx_effect"):
+        # the effects and the link share one scale (CSAT as a mean score): CX change x churn per point
+        cx = impact["cx_effect"]
+        se = cx.get("se") or (cx["ci"][1] - cx["ci"][0]) / (2 * Z95)
+        direct = rng.normal(cx["estimate"], se, n_draws)
+        impact = {**impact, "what_if": ()}
+    if direct is not None:
+        pass
+    elif impact:
         for row in impact.get("what_if") or ():
             if row.get("kpi") in levers:
                 chains[row["kpi"]] = row
@@ -446,7 +460,18 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         cx_change = {"estimate": cx_point, "ci": interval(cx_draws) if any_lever else [0.0, 0.0],
                      "unit": "points of the study's outcome (as its effects: e.g. CSAT top-2-box percentage points)"}
         churn = value_change = None
-        if link_draws:
+        if direct is not None:
+            churn_dr = cx_draws * direct
+            churn = {"estimate": cx_point * impact["cx_effect"]["estimate"], "ci": interval(churn_dr),
+                     "unit": f"percentage points of {impact.get('outcome', 'churn')} within "
+                             f"{impact.get('window_days')} days, through CX", "through": ["cx_effect"]}
+            value = impact.get("value_per_cx_point")
+            if value and np.isfinite(value.get("value_per_customer", math.nan)):
+                per_pp = value["customers_per_year"] * value["value_per_customer"] / 100.0
+                value_dr = -churn_dr * per_pp
+                value_change = {"estimate": -churn["estimate"] * per_pp, "ci": interval(value_dr),
+                                "unit": value.get("unit")}
+        elif link_draws:
             churn = {"estimate": churn_point, "ci": interval(churn_dr),
                      "unit": f"percentage points of {impact.get('outcome', 'churn')} within "
                              f"{impact.get('window_days')} days, through CX",
@@ -503,6 +528,12 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     return WhatIf(change=change_d, segments=results, table=pd.DataFrame(rows), notes=tuple(notes))
 
 
+def _same_scale(study) -> bool:
+    """Whether the study's effects are on the business-impact link's CX scale: CSAT as a mean score."""
+    options = getattr(study, "kpi_options", None)
+    return getattr(study, "outcome", None) == "csat" and getattr(options, "csat_variant", "top2") == "mean"
+
+
 def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int = 60, n_draws: int = 2000,
            inputs=None) -> WhatIf:
     """The what-if of a staffing change on a study's findings (:meth:`StudyResult.whatif`).
@@ -525,7 +556,8 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
                               business_impact=result.business_impact,
                               agent_cost_per_hour=getattr(s, "agent_cost_per_hour", None),
                               units=getattr(s, "units", None), n_draws=n_draws, seed=s.seed,
-                              service_level_variant=getattr(options, "service_level_variant", "offered"))
+                              service_level_variant=getattr(options, "service_level_variant", "offered"),
+                              same_scale=_same_scale(s))
 
 
 def _cells(inputs, grain: str):
@@ -640,7 +672,7 @@ def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) 
     kw = dict(grain=s.grain, drivers=result.drivers, families=result.families,
               business_impact=result.business_impact, agent_cost_per_hour=cost, units=getattr(s, "units", None),
               n_draws=n_draws, seed=s.seed,
-              service_level_variant=getattr(options, "service_level_variant", "offered"))
+              service_level_variant=getattr(options, "service_level_variant", "offered"), same_scale=_same_scale(s))
 
     def run(seg, n, hours):
         return whatif_from_inputs(cells, agents=n, segment=None if not inputs.by else seg, hours=hours,
