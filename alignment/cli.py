@@ -264,6 +264,32 @@ def _formats(report_format: str) -> tuple[str, ...]:
     return ("html",) if report_format == "html" else ("html", report_format)
 
 
+def cmd_whatif(args) -> int:
+    """Check the change and the segment on the contacts first, then run the study and the what-if."""
+    from .staffing.inputs import queue_inputs
+    from .staffing.whatif import check_segment, parse_agents, parse_days, parse_hours, whatif
+    from .study import load_study
+    parse_agents(args.agents), parse_hours(args.hours), parse_days(args.days)
+    study = load_study(args.study)
+    if args.out:
+        check_out_file(args.out, [study.contacts.data if isinstance(study.contacts.data, (str, os.PathLike))
+                                  else None])
+    inputs = queue_inputs(study.contacts, interval=args.interval, by=study.by, timezone=study.timezone,
+                          start=study.start, end=study.end, staffing=study.staffing,
+                          threshold_s=study.kpi_options.service_level_threshold_s)
+    check_segment(inputs, args.segment)
+    result = study.run(progress=False if args.quiet else None)
+    w = whatif(result, agents=args.agents, segment=args.segment, hours=args.hours, days=args.days,
+               inputs=inputs)
+    if args.out:
+        w.to_json(args.out)
+    if not args.quiet:
+        print(w.summary())
+        if args.out:
+            print(f"wrote {args.out}")
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from .study import load_study
     study = load_study(args.study)
@@ -388,6 +414,20 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True, help="CSV to write")
     q.add_argument("--quiet", action="store_true", help="print nothing on success")
     q.set_defaults(func=cmd_queueing)
+
+    w = sub.add_parser("whatif", help="a staffing change through the queue to the KPIs, CX, churn, value and cost",
+                       description="Run the study, then predict with Erlang A per interval what a change of "
+                                   "agents on duty does to ASA, service level and abandon rate, and through the "
+                                   "validated effects to CX, churn and value; writes whatif.json with --out.")
+    w.add_argument("study", help="study file (TOML)")
+    w.add_argument("--segment", help="segment to change (a value of the study's segment column); default each")
+    w.add_argument("--agents", required=True, help="change of agents on duty, e.g. +2 or -1")
+    w.add_argument("--hours", help="local hours START-END (end excluded), e.g. 10-14; default all")
+    w.add_argument("--days", help="weekdays, e.g. mon-fri or sat,sun; default all")
+    w.add_argument("--interval", type=int, default=60, help="15, 30 or 60 minutes (60)")
+    w.add_argument("--out", help="whatif.json to write")
+    w.add_argument("--quiet", action="store_true", help="print nothing on success")
+    w.set_defaults(func=cmd_whatif)
 
     c = sub.add_parser("catalog", help="print the metric catalog, or one entry",
                        description="Print the catalog of CX metrics and operational KPIs.")

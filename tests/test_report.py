@@ -398,3 +398,20 @@ def test_without_a_validated_lever_there_is_no_lever_card_and_no_matrix(result):
     assert ctx["first"]["levers"] == [] and ctx["headline"]["sentence"].startswith("None of the")
     assert "matrix" not in [stem for stem, _, _ in figure_specs(none)]
     assert len(ctx["first"]["needs_more_data"]) == int(drivers["proxy_of"].isna().sum())
+
+
+def test_a_study_result_runs_a_staffing_whatif_and_shows_no_decisions_without_a_cost(result, page):
+    """StudyResult.whatif on a real study (issue 17): the validated drivers decide what counts; without
+    [study] agent_cost_per_hour the report has no Decisions table and the what-if no cost."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = result.whatif(segment="billing", agents="+1", hours="10-12", days="mon")
+    seg = w.segments[0]
+    assert seg["intervals_changed"] > 0 and seg["cost"] is None and seg["cost_per_cx_point"] is None
+    assert seg["kpis"]["asa"]["after"] < seg["kpis"]["asa"]["before"]
+    asa = result.drivers.set_index("name").loc["asa"]
+    assert seg["kpis"]["asa"]["contributes"] == (asa["verdict"] == "validated")
+    if asa["verdict"] != "validated":
+        assert seg["cx_change"]["estimate"] == 0
+    assert 'id="decisions"' not in page

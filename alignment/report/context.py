@@ -280,6 +280,12 @@ def _first_screen(result) -> dict:
     }
 
 
+def _decisions(result) -> dict | None:
+    """The staffing Decisions table (:func:`alignment.staffing.whatif.decision_rows`), or None."""
+    from ..staffing.whatif import decision_rows
+    return decision_rows(result)
+
+
 def build(result) -> dict:
     """The report's content for ``result`` (a :class:`~alignment.study.StudyResult`)."""
     import alignment
@@ -300,5 +306,6 @@ def build(result) -> dict:
         "checks": CHECKS,
         "check_titles": CHECK_TITLES,
         "contact": _contact(doc.get("contact_model")),
+        "decisions": _decisions(result),
         "version": alignment.__version__,
     }

@@ -9,12 +9,13 @@
 
 from .._lazy import lazy
 
-from .erlang import QueueKPIs, erlang_a, erlang_c, required_agents
+from .erlang import QueueKPIs, answered_wait_beyond, erlang_a, erlang_c, required_agents
 
 _LAZY = {"queue_inputs": "inputs", "QueueInputs": "inputs", "StaffingSource": "inputs",
-         "queueing": "fit", "QueueingFit": "fit"}
+         "queueing": "fit", "QueueingFit": "fit",
+         "whatif": "whatif", "WhatIf": "whatif"}
 
 __getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 __all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "queue_inputs", "QueueInputs", "StaffingSource",
-           "queueing", "QueueingFit"]
+           "queueing", "QueueingFit", "answered_wait_beyond", "whatif", "WhatIf"]

@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 
 from ..exceptions import OptionError
 
-__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents"]
+__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "answered_wait_beyond"]
 
 #: The integrals stop where the integrand has fallen below exp(-TAIL) of its peak.
 TAIL = 60.0
@@ -128,24 +128,32 @@ def _phi(z: float) -> float:
 
 def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float, ...]:
     """(p_wait, p_abandon, p_within_t, asa_s, mean_wait_s, occupancy) for a whole number n of agents."""
+    return _queue(n, lam, mu, theta, t, None)[:6]
+
+
+def _queue(n: int, lam: float, mu: float, theta: float, t: float, beyond: float | None) -> tuple[float, ...]:
+    """:func:`_whole`'s six KPIs and a seventh: E[(W - beyond)+ ; answered], the wait of answered
+    customers beyond ``beyond`` seconds per offered customer (NaN when ``beyond`` is None)."""
     nan = math.nan
     if lam == 0:
-        return 0.0, 0.0, 1.0, 0.0, 0.0, 0.0
+        return 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0
     if n == 0:  # nobody is answered: each customer waits until patience runs out
-        return 1.0, (1.0 if theta > 0 else 0.0), 0.0, nan, (1 / theta if theta > 0 else math.inf), 0.0
+        return 1.0, (1.0 if theta > 0 else 0.0), 0.0, nan, (1 / theta if theta > 0 else math.inf), 0.0, 0.0
     load = lam / mu
     log_inv_b = _log_inv_erlang_b(n, load)
     a = n * mu
     if theta == 0:  # Erlang C
         if lam >= a:
-            return 1.0, 0.0, 0.0, math.inf, math.inf, 1.0
+            return 1.0, 0.0, 0.0, math.inf, math.inf, 1.0, math.inf
         rho = lam / a
         # 1 / C = 1 + (1 - rho) (1 / B - 1)
         log_inv_c = _softplus(math.log1p(-rho) + _log_expm1(log_inv_b)) if log_inv_b > 0 else 0.0
         c = math.exp(-log_inv_c)
         p_late = c * math.exp(-(a - lam) * t)
         asa = c / (a - lam)
-        return c, 0.0, 1.0 - p_late, asa, asa, rho
+        # the wait beyond b of an exponential wait is again exponential (memoryless)
+        excess = c * math.exp(-(a - lam) * beyond) / (a - lam) if beyond is not None else nan
+        return c, 0.0, 1.0 - p_late, asa, asa, rho, excess
     from scipy.integrate import quad
 
     peak = math.log(lam / a) / theta if lam > a else 0.0
@@ -199,7 +207,11 @@ def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float
     answered = 1.0 - p_abandon
     asa = wait_served / answered if answered > 0 else nan
     occupancy = lam * answered / a
-    return p_wait, p_abandon, min(p_within, 1.0), asa, p_abandon / theta, occupancy
+    excess = nan
+    if beyond is not None:
+        excess = share(lambda v: (v - beyond) * math.exp(-theta * v)) - share(
+            lambda v: (v - beyond) * math.exp(-theta * v), beyond) if beyond > 0 else wait_served
+    return p_wait, p_abandon, min(p_within, 1.0), asa, p_abandon / theta, occupancy, excess
 
 
 def erlang_a(agents: float, *, arrival_rate_per_h: float, mean_handle_s: float, patience_s: float = math.inf,
@@ -262,6 +274,38 @@ def erlang_c(agents: float, *, arrival_rate_per_h: float, mean_handle_s: float,
     """
     return erlang_a(agents, arrival_rate_per_h=arrival_rate_per_h, mean_handle_s=mean_handle_s,
                     patience_s=math.inf, threshold_s=threshold_s)
+
+
+def answered_wait_beyond(agents: float, *, arrival_rate_per_h: float, mean_handle_s: float, beyond_s: float,
+                         patience_s: float = math.inf) -> float:
+    """E[(W - beyond_s)+ | answered]: the mean wait of answered customers beyond ``beyond_s`` seconds.
+
+    What a hinge in the customer's own wait (no effect up to a threshold, a slope beyond it) acts
+    on; with ``beyond_s = 0`` it is the ASA. Erlang A (Erlang C with infinite patience), from the
+    same density of the virtual wait as :func:`erlang_a`; a fractional agent count is interpolated
+    as there (on the per-offered quantity, then divided by the interpolated share answered).
+
+    Examples
+    --------
+    >>> k = erlang_c(11, arrival_rate_per_h=360, mean_handle_s=100)
+    >>> round(answered_wait_beyond(11, arrival_rate_per_h=360, mean_handle_s=100, beyond_s=0), 2) == round(k.asa_s, 2)
+    True
+    """
+    _check(agents, arrival_rate_per_h, mean_handle_s, patience_s, 0.0)
+    if not isinstance(beyond_s, (int, float)) or isinstance(beyond_s, bool) or not (beyond_s >= 0) \
+            or math.isinf(beyond_s):
+        raise OptionError(f"The 'beyond_s' parameter must be a finite number >= 0. Got {beyond_s!r} instead.")
+    lam = arrival_rate_per_h / 3600.0
+    mu = 1.0 / mean_handle_s
+    theta = 0.0 if math.isinf(patience_s) else 1.0 / patience_s
+    low = math.floor(agents)
+    w = agents - low
+    parts = [(1 - w, _queue(low, lam, mu, theta, 0.0, float(beyond_s)))]
+    if w > 0:
+        parts.append((w, _queue(low + 1, lam, mu, theta, 0.0, float(beyond_s))))
+    answered = sum(weight * (1.0 - k[1]) for weight, k in parts)
+    excess = sum(weight * k[6] for weight, k in parts if weight > 0)
+    return excess / answered if answered > 0 else math.nan
 
 
 def required_agents(*, arrival_rate_per_h: float, mean_handle_s: float, patience_s: float = math.inf,

@@ -113,6 +113,7 @@ class Study:
     targets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     customers: object = None
     customer_events: tuple = ()
+    agent_cost_per_hour: float | None = None  # [study] agent_cost_per_hour: the price of an agent hour (what-if)
 
     def __post_init__(self):
         where = self.source
@@ -388,7 +389,8 @@ _SECTIONS = {"study", "kpi_options", "data", "metrics", "validation", "intervent
              "kpis", "families"}
 _STUDY_KEYS = {"name", "outcome", "kpis", "grain", "by", "start", "end", "timezone", "max_lag",
                "holdout_start", "min_responses", "seed", "n_boot", "description", "effects", "weights",
-               "calendar", "contact_model", "contact_controls", "contact_coding", "max_segments"}
+               "calendar", "contact_model", "contact_controls", "contact_coding", "max_segments",
+               "agent_cost_per_hour"}
 _CALENDAR_KEYS = {"country", "subdivision"}
 _EVENT_KEYS = {"date", "name"}
 _SOURCE_KEYS = {"path", "table", "columns", "format", "timezone", "glob"}
@@ -588,11 +590,21 @@ def load_study(path) -> Study:
             contact_model=r.get(s, "contact_model", "study", bool),
             contact_controls=r.strings(s, "contact_controls", "study"),
             contact_coding=r.get(s, "contact_coding", "study", str, "auto"), max_segments=max_segments,
-            staffing=staffing, customers=customers, customer_events=customer_events)
+            staffing=staffing, customers=customers, customer_events=customer_events,
+            agent_cost_per_hour=_agent_cost(r, s))
     except StudyError:
         raise
     except OptionError as error:
         raise StudyError(str(error), source=label) from None
+
+
+def _agent_cost(r: _Reader, s: dict):
+    """``[study] agent_cost_per_hour``: a number >= 0 (the what-if's price of an agent hour), or None."""
+    value = r.get(s, "agent_cost_per_hour", "study", float)
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        r.fail("study.agent_cost_per_hour", f"must be a number >= 0 (the cost of one agent hour). "
+                                            f"Got {value!r} instead.")
+    return value
 
 
 def _customers(r: _Reader, t: dict, key: str, base: Path):

@@ -203,6 +203,19 @@ class StudyResult(Displayed):
             "warnings": [{"code": c, "message": m} for c, m in self.warnings],
         })
 
+    def whatif(self, *, agents, segment=None, hours=None, days=None, interval: int = 60, n_draws: int = 2000):
+        """A staffing change through the queue (Erlang A per interval) to the KPIs, CX, churn, value and
+        cost (:func:`alignment.staffing.whatif.whatif`; see the README, "Staffing what-if").
+
+        Examples
+        --------
+        >>> w = result.whatif(segment="billing", agents="+2", hours="10-14", days="mon-fri")  # doctest: +SKIP
+        >>> w.to_json("whatif.json")  # doctest: +SKIP
+        """
+        from ..staffing.whatif import whatif
+        return whatif(self, agents=agents, segment=segment, hours=hours, days=days, interval=interval,
+                      n_draws=n_draws)
+
     def to_json(self, path) -> None:
         """Write results.json (UTF-8, sorted as published, no NaN)."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
