@@ -268,6 +268,7 @@ def _first_screen(result) -> dict:
         lever["importance_text"] = _pct(lever["importance"])
         lever["importance_ci_text"] = _interval(lever["importance_ci"], lambda v: f"{100 * v:.0f} %")
         lever["rank_ci_text"] = _rank_range(lever["rank_ci"])
+        lever["business"] = _lever_business(result, lever["name"])
     return {
         "levers": levers,
         "period": levers[0]["period"] if levers else None,
@@ -278,6 +279,26 @@ def _first_screen(result) -> dict:
         "needs_more_data": fs.needs_more_data(result),
         "caveats": fs.caveats(result),
     }
+
+
+def _business(result) -> dict | None:
+    """The "Business impact" section in words (None without a customers source: the section is left out)."""
+    bi = getattr(result, "business_impact", None)
+    if bi is None:
+        return None
+    cx = _label(result.study.outcome)
+    leaving = "leaving" if bi.outcome == "churn" else f"a {bi.outcome.replace('_', ' ')}"
+    metric = result.panel.definitions.get(result.study.outcome)
+    scale = getattr(metric, "scale", None)
+    scale = f"one point of each answer's {scale[0]:g}–{scale[1]:g} scale" if scale else "one point of its scale"
+    return {"cx": cx, "outcome": leaving, "window_days": bi.window_days, "scale": scale,
+            "lines": bi.lines(cx_label=cx), "notes": list(bi.notes)}
+
+
+def _lever_business(result, kpi: str) -> str:
+    """What moving a lever is worth in customers kept and value, when the study links CX to churn."""
+    bi = getattr(result, "business_impact", None)
+    return (bi.lever_line(kpi, cx_label=_label(result.study.outcome)) or "") if bi is not None else ""
 
 
 def build(result) -> dict:
@@ -300,5 +321,6 @@ def build(result) -> dict:
         "checks": CHECKS,
         "check_titles": CHECK_TITLES,
         "contact": _contact(doc.get("contact_model")),
+        "business": _business(result),
         "version": alignment.__version__,
     }
