@@ -17,10 +17,19 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 NESTED = ("cx_effect", "value_per_cx_point", "cox", "mediation", "what_if")
 
 
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
+def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("churn_world")
     simulate(folder, seed=11, days=364, queues=3, churn="cx", wait_effect="contact")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    folder = world
     (folder / "study.toml").write_text(STUDY.format(outcome="csat") + '\n[data.customers]\npath = "customers.csv"\n'
                                        'value = "annual_revenue"\n')
     return load_study(folder / "study.toml").run(progress=False)
@@ -137,3 +146,20 @@ def test_business_impact_in_results_json_has_exactly_the_documented_fields(resul
         assert items and all(item is not None for item in items), field
         for item in items:
             assert set(item) == documented[field], field
+
+
+def test_the_demo_second_study_is_built_on_the_cis_and_the_demo_is_unchanged():
+    study = load_study(DEMO / "study_cis.toml")
+    cis = next(m for m in study.survey_metrics if m.name == "cis")
+    assert study.outcome == "cis" and cis.weights == {"csat": 0.5, "nps": 0.3, "ces": 0.2}
+    assert study.customers.value == "annual_revenue" and str(DEMO / "customers.csv") in study.inputs()
+    assert load_study(DEMO / "study.toml").customers is None      # `alignment demo` links nothing
+
+
+def test_the_bundled_customers_are_the_simulators_from_the_demo_seed(tmp_path):
+    simulate(tmp_path, seed=2028, incidents=False, weekday_mood=False, wait_effect="contact", churn="cx")
+    assert (tmp_path / "customers.csv").read_bytes() == (DEMO / "customers.csv").read_bytes()
+    for name in ("contacts.csv", "surveys.csv"):           # churn on leaves the demo's other files as they are
+        assert (tmp_path / name).read_bytes() == (DEMO / name).read_bytes(), name
+    truth = json.loads((tmp_path / "truth.json").read_text())["business_impact"]
+    assert json.loads((DEMO / "truth.json").read_text())["business_impact"] == truth

@@ -6,10 +6,11 @@ survey-level frame to its customer, :func:`estimate_impact` fits the churn model
 """
 
 from .api import business_impact
+from .cqis import CQIS_BANDS, cqis_band, cqis_frame
 from .customers import Customers, CustomerSpec, EventSpec, read_customers, read_events
 from .estimate import estimate_impact
 from .link import Link, link_surveys
 from .result import BusinessImpactResult
 
-__all__ = ["business_impact", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
+__all__ = ["business_impact", "cqis_frame", "cqis_band", "CQIS_BANDS", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
            "link_surveys"]

@@ -181,7 +181,15 @@ class BusinessImpactResult(Displayed):
         return self._chain_words(chains[0], cx, value_label) if chains else None
 
     def _chain_words(self, w: dict, cx: str, value_label: str) -> str:
-        change = w["change"][0].upper() + w["change"][1:]
+        # the value is the change for every customer reached, so the words say "every"
+        step = w.get("step") or next((float(r.step) for r in self.mediation.itertuples() if r.variable == w["variable"]),
+                                     None)
+        every = {"wait_s": f"Every customer's own wait {step:g} s shorter",
+                 "handle_s": f"Every contact handled {step:g} s faster",
+                 "resolved": "Every contact resolved first time instead of not",
+                 "transferred": "Every contact handled without a transfer instead of with one"}
+        change = every.get(w["variable"]) if step is not None else None
+        change = change or w["change"][0].upper() + w["change"][1:]
         lo, hi = w["churn_change_ci"]
         text = (f"{change}: {_pp(w['cx_change'])} {cx} points (95 % interval {_pp(w['cx_change_ci'][0])} to "
                 f"{_pp(w['cx_change_ci'][1])}), so {_pp(w['churn_change_pp'])} percentage points in the chance of "

@@ -290,7 +290,9 @@ def _business(result) -> dict | None:
     leaving = "leaving" if bi.outcome == "churn" else f"a {bi.outcome.replace('_', ' ')}"
     metric = result.panel.definitions.get(result.study.outcome)
     scale = getattr(metric, "scale", None)
-    scale = f"one point of each answer's {scale[0]:g}–{scale[1]:g} scale" if scale else "one point of its scale"
+    composite = any(m.name == result.study.outcome and hasattr(m, "weights") for m in result.study.survey_metrics)
+    whose = "the composite's" if composite else "each answer's"
+    scale = f"one point of {whose} {scale[0]:g}–{scale[1]:g} scale" if scale else "one point of its scale"
     return {"cx": cx, "outcome": leaving, "window_days": bi.window_days, "scale": scale,
             "lines": bi.lines(cx_label=cx), "notes": list(bi.notes)}
 
