@@ -69,3 +69,25 @@ def test_a_null_world_gives_an_interval_holding_zero():
                           timezone="UTC", as_of="2025-12-31", n_boot=0, cox=False, mediators=[])
     lo, hi = res.cx_effect["ci"]
     assert truth == 0 and lo < 0 < hi
+
+
+def test_cqis_as_the_study_outcome(tmp_path):
+    from conftest import STUDY
+
+    from alignment.report import render_markdown
+    from alignment.simulate import simulate
+    from alignment.study import load_study
+    simulate(tmp_path, seed=11, days=182, queues=2)
+    (tmp_path / "study.toml").write_text(STUDY.format(outcome="interaction_quality_score"))
+    result = load_study(tmp_path / "study.toml").run(progress=False)
+    assert result.to_dict()["study"]["outcome"] == "interaction_quality_score"
+    # the outcome of one week and queue by hand: the sum of its quality scores over its scored contacts
+    c = pd.read_csv(tmp_path / "contacts.csv")
+    local = pd.to_datetime(c["arrived_at"], utc=True).dt.tz_convert("America/New_York").dt.tz_localize(None)
+    c["period"] = local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")
+    t = result.panel.table
+    row = t.iloc[len(t) // 2]
+    part = c[(c["period"] == row["period"]) & (c["queue"] == row["queue"])]["quality_score"].dropna()
+    assert row["interaction_quality_score"] == pytest.approx(part.sum() / len(part), rel=1e-12)
+    md = render_markdown(result)
+    assert "what drives CQIS" in md and "interaction_quality_score" in md    # the plain name; the column in the table

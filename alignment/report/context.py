@@ -43,6 +43,8 @@ def _count(x) -> str:
 
 
 def _label(name: str) -> str:
+    if name == "interaction_quality_score":    # the Customer Quality Interaction Score
+        return "CQIS"
     return name.upper() if name in CX else name
 
 
