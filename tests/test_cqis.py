@@ -28,6 +28,16 @@ def test_running_score_and_bands_by_hand():
                                                                "acceptable", "critical", "critical"]
 
 
+def test_input_untouched_same_result_and_empty_refused():
+    contacts, _, _ = _planted(-0.05, n=300)
+    before = contacts.copy()
+    a, b = cqis_frame(contacts, timezone="UTC"), cqis_frame(contacts, timezone="UTC")
+    pd.testing.assert_frame_equal(contacts, before)
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(InputError, match="no quality-scored contact"):
+        cqis_frame(contacts.assign(quality_score=None), timezone="UTC")
+
+
 def test_a_bad_score_or_missing_column_is_named():
     c = pd.DataFrame({"customer_id": ["K1", "K2"], "queue": "q", "arrived_at": ["2025-01-06T09:00:00Z"] * 2,
                       "quality_score": [50, 140]})

@@ -88,6 +88,9 @@ def cqis_frame(contacts, *, timezone: str, by: Sequence[str] = ("queue",), grain
                          f"{contacts['quality_score'][bad].iloc[0]!r} instead.", source=label, column="quality_score")
     cid = contacts["customer_id"]
     keep = score.notna() & cid.notna() & (cid.astype(str).str.strip() != "")
+    if not keep.any():
+        raise InputError("has no quality-scored contact of a known customer, so there is no CQIS", source=label,
+                         column="quality_score")
     f = contacts.loc[keep, [c for c in ["contact_id", "customer_id", "arrived_at", *by] if c in contacts]].copy()
     f["customer_id"] = f["customer_id"].astype(str)
     f["quality_score"] = score[keep].astype(float)
