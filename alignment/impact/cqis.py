@@ -78,8 +78,8 @@ def cqis_frame(contacts, *, timezone: str, by: Sequence[str] = ("queue",), grain
     by = [by] if isinstance(by, str) else list(by)
     for col in ["customer_id", "arrived_at", "quality_score", *by]:
         if col not in contacts.columns:
-            raise InputError(f"is missing (the CQIS needs customer_id, arrived_at, quality_score and the "
-                             f"segments)", source=label, column=col)
+            raise InputError("is missing (the CQIS needs customer_id, arrived_at, quality_score and the "
+                             "segments)", source=label, column=col)
     score = pd.to_numeric(contacts["quality_score"], errors="coerce")
     bad = contacts["quality_score"].notna() & (score.isna() | (score < 0) | (score > 100))
     if bad.any():
