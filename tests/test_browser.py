@@ -84,8 +84,10 @@ def report(tmp_path_factory):
     from alignment.simulate import simulate
     from alignment.study import load_study
     folder = tmp_path_factory.mktemp("world")
-    simulate(folder, seed=11, days=364, queues=3)
-    (folder / "study.toml").write_text(STUDY.format(outcome="csat") + "\n[kpis.asa]\ntarget = 30\n")
+    # churn on (customers.csv; the other files are the same bytes): the report's business-impact section is measured too
+    simulate(folder, seed=11, days=364, queues=3, churn="cx")
+    (folder / "study.toml").write_text(STUDY.format(outcome="csat") + "\n[kpis.asa]\ntarget = 30\n"
+                                       '[data.customers]\npath = "customers.csv"\nvalue = "annual_revenue"\n')
     result = load_study(folder / "study.toml").run()
     write_report(result, folder, formats=("html", "pdf"))
     return folder / "report.html"
@@ -169,6 +171,7 @@ def test_first_screen_shows_the_levers_at_phone_width(report, tmp_path):
     assert (pixels < 0.9).any(axis=2).mean() > 0.02, "the page looks blank"
     dom = chromium("--window-size=390,900", "--dump-dom", report.as_uri(), profile=tmp_path / "p").stdout
     assert dom.index('id="levers"') < dom.index('id="drivers"')   # what to act on comes first
+    assert dom.index('id="caveats"') < dom.index('id="business-impact"') < dom.index('id="drivers"')
 
 
 def test_every_figure_is_in_the_rendered_page(report, tmp_path):

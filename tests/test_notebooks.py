@@ -18,7 +18,7 @@ TIMEOUT_S = 300  # per cell; each notebook runs in well under a minute
 def test_notebooks_exist_and_are_numbered():
     names = [path.name for path in NOTEBOOKS]
     assert names == ["01_quickstart.ipynb", "02_six_steps.ipynb", "03_why_validation.ipynb",
-                     "04_real_call_center.ipynb"]
+                     "04_real_call_center.ipynb", "05_cis_55_to_75.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])

@@ -7,6 +7,7 @@ survey-level frame to its customer, :func:`estimate_impact` fits the churn model
 
 from .._lazy import lazy
 
+from .cqis import CQIS_BANDS, cqis_band, cqis_frame
 from .customers import Customers, CustomerSpec, EventSpec, read_customers, read_events
 
 # The link and the models pull in scipy and statsmodels; a study file naming [data.customers] is
@@ -16,5 +17,5 @@ _LAZY = {"business_impact": "api", "estimate_impact": "estimate", "Link": "link"
 
 __getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
-__all__ = ["business_impact", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
+__all__ = ["business_impact", "cqis_frame", "cqis_band", "CQIS_BANDS", "BusinessImpactResult", "Customers", "CustomerSpec", "EventSpec", "read_customers", "read_events", "estimate_impact", "Link",
            "link_surveys"]

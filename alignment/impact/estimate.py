@@ -145,7 +145,8 @@ def estimate_impact(link: Link, *, cx: str, outcome: str = "churn", values: pd.S
                                 n_contacts=len(data), n_customers=G, censoring=censoring, cx_effect=cx_effect,
                                 value_per_cx_point=value, cox=cox_fit, nps_groups=groups, promoter_vs_detractor=pvd,
                                 mediation=med, what_if=tuple(what_if), n_boot=int(n_boot), seed=seed, alpha=alpha,
-                                notes=tuple(notes))
+                                notes=tuple(notes), n_censored=int(link.n_censored),
+                                n_after_leaving=int(link.n_after_leaving))
 
 
 MEDIATION = ["kpi", "variable", "step", "total", "indirect", "indirect_ci_low", "indirect_ci_high", "direct",

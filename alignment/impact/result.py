@@ -70,6 +70,8 @@ class BusinessImpactResult(Displayed):
     seed: int | None = None
     alpha: float = 0.05
     notes: tuple[str, ...] = ()
+    n_censored: int | None = None
+    n_after_leaving: int | None = None
 
     def summary(self) -> str:
         e = self.cx_effect
@@ -112,18 +114,99 @@ class BusinessImpactResult(Displayed):
             "mediation": med, "what_if": list(self.what_if), "n_boot": self.n_boot, "seed": self.seed,
             "alpha": self.alpha, "notes": list(self.notes)})
 
-    def lines(self) -> list[str]:
-        """The plain-words lines of the report's "Business impact" section."""
+    def lines(self, *, cx_label: str | None = None, value_label: str | None = None) -> list[str]:
+        """The plain-words lines of the report's "Business impact" section, with their intervals.
+
+        Parameters
+        ----------
+        cx_label, value_label : str, optional
+            The names a reader knows: of the CX score (``"CSAT"``; default the column's name) and of
+            the value per customer (``"annual revenue"``; default the column's name in words).
+        """
+        cx, value_label = self._labels(cx_label, value_label)
+        verb, noun = self._event_words()
         e = self.cx_effect
-        out = [f"Each {self.cx} point changes the chance that a surveyed customer leaves within "
-               f"{self.window_days} days by {e['estimate']:+.2f} percentage points "
-               f"(95 % interval {e['ci'][0]:+.2f} to {e['ci'][1]:+.2f})."]
+        out = [f"Each {cx} point changes the chance that the customer {verb} within {self.window_days} days "
+               f"of the contact by {_pp(e['estimate'])} percentage points (95 % interval {_pp(e['ci'][0])} to "
+               f"{_pp(e['ci'][1])}), from {_n(self.n_contacts)} surveyed contacts of {_n(self.n_customers)} "
+               f"customers."]
+        if self.cox is not None and all(math.isfinite(x) for x in self.cox["ci"]):
+            c = self.cox
+            out.append(f"A second model, of the time until a customer leaves, agrees in direction: each {cx} point "
+                       f"changes the rate of {noun} by {_pp(100 * (c['hazard_ratio'] - 1))} % (95 % interval "
+                       f"{_pp(100 * (c['ci'][0] - 1))} to {_pp(100 * (c['ci'][1] - 1))} %)."
+                       if (c["hazard_ratio"] - 1) * e["estimate"] > 0 else
+                       f"A second model, of the time until a customer leaves, does not agree in direction: each "
+                       f"{cx} point changes the rate of {noun} by {_pp(100 * (c['hazard_ratio'] - 1))} % (95 % "
+                       f"interval {_pp(100 * (c['ci'][0] - 1))} to {_pp(100 * (c['ci'][1] - 1))} %).")
         v = self.value_per_cx_point
         if v is not None and all(math.isfinite(x) for x in v["ci"]):
-            out.append(f"One {self.cx} point is worth about {v['estimate']:,.0f} {v['unit']} "
-                       f"(95 % interval {v['ci'][0]:,.0f} to {v['ci'][1]:,.0f}).")
-        out += [w["sentence"] for w in self.what_if]
+            out.append(f"If the association is causal, one {cx} point is worth about {_n(v['estimate'])} of "
+                       f"{value_label} a year in customers kept (95 % interval {_n(v['ci'][0])} to "
+                       f"{_n(v['ci'][1])}): the change in the chance of {noun}, times the "
+                       f"{_n(v['customers_per_year'])} customers the surveyed contacts reach in a year, times the "
+                       f"average {value_label} of a customer, {_n(v['value_per_customer'])}.")
+        for w in self.what_if:
+            out.append(self._chain_words(w, cx, value_label))
+        if self.promoter_vs_detractor is not None:
+            d = self.promoter_vs_detractor
+            out.append(f"Promoters' chance of {noun} within {self.window_days} days differs from detractors' by "
+                       f"{_pp(d['estimate'])} percentage points (95 % interval {_pp(d['ci'][0])} to {_pp(d['ci'][1])}).")
         if len(self.mediation):
             out.append("A survey score is a noisy measure of the experience, so the part of a driver's effect "
                        "that seems not to run through CX (the direct part) is overstated.")
+        if self.n_censored is not None:
+            after = (f"; {_n(self.n_after_leaving)} contacts after the customer had already left are left out too"
+                     if self.n_after_leaving else "")
+            out.append(f"The {_n(self.n_censored)} surveyed contacts less than {self.window_days} days before the "
+                       f"data end are left out of the chance of {noun}, because their customers may yet leave "
+                       f"inside the window{after}.")
         return out
+
+    def _event_words(self) -> tuple[str, str]:
+        if self.outcome == "churn":
+            return "leaves", "leaving"
+        name = self.outcome.replace("_", " ")
+        return f"has a {name}", f"a {name}"
+
+    def _labels(self, cx_label, value_label):
+        v = self.value_per_cx_point
+        default = (v["unit"].removesuffix(" per year") if v else "value").replace("_", " ")
+        return cx_label or self.cx, value_label or default
+
+    def lever_line(self, kpi: str, *, cx_label: str | None = None, value_label: str | None = None) -> str | None:
+        """What moving ``kpi`` one step is worth in customers kept (its what-if chain), or None."""
+        cx, value_label = self._labels(cx_label, value_label)
+        chains = [w for w in self.what_if if w["kpi"] == kpi]
+        return self._chain_words(chains[0], cx, value_label) if chains else None
+
+    def _chain_words(self, w: dict, cx: str, value_label: str) -> str:
+        # the value is the change for every customer reached, so the words say "every"
+        step = w.get("step") or next((float(r.step) for r in self.mediation.itertuples() if r.variable == w["variable"]),
+                                     None)
+        every = {"wait_s": f"Every customer's own wait {step:g} s shorter",
+                 "handle_s": f"Every contact handled {step:g} s faster",
+                 "resolved": "Every contact resolved first time instead of not",
+                 "transferred": "Every contact handled without a transfer instead of with one"}
+        change = every.get(w["variable"]) if step is not None else None
+        change = change or w["change"][0].upper() + w["change"][1:]
+        lo, hi = w["churn_change_ci"]
+        text = (f"{change}: {_pp(w['cx_change'])} {cx} points (95 % interval {_pp(w['cx_change_ci'][0])} to "
+                f"{_pp(w['cx_change_ci'][1])}), so {_pp(w['churn_change_pp'])} percentage points in the chance of "
+                f"{self._event_words()[1]} within {self.window_days} days ({_pp(lo)} to {_pp(hi)})")
+        if "value_kept" in w and all(math.isfinite(x) for x in w["value_kept_ci"]):
+            text += (f", about {_n(w['value_kept'])} of {value_label} a year kept ({_n(w['value_kept_ci'][0])} "
+                     f"to {_n(w['value_kept_ci'][1])})")
+        return text + ", if the association is causal."
+
+
+def _pp(x) -> str:
+    """A signed change with two significant digits: ``-0.039``, ``+27``."""
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:+.2g}" if abs(x) >= 1e-4 or x == 0 else f"{x:+.1e}"
+
+
+def _n(x) -> str:
+    """A count or an amount as the report prints it: ``2 209``."""
+    return "–" if x is None or not math.isfinite(x) else f"{x:,.0f}".replace(",", " ")

@@ -43,6 +43,8 @@ def _count(x) -> str:
 
 
 def _label(name: str) -> str:
+    if name == "interaction_quality_score":    # the Customer Quality Interaction Score
+        return "CQIS"
     return name.upper() if name in CX else name
 
 
@@ -268,6 +270,7 @@ def _first_screen(result) -> dict:
         lever["importance_text"] = _pct(lever["importance"])
         lever["importance_ci_text"] = _interval(lever["importance_ci"], lambda v: f"{100 * v:.0f} %")
         lever["rank_ci_text"] = _rank_range(lever["rank_ci"])
+        lever["business"] = _lever_business(result, lever["name"])
     return {
         "levers": levers,
         "period": levers[0]["period"] if levers else None,
@@ -284,6 +287,28 @@ def _decisions(result) -> dict | None:
     """The staffing Decisions table (:func:`alignment.staffing.whatif.decision_rows`), or None."""
     from ..staffing.whatif import decision_rows
     return decision_rows(result)
+
+
+def _business(result) -> dict | None:
+    """The "Business impact" section in words (None without a customers source: the section is left out)."""
+    bi = getattr(result, "business_impact", None)
+    if bi is None:
+        return None
+    cx = _label(result.study.outcome)
+    leaving = "leaving" if bi.outcome == "churn" else f"a {bi.outcome.replace('_', ' ')}"
+    metric = result.panel.definitions.get(result.study.outcome)
+    scale = getattr(metric, "scale", None)
+    composite = any(m.name == result.study.outcome and hasattr(m, "weights") for m in result.study.survey_metrics)
+    whose = "the composite's" if composite else "each answer's"
+    scale = f"one point of {whose} {scale[0]:g}–{scale[1]:g} scale" if scale else "one point of its scale"
+    return {"cx": cx, "outcome": leaving, "window_days": bi.window_days, "scale": scale,
+            "lines": bi.lines(cx_label=cx), "notes": list(bi.notes)}
+
+
+def _lever_business(result, kpi: str) -> str:
+    """What moving a lever is worth in customers kept and value, when the study links CX to churn."""
+    bi = getattr(result, "business_impact", None)
+    return (bi.lever_line(kpi, cx_label=_label(result.study.outcome)) or "") if bi is not None else ""
 
 
 def build(result) -> dict:
@@ -307,5 +332,6 @@ def build(result) -> dict:
         "check_titles": CHECK_TITLES,
         "contact": _contact(doc.get("contact_model")),
         "decisions": _decisions(result),
+        "business": _business(result),
         "version": alignment.__version__,
     }

@@ -26,6 +26,8 @@ def _missing(x) -> bool:
 
 
 def outcome_label(name: str) -> str:
+    if name == "interaction_quality_score":    # the Customer Quality Interaction Score
+        return "CQIS"
     return name.upper() if name in CX else name
 
 

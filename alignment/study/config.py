@@ -27,6 +27,11 @@ from ..exceptions import AlignmentError, OptionError
 from ..stats.resample import MAX_RESAMPLES
 from ..validation.options import Intervention, Thresholds
 
+# CX scores measured on the contacts themselves rather than by a survey: the Customer Quality
+# Interaction Score (the catalog's interaction_quality_score) can be a study's outcome (the study
+# still reads its surveys; the contact-level model, which explains a survey score, is not fitted)
+CONTACT_OUTCOMES = ("interaction_quality_score",)
+
 GRAINS = ("day", "week", "month")
 #: A study file larger than this is refused unread (a study file is a few KB; this catches a
 #: wrong path such as a data file or a device).
@@ -176,7 +181,8 @@ class Study:
             raise StudyError(f"{self.outcome!r} is not a survey metric (csat, nps, ces, cis, or one declared "
                              f"in [metrics.NAME])", source=where, key="study.outcome")
         entry = catalog.entry(self.outcome)
-        if entry is not None and entry["kind"] != "cx" and self.outcome not in declared:
+        if entry is not None and entry["kind"] != "cx" and self.outcome not in declared \
+                and self.outcome not in CONTACT_OUTCOMES:
             raise StudyError(f"{self.outcome!r} is an operational KPI, not a CX metric", source=where,
                              key="study.outcome")
         if self.outcome == "cis" and "cis" not in declared:
