@@ -157,8 +157,9 @@ def test_demo_puts_validated_drivers_first_everywhere(tmp_path):
     matplotlib.use("Agg")
     ax = plot.importance(result)
     bars = [t.get_text() for t in ax.get_yticklabels()]
-    verdict_of = {**{d["name"]: d["verdict"] for d in doc["drivers"]},
-                  **{f["name"]: f["verdict"] for f in doc["families"]}}
+    # the bars carry plain names ("e-mail backlog"): map each unit's plain name back to its verdict
+    verdict_of = {**{plot._name(result, d["name"]): d["verdict"] for d in doc["drivers"]},
+                  **{plot._name(result, f["name"]): f["verdict"] for f in doc["families"]}}
     assert bars and all(verdict_of[b] == "validated" for b in bars)
     assert by_name["marketing_spend"]["rank"] is None                   # the trend trap is never ranked
 
