@@ -35,19 +35,26 @@ def _split(values) -> list[str]:
     return out
 
 
-def _extra(spec: str):
-    """``PATH[,by=queue[+site]][,aggregate=mean][,time=date]`` -> ExtraSource."""
-    from .data import ExtraSource
+def _path_options(flag: str, spec: str, allowed: tuple[str, ...], example: str) -> tuple[str, dict]:
+    """``PATH[,key=value]...`` of ``--flag``: the path and its options (``by`` split on ``+``)."""
     path, *opts = spec.split(",")
     kwargs = {}
     for opt in opts:
         key, sep, value = opt.partition("=")
         key = key.strip()
-        if not sep or key not in ("by", "aggregate", "time", "timezone"):
-            raise UsageError(f"--extra {spec!r}: options are by=, aggregate=, time=, timezone= "
-                             f"(e.g. backlog.csv,by=queue,aggregate=mean). Got {opt!r}.")
+        if not sep or key not in allowed:
+            raise UsageError(f"{flag} {spec!r}: options are {', '.join(a + '=' for a in allowed)} "
+                             f"(e.g. {example}). Got {opt!r}.")
         kwargs[key] = [b for b in value.split("+") if b] if key == "by" else value.strip()
-    return ExtraSource(path.strip(), **kwargs)
+    return path.strip(), kwargs
+
+
+def _extra(spec: str):
+    """``PATH[,by=queue[+site]][,aggregate=mean][,time=date]`` -> ExtraSource."""
+    from .data import ExtraSource
+    path, kwargs = _path_options("--extra", spec, ("by", "aggregate", "time", "timezone"),
+                                 "backlog.csv,by=queue,aggregate=mean")
+    return ExtraSource(path, **kwargs)
 
 
 def cmd_kpis(args) -> int:
@@ -93,16 +100,9 @@ def _staffing(spec: str | None):
     if spec is None:
         return None
     from .staffing import StaffingSource
-    path, *opts = spec.split(",")
-    kwargs = {}
-    for opt in opts:
-        key, sep, value = opt.partition("=")
-        key = key.strip()
-        if not sep or key not in ("by", "time", "agents", "timezone"):
-            raise UsageError(f"--staffing {spec!r}: options are time=, by=, agents=, timezone= "
-                             f"(e.g. staffing.csv,time=start,by=queue,agents=n_agents). Got {opt!r}.")
-        kwargs[key] = [b for b in value.split("+") if b] if key == "by" else value.strip()
-    return StaffingSource(path.strip(), **kwargs)
+    path, kwargs = _path_options("--staffing", spec, ("time", "by", "agents", "timezone"),
+                                 "staffing.csv,time=start,by=queue,agents=n_agents")
+    return StaffingSource(path, **kwargs)
 
 
 def cmd_queueing(args) -> int:

@@ -199,6 +199,12 @@ def _choose(metrics, contacts: RawTable, surveys: RawTable | None, known: _Surve
         needed = {"n_contacts", *(c for m in chosen if m.kind == "operational" for c in m.components)}
         if contacts.has("answered"):
             needed.add("n_answered")
+    scores, composites = survey_scores(chosen, known, surveys)
+    return chosen, needed, scores, composites, leftover
+
+
+def survey_scores(chosen, known, surveys: RawTable) -> tuple[dict[str, SurveyMetric], list[CompositeScore]]:
+    """The survey scores and composites the chosen CX metrics read (a missing score column is named)."""
     scores: dict[str, SurveyMetric] = {}
     for m in chosen:
         if m.kind == "cx":
@@ -207,8 +213,7 @@ def _choose(metrics, contacts: RawTable, surveys: RawTable | None, known: _Surve
                     raise InputError(f"is missing; the survey metric '{m.name}' needs it",
                                      source=surveys.label, column=sm.column)
                 scores[sm.name] = sm
-    composites = [known.composites[m.name] for m in chosen if m.name in known.composites]
-    return chosen, needed, scores, composites, leftover
+    return scores, [known.composites[m.name] for m in chosen if m.name in known.composites]
 
 
 def build_panel(contacts, *, surveys=None, extras: Sequence[ExtraSource] = (), grain: str = "week",

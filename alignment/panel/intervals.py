@@ -75,7 +75,7 @@ def build_interval_panel(session, src: Intervals, surveys_src: Source | None, ex
                          by: Sequence[str], timezone, start, end, metrics, options: KpiOptions, known,
                          min_responses: int) -> Panel:
     """The panel of an interval report (see the module notes); called by :func:`~alignment.build_panel`."""
-    from .build import _extra_tables, _extras, _reserved  # the panel builder's own helpers
+    from .build import _extra_tables, _extras, _reserved, survey_scores  # the panel builder's own helpers
     raw = register(session, src, "intervals_raw", kind="intervals")
     fmt_name = f"{src.format} intervals" if src.format else "intervals"
     vendor = _vendor_names(src)
@@ -165,15 +165,7 @@ def build_interval_panel(session, src: Intervals, surveys_src: Source | None, ex
                                  f"segments ({', '.join(by) or 'none'})", source=surveys.label, column=col)
         unlinked = RawTable(surveys.label, surveys.view, {c: t for c, t in surveys.types.items() if c != "contact_id"},
                             surveys.numbered_sql)
-        scores = {}
-        for m in chosen:
-            if m.kind == "cx":
-                for sm in known.scores(m.name):
-                    if not surveys.has(sm.column):
-                        raise InputError(f"is missing; the survey metric '{m.name}' needs it",
-                                         source=surveys.label, column=sm.column)
-                    scores[sm.name] = sm
-        composites = [known.composites[m.name] for m in chosen if m.name in known.composites]
+        scores, composites = survey_scores(chosen, known, surveys)
         sview = surveys_view(unlinked, scores, by, source_tz=surveys_src.timezone or _format_tz(surveys_src),
                              study_tz=timezone, id_as_text=False)
         for c in composites:
