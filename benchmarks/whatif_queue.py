@@ -116,6 +116,22 @@ def pooled(df):
             "service_level": 100 * (a & (df["wait_s"] <= 20)).mean(), "asa_weekly": asa_w}
 
 
+def experiment(seed: int, days: int):
+    """One world with its queue inputs, run as staffed and rerun with two more agents 10-14 h on
+    weekdays (the same customers): ``(queue_inputs, base contacts, rerun contacts)``."""
+    arr, handle, patience, staffing = world(seed, days)
+    changed = {key: v + (2 if 10 <= key[1] < 14 and (START + pd.Timedelta(days=key[0])).weekday() < 5 else 0)
+               for key, v in staffing.items()}
+    base, rerun = contacts(arr, handle, patience, staffing), contacts(arr, handle, patience, changed)
+    table = pd.DataFrame([{"time": (START + pd.Timedelta(days=d, hours=h)).strftime("%Y-%m-%d %H:%M:%S"),
+                           "queue": "billing", "agents": v} for (d, h), v in staffing.items()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = queue_inputs(base, interval=60, by=["queue"], timezone="UTC",
+                         staffing=StaffingSource(table, time="time", agents="agents"))
+    return q, base, rerun
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worlds", type=int, default=20)
@@ -127,16 +143,7 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     for k, ss in enumerate(seeds):
-        arr, handle, patience, staffing = world(int(ss.generate_state(1)[0]), args.days)
-        changed = {key: v + (2 if 10 <= key[1] < 14 and (START + pd.Timedelta(days=key[0])).weekday() < 5 else 0)
-                   for key, v in staffing.items()}
-        base, rerun = contacts(arr, handle, patience, staffing), contacts(arr, handle, patience, changed)
-        table = pd.DataFrame([{"time": (START + pd.Timedelta(days=d, hours=h)).strftime("%Y-%m-%d %H:%M:%S"),
-                               "queue": "billing", "agents": v} for (d, h), v in staffing.items()])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            q = queue_inputs(base, interval=60, by=["queue"], timezone="UTC",
-                             staffing=StaffingSource(table, time="time", agents="agents"))
+        q, base, rerun = experiment(int(ss.generate_state(1)[0]), args.days)
         w = whatif_from_inputs(q, agents=2, segment="billing", hours="10-14", days="mon-fri", drivers=drivers,
                                n_draws=4000, seed=k).segments[0]
         b, r = pooled(base), pooled(rerun)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -288,19 +287,8 @@ def test_a_whatif_against_a_rerun_of_a_world_with_a_real_queue():
     10-14 h on weekdays, the same customers; the what-if's ASA and abandon rate after the change
     against the rerun's (the benchmark's 20 worlds: mean error +0.25 s, sd 0.50 s of a -13.3 s change)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import warnings
-    from whatif_queue import START, contacts, pooled, world
-    from alignment.staffing import StaffingSource, queue_inputs
-    arr, handle, patience, staffing = world(7, 14)
-    changed = {k: v + (2 if 10 <= k[1] < 14 and (START + pd.Timedelta(days=k[0])).weekday() < 5 else 0)
-               for k, v in staffing.items()}
-    base, rerun = contacts(arr, handle, patience, staffing), contacts(arr, handle, patience, changed)
-    table = pd.DataFrame([{"time": (START + pd.Timedelta(days=d, hours=h)).strftime("%Y-%m-%d %H:%M:%S"),
-                           "queue": "billing", "agents": v} for (d, h), v in staffing.items()])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        q = queue_inputs(base, interval=60, by=["queue"], timezone="UTC",
-                         staffing=StaffingSource(table, time="time", agents="agents"))
+    from whatif_queue import experiment, pooled
+    q, base, rerun = experiment(7, 14)
     w = whatif_from_inputs(q, agents=2, segment="billing", hours="10-14", days="mon-fri", drivers=_drivers())
     k = w.segments[0]["kpis"]
     b, r = pooled(base), pooled(rerun)

@@ -57,6 +57,7 @@ from ..data.sources import Source, as_source
 from ..display import Displayed
 from ..engine import DuckDBEngine, Engine
 from ..exceptions import AgentsInferredWarning, InputError, OptionError
+from ..panel.build import _date
 from ..panel.schema import contacts_view, extra_view
 from ..panel.timezones import check_timezone, local_window
 
@@ -272,15 +273,6 @@ def queue_inputs(contacts, *, interval: int = 60, by: Sequence[str] = (), timezo
         session.close()
     return _finish(table, notes, interval=interval, by=by, timezone=timezone, agents=agents, gap_s=gap_s,
                    threshold_s=threshold_s, patience=patience, no_abandonment=no_abandonment)
-
-
-def _date(name, value):
-    if value is None or isinstance(value, dt.date):
-        return value.date() if isinstance(value, dt.datetime) else value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise OptionError(f"The '{name}' parameter must be a date YYYY-MM-DD. Got {value!r} instead.") from None
 
 
 NEEDED = ("answered", "abandoned", "wait_s", "handle_s")
