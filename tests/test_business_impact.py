@@ -150,24 +150,35 @@ def test_bootstrap_agrees_with_the_delta_method_and_value_by_hand():
 
 
 def test_mediation_against_a_product_of_statsmodels_fits():
-    """indirect = (OLS slope of the score on the wait) x (logit AME of the score), both from statsmodels."""
+    """indirect = a x b from statsmodels with explicit dummies: a the least-squares slope of the score
+    on the wait over every survey with segment x day dummies (the contact-level model's design,
+    cells of one survey dropped), b the logit's average marginal effect of the score."""
     import statsmodels.api as sm
     frame, customers = _frame(n=6000, seed=5)
+    res = business_impact(frame, "csat", customers=customers, by=["queue"], timezone="UTC", as_of="2026-05-31",
+                          mediators=["wait_s"], cox=False, n_boot=499, seed=1)
+    f = frame.assign(cell=frame["queue"] + frame["contact_ts"].dt.strftime(" %Y-%m-%d"))
+    f = f[f.groupby("cell")["cell"].transform("size") > 1]
+    # the cell dummies partialled out by their means (Frisch-Waugh-Lovell; 546 dummies in full take seconds)
+    within = f[["csat", "wait_s"]] - f.groupby("cell")[["csat", "wait_s"]].transform("mean")
+    a = sm.OLS(within["csat"], within[["wait_s"]]).fit()
     link = link_surveys(frame, customers, outcome="csat", end="2026-06-01")
-    res = estimate_impact(link, cx="csat", mediators=["wait_s"], cox=False, n_boot=499, seed=1)
     data = link.modelled.reset_index(drop=True)
     data["block"] = M.period_blocks(data["period"], data["y"].to_numpy())
     D = pd.get_dummies(data[["segment", "block"]].astype(str), drop_first=True).astype(float)
-    a = sm.OLS(data["x"], sm.add_constant(pd.concat([data[["wait_s"]], D], axis=1))).fit().params["wait_s"]
     lg = sm.Logit(data["y"], sm.add_constant(pd.concat([data[["x", "wait_s"]], D], axis=1))).fit(disp=0)
     me = lg.get_margeff(at="overall")
     ame_x, ame_w = 100 * me.margeff[0], 100 * me.margeff[1]
     row = res.mediation.iloc[0]
-    assert row["indirect"] == pytest.approx(a * 10 * ame_x, rel=1e-5)
+    assert res.what_if[0]["cx_change"] == pytest.approx(-10 * a.params["wait_s"], rel=1e-6)
+    assert row["indirect"] == pytest.approx(a.params["wait_s"] * 10 * ame_x, rel=1e-5)
     assert row["direct"] == pytest.approx(ame_w * 10, rel=1e-5)
     # churn depends on the score only: the direct part's interval holds 0, the share's holds 1
     assert row["direct_ci_low"] < 0 < row["direct_ci_high"]
     assert row["share_ci_low"] < 1 < row["share_ci_high"]
+    # the bootstrap of the path to CX (customers resampled) agrees with its least-squares error
+    lo, hi = res.what_if[0]["cx_change_ci"]
+    assert (hi - lo) / (2 * 1.96 * 10 * a.HC0_se["wait_s"]) == pytest.approx(1, abs=0.15)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +209,11 @@ def test_planted_truth_in_a_simulated_world(world):
     assert set(d["mediation"][0]) >= {"kpi", "indirect", "indirect_ci", "direct", "direct_ci", "share_through_cx",
                                       "share_ci"}
     asa = next(m for m in d["mediation"] if m["kpi"] == "asa")
-    assert asa["share_ci"][0] < 1.0 < asa["share_ci"][1]
+    assert asa["share_ci"][0] < 1.0 < asa["share_ci"][1]           # waiting acts only through CSAT
+    # the path to CX is the contact-level model's: its effect of the wait in CSAT points, same design
+    from alignment.contact import fit_contact_model
+    contact = fit_contact_model(panel.contact_frame, "csat", coding_kind="mean", threshold=False, logit=False)
+    assert -res.what_if[0]["cx_change"] == pytest.approx(contact.row("asa")["effect"], rel=1e-9)
     json.dumps(d, allow_nan=False)
 
 

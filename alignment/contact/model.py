@@ -275,72 +275,11 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     """
     code = coding(outcome, metric, coding_kind)
     by = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in [outcome, period, *by, *controls, *contact_controls] if c not in frame.columns]
-    if missing:
-        raise OptionError(f"The survey-level frame has no column {missing[0]!r} (it has "
-                          f"{', '.join(map(str, frame.columns))}).")
-    if variables is None:
-        variables = [v for v in MEASURES if v in frame.columns]
-    variables = list(variables)
-    unknown = [v for v in variables if v not in MEASURES]
-    if unknown:
-        raise OptionError(f"{unknown[0]!r} is not a contact measure; the contact model knows "
-                          f"{', '.join(MEASURES)}.")
-    absent = [v for v in variables if v not in frame.columns]
-    if absent:
-        raise OptionError(f"The survey-level frame has no column {absent[0]!r}: the contacts have no such measure.")
-    if not variables:
-        raise OptionError("The survey-level frame has none of the contact measures "
-                          f"({', '.join(MEASURES)}); the contact model needs at least one.")
+    d = _design(frame, outcome, code, by=by, period=period, variables=variables, controls=controls,
+                contact_controls=contact_controls, by_day=by_day)
+    variables, data, flist, n_fixef, reading = d.variables, d.data, d.flist, d.n_fixef, d.reading
+    absorbed, cells, n, G, notes = d.absorbed, d.cells, len(d.data), d.n_clusters, list(d.notes)
     steps = {v: MEASURES[v][1] for v in variables} | dict(steps or {})
-
-    data = pd.DataFrame({"y": code.values(frame[outcome])})
-    reading = None      # the yes/no reading of a wider score, where the wait threshold is located
-    if not code.binary and (code.kind == "nps" or code.top_box is not None):
-        reading = replace(code, kind="promoters" if code.kind == "nps" else "top_box", binary=True)
-        data["y_yes"] = reading.values(frame[outcome])
-    for v in variables:
-        data[v] = pd.to_numeric(frame[v], errors="coerce").astype(float).to_numpy()
-    # clusters: segment x period; fixed effects: segment x day where the frame has the contact's
-    # time (finer than the period at week or month grain, so that an incident day or a weekday mood,
-    # which move waits and satisfaction within a week, are absorbed too), nested in the clusters
-    data["cluster"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
-    if by_day and "contact_ts" in frame:
-        day = pd.to_datetime(frame["contact_ts"]).dt.normalize()
-        data["cell"] = pd.DataFrame({"c": data["cluster"].to_numpy(), "d": day.to_numpy()}).groupby(
-            ["c", "d"], sort=False, dropna=False).ngroup().to_numpy()
-    else:
-        data["cell"] = data["cluster"].to_numpy()
-    absorbed = ["cell"]
-    for c in [*controls, *contact_controls]:
-        name = f"fe_{c}"
-        data[name] = pd.factorize(frame[c].where(frame[c].notna(), "(blank)").astype(str))[0]
-        absorbed.append(name)
-    keep = data[["y", *variables]].notna().all(axis=1).to_numpy()
-    notes = []
-    dropped = int((~keep).sum())
-    if dropped:
-        notes.append(f"{dropped:,} of {len(data):,} surveys have no outcome or a missing contact measure; "
-                     f"left out")
-    data = data[keep].reset_index(drop=True)
-    # a cell with one survey carries no within-cell information (pyfixest drops singletons too)
-    sizes = np.bincount(data["cell"].to_numpy())
-    data = data[sizes[data["cell"].to_numpy()] > 1].reset_index(drop=True)
-    data["cell"] = pd.factorize(data["cell"])[0]
-    data["cluster"] = pd.factorize(data["cluster"])[0]
-    n, G = len(data), int(data["cluster"].nunique()) if len(data) else 0
-    if G < 10 or n < 50:
-        raise OptionError(f"The contact model needs at least 50 surveys in 10 segment-period cells with two "
-                          f"surveys or more; the frame has {n} in {G}.")
-    if G < 30:
-        warnings.warn(f"The contact model's errors are clustered over only {G} segment-period cells; "
-                      f"its p-values use t({G - 1}), but treat them with care.", SmallSampleWarning, stacklevel=2)
-
-    cells = " x ".join([*by, "day" if data["cell"].nunique() > G else "period"])
-    flist = data[absorbed].to_numpy().astype(np.uint64)
-    # the fixed-effect parameters counted in the small-sample factor, as pyfixest counts them: one
-    # for the cells (nested in the clusters), and each other factor's levels less one
-    n_fixef = 1 + sum(int(data[a].nunique()) - 1 for a in absorbed[1:])
     waits = [v for v in variables if v != "answered_within_t"]
     others = [v for v in waits if v != "wait_s"]
     fits = [waits] if waits else []
@@ -416,7 +355,176 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
                               n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes, wait_curve=curve)
 
 
-def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fixef: int):
+@dataclass(frozen=True)
+class ContactSlopes:
+    """The contact model's least-squares slopes of the CX score on the contact measures, with what a
+    resample of the surveys needs (:func:`contact_slopes`).
+
+    Attributes
+    ----------
+    outcome : str
+    coding : Coding
+    slopes : pandas.Series
+        Per unit of each measure (the contact model's ``effect`` divided by its ``step``).
+    rows : numpy.ndarray
+        The positions in the frame of the surveys fitted.
+    influence : numpy.ndarray
+        One row per survey fitted, one column per slope: a resample with survey weights w has
+        slopes ``slopes + sum_i (w_i - 1) influence_i`` to first order (the fixed effects held at
+        the full-sample fit).
+    fixed_effects : list of str
+    """
+
+    outcome: str
+    coding: Coding
+    slopes: pd.Series
+    rows: np.ndarray
+    influence: np.ndarray
+    fixed_effects: list
+
+
+def contact_slopes(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = ("queue",), period: str = "period",
+                   variables: Sequence[str] | None = None, controls: Sequence[str] = ("hour",),
+                   contact_controls: Sequence[str] = (), coding_kind: str = "auto", metric=None,
+                   by_day: bool = True) -> ContactSlopes:
+    """The slopes of :func:`fit_contact_model`'s joint least-squares fit, with each survey's influence.
+
+    The same design (outcome coding, segment x day fixed effects, the hour of day and the contact
+    controls absorbed, singletons dropped) and the same fit: ``slopes[v] * step`` is the contact
+    model's ``effect`` of ``v`` with the same options (``answered_within_t`` is left out, as in the
+    model's first fit). The business-impact link takes its path from a contact measure to CX from here.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> f = pd.DataFrame({"period": rng.integers(0, 20, 3000), "queue": rng.choice(list("ab"), 3000),
+    ...                   "hour": rng.integers(8, 18, 3000), "wait_s": rng.exponential(60, 3000)})
+    >>> f["csat"] = np.clip(np.round(4 - 0.01 * f["wait_s"] + rng.normal(0, 1, 3000)), 1, 5)
+    >>> s = contact_slopes(f, "csat", coding_kind="mean")
+    >>> fit = fit_contact_model(f, "csat", coding_kind="mean", threshold=False, logit=False)
+    >>> bool(np.isclose(s.slopes["wait_s"] * 10, fit.row("asa")["effect"]))
+    True
+    """
+    code = coding(outcome, metric, coding_kind)
+    by = [by] if isinstance(by, str) else list(by)
+    d = _design(frame, outcome, code, by=by, period=period, variables=variables, controls=controls,
+                contact_controls=contact_controls, by_day=by_day)
+    xs = [v for v in d.variables if v != "answered_within_t"] or d.variables
+    fit = _fit_lpm(d.data, d.data[xs], d.flist, d.n_fixef)
+    return ContactSlopes(outcome=outcome, coding=code, slopes=pd.Series(fit.beta, index=fit.names, dtype=float),
+                         rows=d.rows, influence=fit.score @ fit.bread,
+                         fixed_effects=[d.cells, *controls, *contact_controls])
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The contact model's observations: ``data`` holds the coded outcome ``y`` (and ``y_yes``, the
+    yes/no reading of a wider score), the measures, ``cluster`` (segment x period), ``cell`` (the
+    fixed effects' segment x day) and the codes of the other absorbed factors, one row per survey
+    kept; ``rows`` are those surveys' positions in the frame."""
+
+    data: pd.DataFrame
+    rows: np.ndarray
+    variables: list
+    absorbed: list
+    flist: np.ndarray
+    n_fixef: int
+    n_clusters: int
+    cells: str
+    reading: Coding | None
+    notes: tuple
+
+
+def _design(frame: pd.DataFrame, outcome: str, code: Coding, *, by, period: str = "period", variables=None,
+            controls=("hour",), contact_controls=(), by_day: bool = True) -> _Design:
+    """The observations and fixed effects of the contact model (one design for every fit of it:
+    :func:`fit_contact_model` and :func:`contact_slopes`)."""
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [outcome, period, *by, *controls, *contact_controls] if c not in frame.columns]
+    if missing:
+        raise OptionError(f"The survey-level frame has no column {missing[0]!r} (it has "
+                          f"{', '.join(map(str, frame.columns))}).")
+    if variables is None:
+        variables = [v for v in MEASURES if v in frame.columns]
+    variables = list(variables)
+    unknown = [v for v in variables if v not in MEASURES]
+    if unknown:
+        raise OptionError(f"{unknown[0]!r} is not a contact measure; the contact model knows "
+                          f"{', '.join(MEASURES)}.")
+    absent = [v for v in variables if v not in frame.columns]
+    if absent:
+        raise OptionError(f"The survey-level frame has no column {absent[0]!r}: the contacts have no such measure.")
+    if not variables:
+        raise OptionError("The survey-level frame has none of the contact measures "
+                          f"({', '.join(MEASURES)}); the contact model needs at least one.")
+    data = pd.DataFrame({"y": code.values(frame[outcome]), "row": np.arange(len(frame))})
+    reading = None      # the yes/no reading of a wider score, where the wait threshold is located
+    if not code.binary and (code.kind == "nps" or code.top_box is not None):
+        reading = replace(code, kind="promoters" if code.kind == "nps" else "top_box", binary=True)
+        data["y_yes"] = reading.values(frame[outcome])
+    for v in variables:
+        data[v] = pd.to_numeric(frame[v], errors="coerce").astype(float).to_numpy()
+    # clusters: segment x period; fixed effects: segment x day where the frame has the contact's
+    # time (finer than the period at week or month grain, so that an incident day or a weekday mood,
+    # which move waits and satisfaction within a week, are absorbed too), nested in the clusters
+    data["cluster"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
+    if by_day and "contact_ts" in frame:
+        day = pd.to_datetime(frame["contact_ts"]).dt.normalize()
+        data["cell"] = pd.DataFrame({"c": data["cluster"].to_numpy(), "d": day.to_numpy()}).groupby(
+            ["c", "d"], sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        data["cell"] = data["cluster"].to_numpy()
+    absorbed = ["cell"]
+    for c in [*controls, *contact_controls]:
+        name = f"fe_{c}"
+        data[name] = pd.factorize(frame[c].where(frame[c].notna(), "(blank)").astype(str))[0]
+        absorbed.append(name)
+    keep = data[["y", *variables]].notna().all(axis=1).to_numpy()
+    notes = []
+    dropped = int((~keep).sum())
+    if dropped:
+        notes.append(f"{dropped:,} of {len(data):,} surveys have no outcome or a missing contact measure; "
+                     f"left out")
+    data = data[keep].reset_index(drop=True)
+    # a cell with one survey carries no within-cell information (pyfixest drops singletons too)
+    sizes = np.bincount(data["cell"].to_numpy())
+    data = data[sizes[data["cell"].to_numpy()] > 1].reset_index(drop=True)
+    data["cell"] = pd.factorize(data["cell"])[0]
+    data["cluster"] = pd.factorize(data["cluster"])[0]
+    n, G = len(data), int(data["cluster"].nunique()) if len(data) else 0
+    if G < 10 or n < 50:
+        raise OptionError(f"The contact model needs at least 50 surveys in 10 segment-period cells with two "
+                          f"surveys or more; the frame has {n} in {G}.")
+    if G < 30:
+        warnings.warn(f"The contact model's errors are clustered over only {G} segment-period cells; "
+                      f"its p-values use t({G - 1}), but treat them with care.", SmallSampleWarning, stacklevel=3)
+    cells = " x ".join([*by, "day" if data["cell"].nunique() > G else "period"])
+    flist = data[absorbed].to_numpy().astype(np.uint64)
+    # the fixed-effect parameters counted in the small-sample factor, as pyfixest counts them: one
+    # for the cells (nested in the clusters), and each other factor's levels less one
+    n_fixef = 1 + sum(int(data[a].nunique()) - 1 for a in absorbed[1:])
+    return _Design(data=data.drop(columns="row"), rows=data["row"].to_numpy(), variables=variables,
+                   absorbed=absorbed, flist=flist, n_fixef=n_fixef, n_clusters=G, cells=cells, reading=reading,
+                   notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class _LinearFit:
+    """A least-squares fit of the contact model: the slopes kept (``names``, ``beta``), their
+    clustered covariance ``V`` over ``G`` clusters, the bread (X'X)^-1 and each survey's score
+    x_i e_i on the demeaned columns (``score``, n x k), from which a resample's slopes follow to
+    first order: beta + bread sum_i (w_i - 1) score_i."""
+
+    names: list
+    beta: np.ndarray
+    V: np.ndarray
+    G: int
+    bread: np.ndarray
+    score: np.ndarray
+
+
+def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fixef: int) -> _LinearFit:
     """Least squares of ``y`` on ``columns`` with every absorbed factor swept out, CRV1 by cell.
 
     pyfixest's alternating projections (``pyfixest.estimation.demean``, the factors in a fixed
@@ -427,7 +535,8 @@ def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fix
     which the tests check; it is not called here because it orders the fixed effects through a
     Python set, so the last digits of its estimates change from one process to the next, and
     results.json must be byte-identical.) Returns the names kept (a column with no variation
-    within cells is dropped), the coefficients, their covariance and the clusters' count.
+    within cells is dropped), the coefficients, their covariance, the clusters' count, the bread and
+    each survey's score (:class:`_LinearFit`).
     """
     from pyfixest.core import demean
     raw = np.column_stack([data["y"].to_numpy(dtype=float), columns.to_numpy(dtype=float)])
@@ -440,18 +549,19 @@ def _fit_lpm(data: pd.DataFrame, columns: pd.DataFrame, flist: np.ndarray, n_fix
     cl = data["cluster"].to_numpy()
     G, n, k = int(cl.max()) + 1, len(y), len(names) + n_fixef
     if not names:
-        return [], np.array([]), np.zeros((0, 0)), G
+        return _LinearFit([], np.array([]), np.zeros((0, 0)), G, np.zeros((0, 0)), np.zeros((n, 0)))
     bread = np.linalg.pinv(X.T @ X)
     beta = bread @ (X.T @ y)
-    e = y - X @ beta
-    g = np.column_stack([np.bincount(cl, weights=X[:, j] * e, minlength=G) for j in range(X.shape[1])])
+    score = X * (y - X @ beta)[:, None]
+    g = np.column_stack([np.bincount(cl, weights=score[:, j], minlength=G) for j in range(X.shape[1])])
     V = bread @ (g.T @ g) @ bread * (G / (G - 1)) * ((n - 1) / max(n - k, 1))
-    return names, beta, V, G
+    return _LinearFit(names, beta, V, G, bread, score)
 
 
 def _lpm(data: pd.DataFrame, xs: list[str], flist: np.ndarray, n_fixef: int, alpha: float) -> dict:
     """Each variable's (coefficient, se, p, ci_low, ci_high) in the linear model (:func:`_fit_lpm`)."""
-    names, beta, V, G = _fit_lpm(data, data[xs], flist, n_fixef)
+    fit = _fit_lpm(data, data[xs], flist, n_fixef)
+    names, beta, V, G = fit.names, fit.beta, fit.V, fit.G
     se = np.sqrt(np.maximum(np.diag(V), 0.0))
     q = stats.t.ppf(1 - alpha / 2, G - 1)
     out = {}
@@ -472,7 +582,8 @@ def _wait_curve(data: pd.DataFrame, others: list[str], flist: np.ndarray, n_fixe
     basis = patsy.dmatrix(f"cr(w, df={int(df)}, constraints='center') - 1", {"w": w}, return_type="dataframe")
     basis.columns = [f"spline{i}" for i in range(basis.shape[1])]
     columns = pd.concat([basis, data[others].reset_index(drop=True)], axis=1)
-    names, beta, V, G = _fit_lpm(data, columns, flist, n_fixef)
+    fit = _fit_lpm(data, columns, flist, n_fixef)
+    names, beta, V, G = fit.names, fit.beta, fit.V, fit.G
     idx = [names.index(c) for c in basis.columns if c in names]
     grid = np.linspace(0.0, float(np.quantile(w, 0.95)), 25)
     at = patsy.build_design_matrices([basis.design_info], {"w": grid})[0]
@@ -804,7 +915,8 @@ def _slope_beyond(data, found: dict, others, flist, n_fixef: int, step: float, a
     if found.get("shape") == "two slopes":
         cols["wait_s"] = w
     cols = pd.concat([cols, data[others].reset_index(drop=True)], axis=1)
-    names, beta, V, G = _fit_lpm(data, cols, flist, n_fixef)
+    fit = _fit_lpm(data, cols, flist, n_fixef)
+    names, beta, V, G = fit.names, fit.beta, fit.V, fit.G
     idx = [names.index(c) for c in ("hinge", "wait_s") if c in names]
     slope = float(sum(beta[i] for i in idx)) * step
     se = math.sqrt(max(float(sum(V[i, j] for i in idx for j in idx)), 0.0)) * step

@@ -20,7 +20,8 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
                     timezone: str | None = None, n_boot: int = 999, seed: int | None = None,
                     alpha: float = 0.05, customers_per_year: float | None = None,
                     mediators: Sequence[str] | None = None, cox: bool = True, engine=None,
-                    panel=None, event: str | None = None, events=None) -> BusinessImpactResult:
+                    panel=None, event: str | None = None, events=None,
+                    contact_controls: Sequence[str] | None = None) -> BusinessImpactResult:
     """Link each survey to what its customer did next: the worth of a CX point.
 
     Parameters
@@ -49,6 +50,9 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         How many customers a CX point reaches in a year (default: those of the surveyed contacts).
     mediators : sequence of str, optional
         Contact measures to split into the part through CX and the rest (default all in the frame).
+        Their path to CX is the contact-level model's, fitted on the same frame.
+    contact_controls : sequence of str, optional
+        The contact-level model's controls in that path (default the study's ``contact_controls``).
     cox : bool
         Also fit the Cox model (needs lifelines).
     event, events : optional
@@ -98,6 +102,7 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         as_of = as_of or spec.as_of
         event = event or (spec.outcome if spec.outcome != "churn" else None)
         events = study.customer_events if events is None else events
+        contact_controls = study.contact_controls if contact_controls is None else contact_controls
         data = panel
     if isinstance(data, Panel):
         if data.contact_frame is None:
@@ -139,11 +144,32 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
     nps = coding(outcome, metric).kind == "nps" if outcome in ("nps",) or metric is not None else False
     values = cust.table.set_index("customer_id")["value"] if value else None
     n_customers_file = cust.n
-    res = estimate_impact(link, cx=outcome, outcome=event or "churn", values=values, value_name=value, customers_per_year=customers_per_year,
-                          mediators=mediators, nps=nps, cox=cox, n_boot=n_boot, seed=0 if seed is None else seed,
-                          alpha=alpha)
+    path, why = _cx_path(frame, outcome, study, by=["queue"] if by is None else by, mediators=mediators,
+                         contact_controls=contact_controls, metric=metric)
+    res = estimate_impact(link, cx=outcome, outcome=event or "churn", values=values, value_name=value,
+                          customers_per_year=customers_per_year, mediators=mediators, nps=nps, cox=cox,
+                          n_boot=n_boot, seed=0 if seed is None else seed, alpha=alpha, cx_path=path)
+    if why:
+        res = replace(res, notes=res.notes + (why,))
     linked = link.table["customer_id"].nunique()
     if n_customers_file > linked:
         res = replace(res, notes=res.notes + (f"{n_customers_file - linked:,} of {n_customers_file:,} customers in "
                                               f"{cust.label} have no surveyed contact",))
     return res
+
+
+def _cx_path(frame, outcome, study, *, by, mediators, contact_controls, metric):
+    """The contact-level model's path from the contact measures to CX on the link's frame (the
+    mediation's first equation), or None and why not."""
+    from ..contact.model import KPI_OF, MEASURES
+    from .mediation import cx_path
+    measures = [m for m in MEASURES if m in frame.columns and m != "answered_within_t"
+                and (study is None or KPI_OF[m] in study.kpis)]   # the variables of the study's contact model
+    wanted = measures if mediators is None else [m for m in mediators if m in measures]
+    if not wanted:
+        return None, None
+    try:
+        return cx_path(frame, outcome, by=by, variables=measures, contact_controls=tuple(contact_controls or ()),
+                       metric=metric), None
+    except OptionError as error:
+        return None, f"no mediation: the contact-level model of {outcome} was not fitted ({error})"
