@@ -248,10 +248,17 @@ def test_study_file_declares_customers(tmp_path):
         load_study(tmp_path / "typo.toml")
 
 
-def test_study_link_reuses_the_panel_and_mediates_validated_drivers(world):
+def test_study_link_reuses_the_panel_and_mediates_validated_drivers(world, monkeypatch):
     from alignment import Source, Study
+    from alignment.panel import build as panel_build
+    from alignment.study import config as study_config
     from alignment.study.run import study_business_impact
     out, truth, panel = world
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the link rebuilt the panel")
+    monkeypatch.setattr(panel_build, "build_panel", rebuilt)
+    monkeypatch.setattr(study_config, "build_panel", rebuilt)
     study = Study(name="w", outcome="csat", kpis=("asa", "fcr"), contacts=Source(out / "contacts.csv"),
                   surveys=Source(out / "surveys.csv"), by=("queue",), timezone="America/New_York", seed=3,
                   n_boot=99, customers=Source(out / "customers.csv"))

@@ -87,8 +87,9 @@ def test_cqis_as_the_study_outcome(tmp_path):
     from alignment.report import render_markdown
     from alignment.simulate import simulate
     from alignment.study import load_study
-    simulate(tmp_path, seed=11, days=182, queues=2)
-    (tmp_path / "study.toml").write_text(STUDY.format(outcome="interaction_quality_score"))
+    simulate(tmp_path, seed=11, days=182, queues=2, churn="cx")
+    (tmp_path / "study.toml").write_text(STUDY.format(outcome="interaction_quality_score")
+                                         + '[data.customers]\npath = "customers.csv"\nvalue = "annual_revenue"\n')
     result = load_study(tmp_path / "study.toml").run(progress=False)
     assert result.to_dict()["study"]["outcome"] == "interaction_quality_score"
     # the outcome of one week and queue by hand: the sum of its quality scores over its scored contacts
@@ -101,3 +102,15 @@ def test_cqis_as_the_study_outcome(tmp_path):
     assert row["interaction_quality_score"] == pytest.approx(part.sum() / len(part), rel=1e-12)
     md = render_markdown(result)
     assert "what drives CQIS" in md and "interaction_quality_score" in md    # the plain name; the column in the table
+
+    # the churn link runs on the CQIS: each quality-scored contact with its customer's CQIS so far
+    doc = result.to_dict()["business_impact"]
+    assert doc["cx"] == "interaction_quality_score" and doc["value_per_cx_point"] is not None
+    by_hand = cqis_frame(c, timezone="America/New_York", name="interaction_quality_score")
+    day = by_hand["contact_ts"].dt.normalize()
+    by_hand = by_hand[(day >= pd.Timestamp(result.panel.start)) & (day <= pd.Timestamp(result.panel.end))]
+    assert result.business_impact.n_contacts < len(by_hand)       # the windows past the data end are dropped
+    # the simulated quality scores play no part in leaving (churn follows the experienced CSAT only)
+    lo, hi = doc["cx_effect"]["ci"]
+    assert lo < 0 < hi
+    assert "Business impact: what a CQIS point is worth" in md

@@ -80,6 +80,7 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
     """
     from ..panel import Panel
     from ..study import Study, load_study
+    from ..study.config import CONTACT_OUTCOMES
     study = None
     if isinstance(data, (str, Path)) and str(data).endswith(".toml"):
         data = load_study(data)
@@ -111,6 +112,12 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
         frame, by = data.contact_frame, list(data.by) if by is None else by
         timezone = timezone or data.timezone
         end = pd.Timestamp(data.end) + pd.Timedelta(days=1)
+        if (outcome or "csat") in CONTACT_OUTCOMES and outcome not in frame:
+            if study is None:
+                raise OptionError(f"{outcome} is measured on the contacts, not by a survey: link it from a study, "
+                                  f"or give business_impact the frame of alignment.impact.cqis_frame(contacts).")
+            # the CQIS is measured on the quality-scored contacts, which the survey-level frame lacks
+            frame = _quality_frame(study, data, outcome)
     elif isinstance(data, pd.DataFrame):
         frame, end = data, None
     else:
@@ -146,6 +153,8 @@ def business_impact(data, outcome: str | None = None, *, customers=None, value: 
     n_customers_file = cust.n
     path, why = _cx_path(frame, outcome, study, by=["queue"] if by is None else by, mediators=mediators,
                          contact_controls=contact_controls, metric=metric)
+    if outcome in CONTACT_OUTCOMES and mediators:
+        why = "no mediation: the contact-level model explains a survey score, and the CQIS is none"
     res = estimate_impact(link, cx=outcome, outcome=event or "churn", values=values, value_name=value,
                           customers_per_year=customers_per_year, mediators=mediators, nps=nps, cox=cox,
                           n_boot=n_boot, seed=0 if seed is None else seed, alpha=alpha, cx_path=path)
@@ -173,3 +182,27 @@ def _cx_path(frame, outcome, study, *, by, mediators, contact_controls, metric):
                        metric=metric), None
     except OptionError as error:
         return None, f"no mediation: the contact-level model of {outcome} was not fitted ({error})"
+
+
+def _quality_frame(study, panel, name: str) -> pd.DataFrame:
+    """The link's observations for a CQIS outcome: each quality-scored contact of a known customer in
+    the study's window, with the customer's CQIS so far (:func:`alignment.impact.cqis_frame`), from
+    the study's contacts as the engine reads them (renames and formats applied)."""
+    from ..data.read import register
+    from ..engine import DuckDBEngine
+    from ..engine.sql import quote
+    from ..exceptions import InputError
+    from .cqis import cqis_frame
+    session = (study.engine or DuckDBEngine()).connect()
+    try:
+        raw = register(session, study.contacts, "contacts_quality", kind="contacts")
+        cols = [c for c in ("contact_id", "customer_id", "arrived_at", "quality_score", *study.by) if raw.has(c)]
+        contacts = session.frame(f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(raw.view)}")
+    except session.errors as error:
+        raise InputError(f"the data engine refused the input: {session.message(error)}",
+                         source=study.contacts.label) from None
+    finally:
+        session.close()
+    frame = cqis_frame(contacts, timezone=study.timezone, by=study.by, grain=study.grain, name=name)
+    day = frame["contact_ts"].dt.normalize()
+    return frame[(day >= pd.Timestamp(panel.start)) & (day <= pd.Timestamp(panel.end))].reset_index(drop=True)
