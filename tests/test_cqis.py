@@ -113,4 +113,4 @@ def test_cqis_as_the_study_outcome(tmp_path):
     # the simulated quality scores play no part in leaving (churn follows the experienced CSAT only)
     lo, hi = doc["cx_effect"]["ci"]
     assert lo < 0 < hi
-    assert "Business impact: what a CQIS point is worth" in md
+    assert "Business impact: what a CQIS point is worth" in md and "Each quality-scored contact followed" in md

@@ -301,7 +301,11 @@ def _business(result) -> dict | None:
     composite = any(m.name == result.study.outcome and hasattr(m, "weights") for m in result.study.survey_metrics)
     whose = "the composite's" if composite else "each answer's"
     scale = f"one point of {whose} {scale[0]:g}–{scale[1]:g} scale" if scale else "one point of its scale"
-    return {"cx": cx, "outcome": leaving, "window_days": bi.window_days, "scale": scale,
+    observation = "surveyed contact"
+    if result.study.outcome == "interaction_quality_score":   # measured on the contacts (impact/cqis.py)
+        observation = "quality-scored contact"
+        scale = "one point of the customer's CQIS so far (its quality scores up to that contact, averaged; 0–100)"
+    return {"cx": cx, "outcome": leaving, "window_days": bi.window_days, "scale": scale, "observation": observation,
             "lines": bi.lines(cx_label=cx), "notes": list(bi.notes)}
 
 
