@@ -17,6 +17,10 @@ Here each survey is one observation, with the contact it rates:
   are absorbed as fixed effects too;
 * standard errors are clustered by segment x period (CRV1, t with G - 1 degrees of freedom).
 
+One design (:func:`_design`) serves every fit of the model; :func:`contact_slopes` gives its
+least-squares slopes with each survey's influence, the path from a contact measure to CX that
+the business-impact link's mediation multiplies (:mod:`alignment.impact.mediation`).
+
 pyfixest sweeps out the high-dimensional fixed effects (its alternating-projections demeaning,
 weighted where a logit needs it); least squares, the logit (IRLS on the demeaned columns, every
 factor absorbed) and the clustered sandwiches on the demeaned columns are a few lines here (see

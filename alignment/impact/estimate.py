@@ -13,7 +13,7 @@ from ..contact.model import MEASURES
 from ..exceptions import OptionError
 from . import model as M
 from .link import Link
-from .mediation import CXPath, _pct, mediation, mediation_fits
+from .mediation import CXPath, mediation, mediation_fits
 from .result import BusinessImpactResult
 
 LOGIT = "logit: leaving within the window on the CX score, segment and period effects, clustered by customer"
@@ -89,7 +89,7 @@ def estimate_impact(link: Link, *, cx: str, outcome: str = "churn", values: pd.S
     part = (lambda i: sums[:, widths[i]:widths[i + 1]]) if n_boot else None  # noqa: E731
     boot = ame + part(0)[:, 0] if n_boot else np.array([])
     cx_effect = {"estimate": ame, "ci": [ame - z * se, ame + z * se], "p_value": p_value, "model": "logit",
-                 "se": se, "ci_bootstrap": _pct(boot, alpha) if n_boot else None,
+                 "se": se, "ci_bootstrap": M.percentile_interval(boot, alpha) if n_boot else None,
                  "unit": f"percentage points of {outcome} per {cx} point", "method": LOGIT,
                  "logit_coef": float(fit.beta[j])}
     rows = [dict(model="logit", term=f"{cx} point", estimate=ame, ci_low=ame - z * se, ci_high=ame + z * se,
@@ -110,7 +110,7 @@ def estimate_impact(link: Link, *, cx: str, outcome: str = "churn", values: pd.S
         if n_boot:
             vs = part(len(blocks) - 1)
             vb = (v[ok].sum() + vs[:, 0]) / np.maximum(ok.sum() + vs[:, 1], 1.0)
-            ci = _pct(-boot / 100.0 * customers_per_year * vb, alpha)
+            ci = M.percentile_interval(-boot / 100.0 * customers_per_year * vb, alpha)
         unit = f"{value_name or 'value'} per year"
         value = {"estimate": est, "ci": ci, "unit": unit, "customers_per_year": customers_per_year,
                  "value_per_customer": mean_v,

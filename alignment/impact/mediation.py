@@ -42,6 +42,33 @@ def cx_path(frame: pd.DataFrame, cx: str, *, by, variables=None, contact_control
 
     The score is coded as itself (``coding="mean"``): the churn model's CX effect is per point of
     it, and the product of coefficients needs one scale in both equations.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The survey-level frame of the link (``Panel.contact_frame``).
+    cx : str
+        The CX score column.
+    by : sequence of str
+        The segments.
+    variables : sequence of str, optional
+        The contact measures fitted jointly (default all in the frame but ``answered_within_t``).
+    contact_controls : sequence of str
+        As for :func:`alignment.contact_model`; the hour of day is absorbed when the frame has it.
+    metric : SurveyMetric or CompositeScore, optional
+
+    Returns
+    -------
+    CXPath
+
+    Examples
+    --------
+    >>> from alignment import build_panel
+    >>> panel = build_panel("data/demo/contacts.csv", surveys="data/demo/surveys.csv", by=["queue"],
+    ...                     timezone="America/New_York", contact_frame=True)
+    >>> path = cx_path(panel.contact_frame, "csat", by=["queue"])
+    >>> bool(path.slopes.slopes["wait_s"] < 0 < path.slopes.slopes["resolved"])
+    True
     """
     if variables is None:
         variables = [m for m in MEASURES if m in frame.columns and m != "answered_within_t"]
@@ -85,13 +112,6 @@ def mediation_fits(data: pd.DataFrame, path: CXPath, mediators, ids: pd.Index) -
     return {"mediators": kept, "a": path.slopes.slopes, "out": out, "psi": np.column_stack(cols), "units": units}
 
 
-def _pct(a: np.ndarray, alpha: float) -> list:
-    a = a[np.isfinite(a)]
-    if not len(a):
-        return [float("nan"), float("nan")]
-    return [float(np.percentile(a, 100 * alpha / 2)), float(np.percentile(a, 100 * (1 - alpha / 2)))]
-
-
 def mediation(mf, sums, steps, alpha, cx, outcome, window, value):
     """Product of coefficients with the customer bootstrap, one row per contact measure.
 
@@ -117,7 +137,7 @@ def mediation(mf, sums, steps, alpha, cx, outcome, window, value):
         share = ind / tot if tot != 0 else float("nan")
         with np.errstate(divide="ignore", invalid="ignore"):
             share_b = ind_b / tot_b
-        ic, dc, sc = _pct(ind_b, alpha), _pct(dr_b, alpha), _pct(share_b, alpha)
+        ic, dc, sc = (M.percentile_interval(b, alpha) for b in (ind_b, dr_b, share_b))
         rows.append(dict(kpi=KPI_OF.get(m, m), variable=m, step=st, total=tot, indirect=ind, indirect_ci_low=ic[0],
                          indirect_ci_high=ic[1], direct=dr, direct_ci_low=dc[0], direct_ci_high=dc[1],
                          share_through_cx=share, share_ci_low=sc[0], share_ci_high=sc[1]))
@@ -131,8 +151,8 @@ def _chain(m, step, am, am_b, ind, ind_b, cx, outcome, window, value, alpha) -> 
     better = -1.0 if m in ("wait_s", "handle_s", "transferred") else 1.0
     change = {"wait_s": f"the customer's own wait {step:g} s shorter", "handle_s": f"handle time {step:g} s shorter",
               "transferred": "one transfer fewer", "resolved": "one more contact resolved first time"}.get(m, m)
-    d_cx, d_cx_ci = better * am, sorted(_pct(better * am_b, alpha))
-    d_churn, d_churn_ci = better * ind, sorted(_pct(better * ind_b, alpha))
+    d_cx, d_cx_ci = better * am, sorted(M.percentile_interval(better * am_b, alpha))
+    d_churn, d_churn_ci = better * ind, sorted(M.percentile_interval(better * ind_b, alpha))
     item = {"kpi": KPI_OF.get(m, m), "variable": m, "change": change, "cx_change": d_cx, "cx_change_ci": d_cx_ci,
             "churn_change_pp": d_churn, "churn_change_ci": d_churn_ci}
     sentence = (f"{change} -> {d_cx:+.3g} {cx} points [{d_cx_ci[0]:+.3g}, {d_cx_ci[1]:+.3g}] -> "
@@ -140,7 +160,7 @@ def _chain(m, step, am, am_b, ind, ind_b, cx, outcome, window, value, alpha) -> 
                 f"{d_churn_ci[1]:+.3g}]")
     if value is not None and math.isfinite(value["value_per_customer"]):
         scale = value["customers_per_year"] * value["value_per_customer"] / 100.0
-        kept, kept_ci = -d_churn * scale, sorted(_pct(-better * ind_b * scale, alpha))
+        kept, kept_ci = -d_churn * scale, sorted(M.percentile_interval(-better * ind_b * scale, alpha))
         item |= {"value_kept": kept, "value_kept_ci": kept_ci, "unit": value["unit"]}
         sentence += f" -> about {kept:,.0f} {value['unit']} kept [{kept_ci[0]:,.0f}, {kept_ci[1]:,.0f}]"
     item["sentence"] = sentence

@@ -158,6 +158,14 @@ def customer_sums(columns: np.ndarray, n_boot: int, seed, chunk: int = 100) -> n
     return out
 
 
+def percentile_interval(replicates: np.ndarray, alpha: float) -> list:
+    """The percentile interval of the finite bootstrap ``replicates`` ([nan, nan] when none is)."""
+    a = replicates[np.isfinite(replicates)]
+    if not len(a):
+        return [float("nan"), float("nan")]
+    return [float(np.percentile(a, 100 * alpha / 2)), float(np.percentile(a, 100 * (1 - alpha / 2)))]
+
+
 def ame_influence(fit: LogitFit, term: str = "x") -> np.ndarray:
     """Each customer's contribution to a bootstrap replicate of the average marginal effect of ``term``.
 
