@@ -73,7 +73,7 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                               interventions=study.interventions,
                               outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed,
                               effects=study.effects, weights=study.weights, calendar=study.calendar,
-                              families=study_families(study, usable), contact=evidence)
+                              families=study_families(study, usable), contact=evidence, units=study.units)
         lags = dict(validation.lags)
         say("estimating effects")
         marginal = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
@@ -324,7 +324,8 @@ def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdi
         verdicts.loc[drop, "proxy_of"] = carrier
         verdicts.at[drop, "reasons"] = [
             f"validated on its own, but given the other validated drivers its effect is indistinguishable from "
-            f"zero (joint p = {p.get(drop, float('nan')):.2g}): it acts through or moves with {carrier}"
+            f"zero (joint p = {p.get(drop, float('nan')):.2g}): it acts through or moves with "
+            f"{natural_step(carrier, study.units).label}"
         ] + list(verdicts.loc[drop, "reasons"])
         joint = _joint_model(panel, study, kept, lags, fixed)
     return kept, joint
