@@ -166,13 +166,13 @@ class Driver:
     r_train: float = float("nan")  # the trusted-scope r on the training periods (it fixes ``assoc``)
     slope: float = float("nan")    # outcome per unit of the KPI, trusted scope, training periods
     slope_se: float = float("nan")
-    kpi_label: str = ""     # the KPI's plain name in the reasons ("" : the catalog's short label)
+    kpi_label: str = ""     # the KPI's plain name in the reasons ("": the catalog's short label)
 
     @property
     def name(self) -> str:
         """The KPI as a manager reads it (``ASA``, ``e-mail backlog``): ``kpi_label``, else the catalog's."""
-        entry = catalog.entry(self.kpi)
-        return self.kpi_label or (entry.get("short_label", self.kpi) if entry else self.kpi)
+        from ..drivers.regression import natural_step
+        return self.kpi_label or natural_step(self.kpi).label
 
     @property
     def effects(self) -> str:
