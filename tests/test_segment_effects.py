@@ -46,6 +46,7 @@ def test_segment_effects_equal_each_queues_own_regression():
     row = res.table.iloc[0]
     assert row["effect"] == pytest.approx(10 * row["coef"]) and row["ci_low"] < row["effect"] < row["ci_high"]
     assert res.effect_unit.endswith("per 10 s of ASA")
+    assert "heterogeneity p = " in res.summary() and "<table" in res._repr_html_()
 
 
 @pytest.mark.parametrize("weights", ["none", "responses"])
@@ -69,8 +70,8 @@ def test_two_way_segment_effects_equal_the_dummy_regression_at_a_lag(weights):
 
 def test_heterogeneity_is_not_found_when_the_slopes_are_equal():
     p = [segment_effects(world([-0.2] * 3, seed=s), "csat", "asa", by=["queue"], weights="none").heterogeneity_p
-         for s in range(10)]
-    assert sum(v < 0.05 for v in p) <= 2 and np.median(p) > 0.2
+         for s in range(6)]
+    assert sum(v < 0.05 for v in p) <= 1 and np.median(p) > 0.2
     differ = segment_effects(world([-0.3, -0.3, 0.0], seed=0), "csat", "asa", by=["queue"], weights="none")
     assert differ.heterogeneity_p < 0.001
     doc = differ.to_dict()

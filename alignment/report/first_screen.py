@@ -202,18 +202,17 @@ def segment_effects_text(d: dict, by, alpha: float, grain: str = "period") -> di
     rows, p = d.get("by_segment"), d.get("heterogeneity_p")
     if not rows or _missing(p):
         return None
-    word = f"{by[0]}s" if len(by) == 1 else "segments"
+    word, unit = (f"{by[0]}s" if len(by) == 1 else "segments"), d.get("by_segment_unit") or ""
     if not p < alpha:
         text = f"similar across {word} ({fmt_p(p)})"
-        return {"text": text, "rows": [], "unit": d.get("by_segment_unit") or "", "line": text}
+        return {"text": text, "rows": [], "unit": unit, "line": text}
     shown = [{"segment": r["segment"], "effect": f"{r['effect']:+.3g}",
               "ci": "" if any(_missing(v) for v in r["ci"]) else f"[{r['ci'][0]:+.3g}, {r['ci'][1]:+.3g}]",
               "n_periods": r["n_periods"]} for r in rows if not _missing(r["effect"])]
-    unit = d.get("by_segment_unit") or ""
+    text = f"differs between {word} ({fmt_p(p)})"
     line = "; ".join(f"{r['segment']} {r['effect']} {r['ci']} ({r['n_periods']} {grain}s)".replace("  ", " ")
                      for r in shown)
-    return {"text": f"differs between {word} ({fmt_p(p)})", "rows": shown, "unit": unit,
-            "line": f"differs between {word} ({fmt_p(p)}), {unit}: {line}"}
+    return {"text": text, "rows": shown, "unit": unit, "line": f"{text}, {unit}: {line}"}
 
 
 def levers(result) -> list[dict]:
