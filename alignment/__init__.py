@@ -41,6 +41,7 @@ _LAZY = {
     "correlate": "correlation", "CorrelationResult": "correlation",
     "regress": "drivers", "RegressionResult": "drivers", "relative_importance": "drivers",
     "ImportanceResult": "drivers", "tipping_point": "drivers", "TippingPoint": "drivers",
+    "segment_effects": "drivers", "SegmentEffects": "drivers",
     "Study": "study", "StudyResult": "study", "load_study": "study", "StudyError": "study",
     "validate": "validation", "ValidationResult": "validation",
     "contact_model": "contact", "ContactModelResult": "contact",
@@ -56,7 +57,8 @@ __getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 __all__ = [
     "catalog", "build_panel", "Panel", "correlate", "CorrelationResult",
     "regress", "RegressionResult", "relative_importance", "ImportanceResult", "tipping_point",
-    "TippingPoint", "Study", "StudyResult", "load_study", "StudyError", "validate", "ValidationResult",
+    "TippingPoint", "segment_effects", "SegmentEffects", "Study", "StudyResult", "load_study", "StudyError",
+    "validate", "ValidationResult",
     "Source", "ExtraSource", "DuckDBEngine", "SparkEngine", "KpiOptions", "SurveyMetric",
     "CompositeScore", "AlignmentError", "InputError", "OptionError", "EngineError", "AlignmentWarning",
     "UnmatchedSurveysWarning", "NonAdditiveMetricWarning", "LowResponsesWarning", "SmallSampleWarning",

@@ -99,6 +99,25 @@ def test_the_report_says_which_evidence_each_verdict_rests_on(demo):
     assert "threshold" in text and "waited and stayed" in text
 
 
+def test_reasons_name_each_kpi_by_its_plain_name(demo, doc):
+    """results.json's reasons, each check's reason, the first screen and the CLI summary say "ASA" and
+    "marketing spend" (catalog short labels, the study's [kpis.NAME] label), never asa or marketing_spend."""
+    import re
+    from alignment.report import first_screen as fs
+    raw = {n: fs.kpi_label(demo, n) for n in doc["study"]["kpis"] if fs.kpi_label(demo, n) != n}
+    assert {"asa", "marketing_spend", "email_backlog"} <= set(raw)
+    texts = [r for d in doc["drivers"] for r in d["reasons"]]
+    texts += [c["reason"] for d in doc["drivers"] for c in d["checks"].values()]
+    texts += [r for lever in fs.levers(demo) for r in lever["reasons"] + [m["why"] for m in lever["members"]]]
+    texts += [d["why"] for d in fs.not_held_up(demo) + fs.needs_more_data(demo)]
+    # the summary's lines start with the KPI's column name (what results.json and drivers.csv key on)
+    texts += [line.split(":", 1)[1] for line in demo.summary().splitlines() if ":" in line]
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, raw)) + r"|wait_s|handle_s|answered_within_t)\b")
+    found = [(m.group(0), t) for t in texts if (m := pattern.search(t))]
+    assert not found, found[:3]
+    assert any("moves with ASA" in t for t in texts) and any("marketing spend" in t for t in texts)
+
+
 def test_contact_model_false_turns_it_off(tmp_path):
     study = replace(load_study(DEMO), contact_model=False, contact_controls=(), kpis=("asa", "fcr"), units={},
                     targets={}, n_boot=50)    # the demo's targets name KPIs this study leaves out

@@ -63,6 +63,8 @@ def expected_cells(driver: dict) -> dict:
                 cells[f"check_{name}_reason"] = check["reason"]
                 if "p_value" in check:
                     cells[f"check_{name}_p_value"] = check["p_value"]
+        elif key == "by_segment":   # one cell: the rows as JSON text (null when not estimated)
+            cells[key] = None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
         elif key == "effect_ci":
             cells["ci_low"], cells["ci_high"] = value
         elif key.endswith("_ci"):

@@ -155,7 +155,7 @@ def test_needs_controls_periods_and_an_item():
     late = run(data, dates=(T - 2,))
     assert late.status == "not_enough_data" and "4 are needed" in late.reason
     none = intervention(driver(data), Thresholds(), [], treated_codes=[], date_numbers=[])
-    assert none.status == "not_applicable" and "no intervention on asa was declared" in none.reason
+    assert none.status == "not_applicable" and "no intervention on ASA was declared" in none.reason
 
 
 def test_same_input_same_result_and_input_untouched():

@@ -115,6 +115,34 @@ def test_r2_is_shown_and_is_the_sum_of_the_shares(result, page):
     assert "explained variation" not in page                  # importance is a share of the total
 
 
+def test_each_lever_says_whether_its_effect_differs_between_queues(result, page):
+    """results.json carries each validated driver's effect per queue (drivers[].by_segment, the
+    heterogeneity p); the lever card lists the queues only when the test rejects at alpha."""
+    from alignment.report.first_screen import segment_effects_text
+    doc = result.to_dict()
+    alpha = result.validation.thresholds.alpha
+    queues = sorted(result.panel.table["queue"].unique())
+    levers = html.unescape(_between(page, "levers", "drivers"))
+    for d in doc["drivers"]:
+        if d["verdict"] != "validated":
+            assert d["by_segment"] is None and d["heterogeneity_p"] is None
+            continue
+        assert [r["segment"] for r in d["by_segment"]] == queues and 0 <= d["heterogeneity_p"] <= 1
+        for r in d["by_segment"]:
+            assert r["ci"][0] < r["effect"] < r["ci"][1] and r["n_periods"] >= 40
+        if d["proxy_of"] is None:
+            words = segment_effects_text(d, ["queue"], alpha)
+            assert words["text"] in levers
+            assert ("similar across queues" in words["text"]) == (d["heterogeneity_p"] >= alpha)
+    # where the queues differ, one row per queue with its interval, in the unit of the effect
+    d = {"by_segment": [{"segment": "billing", "effect": -1.2, "ci": [-1.6, -0.8], "n_periods": 50},
+                        {"segment": "sales", "effect": -0.1, "ci": [-0.5, 0.3], "n_periods": 48}],
+         "by_segment_unit": "CSAT points per 10 s of ASA", "heterogeneity_p": 0.0004}
+    words = segment_effects_text(d, ["queue"], 0.05, "week")
+    assert words["line"] == ("differs between queues (p < 0.001), CSAT points per 10 s of ASA: billing -1.2 "
+                             "[-1.6, -0.8] (50 weeks); sales -0.1 [-0.5, +0.3] (48 weeks)")
+
+
 def test_passed_every_check_only_when_every_check_that_applies_passed():
     from alignment.report.first_screen import _checks_line
     checks = lambda **s: {"checks": {k: {"status": v} for k, v in s.items()}}  # noqa: E731

@@ -72,7 +72,7 @@ DRIVER_KEYS = {"name", "rank", "tier", "lag", "sign", "importance", "importance_
                "effect_ci", "effect_unit", "effect_phrase", "effect_source", "effect_marginal", "effect_marginal_ci",
                "p_value",
                "verdict", "verdict_p", "verdict_p_adjusted", "family", "proxy_of", "evidence", "reasons", "checks",
-               "threshold", "threshold_ci"}
+               "threshold", "threshold_ci", "by_segment", "by_segment_unit", "heterogeneity_p"}
 
 
 def check_schema_2(doc):

@@ -256,7 +256,7 @@ def test_intervention_where_cx_followed_passes():
     assert check["kpi_ci_high"] < 0 and check["ci_low"] > 0          # ASA down, CSAT up
     assert check["effect"] == pytest.approx(6.0, abs=2.5)              # planted: -2 x -3
     assert res.verdict("asa") == "validated"
-    assert "CSAT followed when asa was changed" in " ".join(res.verdicts["reasons"].iloc[0])
+    assert "CSAT followed when ASA was changed" in " ".join(res.verdicts["reasons"].iloc[0])
 
 
 def test_intervention_where_cx_did_not_follow_is_flagged_under_parallel_trends():

@@ -59,6 +59,9 @@ class RegressionResult(Displayed):
         distance, sample size, constant KPIs and missing periods.
     warnings : tuple of (code, message)
     fit : statsmodels results
+    cov : pandas.DataFrame or None
+        The covariance of the KPIs' coefficients (per unit) under the errors used, KPI x KPI (the
+        ``se`` column is the root of its diagonal); None for the mixed and ordinal models.
     """
 
     table: pd.DataFrame
@@ -76,6 +79,7 @@ class RegressionResult(Displayed):
     ci: float = 0.95
     controls: tuple[str, ...] = ()
     n_low_responses: int = 0
+    cov: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         head = (f"{self.model.upper()} regression of {self.outcome} on {len(self.table)} KPIs, n = {self.n}, "
@@ -462,6 +466,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
     hac_bandwidth = hac.bartlett_bandwidth(span) if bandwidth is None else bandwidth
     hac_bandwidth = min(int(hac_bandwidth), max(span - 1, 0))
     bandwidth = None  # reported only when a HAC estimate used it
+    kpi_cov = None
     if model == "mixed":
         fit = MixedLM(y, np.column_stack([np.ones(n), X]), groups=seg).fit(reml=True)
         params, bse = np.asarray(fit.fe_params)[1:], np.asarray(fit.bse_fe)[1:]
@@ -513,6 +518,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
             pvals = ("fixed_b", b_ratio, groups)
         se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
         params, bse = params_all[:p], se_all[:p]
+        kpi_cov = pd.DataFrame(cov[:p, :p], index=kept, columns=kept)
         stat = params / np.where(bse > 0, bse, np.nan)
         if pvals is None:
             pvals = 2 * stats.t.sf(np.abs(stat), dof)
@@ -544,7 +550,7 @@ def regress(panel, outcome: str, kpis: Sequence[str], *, by: Sequence[str] | Non
                             outcome=outcome, model=model, errors=used_errors, n=n, r2=r2,
                             warnings=tuple((c, m) for c, m, _ in notes), fit=fit, effects=fixed,
                             weights=weights_used, bandwidth=bandwidth, ci=ci, controls=tuple(controls),
-                            n_low_responses=n_low)
+                            n_low_responses=n_low, cov=kpi_cov)
 
 
 def _outcome_label(outcome: str, definitions: Mapping) -> tuple[str, str]:

@@ -187,6 +187,34 @@ def _worth(result, d: dict, gap, up_is_good) -> str:
     return text
 
 
+def segment_effects_text(d: dict, by, alpha: float, grain: str = "period") -> dict | None:
+    """A lever's effect per segment in words: one line when the segments agree (the heterogeneity
+    test does not reject at ``alpha``), else a row per segment with its interval.
+
+    Examples
+    --------
+    >>> d = {"by_segment": [{"segment": "billing", "effect": -0.8, "ci": [-1.4, -0.3], "n_periods": 52}],
+    ...      "by_segment_unit": "CSAT points per 10 s of ASA", "heterogeneity_p": 0.43}
+    >>> segment_effects_text(d, ["queue"], 0.05, "week")["text"]
+    'similar across queues (p = 0.43)'
+    """
+    from ..validation.checks import fmt_p
+    rows, p = d.get("by_segment"), d.get("heterogeneity_p")
+    if not rows or _missing(p):
+        return None
+    word, unit = (f"{by[0]}s" if len(by) == 1 else "segments"), d.get("by_segment_unit") or ""
+    if not p < alpha:
+        text = f"similar across {word} ({fmt_p(p)})"
+        return {"text": text, "rows": [], "unit": unit, "line": text}
+    shown = [{"segment": r["segment"], "effect": f"{r['effect']:+.3g}",
+              "ci": "" if any(_missing(v) for v in r["ci"]) else f"[{r['ci'][0]:+.3g}, {r['ci'][1]:+.3g}]",
+              "n_periods": r["n_periods"]} for r in rows if not _missing(r["effect"])]
+    text = f"differs between {word} ({fmt_p(p)})"
+    line = "; ".join(f"{r['segment']} {r['effect']} {r['ci']} ({r['n_periods']} {grain}s)".replace("  ", " ")
+                     for r in shown)
+    return {"text": text, "rows": shown, "unit": unit, "line": f"{text}, {unit}: {line}"}
+
+
 def levers(result) -> list[dict]:
     """The validated levers in the ranking's order, one per family (its carrier), in words."""
     doc = result.to_dict()
@@ -196,6 +224,7 @@ def levers(result) -> list[dict]:
     period, pooled, segments = latest(result)
     targets = getattr(result.study, "targets", None) or {}
     by = list(result.study.by)
+    alpha = result.validation.thresholds.alpha
     out = []
     # a proxy's first reason says whose lever it is; its other reasons are in the driver table
     reasons_of = {d["name"]: (d.get("reasons") or [""])[0] for d in doc["drivers"]}
@@ -235,6 +264,7 @@ def levers(result) -> list[dict]:
             "threshold": _threshold(result, d, doc),
             "worth": _worth(result, d, status["gap"], up),
             "checks": _checks_line(d),
+            "effects_by_segment": segment_effects_text(d, by, alpha, grain),
             "segments_agree": (f"same direction in {same} of {n_seg} {by[0] if len(by) == 1 else 'segment'}s"
                                if not (_missing(same) or _missing(n_seg)) and by else ""),
             "evidence": d.get("evidence"),
@@ -327,7 +357,8 @@ def caveats(result) -> list[str]:
     notes = (result.to_dict().get("contact_model") or {}).get("notes") or []
     items += [n[0].upper() + n[1:] + "." for n in notes]
     if result.study.by:
-        items.append(f"Effects are estimated for the whole centre, not per {', '.join(result.study.by)}: the "
-                     f"study does not fit one model per segment, so it cannot say where a lever matters more. "
-                     f"It does check that each lever moves {o} the same way inside each segment (shown on each lever).")
+        seg = result.study.by[0] if len(result.study.by) == 1 else "segment"
+        items.append(f"Effects are the whole centre's. Each lever's card also says whether its effect differs "
+                     f"between {seg}s (the study's panel model with one slope per {seg}, per step of the KPI, and "
+                     f"a test that the slopes are equal); the slopes are listed only where they differ.")
     return items

@@ -73,7 +73,7 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                               interventions=study.interventions,
                               outcome_higher_is_better=outcome_metric.higher_is_better, seed=study.seed,
                               effects=study.effects, weights=study.weights, calendar=study.calendar,
-                              families=study_families(study, usable), contact=evidence)
+                              families=study_families(study, usable), contact=evidence, units=study.units)
         lags = dict(validation.lags)
         say("estimating effects")
         marginal = {k: regress(panel, study.outcome, [k], lags={k: lags[k]}, effects=own[k], weights=study.weights,
@@ -84,6 +84,7 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
         on_contact = {k for k in validated if verdicts.loc[k, "evidence"] == "contact"}
         on_panel, joint = _carried(panel, study, on_panel, lags, fixed, verdicts, keep=on_contact)
         all_kpis = _joint_model(panel, study, [k for k in usable if own[k] == fixed], lags, fixed)
+        by_segment = _by_segment(panel, study, frame, validated, lags, own)
         say(f"ranking the validated drivers ({study.n_boot} bootstrap resamples)")
         groups = _groups(validation, on_panel)
         importance = _importance(panel, study, on_panel, lags, fixed, groups) if on_panel else None
@@ -100,7 +101,7 @@ def run_study(study: Study, *, progress=None) -> StudyResult:
                 seen.add(item)
                 notes.append(item)
     drivers, families = _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation,
-                                 verdicts, contact_fit)
+                                 verdicts, contact_fit, by_segment)
     return StudyResult(study=study, panel=panel, correlations=correlations,
                        models={"joint": joint, "all_kpis": all_kpis},
                        importance=importance, validation=validation, drivers=drivers, families=families,
@@ -324,7 +325,8 @@ def _carried(panel, study: Study, kpis: list[str], lags: dict, fixed: str, verdi
         verdicts.loc[drop, "proxy_of"] = carrier
         verdicts.at[drop, "reasons"] = [
             f"validated on its own, but given the other validated drivers its effect is indistinguishable from "
-            f"zero (joint p = {p.get(drop, float('nan')):.2g}): it acts through or moves with {carrier}"
+            f"zero (joint p = {p.get(drop, float('nan')):.2g}): it acts through or moves with "
+            f"{natural_step(carrier, study.units).label}"
         ] + list(verdicts.loc[drop, "reasons"])
         joint = _joint_model(panel, study, kept, lags, fixed)
     return kept, joint
@@ -354,8 +356,29 @@ def tiers(ranks: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation, verdicts, contact_fit=None):
+def _by_segment(panel, study: Study, frame: PanelFrame, kpis: list[str], lags: dict, own: dict) -> dict:
+    """Each validated driver's effect per segment and the test that the segments agree
+    (:func:`alignment.drivers.segments.segment_effects`, the driver's own model); {} for one series."""
+    from ..drivers.segments import segment_effects
+    if frame.n_segments < 2:
+        return {}
+    out = {}
+    for k in kpis:
+        try:
+            out[k] = segment_effects(panel, study.outcome, k, lag=lags[k], effects=own[k], weights=study.weights,
+                                     calendar=study.calendar, units=study.units, alpha=study.validation.alpha)
+        except (InputError, OptionError):   # too few rows in a segment: the driver keeps its pooled effect
+            continue
+    return out
+
+
+_NO_SEGMENTS = {"by_segment": None, "by_segment_unit": None, "heterogeneity_p": None}
+
+
+def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, validation, verdicts, contact_fit=None,
+             by_segment=None):
     """The drivers table (ranked validated drivers first) and the families list of results.json."""
+    by_segment = by_segment or {}
     imp = importance.table.set_index("kpi") if importance is not None else pd.DataFrame()
     player_of = {m: g for g, members in groups.items() for m in members}
     tier_of = tiers(imp.reset_index().rename(columns={"kpi": "player"})) if len(imp) else {}
@@ -370,7 +393,7 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
             rows.append(dict(name=k, rank=None, tier=None, lag=None, sign=None, importance=None,
                              importance_ci=[None, None], rank_ci=[None, None], effect=None, effect_ci=[None, None],
                              effect_unit=None, effect_phrase=None, effect_source=None, effect_marginal=None,
-                             effect_marginal_ci=[None, None], p_value=None, verdict="inconclusive",
+                             effect_marginal_ci=[None, None], **_NO_SEGMENTS, p_value=None, verdict="inconclusive",
                              verdict_p=None, verdict_p_adjusted=None, family=None, proxy_of=None, evidence=None,
                              threshold=None, threshold_ci=[None, None],
                              reasons=["constant or a copy of another KPI: not analysed"], checks={}))
@@ -400,6 +423,7 @@ def _drivers(study, kpis, usable, lags, marginal, joint, importance, groups, val
                          **effect, effect_source=source,
                          effect_marginal=_f(m["effect"]),
                          effect_marginal_ci=[_f(m["effect_ci_low"]), _f(m["effect_ci_high"])],
+                         **(by_segment[k].to_dict() if k in by_segment else _NO_SEGMENTS),
                          p_value=_f(m["p_value"]), verdict=v["verdict"], verdict_p=_f(v["verdict_p"]),
                          verdict_p_adjusted=_f(v["verdict_p_adjusted"]), family=_s(v["family"]), proxy_of=_s(v["proxy_of"]),
                          evidence=v["evidence"], reasons=list(v["reasons"]), checks=validation.checks[k]))

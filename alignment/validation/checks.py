@@ -166,6 +166,13 @@ class Driver:
     r_train: float = float("nan")  # the trusted-scope r on the training periods (it fixes ``assoc``)
     slope: float = float("nan")    # outcome per unit of the KPI, trusted scope, training periods
     slope_se: float = float("nan")
+    kpi_label: str = ""     # the KPI's plain name in the reasons ("": the catalog's short label)
+
+    @property
+    def name(self) -> str:
+        """The KPI as a manager reads it (``ASA``, ``e-mail backlog``): ``kpi_label``, else the catalog's."""
+        from ..drivers.regression import natural_step
+        return self.kpi_label or natural_step(self.kpi).label
 
     @property
     def effects(self) -> str:
@@ -320,7 +327,7 @@ def within_segment(d: Driver, th: Thresholds) -> Check:
     if significant and _sign(row["r"]) == d.assoc:
         moves = "rises" if row["r"] > 0 else "falls"
         where = "and period " if d.effects == "twoway" else ""
-        return Check("pass", f"within a {d.unit} {where}({d.controlled} removed), {d.label} {moves} as {d.kpi} "
+        return Check("pass", f"within a {d.unit} {where}({d.controlled} removed), {d.label} {moves} as {d.name} "
                      f"rises ({fmt_r(row)}); {seg_text}",
                      f"holds with {d.controlled} removed ({fmt_p(row['p_value'])}, {seg_text})", method, figures)
     one_way = d.raw_row("within") if d.effects == "twoway" else None
@@ -381,7 +388,7 @@ def trend(d: Driver, th: Thresholds) -> Check:
             head = f"{_movement(d, level['r'])} only because both trend over time"
         else:
             head = "period-to-period changes move the other way"
-        return Check("fail", f"{d.kpi} {head} ({text})", head, method, figures)
+        return Check("fail", f"{d.name} {head} ({text})", head, method, figures)
     det_ok = _ok(det) and det["p_value"] < th.alpha and _sign(det["r"]) == d.assoc
     # on panel evidence the period effects already remove every trend the segments share, and the
     # per-segment linear trend what is left, so the differences (twice the survey noise) need only

@@ -67,10 +67,17 @@ def _p_one(row, sign: int) -> float:
     return float(stats.t.sf(sign * row["effect"] / se, _df(row)))
 
 
+# a contact measure in the words of the reasons
+MEASURE_WORDS = {"wait_s": "a customer's own wait", "handle_s": "a contact's own handle time",
+                 "answered_within_t": "answered within the threshold", "resolved": "resolved first time",
+                 "transferred": "transferred"}
+
+
 def _what(row, outcome: str) -> str:
     unit = row["effect_unit"]
     step = f"per {row['step']:g} s" if row["variable"] in ("wait_s", "handle_s") else "yes vs no"
-    return (f"{row['variable']} {step}: {row['effect']:+.3g} {outcome.upper()} {unit} "
+    words = MEASURE_WORDS.get(row["variable"], row["variable"])
+    return (f"{words} {step}: {row['effect']:+.3g} {outcome.upper()} {unit} "
             f"[{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]")
 
 

@@ -76,7 +76,7 @@ def family_verdict(name: str, members, rows: dict, drivers: dict, *, data, train
         rows[m]["family"] = name
     on_contact = [m for m in members if drivers[m].evidence == "contact"]
     if on_contact:
-        return _contact_family(out, members, on_contact, rows, contact, alpha)
+        return _contact_family(out, members, on_contact, rows, drivers, contact, alpha)
     if len(joint_members) < 2:
         out["note"] = "fewer than two members vary between segments: no joint model"
         return out
@@ -105,7 +105,8 @@ def family_verdict(name: str, members, rows: dict, drivers: dict, *, data, train
         flips = np.sign(j["coef"]) != drivers[m].assoc
         if j["p_value"] >= alpha or flips:
             why = ("has the opposite sign" if flips else "is indistinguishable from zero")
-            _proxy(rows[m], carrier, f"moves with {carrier}, which carries the {name} family's effect: given {carrier} "
+            plain = drivers[carrier].name
+            _proxy(rows[m], carrier, f"moves with {plain}, which carries the {name} family's effect: given {plain} "
                                  f"its own effect {why} (p = {j['p_value']:.2g}), so it is not a separate lever")
     return _carried_by(out, rows[carrier], p_joint)
 
@@ -127,7 +128,7 @@ def _carried_by(out: dict, carrier_row: dict, p_joint: float) -> dict:
     return out
 
 
-def _contact_family(out: dict, members, on_contact, rows: dict, contact, alpha: float) -> dict:
+def _contact_family(out: dict, members, on_contact, rows: dict, drivers: dict, contact, alpha: float) -> dict:
     """The family judged by the contact-level model (see the module docstring)."""
     fit = contact.train.table.set_index("kpi")
     t = {m: abs(fit.loc[m, "effect"] / fit.loc[m, "se"]) if fit.loc[m, "se"] > 0 else 0.0 for m in on_contact}
@@ -145,6 +146,6 @@ def _contact_family(out: dict, members, on_contact, rows: dict, contact, alpha: 
         own = (m in on_contact and fit.loc[m, "variable"] in together and joint[m]["p_value"] < alpha)
         if own:
             continue
-        _proxy(rows[m], carrier, f"moves with {carrier}, which carries the {out['name']} family's effect at the "
+        _proxy(rows[m], carrier, f"moves with {drivers[carrier].name}, which carries the {out['name']} family's effect at the "
                                  f"contact level: it is not a separate lever")
     return _carried_by(out, rows[carrier], p_joint)

@@ -597,7 +597,7 @@ def intervention(d, th: Thresholds, items: list[Intervention], *, treated_codes:
     ('pass', 2.3, ['q1', 'q2', 'q3'])
     """
     if not items:
-        return _checks.Check("not_applicable", f"no intervention on {d.kpi} was declared",
+        return _checks.Check("not_applicable", f"no intervention on {d.name} was declared",
                              "no intervention declared")
     others = list(other_treated) if other_treated is not None else [[] for _ in items]
     if len(others) != len(items):
@@ -690,10 +690,10 @@ def _one(d, th: Thresholds, item: Intervention, treated: list[int], start: int, 
                "placebo_dates_p": placebo_p, "placebo_effects": cx.placebo_effects,
                "phi": cx.phi, "noise_share": cx.noise_share, "n_noise_contrasts": cx.n_contrasts,
                "event_study_kpi": kpi.event_study, "event_study_outcome": cx.event_study}
-    k_text = f"{d.kpi} moved by {parallel.kpi_text}"
+    k_text = f"{d.name} moved by {parallel.kpi_text}"
     c_text = f"{d.label} changed by {parallel.cx_text}"
     if np.isfinite(p_pretrend) and p_pretrend < alpha:
-        which = [name for name, s in ((d.kpi, kpi), (d.label, cx)) if 2 * s.p_pretrend < alpha]
+        which = [name for name, s in ((d.name, kpi), (d.label, cx)) if 2 * s.p_pretrend < alpha]
         return Check("not_enough_data",
                      f"{label}: the treated and control {unit}s were already diverging before the change "
                      f"({' and '.join(which)}, {_checks.fmt_p(p_pretrend)}): parallel trends fail, so the "
@@ -702,13 +702,13 @@ def _one(d, th: Thresholds, item: Intervention, treated: list[int], start: int, 
     if not parallel.moved:
         want = {1: "up", -1: "down", None: "at all"}[item.direction]
         return Check("not_enough_data", f"{label}: {k_text}, not clearly {want}; it cannot test whether "
-                     f"{d.label} follows", f"{label} did not move {d.kpi}", figures=figures)
+                     f"{d.label} follows", f"{label} did not move {d.name}", figures=figures)
     if parallel.expected == 0:
         return Check("not_enough_data", f"{label}: {k_text} but the driver's sign is unknown",
                      f"{label}: no expected direction", figures=figures)
     pred_text = (f"; the observational slope predicted {_ci(parallel.predicted)}" if parallel.has_slope
                  else "; no observational slope was given, so the size of the response was not checked")
-    drift_text = (f"allowing the treated {unit}s a steady drift of their own ({d.kpi} {drift.kpi_text}, "
+    drift_text = (f"allowing the treated {unit}s a steady drift of their own ({d.name} {drift.kpi_text}, "
                   f"{d.label} {drift.cx_text})" if drift else "")
     assumptions = (f"assuming parallel trends: without the change the treated and control {unit}s would have kept "
                    f"running in parallel or drifting steadily apart; and no spillover of the change to the "
@@ -731,7 +731,7 @@ def _one(d, th: Thresholds, item: Intervention, treated: list[int], start: int, 
         if drift:
             reason += f"; the same holds {drift_text}"
         return Check(status, f"{reason} ({assumptions})",
-                     f"{d.label} {how} when {d.kpi} was changed ({item.date})", figures=figures)
+                     f"{d.label} {how} when {d.name} was changed ({item.date})", figures=figures)
     if parallel.status != "not_enough_data" and drift is not None:
         would = "confirm" if parallel.status == "pass" else "contradict"
         return Check("not_enough_data",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..correlation import correlate
 from ..correlation.series import lagged_frame
+from ..drivers.regression import natural_step
 from ..exceptions import InputError, OptionError
 from ..panel.frame import Calendar, PanelFrame, centre_wide, period_number, require_columns
 from ..progress import each, setting
@@ -34,7 +35,8 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
              time: str = "period", seed=None, effects: str | None = None, weights: str | None = "responses",
              calendar: Calendar | None = None, drop_low_responses: bool = True,
              families: Mapping[str, Sequence[str]] | None = None,
-             contact: ContactEvidence | None = None, progress=None) -> ValidationResult:
+             contact: ContactEvidence | None = None, units: Mapping[str, Mapping] | None = None,
+             progress=None) -> ValidationResult:
     """Check whether each KPI's correlation with the outcome also holds in real life.
 
     Each KPI, at its chosen lag, goes through the checks of :mod:`alignment.validation.checks`
@@ -103,6 +105,9 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
         (:mod:`alignment.validation.contact`). A KPI a contact measure speaks for gets evidence
         ``"contact"``: the contact estimate is required and its holdout refit confirms; the panel
         checks stay as diagnostics.
+    units : mapping of KPI -> mapping, optional
+        As for :func:`alignment.regress`; its ``label`` names the KPI in the reasons (a study passes
+        its ``[kpis.NAME]`` tables). Default: the catalog's short label (``ASA``), else the column name.
     progress : None, bool or callable, optional
         A progress bar over the KPIs: ``None`` shows one only when a person is watching (a
         terminal or a notebook), ``False`` never, ``True`` always (:mod:`alignment.progress`).
@@ -195,7 +200,8 @@ def validate(panel, outcome: str, kpis: Sequence[str], *, lags: Mapping[str, int
             pairs = pairs.rename(columns={wcol: "w"})
         d = C.Driver(kpi=kpi, lag=lag, outcome=outcome, data=data, by=by, number=number, n_segments=n_segments,
                      cor=cor, pairs=pairs, max_lag=max_lag, base=base, weights=w_all,
-                     covariates=tuple(covariates), evidence=evidence, tried=tried, train_end=start)
+                     covariates=tuple(covariates), evidence=evidence, tried=tried, train_end=start,
+                     kpi_label=natural_step(kpi, units).label)
         setup[kpi] = {"scope": base, "evidence": evidence, "controls": list(covariates),
                       "lag_chosen_on": "the contact-level model (lag 0)" if crow is not None else
                       "training periods" if start is not None else "all periods"}
