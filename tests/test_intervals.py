@@ -13,6 +13,7 @@ their own time and segment, checked against a count by hand.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -127,6 +128,61 @@ def test_service_level_at_another_threshold_is_an_error(world, tmp_path):
     with pytest.raises(InputError, match="at a threshold they do not say"):
         build_panel(Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE), grain="day",
                     by=["queue"], timezone=ZONE, metrics=["service_level"])
+
+
+def write_hsplit_with_servicelevel(contacts, path, threshold=20):
+    """hsplit as CMS writes it with the split's acceptable service level and slvlabns beside acceptable."""
+    report = sums(contacts, t=threshold)
+    hsplit = write_hsplit(report, path)
+    hsplit["servicelevel"], hsplit["svclevelchg"] = threshold, 0
+    hsplit["slvlabns"] = report["n_abandoned_within_t"]
+    hsplit.to_csv(path, index=False)
+    return hsplit
+
+
+def test_avaya_servicelevel_is_the_threshold_of_acceptable(world, canonical, tmp_path):
+    _, contacts = world
+    write_hsplit_with_servicelevel(contacts, tmp_path / "hsplit.csv")
+    source = Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE)  # no service_level_s
+    panel = build_panel(source, grain="day", by=["queue"], timezone=ZONE)
+    assert "service_level" in compare(panel, canonical)
+    variant = KpiOptions(service_level_variant="offered_minus_abandoned_within_t")  # slvlabns
+    pd.testing.assert_frame_equal(
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, options=variant).table[["service_level"]],
+        build_panel(world[0] / "contacts.csv", grain="day", by=["queue"], timezone=ZONE,
+                    options=variant).table[["service_level"]], check_exact=True)
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'acceptable': the metric 'service_level' needs "
+                                         r"n_answered_within_t at 30 s, but the avaya-cms-hsplit intervals count "
+                                         r"it at 20 s \(servicelevel\); set service_level_threshold_s = 20"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"],
+                    options=KpiOptions(service_level_threshold_s=30))
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'servicelevel': counts contacts answered within "
+                                         r"20 s, not 30 s as service_level_s says"):
+        build_panel(replace(source, service_level_s=30), grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_avaya_splits_of_different_service_levels_give_no_service_level(world, tmp_path):
+    _, contacts = world
+    hsplit = write_hsplit_with_servicelevel(contacts, tmp_path / "hsplit.csv")
+    source = Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE)
+    first_b = int(np.flatnonzero(hsplit["split"] == "orders")[0]) + 1
+    hsplit.loc[hsplit["split"] == "orders", "servicelevel"] = 30
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=rf"needs n_answered_within_t at 20 s; the report counts it at several "
+                                         rf"thresholds \(servicelevel: 20 s from row 1, 30 s from row {first_b}\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"])
+    panel = build_panel(source, grain="day", by=["queue"], timezone=ZONE)  # the other KPIs still come
+    assert "service_level" not in panel.table and "abandon_rate" in panel.table
+    hsplit["servicelevel"], hsplit.loc[4, "svclevelchg"] = 20, 1
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=r"servicelevel changed during the interval of row 5 \(svclevelchg = 1\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"])
+    hsplit["svclevelchg"], hsplit["servicelevel"] = 0, hsplit["servicelevel"].astype(str)
+    hsplit.loc[2, "servicelevel"] = "20s"
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'servicelevel', row 3: is not a number of seconds "
+                                         r"\(got '20s'\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE)
 
 
 def test_avaya_offered_includes_calls_that_are_not_abandons(tmp_path):
