@@ -360,6 +360,66 @@ def test_connect_parquet_nested_and_flattened_read_as_the_json_lines(tmp_path):
         pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / name), expected)
 
 
+def data_lake(records, *, queue_struct=False):
+    """``records`` as rows of the Connect data lake's ``contact_record`` table: snake_case, flattened,
+    durations in milliseconds, typed timestamps and an attributes map (Administrator Guide, "Contact
+    data in the Connect Customer data lake")."""
+    import pyarrow as pa
+    from alignment.data.vendors.amazon_connect import DATA_LAKE
+
+    def stamp(text):
+        return None if text is None else pd.Timestamp(text).to_pydatetime()
+
+    rows = []
+    for rec in records:
+        flat = pd.json_normalize(rec).iloc[0].to_dict()
+        row = {"instance_id": "i-1"}
+        for field, column in DATA_LAKE.items():
+            value = rec.get("Attributes") if field == "Attributes" else flat.get(field)
+            value = None if isinstance(value, float) and np.isnan(value) else value
+            if column.endswith("_timestamp"):
+                value = stamp(value)
+            elif column.endswith("_ms") and value is not None:
+                value = int(value * 1000)
+            row[column] = value
+        row["attributes"] = list((row["attributes"] or {}).items())
+        rows.append(row)
+    schema = {c: (pa.timestamp("ms", tz="UTC") if c.endswith("_timestamp") else pa.int64() if c.endswith("_ms")
+                  else pa.map_(pa.string(), pa.string()) if c == "attributes" else pa.string())
+              for c in rows[0]}
+    table = pa.Table.from_pylist(rows, schema=pa.schema(schema))
+    if queue_struct:  # the queue's columns in one struct: queue.name, queue.enqueue_timestamp...
+        names = [c for c in table.column_names if c.startswith("queue_")]
+        struct = pa.StructArray.from_arrays([table[c].combine_chunks() for c in names],
+                                            names=[c[len("queue_"):] for c in names])
+        table = table.drop_columns(names).append_column("queue", struct)
+    return table
+
+
+def test_connect_data_lake_parquet_reads_as_the_contact_records(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    records = [ctr("a", Attributes={"reason": "refund"}, LastUpdateTimestamp="2025-01-06T14:00:00Z"),
+               ctr("a", queue="stale", agent=False, LastUpdateTimestamp="2025-01-06T13:01:00Z"),  # an older copy
+               ctr("b", agent=False, wait=12, DisconnectReason="CUSTOMER_DISCONNECT"),
+               ctr("c", agent=False, DisconnectReason="TELECOM_PROBLEM"),
+               ctr("a2", method="TRANSFER", PreviousContactId="a", queue="orders", wait=4),
+               ctr("d", agent=False, wait=40), ctr("d-cb", method="CALLBACK", PreviousContactId="d", wait=300)]
+    records[0]["Agent"]["AgentInteractionDuration"] = 100.5  # milliseconds need not be whole seconds
+    records[2]["Queue"]["DequeueTimestamp"] = "2025-01-06T13:00:12.250Z"
+    del records[2]["Queue"]["Duration"]  # the wait from the dequeue time, as from the JSON
+    expected = read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", records))
+    assert expected.loc["a", "reason"] == "refund" and expected.loc["b", "wait_s"] == 12.25
+    for shape in (False, True):
+        pq.write_table(data_lake(records, queue_struct=shape), tmp_path / "contact_record.parquet")
+        pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "contact_record.parquet"), expected)
+    bad = data_lake(records).to_pylist()
+    bad[3]["queue_duration_ms"] = -4000
+    pq.write_table(pa.Table.from_pylist(bad, schema=data_lake(records).schema), tmp_path / "bad.parquet")
+    with pytest.raises(FormatError, match=r"^bad.parquet, field 'queue_duration_ms', record 4: is negative"):
+        read("amazon-connect-ctr", tmp_path / "bad.parquet")
+
+
 def test_connect_bad_timestamp_names_the_field_and_the_record(tmp_path):
     bad = ctr("b")
     bad["Queue"]["EnqueueTimestamp"] = "06/01/2025 13:00"

@@ -52,8 +52,12 @@ class Record:
     def __init__(self, data: Mapping, label: str, number: int, where: str = "record"):
         self.data, self.label, self.index, self.where = data, label, number, where
 
+    def name(self, field: str) -> str:
+        """How the file names ``field`` (a reader of another shape of the same export renames it)."""
+        return field
+
     def fail(self, field: str, what: str) -> FormatError:
-        return FormatError(what, source=self.label, field=field, record=self.index, where=self.where)
+        return FormatError(what, source=self.label, field=self.name(field), record=self.index, where=self.where)
 
     def raw(self, field: str):
         """The value at the dotted path ``field``; None when any part is absent or null."""
