@@ -207,6 +207,20 @@ def test_avaya_bad_item_names_the_cms_item(tmp_path):
         build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
 
 
+def test_avaya_report_a_day_a_file(world, canonical, tmp_path):
+    _, contacts = world
+    hsplit = write_hsplit(sums(contacts), tmp_path / "all.csv")
+    day = pd.to_datetime(hsplit["row_date"], format="mixed")
+    (tmp_path / "cms").mkdir()
+    for i, part in enumerate((day < day.median(), day >= day.median())):
+        hsplit[part].to_csv(tmp_path / "cms" / f"hsplit_{i}.csv", index=False)
+    for path, glob in ((tmp_path / "cms" / "hsplit_*.csv", True), (tmp_path / "cms", False)):
+        source = Intervals(path, format="avaya-cms-hsplit", timezone=ZONE, service_level_s=20, glob=glob)
+        compare(build_panel(source, grain="day", by=["queue"], timezone=ZONE), canonical)
+    with pytest.raises(InputError, match=r"cms/none-\*\.csv: no file matches the pattern"):
+        build_panel(Intervals(tmp_path / "cms" / "none-*.csv", format="avaya-cms-hsplit", timezone=ZONE, glob=True))
+
+
 def test_surveys_attach_to_intervals_by_time_and_segment(world, tmp_path):
     folder, contacts = world
     write_hsplit(sums(contacts), tmp_path / "hsplit.csv")

@@ -270,7 +270,8 @@ def test_round_trip_gives_the_canonical_panel(fmt, world, canonical, tmp_path):
 
 def read(fmt: str, path: Path, zone: str | None = None) -> pd.DataFrame:
     from alignment.data.formats import get_format
-    return get_format(fmt).reader(path, label=path.name, timezone=zone).set_index("contact_id")
+    label = "export" if isinstance(path, list) else path.name  # several files: each names itself
+    return get_format(fmt).reader(path, label=label, timezone=zone).set_index("contact_id")
 
 
 def ctr(cid, *, queue="billing", at="2025-01-06T13:00:00Z", wait=30, agent=True, method="INBOUND", **extra):
@@ -550,6 +551,55 @@ def test_five9_bad_duration_names_the_field_and_row(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# several files: a day a file
+# ---------------------------------------------------------------------------
+
+def test_connect_daily_files_read_as_one_export(world, canonical, tmp_path):
+    folder, contacts = world
+    write_connect(contacts, tmp_path / "all.jsonl")
+    lines = (tmp_path / "all.jsonl").read_text().splitlines(keepends=True)
+    # split just before a transfer leg: the leg's file is the next day's, its contact's the day before
+    cut = next(i for i, line in enumerate(lines) if i > len(lines) // 2 and '"TRANSFER"' in line)
+    (tmp_path / "ctr").mkdir()
+    (tmp_path / "ctr" / "2025-01-01.jsonl").write_text("".join(lines[:cut]))
+    (tmp_path / "ctr" / "2025-01-02.jsonl").write_text("".join(lines[cut:]))
+    for source in (Source(tmp_path / "ctr" / "*.jsonl", format="amazon-connect-ctr", glob=True),
+                   Source(tmp_path / "ctr", format="amazon-connect-ctr")):  # a folder: every file in it
+        panel = build_panel(source, surveys=folder / "surveys.csv", grain="day", by=["queue"], timezone=ZONE)
+        same_panel(panel, canonical)
+    # a copy of a contact in the next day's file replaces the older one, whatever the file
+    first = json.loads(lines[0])
+    later = dict(first, Queue=dict(first["Queue"], Name="moved"), LastUpdateTimestamp="2030-01-01T00:00:00Z")
+    jsonl(tmp_path / "ctr" / "2025-01-03.jsonl", [later])
+    got = read("amazon-connect-ctr", sorted((tmp_path / "ctr").iterdir()))
+    assert got.loc[first["ContactId"], "queue"] == "moved" and len(got) == len(contacts)
+    with pytest.raises(InputError, match=r"^.*ctr/none-\*\.jsonl: no file matches the pattern"):
+        build_panel(Source(tmp_path / "ctr" / "none-*.jsonl", format="amazon-connect-ctr", glob=True))
+
+
+def test_csv_exports_a_day_a_file_and_errors_name_the_file(world, canonical, tmp_path):
+    folder, contacts = world
+    days = contacts["utc"].dt.tz_convert(ZONE).dt.date
+    (tmp_path / "log").mkdir()
+    for day in sorted(days.unique())[:3]:  # one call log per day, each with its header
+        write_five9(contacts[days == day], tmp_path / "log" / f"call_log_{day}.csv")
+    expected = read("five9-call-log", tmp_path / "log" / f"call_log_{min(days)}.csv", ZONE)
+    got = read("five9-call-log", sorted((tmp_path / "log").iterdir()), ZONE)
+    assert len(got) == (days <= sorted(days.unique())[2]).sum()
+    pd.testing.assert_frame_equal(got.loc[expected.index], expected)
+    second = sorted((tmp_path / "log").iterdir())[1]
+    text = second.read_text().splitlines()
+    text[1] = text[1].replace(":", "h", 1)  # a bad clock time in row 1 of the second day
+    second.write_text("\n".join(text) + "\n")
+    with pytest.raises(FormatError, match=rf"^{second}, field 'TIMESTAMP', row 1: is not a Five9 timestamp"):
+        build_panel(Source(tmp_path / "log", format="five9-call-log", timezone=ZONE))
+    dupe = sorted((tmp_path / "log").iterdir())[2]
+    write_five9(contacts[days == min(days)].head(1), dupe)  # a call of the first day again
+    with pytest.raises(FormatError, match=rf"^{dupe}, field 'CALL ID', row 1: repeats the CALL ID of row 1 of "):
+        read("five9-call-log", [sorted((tmp_path / "log").iterdir())[0], dupe], ZONE)
+
+
+# ---------------------------------------------------------------------------
 # the command line and the study file
 # ---------------------------------------------------------------------------
 
@@ -618,6 +668,46 @@ path = "{(folder / 'surveys.csv').as_posix()}"
 """)
     study = load_study(tmp_path / "study.toml")
     assert study.contacts.format == "five9-call-log" and study.contacts.timezone == ZONE
+
+
+def test_cli_and_study_file_read_an_export_a_day_a_file(world, canonical, tmp_path, capsys, monkeypatch):
+    folder, contacts = world
+    days = contacts["utc"].dt.tz_convert(ZONE).dt.date
+    (tmp_path / "logs").mkdir()
+    for day in sorted(days.unique()):
+        write_five9(contacts[days == day], tmp_path / "logs" / f"call_log_{day}.csv")
+    args = ("kpis", "logs/call_log_*.csv", "--glob", "--format", "five9-call-log", "--contacts-timezone", ZONE,
+            "--grain", "day", "--by", "queue", "--timezone", ZONE, "--quiet")
+    code, err = run(capsys, monkeypatch, *args, "--out", "panel.csv", cwd=tmp_path)
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "panel.csv")["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
+    code, err = run(capsys, monkeypatch, *args, "--out", "logs/call_log_all.csv", cwd=tmp_path)
+    assert code == 2 and err.strip() == ("alignment: error: --out logs/call_log_all.csv: matches the input pattern "
+                                         "logs/call_log_*.csv; the next run would read the panel as an input: "
+                                         "write it elsewhere")
+    code, err = run(capsys, monkeypatch, *args[:1], "logs/none_*.csv", *args[2:], "--out", "panel.csv", cwd=tmp_path)
+    assert code == 2 and err.strip() == ("alignment: error: logs/none_*.csv: no file matches the pattern (glob = "
+                                         "true: *, ?, [abc] and ** for any folders)")
+    from alignment.study.config import load_study
+    (tmp_path / "study.toml").write_text(f"""
+[study]
+name = "five9"
+outcome = "csat"
+timezone = "{ZONE}"
+kpis = ["service_level", "abandon_rate"]
+
+[data.contacts]
+path = "logs/call_log_*.csv"
+glob = true
+format = "five9-call-log"
+timezone = "{ZONE}"
+
+[data.surveys]
+path = "{(folder / 'surveys.csv').as_posix()}"
+""")
+    study = load_study(tmp_path / "study.toml")
+    panel = build_panel(study.contacts, grain="day", by=["queue"], timezone=ZONE)
+    assert panel.table["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
 
 
 def test_readme_tables_list_every_rule_of_every_format():

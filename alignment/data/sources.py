@@ -49,8 +49,9 @@ class Source:
     ----------
     data : str, Path or pandas.DataFrame
         CSV or Parquet file (by extension; anything else is read as delimited text, gzip-compressed
-        or not), a folder of ``*.parquet`` files, or a DataFrame. On the Spark engine also a Delta
-        table's folder. A path is literal: ``contacts[1].csv`` is that file, ``~`` is a folder
+        or not), a folder of ``*.parquet`` files or of CSV files (every file but names starting with
+        ``_`` or ``.``, in name order, as one table; for a platform export, as one export), or a
+        DataFrame. On the Spark engine also a Delta table's folder. A path is literal: ``contacts[1].csv`` is that file, ``~`` is a folder
         named ``~``.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
@@ -62,7 +63,8 @@ class Source:
         Instead of ``data``: a table of the Spark catalog, e.g. ``"cx.contacts"``.
     glob : bool, default False
         The path is a pattern (``*``, ``?``, ``[abc]``, and ``**`` for any folders below): every
-        matching file is read, in name order, as one table. They must share one format and header.
+        matching file is read, in name order, as one table (a platform export's files as one export,
+        its rules looking across them). They must share one format and header.
     options : mapping, optional
         Options of a platform export's ``format``, e.g. ``{"recode": {"Q1": {"6": 1, "7": 2}}}`` for
         ``qualtrics-csv`` (see the README's "Platform exports").

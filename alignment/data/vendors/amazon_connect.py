@@ -133,11 +133,11 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     """
     check_options(options, (), NAME)
     latest: dict[str, tuple] = {}
-    for r in map(_in_connect_names, json_records(path, label)):
+    for order, r in enumerate(map(_in_connect_names, json_records(path, label))):  # files in name order
         cid = r.text("ContactId", required=True)
         updated = r.utc_time("LastUpdateTimestamp")
         r.utc_time("InitiationTimestamp")  # checked: a malformed time is an error even where unused
-        key = (updated is not None, updated, r.index)
+        key = (updated is not None, updated, order)
         if cid not in latest or key >= latest[cid][0]:
             latest[cid] = (key, r)
     records = {cid: r for cid, (_, r) in latest.items()}

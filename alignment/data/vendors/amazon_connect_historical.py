@@ -76,7 +76,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     results = []
     for doc in json_records(path, label, list_key="MetricResults"):
         if isinstance(doc.data.get("MetricResults"), list):  # one response page a line
-            results += [Record(r, label, len(results) + 1) for r in doc.data["MetricResults"]]
+            before = sum(r.label == doc.label for r in results)
+            results += [Record(r, doc.label, before + i) for i, r in enumerate(doc.data["MetricResults"], start=1)]
         else:
             results.append(doc)
     rows, seen, thresholds = [], set(), set()

@@ -66,7 +66,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     results = []
     for doc in json_records(path, label, list_key="results"):
         if isinstance(doc.data.get("results"), list):  # one query response a line
-            results += [Record(r, label, len(results) + 1) for r in doc.data["results"]]
+            before = sum(r.label == doc.label for r in results)
+            results += [Record(r, doc.label, before + i) for i, r in enumerate(doc.data["results"], start=1)]
         else:
             results.append(doc)
     for res in results:

@@ -22,9 +22,7 @@ Rules:
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ._common import check_options, contacts_frame, csv_records, iso_utc, json_records
+from ._common import check_options, contacts_frame, csv_records, is_json, iso_utc, json_records
 
 NAME = "salesforce-voicecall"
 REQUIRED = ("Id", "CallType", "CallQueuedDateTime", "CallAcceptDateTime", "CallEndDateTime", "QueueName")
@@ -52,15 +50,14 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
         accepted or queued: the file, the field and the record (or CSV row) are named.
     """
     check_options(options, (), NAME)
-    suffix = Path(path).suffix.lower()
-    records = (json_records(path, label, list_key="records") if suffix in (".json", ".jsonl", ".ndjson")
+    records = (json_records(path, label, list_key="records") if is_json(path)
                else csv_records(path, label, REQUIRED, "Salesforce VoiceCall"))
     rows, seen = [], {}
     for r in records:
         cid = r.text("Id", required=True)
         if cid in seen:
-            raise r.fail("Id", f"repeats the call of {r.where} {seen[cid]}")
-        seen[cid] = r.index
+            raise r.fail("Id", f"repeats the call of {seen[cid].place(r)}")
+        seen[cid] = r
         kind = (r.text("CallType") or "").lower()
         queued = r.utc_time("CallQueuedDateTime")
         if queued is None or kind in ("outbound", "internal", "transfer"):
