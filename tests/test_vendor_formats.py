@@ -797,23 +797,34 @@ def sf_time(moment) -> str:
     return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000+0000")  # as the API writes it
 
 
-def write_voicecall(contacts: pd.DataFrame, path: Path) -> None:
+def write_voicecall(contacts: pd.DataFrame, path: Path, seed: int = 5) -> None:
+    """VoiceCall records as Salesforce Voice fills them from Connect (Object Reference, VoiceCall)."""
+    rng = np.random.default_rng(seed)
     rows = []
     for i, c in enumerate(contacts.itertuples()):
         queued = c.utc
         accepted = queued + pd.Timedelta(seconds=int(c.wait_s)) if c.answered else None
-        ended = (accepted + pd.Timedelta(seconds=int(c.handle_s)) if c.answered
+        leg = int(rng.integers(0, int(c.handle_s) // 2 + 1)) if c.answered and c.transferred else 0
+        ended = (accepted + pd.Timedelta(seconds=int(c.handle_s) - leg) if c.answered
                  else queued + pd.Timedelta(seconds=int(c.wait_s)))
         rows.append({"Id": c.contact_id, "CallType": "Inbound", "QueueName": c.queue,
                      "CallStartDateTime": sf_time(queued - pd.Timedelta(seconds=15)),
                      "CallQueuedDateTime": sf_time(queued), "CallAcceptDateTime": sf_time(accepted) if accepted else "",
                      "CallEndDateTime": sf_time(ended), "CallDisposition": "completed",
                      "DisconnectReason": ("CUSTOMER_DISCONNECT" if c.abandoned else "AGENT_DISCONNECT" if c.answered
-                                          else "TELECOM_PROBLEM")})
-        if c.transferred:  # the transfer leg: not a contact of the queue it went to
-            rows.append(dict(rows[-1], Id=f"{c.contact_id}-T", CallType="Transfer", QueueName="other"))
-        if i % 10 == 0:  # an outbound call, and a call that never queued
-            rows.append(dict(rows[-1], Id=f"{c.contact_id}-O", CallType="Outbound"))
+                                          else "TELECOM_PROBLEM"), "PreviousCallId": "", "NextCallId": ""})
+        if c.answered and c.transferred:  # a leg into another queue (and on, every third one): not its contact
+            prev = c.contact_id
+            for hop in range(1 + (i % 3 == 0)):
+                part = leg if hop == 0 else 0
+                rows.append(dict(rows[-1], Id=f"{c.contact_id}-T{hop}", CallType="Transfer", QueueName="other",
+                                 CallQueuedDateTime=sf_time(ended), CallAcceptDateTime=sf_time(ended),
+                                 CallEndDateTime=sf_time(ended + pd.Timedelta(seconds=part)), PreviousCallId=prev,
+                                 NextCallId=""))
+                prev = rows[-1]["Id"]
+        if i % 10 == 0:  # outbound, internal and consultation calls, and a call that never queued
+            for kind in ("Outbound", "InternalCall", "Consult"):
+                rows.append(dict(rows[-1], Id=f"{c.contact_id}-{kind}", CallType=kind, PreviousCallId=""))
             rows.append(dict(rows[-1], Id=f"{c.contact_id}-N", CallType="Inbound", CallQueuedDateTime=""))
     pd.DataFrame(rows).to_csv(path, index=False)
 
@@ -826,8 +837,12 @@ def test_salesforce_voicecall_round_trip(world, tmp_path):
     expected = build_panel(folder / "contacts.csv", surveys=folder / "surveys.csv", grain="day", by=["queue"],
                            timezone=ZONE)
     cols = [c for c in panel.table.columns if c in expected.table.columns]
-    assert {"service_level", "abandon_rate", "asa", "aht", "csat"} <= set(cols) and "transfer_rate" not in cols
+    assert {"service_level", "abandon_rate", "asa", "aht", "transfer_rate", "csat"} <= set(cols)
     pd.testing.assert_frame_equal(panel.table[cols], expected.table[cols], check_exact=True)
+    unlinked = pd.read_csv(tmp_path / "voicecall.csv", dtype=str).drop(columns=["PreviousCallId", "NextCallId"])
+    unlinked.to_csv(tmp_path / "unlinked.csv", index=False)  # no field links a leg to its call
+    got = read("salesforce-voicecall", tmp_path / "unlinked.csv")
+    assert "transferred" not in got and len(got) == len(contacts)
     text = (tmp_path / "voicecall.csv").read_text().splitlines()
     text[1] = text[1].replace(".000+0000", "", 1).replace("T", " ", 1)  # still a time; now break one
     text[2] = text[2].replace("+0000", "+0000 UTC", 2)

@@ -15,6 +15,10 @@ the question fields differ between programs, the study names them:
 Rules: **survey_id** = ``a_surveyid``; **responded_at** = ``e_responsedate`` (else ``e_creationdate``):
 a time without an offset is UTC, or the time zone the study names for the source; every other
 field keeps its name. Answers Medallia writes as blank or ``N/A`` are missing.
+
+Medallia's public documentation names no export fields (its Query API reads each program's field
+metadata): ``e_responsedate`` and ``e_creationdate`` are as Fivetran's Medallia connector schema
+lists them, ``a_surveyid`` and ``N/A`` are assumed; the README's table marks each.
 """
 
 from __future__ import annotations
