@@ -36,9 +36,22 @@ class RawTable:
     view: str
     types: dict[str, str]
     numbered_sql: str
+    files: tuple[str, ...] = ()
 
     def has(self, column: str) -> bool:
         return column in self.types
+
+    def locate(self, session, row: int) -> tuple[str, int]:
+        """The file and its own row of the source's ``row``: a source of several files (a pattern's or
+        a folder's) numbers its rows through them, and a message names the file and its row."""
+        if not self.files:
+            return self.label, row
+        before = 0
+        for file, n in zip(self.files, session.file_rows(self.view)):
+            if row <= before + n:
+                return file, row - before
+            before += n
+        return self.label, row
 
 
 @dataclass(frozen=True)
@@ -244,4 +257,6 @@ def register(session, source: Source, name: str, kind: str | None = None) -> Raw
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
     session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
-    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql)
+    files = tuple(f.label for f in scan.texts) if len(scan.files) > 1 and scan.texts else \
+        tuple(scan.files) if len(scan.files) > 1 else ()
+    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql, files=files)

@@ -58,6 +58,12 @@ def _vendor_names(source: Source) -> dict[str, str]:
     return names
 
 
+def _row(session, raw: RawTable, row: int) -> str:
+    """'row 7', or 'row 7 of day2.csv' in a report of several files."""
+    source, own = raw.locate(session, row)
+    return f"row {own}" + (f" of {source}" if raw.files else "")
+
+
 def _report_threshold(session, raw: RawTable, vendor: dict[str, str]) -> tuple[float | None, str | None]:
     """The service-level threshold the report says it counts at (``report_service_level_s``, e.g.
     Avaya's ``servicelevel``), and why no one threshold holds when it does not (rows of different
@@ -81,17 +87,18 @@ def _report_threshold(session, raw: RawTable, vendor: dict[str, str]) -> tuple[f
         except ValueError:
             value = -1.0
         if not value >= 0 or value == float("inf"):
-            raise InputError(f"is not a number of seconds (got {text!r})", source=raw.label, column=field, row=row)
+            source, row = raw.locate(session, row)
+            raise InputError(f"is not a number of seconds (got {text!r})", source=source, column=field, row=row)
         said.setdefault(value, row)
     if raw.has("report_service_level_changed"):
         changed = session.rows(f"SELECT min(__row) FROM ({raw.numbered_sql}) WHERE "
                                f"trim(CAST(report_service_level_changed AS VARCHAR)) IN ('1', '1.0')")[0][0]
         if changed is not None:
             flag = vendor.get("report_service_level_changed", "report_service_level_changed")
-            return None, (f"{field} changed during the interval of row {changed} ({flag} = 1), whose counts "
-                          f"within the threshold mix two thresholds")
+            return None, (f"{field} changed during the interval of {_row(session, raw, changed)} ({flag} = 1), "
+                          f"whose counts within the threshold mix two thresholds")
     if len(said) > 1:
-        listed = ", ".join(f"{t:g} s from row {r}" for t, r in said.items())
+        listed = ", ".join(f"{t:g} s from {_row(session, raw, r)}" for t, r in said.items())
         return None, f"the report counts it at several thresholds ({field}: {listed}), which do not pool"
     return (next(iter(said)) if said else None), None
 
