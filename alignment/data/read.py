@@ -257,6 +257,5 @@ def register(session, source: Source, name: str, kind: str | None = None) -> Raw
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
     session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
-    files = tuple(f.label for f in scan.texts) if len(scan.files) > 1 and scan.texts else \
-        tuple(scan.files) if len(scan.files) > 1 else ()
+    files = (tuple(t.label for t in scan.texts) or scan.files) if len(scan.files) > 1 else ()  # rows named by file
     return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql, files=files)

@@ -51,8 +51,8 @@ class Source:
         CSV or Parquet file (by extension; anything else is read as delimited text, gzip-compressed
         or not), a folder of ``*.parquet`` files or of CSV files (every file but names starting with
         ``_`` or ``.``, in name order, as one table; for a platform export, as one export), or a
-        DataFrame. On the Spark engine also a Delta table's folder. A path is literal: ``contacts[1].csv`` is that file, ``~`` is a folder
-        named ``~``.
+        DataFrame. On the Spark engine also a Delta table's folder. A path is literal:
+        ``contacts[1].csv`` is that file, ``~`` is a folder named ``~``.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
     format : str, optional

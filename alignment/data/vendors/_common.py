@@ -232,6 +232,21 @@ def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[R
             yield Record(item, label, number)
 
 
+def list_items(path, label: str, list_key: str) -> list[Record]:
+    """The items of the ``list_key`` lists of an API response export: one response (JSON), or one
+    response page a line, each item named by its file and its place in that file's lists; a line
+    that is not a page is an item itself."""
+    items, counted = [], {}
+    for doc in json_records(path, label, list_key=list_key):
+        if isinstance(doc.data.get(list_key), list):
+            for item in doc.data[list_key]:
+                counted[doc.label] = counted.get(doc.label, 0) + 1
+                items.append(Record(item, doc.label, counted[doc.label]))
+        else:
+            items.append(doc)
+    return items
+
+
 def _one_document(head: str, list_key: str) -> bool:
     """Whether the file is one JSON document holding the list (rather than one record a line): its
     first line is not a whole object, or is one holding ``list_key``."""

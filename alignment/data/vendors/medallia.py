@@ -24,6 +24,7 @@ lists them, ``a_surveyid`` and ``N/A`` are assumed; the README's table marks eac
 from __future__ import annotations
 
 import datetime as dt
+
 from ...exceptions import OptionError
 from ._common import check_options, csv_records, is_json, json_records
 

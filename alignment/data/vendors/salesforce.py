@@ -83,7 +83,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
             raise r.fail("Id", f"repeats the call of {seen[cid].place(r)}")
         seen[cid] = r
         linked = linked or "PreviousCallId" in r.data or "NextCallId" in r.data
-        kind, queued = (r.text("CallType") or "").lower(), r.utc_time("CallQueuedDateTime")  # checked on every record
+        kind = (r.text("CallType") or "").lower()
+        queued = r.utc_time("CallQueuedDateTime")  # checked on every record, a leg's too
         if kind == "transfer":
             legs[cid] = r
         elif kind not in NOT_CONTACTS and queued is not None:
