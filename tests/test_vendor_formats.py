@@ -829,6 +829,29 @@ def write_voicecall(contacts: pd.DataFrame, path: Path, seed: int = 5) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
+def voicecall(cid, kind="Inbound", *, handle=100, **extra):
+    at = "2025-01-06T13:00:00.000+0000"
+    rec = {"Id": cid, "CallType": kind, "QueueName": "billing", "CallQueuedDateTime": at,
+           "CallAcceptDateTime": "2025-01-06T13:00:30.000+0000",
+           "CallEndDateTime": (pd.Timestamp("2025-01-06T13:00:30Z") + pd.Timedelta(seconds=handle)).strftime(
+               "%Y-%m-%dT%H:%M:%S.000+0000")}
+    rec.update(extra)
+    return rec
+
+
+def test_salesforce_transfer_legs_by_previous_call_id(tmp_path):
+    path = jsonl(tmp_path / "voicecall.jsonl", [
+        voicecall("a"), voicecall("a-T", "Transfer", handle=40, QueueName="orders", PreviousCallId="a"),
+        voicecall("a-T2", "Transfer", handle=20, QueueName="retention", PreviousCallId="a-T"),
+        voicecall("b", NextCallId="b-T-not-exported"),
+        voicecall("x-T", "Transfer", PreviousCallId="not-in-the-export"),  # its call began before the export
+        voicecall("c", "InternalCall"), voicecall("d", "Consult"), voicecall("e", "Callback"), voicecall("f")])
+    got = read("salesforce-voicecall", path)
+    assert got.index.tolist() == ["a", "b", "e", "f"] and set(got["queue"]) == {"billing"}
+    assert got["handle_s"].tolist() == [160, 100, 100, 100]  # the legs' agent time is the call's
+    assert got["transferred"].tolist() == [True, True, False, False]
+
+
 def test_salesforce_voicecall_round_trip(world, tmp_path):
     folder, contacts = world
     write_voicecall(contacts, tmp_path / "voicecall.csv")

@@ -12,7 +12,8 @@ the Object Reference's ``VoiceCall`` page; the README's table marks which rule r
 Rules:
 
 - **Contacts** are the calls that entered a queue (``CallQueuedDateTime``), other than outbound
-  calls, internal calls (``InternalCall``) and an agent's consultation of another (``Consult``).
+  calls, internal calls (``InternalCall``) and an agent's consultation of another (``Consult``). A
+  ``Callback`` is a contact of its own: no field links it to the call that asked for it.
 - **Legs.** A ``CallType`` ``Transfer`` record is a leg of the call its ``PreviousCallId`` names
   ("the previous call if the call was transferred from another agent"), followed back to the first
   call: not a contact of its queue. Its agent time adds to the call's handle time, and the call is
@@ -36,7 +37,8 @@ COLUMNS = ("contact_id", "queue", "channel", "arrived_at", "answered", "abandone
 NOT_CONTACTS = ("outbound", "internalcall", "internal", "consult")
 FIELDS = (
     ("Id", "contact_id", "one record, one call"),
-    ("CallType", "(filter)", "Outbound, InternalCall and Consult calls are not contacts; Transfer records are legs"),
+    ("CallType", "(filter)", "Outbound, InternalCall and Consult calls are not contacts; Transfer records are legs; "
+                             "a Callback is a contact of its own"),
     ("PreviousCallId, NextCallId", "(legs), transferred", "a Transfer record is a leg of the call PreviousCallId "
                                                         "names (up the chain); the call is transferred when a leg "
                                                         "names it or it has a NextCallId; without either field, "
