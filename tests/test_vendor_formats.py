@@ -414,6 +414,17 @@ def test_connect_data_lake_parquet_reads_as_the_contact_records(tmp_path):
     for shape in (False, True):
         pq.write_table(data_lake(records, queue_struct=shape), tmp_path / "contact_record.parquet")
         pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "contact_record.parquet"), expected)
+
+    def lower(value):  # the names as a Glue (Hive) schema keeps them, Firehose's conversion to Parquet
+        return {k.lower(): lower(v) for k, v in value.items()} if isinstance(value, dict) else value
+    lowered = [lower(r) for r in records]
+    for r, original in zip(lowered, records):
+        r["attributes"] = original.get("Attributes") or {}  # attribute keys keep their case
+    table = pa.Table.from_struct_array(pa.array(lowered))  # the columns of every record, not the first's
+    attributes = pa.array([list(r["attributes"].items()) for r in lowered], type=pa.map_(pa.string(), pa.string()))
+    table = table.set_column(table.schema.get_field_index("attributes"), "attributes", attributes)
+    pq.write_table(table, tmp_path / "firehose.parquet")
+    pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "firehose.parquet"), expected)
     bad = data_lake(records).to_pylist()
     bad[3]["queue_duration_ms"] = -4000
     pq.write_table(pa.Table.from_pylist(bad, schema=data_lake(records).schema), tmp_path / "bad.parquet")

@@ -264,7 +264,7 @@ def _parquet_records(path: Path, label: str) -> Iterator[Record]:
         table = pq.read_table(path)
     except Exception as error:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
         raise FormatError(f"cannot be read as Parquet ({error})", source=label) from None
-    for i, item in enumerate(table.to_pylist(), start=1):
+    for i, item in enumerate(table.to_pylist(maps_as_pydicts="lossy"), start=1):  # a map column as a mapping
         yield Record(item, label, i)
 
 

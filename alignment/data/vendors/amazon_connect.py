@@ -9,7 +9,9 @@ snake_case and flattened (``Queue.EnqueueTimestamp`` is ``queue_enqueue_timestam
 struct with ``enqueue_timestamp`` is read too), durations in milliseconds (``queue_duration_ms``),
 ``attributes`` a map ("Contact data in the Connect Customer data lake", Administrator Guide).
 A Parquet extract of that table is read by the same rules: :data:`DATA_LAKE` names each field's
-column, and errors name the data lake's column.
+column, and errors name the data lake's column. A stream converted to Parquet through a Glue table
+(Kinesis Data Firehose) has the contact-record names in lower case (``contactid``,
+``queue.enqueuetimestamp``): they are read too.
 
 Rules (the README's table "Platform exports" lists them field by field):
 
@@ -86,8 +88,6 @@ class _LakeRecord(Record):
         value = super().raw(column)
         if value is None and "_" in column:
             value = super().raw(column.replace("_", ".", 1))
-        if column == "attributes" and isinstance(value, list):  # a Parquet map reads as (key, value) pairs
-            value = dict(value)
         if column.endswith("_ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = value / 1000
         return value
@@ -96,10 +96,26 @@ class _LakeRecord(Record):
         return DATA_LAKE.get(field, field)
 
 
+class _LowerCaseRecord(Record):
+    """A contact record whose names a Glue (Hive) schema wrote in lower case, as Kinesis Data Firehose
+    does when it converts the stream to Parquet: ``queue.enqueuetimestamp``; errors name them so."""
+
+    def raw(self, field: str):
+        return super().raw(self.name(field))
+
+    def name(self, field: str) -> str:
+        return field.lower()
+
+
 def _in_connect_names(r: Record) -> Record:
-    """``r`` read by the contact-record field names, whether it has them or the data lake's."""
-    if "ContactId" not in r.data and "contact_id" in r.data:
+    """``r`` read by the contact-record field names, whether it has them, the data lake's, or their
+    lower-case spelling."""
+    if "ContactId" in r.data:
+        return r
+    if "contact_id" in r.data:
         return _LakeRecord(r.data, r.label, r.index, r.where)
+    if "contactid" in r.data:
+        return _LowerCaseRecord(r.data, r.label, r.index, r.where)
     return r
 
 
