@@ -168,7 +168,9 @@ class Intervals(Source):
     service_level_s : float, optional
         The threshold (seconds) at which the report counts contacts answered (and abandoned)
         within the service-level objective (Avaya's acceptable service level, Genesys' SLA).
-        A service level at another threshold cannot be computed from the report, and is an error.
+        A service level at another threshold cannot be computed from the report, and is an error. A
+        report that says its threshold (Avaya's ``servicelevel`` item, a Connect metric's threshold)
+        needs none, and a ``service_level_s`` that disagrees with it is an error.
     short_abandon_s : float, optional
         The threshold of the report's short-abandon count, if it has one.
 
