@@ -69,14 +69,16 @@ def cmd_kpis(args) -> int:
     if args.intervals is not None:
         from .data import Intervals
         contacts = Intervals(args.intervals, format=args.format, timezone=args.contacts_timezone,
-                             service_level_s=args.intervals_service_level)
+                             service_level_s=args.intervals_service_level, glob=args.glob)
     else:
-        contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone)
-    surveys = (Source(args.surveys, format=args.survey_format, timezone=args.surveys_timezone)
+        contacts = Source(args.contacts, format=args.format, timezone=args.contacts_timezone, glob=args.glob)
+    surveys = (Source(args.surveys, format=args.survey_format, timezone=args.surveys_timezone, glob=args.glob)
                if args.surveys else None)
     extras = [_extra(e) for e in args.extra or ()]
-    check_out_file(args.out, [a for a in (args.contacts, args.intervals, args.surveys) if a is not None]
-                   + [str(e.data) for e in extras])
+    patterns = [a for a in (args.contacts, args.intervals, args.surveys) if a is not None]
+    check_out_file(args.out, patterns + [str(e.data) for e in extras])
+    if args.glob:
+        _check_out_not_matched(args.out, patterns)
     from .progress import using
     with using(False if args.quiet else None):  # a bar while reading, on a terminal only
         panel = build_panel(contacts, surveys=surveys, extras=extras,
@@ -209,6 +211,16 @@ def check_out_dir(out, inputs) -> None:
     problem = writable_problem(target)
     if problem:
         raise OutputError(f"--out {shown}: {problem}")
+
+
+def _check_out_not_matched(out, patterns) -> None:
+    """Refuse an output file that an input pattern matches: the next run would read the panel as input."""
+    import fnmatch
+    import os
+    for pattern in patterns:
+        if fnmatch.fnmatch(os.path.abspath(out), os.path.abspath(pattern)):
+            raise OutputError(f"--out {one_line(out)}: matches the input pattern {one_line(pattern)}; the next run "
+                              f"would read the panel as an input: write it elsewhere")
 
 
 def check_out_file(out, inputs) -> None:
@@ -368,6 +380,9 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--intervals-service-level", type=float, metavar="S",
                    help="the threshold (s) at which the interval report counts calls answered within service level")
     k.add_argument("--surveys", help="survey responses file")
+    k.add_argument("--glob", action="store_true",
+                   help="the contacts, --intervals and --surveys paths are patterns (*, ?, [abc], ** for any "
+                        "folders; quote them): every matching file is read, in name order, as one export")
     k.add_argument("--extra", action="append", metavar="PATH[,by=COL][,aggregate=RULE][,time=COL]",
                    help="extra source (repeatable); aggregate is mean, sum, last or max")
     k.add_argument("--grain", default="week", help="day, week or month (default week)")

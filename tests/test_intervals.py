@@ -13,6 +13,7 @@ their own time and segment, checked against a count by hand.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,56 @@ def test_service_level_at_another_threshold_is_an_error(world, tmp_path):
                     by=["queue"], timezone=ZONE, metrics=["service_level"])
 
 
+def write_hsplit_with_servicelevel(contacts, path, threshold=20):
+    """hsplit as CMS writes it with the split's acceptable service level and slvlabns beside acceptable."""
+    report = sums(contacts, t=threshold)
+    hsplit = write_hsplit(report, path)
+    hsplit["servicelevel"], hsplit["svclevelchg"] = threshold, 0
+    hsplit["slvlabns"] = report["n_abandoned_within_t"]
+    hsplit.to_csv(path, index=False)
+    return hsplit
+
+
+def test_avaya_servicelevel_is_the_threshold_of_acceptable(world, canonical, tmp_path):
+    _, contacts = world
+    write_hsplit_with_servicelevel(contacts, tmp_path / "hsplit.csv")
+    source = Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE)  # no service_level_s
+    panel = build_panel(source, grain="day", by=["queue"], timezone=ZONE)
+    assert {"service_level", "n_abandoned_within_t"} <= set(compare(panel, canonical))  # slvlabns too
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'acceptable': the metric 'service_level' needs "
+                                         r"n_answered_within_t at 30 s, but the avaya-cms-hsplit intervals count "
+                                         r"it at 20 s \(servicelevel\); set service_level_threshold_s = 20"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"],
+                    options=KpiOptions(service_level_threshold_s=30))
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'servicelevel': counts contacts answered within "
+                                         r"20 s, not 30 s as service_level_s says"):
+        build_panel(replace(source, service_level_s=30), grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_avaya_splits_of_different_service_levels_give_no_service_level(world, tmp_path):
+    _, contacts = world
+    hsplit = write_hsplit_with_servicelevel(contacts, tmp_path / "hsplit.csv")
+    source = Intervals(tmp_path / "hsplit.csv", format="avaya-cms-hsplit", timezone=ZONE)
+    first_b = int(np.flatnonzero(hsplit["split"] == "orders")[0]) + 1
+    hsplit.loc[hsplit["split"] == "orders", "servicelevel"] = 30
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=rf"needs n_answered_within_t at 20 s; the report counts it at several "
+                                         rf"thresholds \(servicelevel: 20 s from row 1, 30 s from row {first_b}\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"])
+    panel = build_panel(source, grain="day", by=["queue"], timezone=ZONE)  # the other KPIs still come
+    assert "service_level" not in panel.table and "abandon_rate" in panel.table
+    hsplit["servicelevel"], hsplit.loc[4, "svclevelchg"] = 20, 1
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=r"servicelevel changed during the interval of row 5 \(svclevelchg = 1\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE, metrics=["service_level"])
+    hsplit["svclevelchg"], hsplit["servicelevel"] = 0, hsplit["servicelevel"].astype(str)
+    hsplit.loc[2, "servicelevel"] = "20s"
+    hsplit.to_csv(tmp_path / "hsplit.csv", index=False)
+    with pytest.raises(InputError, match=r"hsplit.csv, column 'servicelevel', row 3: is not a number of seconds "
+                                         r"\(got '20s'\)"):
+        build_panel(source, grain="day", by=["queue"], timezone=ZONE)
+
+
 def test_avaya_offered_includes_calls_that_are_not_abandons(tmp_path):
     (tmp_path / "hsplit.csv").write_text(
         "row_date,starttime,split,callsoffered,acdcalls,abncalls,acceptable,anstime,abntime\n"
@@ -149,6 +200,29 @@ def test_avaya_bad_item_names_the_cms_item(tmp_path):
                                          "2025-01-06,900,7,10,8,3\n")
     with pytest.raises(InputError, match=r"column 'acdcalls', row 1: and the abandoned count add up to more than"):
         build_panel(hsplit_source(tmp_path / "hsplit.csv"), grain="day", by=["queue"], timezone=ZONE)
+
+
+def test_avaya_report_a_day_a_file(world, canonical, tmp_path):
+    _, contacts = world
+    hsplit = write_hsplit(sums(contacts), tmp_path / "all.csv")
+    day = pd.to_datetime(hsplit["row_date"], format="mixed")
+    (tmp_path / "cms").mkdir()
+    for i, part in enumerate((day < day.median(), day >= day.median())):
+        hsplit[part].to_csv(tmp_path / "cms" / f"hsplit_{i}.csv", index=False)
+    for path, glob in ((tmp_path / "cms" / "hsplit_*.csv", True), (tmp_path / "cms", False)):
+        source = Intervals(path, format="avaya-cms-hsplit", timezone=ZONE, service_level_s=20, glob=glob)
+        compare(build_panel(source, grain="day", by=["queue"], timezone=ZONE), canonical)
+    second = tmp_path / "cms" / "hsplit_1.csv"
+    lines = second.read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[lines[0].split(",").index("callsoffered")] = "1O"  # a letter O in row 3 of the second day's file
+    lines[3] = ",".join(cells)
+    second.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"^{second}, column 'callsoffered', row 3: is not a number"):
+        build_panel(Intervals(tmp_path / "cms", format="avaya-cms-hsplit", timezone=ZONE, service_level_s=20),
+                    grain="day", by=["queue"], timezone=ZONE)
+    with pytest.raises(InputError, match=r"cms/none-\*\.csv: no file matches the pattern"):
+        build_panel(Intervals(tmp_path / "cms" / "none-*.csv", format="avaya-cms-hsplit", timezone=ZONE, glob=True))
 
 
 def test_surveys_attach_to_intervals_by_time_and_segment(world, tmp_path):

@@ -115,7 +115,7 @@ def test_a_folder_of_parquet_files(spark, instants, tmp_path):
         part.to_parquet(folder / f"part-{i}.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
     table = both(spark, folder, grain="month", by=["queue"], timezone=NY)
     assert table["n_contacts"].sum() == len(instants)
-    # a bad row in the second file is counted through the files in name order on both engines
+    # a bad row in the second file is named by that file and its row in it, on both engines
     bad = instants.iloc[half:].copy()
     bad.iloc[10, bad.columns.get_loc("wait_s")] = -1.0
     bad.to_parquet(folder / "part-1.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
@@ -124,7 +124,8 @@ def test_a_folder_of_parquet_files(spark, instants, tmp_path):
         with pytest.raises(InputError) as error:
             build_panel(folder, engine=engine, timezone=NY)
         messages.append(str(error.value))
-    assert messages[0] == messages[1] and f"row {half + 11}: is negative" in messages[0]
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"{folder / 'part-1.parquet'}, column 'wait_s', row 11: is negative"), messages
 
 
 def test_pandas_dataframe_source(spark, instants):
@@ -342,4 +343,12 @@ def test_interval_reports_give_the_same_panel_on_spark(spark, tmp_path):
                       "03/09/2025,130,7,4,4,0,4,20,0,800,0,100,0\n"       # the night New York's clocks change
                       "2025-03-09,300,8,5,2,2,1,70,40,500,10,60,0\n")
     source = Intervals(hsplit, format="avaya-cms-hsplit", timezone=NY, service_level_s=20)
-    both(spark, source, grain="day", by=["queue"], timezone=NY)
+    given = both(spark, source, grain="day", by=["queue"], timezone=NY)
+    lines = hsplit.read_text().splitlines()  # the report's own threshold, and abandons within it
+    within = (1, 0, 1)  # slvlabns, at most abncalls
+    hsplit.write_text("\n".join([lines[0] + ",servicelevel,slvlabns"]
+                                + [f"{line},20,{n}" for line, n in zip(lines[1:], within)]) + "\n")
+    table = both(spark, Intervals(hsplit, format="avaya-cms-hsplit", timezone=NY), grain="day", by=["queue"],
+                 timezone=NY)
+    pd.testing.assert_series_equal(table["service_level"], given["service_level"])  # 20 s, said by the report
+    assert table["n_abandoned_within_t"].sum() == 2

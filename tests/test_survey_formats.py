@@ -113,6 +113,16 @@ def test_three_header_rows_round_trip(world, canonical, tmp_path):
     assert pd.Timestamp(frame.loc[0, "responded_at"]) == pd.Timestamp(first["responded_at"])  # Denver's clock
 
 
+def test_responses_a_file_a_week(world, canonical, tmp_path):
+    folder, surveys = world
+    (tmp_path / "qualtrics").mkdir()
+    half = len(surveys) // 2  # each export file with its three header rows, its preview and its spam
+    write_qualtrics(surveys.iloc[:half], tmp_path / "qualtrics" / "week1.csv")
+    write_qualtrics(surveys.iloc[half:], tmp_path / "qualtrics" / "week2.csv")
+    same(panel_of(folder, tmp_path / "qualtrics" / "week*.csv", columns=RENAMES, glob=True), canonical)
+    same(panel_of(folder, tmp_path / "qualtrics", columns=RENAMES), canonical)
+
+
 def test_contact_id_from_an_embedded_field(world, canonical, tmp_path):
     folder, surveys = world
     path = tmp_path / "qualtrics.csv"

@@ -270,7 +270,8 @@ def test_round_trip_gives_the_canonical_panel(fmt, world, canonical, tmp_path):
 
 def read(fmt: str, path: Path, zone: str | None = None) -> pd.DataFrame:
     from alignment.data.formats import get_format
-    return get_format(fmt).reader(path, label=path.name, timezone=zone).set_index("contact_id")
+    label = "export" if isinstance(path, list) else path.name  # several files: each names itself
+    return get_format(fmt).reader(path, label=label, timezone=zone).set_index("contact_id")
 
 
 def ctr(cid, *, queue="billing", at="2025-01-06T13:00:00Z", wait=30, agent=True, method="INBOUND", **extra):
@@ -358,6 +359,77 @@ def test_connect_parquet_nested_and_flattened_read_as_the_json_lines(tmp_path):
     pq.write_table(pa.Table.from_pandas(flat), tmp_path / "flat.parquet")
     for name in ("nested.parquet", "flat.parquet"):
         pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / name), expected)
+
+
+def data_lake(records, *, queue_struct=False):
+    """``records`` as rows of the Connect data lake's ``contact_record`` table: snake_case, flattened,
+    durations in milliseconds, typed timestamps and an attributes map (Administrator Guide, "Contact
+    data in the Connect Customer data lake")."""
+    import pyarrow as pa
+    from alignment.data.vendors.amazon_connect import DATA_LAKE
+
+    def stamp(text):
+        return None if text is None else pd.Timestamp(text).to_pydatetime()
+
+    rows = []
+    for rec in records:
+        flat = pd.json_normalize(rec).iloc[0].to_dict()
+        row = {"instance_id": "i-1"}
+        for field, column in DATA_LAKE.items():
+            value = rec.get("Attributes") if field == "Attributes" else flat.get(field)
+            value = None if isinstance(value, float) and np.isnan(value) else value
+            if column.endswith("_timestamp"):
+                value = stamp(value)
+            elif column.endswith("_ms") and value is not None:
+                value = int(value * 1000)
+            row[column] = value
+        row["attributes"] = list((row["attributes"] or {}).items())
+        rows.append(row)
+    schema = {c: (pa.timestamp("ms", tz="UTC") if c.endswith("_timestamp") else pa.int64() if c.endswith("_ms")
+                  else pa.map_(pa.string(), pa.string()) if c == "attributes" else pa.string())
+              for c in rows[0]}
+    table = pa.Table.from_pylist(rows, schema=pa.schema(schema))
+    if queue_struct:  # the queue's columns in one struct: queue.name, queue.enqueue_timestamp...
+        names = [c for c in table.column_names if c.startswith("queue_")]
+        struct = pa.StructArray.from_arrays([table[c].combine_chunks() for c in names],
+                                            names=[c[len("queue_"):] for c in names])
+        table = table.drop_columns(names).append_column("queue", struct)
+    return table
+
+
+def test_connect_data_lake_parquet_reads_as_the_contact_records(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    records = [ctr("a", Attributes={"reason": "refund"}, LastUpdateTimestamp="2025-01-06T14:00:00Z"),
+               ctr("a", queue="stale", agent=False, LastUpdateTimestamp="2025-01-06T13:01:00Z"),  # an older copy
+               ctr("b", agent=False, wait=12, DisconnectReason="CUSTOMER_DISCONNECT"),
+               ctr("c", agent=False, DisconnectReason="TELECOM_PROBLEM"),
+               ctr("a2", method="TRANSFER", PreviousContactId="a", queue="orders", wait=4),
+               ctr("d", agent=False, wait=40), ctr("d-cb", method="CALLBACK", PreviousContactId="d", wait=300)]
+    records[0]["Agent"]["AgentInteractionDuration"] = 100.5  # milliseconds need not be whole seconds
+    records[2]["Queue"]["DequeueTimestamp"] = "2025-01-06T13:00:12.250Z"
+    del records[2]["Queue"]["Duration"]  # the wait from the dequeue time, as from the JSON
+    expected = read("amazon-connect-ctr", jsonl(tmp_path / "contacts.jsonl", records))
+    assert expected.loc["a", "reason"] == "refund" and expected.loc["b", "wait_s"] == 12.25
+    for shape in (False, True):
+        pq.write_table(data_lake(records, queue_struct=shape), tmp_path / "contact_record.parquet")
+        pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "contact_record.parquet"), expected)
+
+    def lower(value):  # the names as a Glue (Hive) schema keeps them, Firehose's conversion to Parquet
+        return {k.lower(): lower(v) for k, v in value.items()} if isinstance(value, dict) else value
+    lowered = [lower(r) for r in records]
+    for r, original in zip(lowered, records):
+        r["attributes"] = original.get("Attributes") or {}  # attribute keys keep their case
+    table = pa.Table.from_struct_array(pa.array(lowered))  # the columns of every record, not the first's
+    attributes = pa.array([list(r["attributes"].items()) for r in lowered], type=pa.map_(pa.string(), pa.string()))
+    table = table.set_column(table.schema.get_field_index("attributes"), "attributes", attributes)
+    pq.write_table(table, tmp_path / "firehose.parquet")
+    pd.testing.assert_frame_equal(read("amazon-connect-ctr", tmp_path / "firehose.parquet"), expected)
+    bad = data_lake(records).to_pylist()
+    bad[3]["queue_duration_ms"] = -4000
+    pq.write_table(pa.Table.from_pylist(bad, schema=data_lake(records).schema), tmp_path / "bad.parquet")
+    with pytest.raises(FormatError, match=r"^bad.parquet, field 'queue_duration_ms', record 4: is negative"):
+        read("amazon-connect-ctr", tmp_path / "bad.parquet")
 
 
 def test_connect_bad_timestamp_names_the_field_and_the_record(tmp_path):
@@ -490,6 +562,56 @@ def test_five9_bad_duration_names_the_field_and_row(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# several files: a day a file
+# ---------------------------------------------------------------------------
+
+def test_connect_daily_files_read_as_one_export(world, canonical, tmp_path):
+    folder, contacts = world
+    write_connect(contacts, tmp_path / "all.jsonl")
+    lines = (tmp_path / "all.jsonl").read_text().splitlines(keepends=True)
+    # split just before a transfer leg: the leg's file is the next day's, its contact's the day before
+    cut = next(i for i, line in enumerate(lines) if i > len(lines) // 2 and '"TRANSFER"' in line)
+    (tmp_path / "ctr").mkdir()
+    (tmp_path / "ctr" / "2025-01-01.jsonl").write_text("".join(lines[:cut]))
+    (tmp_path / "ctr" / "2025-01-02.jsonl").write_text("".join(lines[cut:]))
+    pattern = Source(tmp_path / "ctr" / "*.jsonl", format="amazon-connect-ctr", glob=True)
+    same_panel(build_panel(pattern, surveys=folder / "surveys.csv", grain="day", by=["queue"], timezone=ZONE),
+               canonical)
+    from alignment.data.read import export_files  # a folder is every file in it, in name order, as the pattern
+    assert export_files(Source(tmp_path / "ctr", format="amazon-connect-ctr")) == export_files(pattern)
+    # a copy of a contact in the next day's file replaces the older one, whatever the file
+    first = json.loads(lines[0])
+    later = dict(first, Queue=dict(first["Queue"], Name="moved"), LastUpdateTimestamp="2030-01-01T00:00:00Z")
+    jsonl(tmp_path / "ctr" / "2025-01-03.jsonl", [later])
+    got = read("amazon-connect-ctr", sorted((tmp_path / "ctr").iterdir()))
+    assert got.loc[first["ContactId"], "queue"] == "moved" and len(got) == len(contacts)
+    with pytest.raises(InputError, match=r"^.*ctr/none-\*\.jsonl: no file matches the pattern"):
+        build_panel(Source(tmp_path / "ctr" / "none-*.jsonl", format="amazon-connect-ctr", glob=True))
+
+
+def test_csv_exports_a_day_a_file_and_errors_name_the_file(world, canonical, tmp_path):
+    folder, contacts = world
+    days = contacts["utc"].dt.tz_convert(ZONE).dt.date
+    (tmp_path / "log").mkdir()
+    for day in sorted(days.unique())[:3]:  # one call log per day, each with its header
+        write_five9(contacts[days == day], tmp_path / "log" / f"call_log_{day}.csv")
+    expected = read("five9-call-log", tmp_path / "log" / f"call_log_{min(days)}.csv", ZONE)
+    got = read("five9-call-log", sorted((tmp_path / "log").iterdir()), ZONE)
+    assert len(got) == (days <= sorted(days.unique())[2]).sum()
+    pd.testing.assert_frame_equal(got.loc[expected.index], expected)
+    second = sorted((tmp_path / "log").iterdir())[1]
+    text = second.read_text().splitlines()
+    text[1] = text[1].replace(":", "h", 1)  # a bad clock time in row 1 of the second day
+    second.write_text("\n".join(text) + "\n")
+    with pytest.raises(FormatError, match=rf"^{second}, field 'TIMESTAMP', row 1: is not a Five9 timestamp"):
+        build_panel(Source(tmp_path / "log", format="five9-call-log", timezone=ZONE))
+    dupe = sorted((tmp_path / "log").iterdir())[2]
+    write_five9(contacts[days == min(days)].head(1), dupe)  # a call of the first day again
+    with pytest.raises(FormatError, match=rf"^{dupe}, field 'CALL ID', row 1: repeats the CALL ID of row 1 of "):
+        read("five9-call-log", [sorted((tmp_path / "log").iterdir())[0], dupe], ZONE)
+
+
+# ---------------------------------------------------------------------------
 # the command line and the study file
 # ---------------------------------------------------------------------------
 
@@ -558,6 +680,46 @@ path = "{(folder / 'surveys.csv').as_posix()}"
 """)
     study = load_study(tmp_path / "study.toml")
     assert study.contacts.format == "five9-call-log" and study.contacts.timezone == ZONE
+
+
+def test_cli_and_study_file_read_an_export_a_day_a_file(world, canonical, tmp_path, capsys, monkeypatch):
+    folder, contacts = world
+    days = contacts["utc"].dt.tz_convert(ZONE).dt.date
+    (tmp_path / "logs").mkdir()
+    for day in sorted(days.unique()):
+        write_five9(contacts[days == day], tmp_path / "logs" / f"call_log_{day}.csv")
+    args = ("kpis", "logs/call_log_*.csv", "--glob", "--format", "five9-call-log", "--contacts-timezone", ZONE,
+            "--grain", "day", "--by", "queue", "--timezone", ZONE, "--quiet")
+    code, err = run(capsys, monkeypatch, *args, "--out", "panel.csv", cwd=tmp_path)
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "panel.csv")["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
+    code, err = run(capsys, monkeypatch, *args, "--out", "logs/call_log_all.csv", cwd=tmp_path)
+    assert code == 2 and err.strip() == ("alignment: error: --out logs/call_log_all.csv: matches the input pattern "
+                                         "logs/call_log_*.csv; the next run would read the panel as an input: "
+                                         "write it elsewhere")
+    code, err = run(capsys, monkeypatch, *args[:1], "logs/none_*.csv", *args[2:], "--out", "panel.csv", cwd=tmp_path)
+    assert code == 2 and err.strip() == ("alignment: error: logs/none_*.csv: no file matches the pattern (glob = "
+                                         "true: *, ?, [abc] and ** for any folders)")
+    from alignment.study.config import load_study
+    (tmp_path / "study.toml").write_text(f"""
+[study]
+name = "five9"
+outcome = "csat"
+timezone = "{ZONE}"
+kpis = ["service_level", "abandon_rate"]
+
+[data.contacts]
+path = "logs/call_log_*.csv"
+glob = true
+format = "five9-call-log"
+timezone = "{ZONE}"
+
+[data.surveys]
+path = "{(folder / 'surveys.csv').as_posix()}"
+""")
+    study = load_study(tmp_path / "study.toml")
+    panel = build_panel(study.contacts, grain="day", by=["queue"], timezone=ZONE)
+    assert panel.table["n_contacts"].tolist() == canonical.table["n_contacts"].tolist()
 
 
 def test_readme_tables_list_every_rule_of_every_format():
@@ -647,25 +809,59 @@ def sf_time(moment) -> str:
     return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000+0000")  # as the API writes it
 
 
-def write_voicecall(contacts: pd.DataFrame, path: Path) -> None:
+def write_voicecall(contacts: pd.DataFrame, path: Path, seed: int = 5) -> None:
+    """VoiceCall records as Salesforce Voice fills them from Connect (Object Reference, VoiceCall)."""
+    rng = np.random.default_rng(seed)
     rows = []
     for i, c in enumerate(contacts.itertuples()):
         queued = c.utc
         accepted = queued + pd.Timedelta(seconds=int(c.wait_s)) if c.answered else None
-        ended = (accepted + pd.Timedelta(seconds=int(c.handle_s)) if c.answered
+        leg = int(rng.integers(0, int(c.handle_s) // 2 + 1)) if c.answered and c.transferred else 0
+        ended = (accepted + pd.Timedelta(seconds=int(c.handle_s) - leg) if c.answered
                  else queued + pd.Timedelta(seconds=int(c.wait_s)))
         rows.append({"Id": c.contact_id, "CallType": "Inbound", "QueueName": c.queue,
                      "CallStartDateTime": sf_time(queued - pd.Timedelta(seconds=15)),
                      "CallQueuedDateTime": sf_time(queued), "CallAcceptDateTime": sf_time(accepted) if accepted else "",
                      "CallEndDateTime": sf_time(ended), "CallDisposition": "completed",
                      "DisconnectReason": ("CUSTOMER_DISCONNECT" if c.abandoned else "AGENT_DISCONNECT" if c.answered
-                                          else "TELECOM_PROBLEM")})
-        if c.transferred:  # the transfer leg: not a contact of the queue it went to
-            rows.append(dict(rows[-1], Id=f"{c.contact_id}-T", CallType="Transfer", QueueName="other"))
-        if i % 10 == 0:  # an outbound call, and a call that never queued
-            rows.append(dict(rows[-1], Id=f"{c.contact_id}-O", CallType="Outbound"))
+                                          else "TELECOM_PROBLEM"), "PreviousCallId": "", "NextCallId": ""})
+        if c.answered and c.transferred:  # a leg into another queue (and on, every third one): not its contact
+            prev = c.contact_id
+            for hop in range(1 + (i % 3 == 0)):
+                part = leg if hop == 0 else 0
+                rows.append(dict(rows[-1], Id=f"{c.contact_id}-T{hop}", CallType="Transfer", QueueName="other",
+                                 CallQueuedDateTime=sf_time(ended), CallAcceptDateTime=sf_time(ended),
+                                 CallEndDateTime=sf_time(ended + pd.Timedelta(seconds=part)), PreviousCallId=prev,
+                                 NextCallId=""))
+                prev = rows[-1]["Id"]
+        if i % 10 == 0:  # outbound, internal and consultation calls, and a call that never queued
+            for kind in ("Outbound", "InternalCall", "Consult"):
+                rows.append(dict(rows[-1], Id=f"{c.contact_id}-{kind}", CallType=kind, PreviousCallId=""))
             rows.append(dict(rows[-1], Id=f"{c.contact_id}-N", CallType="Inbound", CallQueuedDateTime=""))
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def voicecall(cid, kind="Inbound", *, handle=100, **extra):
+    at = "2025-01-06T13:00:00.000+0000"
+    rec = {"Id": cid, "CallType": kind, "QueueName": "billing", "CallQueuedDateTime": at,
+           "CallAcceptDateTime": "2025-01-06T13:00:30.000+0000",
+           "CallEndDateTime": (pd.Timestamp("2025-01-06T13:00:30Z") + pd.Timedelta(seconds=handle)).strftime(
+               "%Y-%m-%dT%H:%M:%S.000+0000")}
+    rec.update(extra)
+    return rec
+
+
+def test_salesforce_transfer_legs_by_previous_call_id(tmp_path):
+    path = jsonl(tmp_path / "voicecall.jsonl", [
+        voicecall("a"), voicecall("a-T", "Transfer", handle=40, QueueName="orders", PreviousCallId="a"),
+        voicecall("a-T2", "Transfer", handle=20, QueueName="retention", PreviousCallId="a-T"),
+        voicecall("b", NextCallId="b-T-not-exported"),
+        voicecall("x-T", "Transfer", PreviousCallId="not-in-the-export"),  # its call began before the export
+        voicecall("c", "InternalCall"), voicecall("d", "Consult"), voicecall("e", "Callback"), voicecall("f")])
+    got = read("salesforce-voicecall", path)
+    assert got.index.tolist() == ["a", "b", "e", "f"] and set(got["queue"]) == {"billing"}
+    assert got["handle_s"].tolist() == [160, 100, 100, 100]  # the legs' agent time is the call's
+    assert got["transferred"].tolist() == [True, True, False, False]
 
 
 def test_salesforce_voicecall_round_trip(world, tmp_path):
@@ -676,8 +872,12 @@ def test_salesforce_voicecall_round_trip(world, tmp_path):
     expected = build_panel(folder / "contacts.csv", surveys=folder / "surveys.csv", grain="day", by=["queue"],
                            timezone=ZONE)
     cols = [c for c in panel.table.columns if c in expected.table.columns]
-    assert {"service_level", "abandon_rate", "asa", "aht", "csat"} <= set(cols) and "transfer_rate" not in cols
+    assert {"service_level", "abandon_rate", "asa", "aht", "transfer_rate", "csat"} <= set(cols)
     pd.testing.assert_frame_equal(panel.table[cols], expected.table[cols], check_exact=True)
+    unlinked = pd.read_csv(tmp_path / "voicecall.csv", dtype=str).drop(columns=["PreviousCallId", "NextCallId"])
+    unlinked.to_csv(tmp_path / "unlinked.csv", index=False)  # no field links a leg to its call
+    got = read("salesforce-voicecall", tmp_path / "unlinked.csv")
+    assert "transferred" not in got and len(got) == len(contacts)
     text = (tmp_path / "voicecall.csv").read_text().splitlines()
     text[1] = text[1].replace(".000+0000", "", 1).replace("T", " ", 1)  # still a time; now break one
     text[2] = text[2].replace("+0000", "+0000 UTC", 2)

@@ -97,5 +97,6 @@ def run_rules(session, table: RawTable, rules: Sequence[Rule],
                          "count": int(count), "row": int(first)})
     if problems:
         problems.sort(key=lambda p: p["row"])
+        problems[0]["source"], problems[0]["row"] = table.locate(session, problems[0]["row"])
         raise ValidationFailed(problems)
     return int(n_rows), values

@@ -256,8 +256,13 @@ _HSPLIT_FIELDS = (
                                    "(busy, disconnected, flowed out), which are not abandons"),
     ("acdcalls", "n_answered", "ACD calls answered"),
     ("abncalls", "n_abandoned", "abandoned calls"),
-    ("acceptable", "n_answered_within_t", "answered within the split's acceptable service level: give it as "
-                                          "service_level_s"),
+    ("acceptable", "n_answered_within_t", "answered within the split's acceptable service level (servicelevel)"),
+    ("slvlabns", "n_abandoned_within_t", "abandoned within the split's acceptable service level (servicelevel)"),
+    ("servicelevel", "(threshold)", "the acceptable service level, seconds: a service level at another threshold, "
+                                    "or over splits or intervals of different ones, is an error naming it; without "
+                                    "the item give it as service_level_s"),
+    ("svclevelchg", "(threshold)", "1: the service level changed during the interval, whose acceptable and "
+                                   "slvlabns then mix two thresholds: no service level from that report"),
     ("anstime", "wait_answered_s", "seconds, summed"),
     ("abntime", "wait_abandoned_s", "seconds, summed"),
     ("acdtime + holdtime + acwtime", "handle_answered_s", "talk, hold and after-call work, seconds, summed"),
@@ -274,12 +279,17 @@ call spanning midnight counts on the next day: interval KPIs can differ from con
 at period edges. `callsoffered` includes calls that were neither answered nor abandoned
 (busy, disconnected, flowed out): they count as offered and as neither. Times are the CMS
 server's clock: name its time zone for the source. Every item but callsoffered is optional: a KPI
-needing an absent one is an error naming it.""",
+needing an absent one is an error naming it. `acceptable` and `slvlabns` count the calls answered
+and abandoned within the split's `servicelevel` (the acceptable service level of the Split/Skill
+Call Profile, seconds; Avaya CMS Database Items and Calculations, split/skill items), which the
+report carries: a service level at another threshold cannot be computed from it.""",
     read_options=MappingProxyType({}),
     required=("row_date", "starttime", "split", "callsoffered"),
     columns=MappingProxyType({
         "interval_start": _START, "queue": 'trim("split")', "n_contacts": '"callsoffered"',
         "n_answered": '"acdcalls"', "n_abandoned": '"abncalls"', "n_answered_within_t": '"acceptable"',
+        "n_abandoned_within_t": '"slvlabns"', "report_service_level_s": '"servicelevel"',
+        "report_service_level_changed": '"svclevelchg"',
         "wait_answered_s": '"anstime"', "wait_abandoned_s": '"abntime"',
         "handle_answered_s": _seconds_sum("acdtime", "holdtime", "acwtime"), "n_transferred": '"transferred"',
     }),
@@ -288,6 +298,8 @@ needing an absent one is an error naming it.""",
     kind="intervals",
     needs=MappingProxyType({
         "n_answered": ("acdcalls",), "n_abandoned": ("abncalls",), "n_answered_within_t": ("acceptable",),
+        "n_abandoned_within_t": ("slvlabns",), "report_service_level_s": ("servicelevel",),
+        "report_service_level_changed": ("svclevelchg",),
         "wait_answered_s": ("anstime",), "wait_abandoned_s": ("abntime",),
         "handle_answered_s": ("acdtime", "holdtime", "acwtime"), "n_transferred": ("transferred",),
     }),

@@ -36,9 +36,22 @@ class RawTable:
     view: str
     types: dict[str, str]
     numbered_sql: str
+    files: tuple[str, ...] = ()
 
     def has(self, column: str) -> bool:
         return column in self.types
+
+    def locate(self, session, row: int) -> tuple[str, int]:
+        """The file and its own row of the source's ``row``: a source of several files (a pattern's or
+        a folder's) numbers its rows through them, and a message names the file and its row."""
+        if not self.files:
+            return self.label, row
+        before = 0
+        for file, n in zip(self.files, session.file_rows(self.view)):
+            if row <= before + n:
+                return file, row - before
+            before += n
+        return self.label, row
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,33 @@ def _matches(source: Source) -> list[Path]:
     return files
 
 
+def _folder_files(folder: Path) -> list[Path]:
+    """The data files of a folder, in name order: every file but a writer's metadata or leftovers
+    (names starting with _ or .), not descending into sub-folders."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def export_files(source: Source) -> Path | list[Path]:
+    """What a platform export's vendor reader reads: the file, or the files of a pattern
+    (``glob = true``) or of a folder, in name order (a day a file, read as one export).
+
+    Raises
+    ------
+    InputError
+        The file is missing or empty, the pattern matches nothing, or the folder holds no file.
+    """
+    if source.glob:
+        return _matches(source)
+    path = Path(source.data)
+    if path.is_dir():
+        files = _folder_files(path)
+        if not files:
+            raise InputError("is a folder holding no export file", source=source.label)
+        return files
+    source_kind(source)  # a missing or empty file is said as for any other source
+    return path
+
+
 def source_kind(source: Source) -> str:
     """How the engines read ``source``: "frame", "table", "delta" (a Delta table's folder),
     "parquet" (a file, or a folder of ``*.parquet`` files) or "text" (delimited text).
@@ -100,7 +140,9 @@ def source_kind(source: Source) -> str:
             return "delta"
         if _parquet_parts(path):
             return "parquet"
-        raise InputError("is a folder, not a file", source=source.label)
+        if _folder_files(path):  # a folder of text files (one a day), read as one table
+            return "text"
+        raise InputError("is a folder holding no data file", source=source.label)
     if path.stat().st_size == 0:
         raise InputError("the file is empty", source=source.label)
     return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "text"
@@ -130,20 +172,23 @@ def plan(source: Source, read_options: Mapping[str, object] | None = None) -> Sc
         return Scan(kind, read_options=options)
     if kind == "delta":
         return Scan(kind, folder=_absolute(source.data), read_options=options)
+    many = source.glob or Path(source.data).is_dir()
     if source.glob:
         files = _matches(source)
-    elif Path(source.data).is_dir():
+    elif kind == "parquet" and Path(source.data).is_dir():
         return Scan(kind, files=tuple(_absolute(p) for p in _parquet_parts(Path(source.data))),
                     folder=_absolute(source.data), read_options=options)
+    elif Path(source.data).is_dir():
+        files = _folder_files(Path(source.data))
     else:
         files = [Path(source.data)]
     if kind == "parquet":
         return Scan(kind, files=tuple(_absolute(p) for p in files), read_options=options)
     delimiter = options.get("delim") or options.get("sep")
-    found = [inspect_text(f, str(f) if source.glob else source.label, delimiter) for f in files]
+    found = [inspect_text(f, str(f) if many else source.label, delimiter) for f in files]
     compression = {f.compression for f in found}
     if len(compression) > 1:
-        raise InputError("the pattern matches gzip-compressed and plain files: give one kind", source=source.label)
+        raise InputError("the files are gzip-compressed and plain: give one kind", source=source.label)
     return Scan(kind, files=tuple(_absolute(p) for p in files), read_options=options,
                 compression=compression.pop(), delimiter=found[0].delimiter, texts=tuple(found))
 
@@ -175,11 +220,7 @@ def register(session, source: Source, name: str, kind: str | None = None) -> Raw
             if source.table is not None or isinstance(source.data, pd.DataFrame):
                 raise InputError(f"the {fmt.name} format reads the platform's export file, not a "
                                  f"{'table' if source.table is not None else 'DataFrame'}", source=label)
-            if source.glob:
-                raise InputError(f"the {fmt.name} format reads one export file; glob = true is not "
-                                 f"supported for it (concatenate the files)", source=label)
-            source_kind(source)  # a missing or empty file is said as for any other source
-            frame = fmt.reader(source.data, label=label, timezone=source.timezone, options=source.options)
+            frame = fmt.reader(export_files(source), label=label, timezone=source.timezone, options=source.options)
             source, fmt = Source(frame, columns=source.columns), None
     scan = plan(source, fmt.read_options if fmt else None)
     session.scan(source, scan, name)
@@ -216,4 +257,5 @@ def register(session, source: Source, name: str, kind: str | None = None) -> Raw
     where = f" WHERE {fmt.where}" if fmt is not None and fmt.where else ""
     session.view(name, f"SELECT {select} FROM {quote(name + '__scan')}{where}")
     numbered_sql = f"SELECT __row, {select} FROM {quote(name + '__numbered')}{where}"
-    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql)
+    files = (tuple(t.label for t in scan.texts) or scan.files) if len(scan.files) > 1 else ()  # rows named by file
+    return RawTable(label=label, view=name, types=session.types(name), numbered_sql=numbered_sql, files=files)

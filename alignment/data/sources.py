@@ -49,9 +49,10 @@ class Source:
     ----------
     data : str, Path or pandas.DataFrame
         CSV or Parquet file (by extension; anything else is read as delimited text, gzip-compressed
-        or not), a folder of ``*.parquet`` files, or a DataFrame. On the Spark engine also a Delta
-        table's folder. A path is literal: ``contacts[1].csv`` is that file, ``~`` is a folder
-        named ``~``.
+        or not), a folder of ``*.parquet`` files or of CSV files (every file but names starting with
+        ``_`` or ``.``, in name order, as one table; for a platform export, as one export), or a
+        DataFrame. On the Spark engine also a Delta table's folder. A path is literal:
+        ``contacts[1].csv`` is that file, ``~`` is a folder named ``~``.
     columns : mapping, optional
         ``{canonical_name: name_in_the_file}``, e.g. ``{"arrived_at": "StartTime"}``.
     format : str, optional
@@ -62,7 +63,8 @@ class Source:
         Instead of ``data``: a table of the Spark catalog, e.g. ``"cx.contacts"``.
     glob : bool, default False
         The path is a pattern (``*``, ``?``, ``[abc]``, and ``**`` for any folders below): every
-        matching file is read, in name order, as one table. They must share one format and header.
+        matching file is read, in name order, as one table (a platform export's files as one export,
+        its rules looking across them). They must share one format and header.
     options : mapping, optional
         Options of a platform export's ``format``, e.g. ``{"recode": {"Q1": {"6": 1, "7": 2}}}`` for
         ``qualtrics-csv`` (see the README's "Platform exports").
@@ -166,7 +168,9 @@ class Intervals(Source):
     service_level_s : float, optional
         The threshold (seconds) at which the report counts contacts answered (and abandoned)
         within the service-level objective (Avaya's acceptable service level, Genesys' SLA).
-        A service level at another threshold cannot be computed from the report, and is an error.
+        A service level at another threshold cannot be computed from the report, and is an error. A
+        report that says its threshold (Avaya's ``servicelevel`` item, a Connect metric's threshold)
+        needs none, and a ``service_level_s`` that disagrees with it is an error.
     short_abandon_s : float, optional
         The threshold of the report's short-abandon count, if it has one.
 

@@ -62,6 +62,18 @@ def _files(paths) -> str:
     return items[0] if len(items) == 1 else "[" + ", ".join(items) + "]"
 
 
+def _read_files(scan, files) -> str:
+    """The query reading ``files`` of ``scan`` (Parquet, or delimited text all read as VARCHAR)."""
+    if scan.kind == "parquet":
+        return f"SELECT * FROM read_parquet({_files(files)})"
+    options = {"header": True, "all_varchar": True, "sample_size": 20480}
+    options.update(scan.read_options or {})
+    if scan.compression:
+        options["compression"] = scan.compression
+    opts = ", ".join(f"{k} = {literal(v)}" for k, v in options.items())
+    return f"SELECT * FROM read_csv({_files(files)}, {opts})"
+
+
 class DuckDBEngine:
     """DuckDB, embedded: the default engine. Each panel build gets its own in-memory database.
 
@@ -90,6 +102,7 @@ class DuckDBSession:
 
     def __init__(self):
         self.con = duckdb.connect()
+        self._scans = {}  # name -> the Scan read under it
         # Naive strings cast to TIMESTAMPTZ must not pick up the machine's zone.
         self.con.execute("SET TimeZone = 'UTC'")
         # DuckDB draws its own progress bar on stderr for long queries: never ours to show. (In
@@ -175,18 +188,14 @@ class DuckDBSession:
             select = f"SELECT * FROM {quote(name + '__frame')}"
         elif kind == "parquet":
             files = _files(scan.files)
-            select = f"SELECT * FROM read_parquet({files})"
+            select = _read_files(scan, scan.files)
             # rows count through the files in name order, as on Spark
             numbered = (f"SELECT * EXCLUDE (file_row_number, filename), row_number() OVER (ORDER BY filename, "
                         f"file_row_number) AS __row FROM read_parquet({files}, file_row_number = true, "
                         f"filename = true)")
         else:
-            options = {"header": True, "all_varchar": True, "sample_size": 20480}
-            options.update(scan.read_options or {})
-            if scan.compression:
-                options["compression"] = scan.compression
-            opts = ", ".join(f"{k} = {literal(v)}" for k, v in options.items())
-            select = f"SELECT * FROM read_csv({_files(scan.files)}, {opts})"
+            select = _read_files(scan, scan.files)
+        self._scans[name] = scan
         if kind != "parquet":  # numbered over the view, so that a CSV is sniffed once
             numbered = f"SELECT row_number() OVER () AS __row, * FROM {scan_view}"
         try:
@@ -194,6 +203,12 @@ class DuckDBSession:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {numbered_view} AS {numbered}")
         except duckdb.Error as error:
             raise InputError(f"cannot be read: {duckdb_message(error)}", source=source.label) from None
+
+    def file_rows(self, name: str) -> list[int]:
+        """The rows of each file of the scan ``name``, in its order (read again: only to name a bad row)."""
+        scan = self._scans[name]
+        return [self.con.execute(f"SELECT count(*) FROM ({_read_files(scan, (f,))})").fetchone()[0]
+                for f in scan.files]
 
     def close(self) -> None:
         self.con.close()

@@ -40,6 +40,9 @@ class Session(Protocol):
     def scan(self, source: "Source", scan: "Scan", name: str) -> None:
         """Views ``{name}__scan`` (the source as read) and ``{name}__numbered`` (with a 1-based ``__row``)."""
 
+    def file_rows(self, name: str) -> list[int]:
+        """How many rows each file of the scan ``name`` holds, in the order ``__row`` counts them."""
+
     def view(self, name: str, sql: str) -> None:
         """The temporary view ``name`` of the (DuckDB-dialect) query ``sql``."""
 

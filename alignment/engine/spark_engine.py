@@ -137,6 +137,7 @@ class SparkSqlSession:
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.errors = (PySparkException, Py4JError)
         self.views: list[str] = []
+        self._scans = {}  # name -> (source, scan) read under it
 
     def view(self, name: str, sql: str) -> None:
         """The temporary view ``name`` of the query ``sql`` (dropped by :meth:`close`)."""
@@ -221,6 +222,7 @@ class SparkSqlSession:
                              f"createOrReplaceGlobalTempView and name it global_temp.NAME",
                              source=source.label) from None
         self.views += [f"{name}__scan", f"{name}__numbered"]
+        self._scans[name] = (source, scan)
         frame.createOrReplaceTempView(f"{name}__scan")
         # file order, files in name order: within a file, ids grow with its splits and their rows
         numbered = (frame.withColumn("__mono", F.monotonically_increasing_id())
@@ -228,6 +230,12 @@ class SparkSqlSession:
                     .withColumn("__row", F.row_number().over(Window.orderBy("__file", "__mono")))
                     .drop("__mono", "__file"))
         numbered.createOrReplaceTempView(f"{name}__numbered")
+
+    def file_rows(self, name: str) -> list[int]:
+        """The rows of each file of the scan ``name``, in its order (read again: only to name a bad row)."""
+        from dataclasses import replace
+        source, scan = self._scans[name]
+        return [self._read(source, replace(scan, files=(f,), folder=None)).count() for f in scan.files]
 
     def close(self) -> None:
         for view in self.views:

@@ -50,11 +50,63 @@ def _vendor_names(source: Source) -> dict[str, str]:
     if source.format is None:
         return {canonical: original for canonical, original in source.columns.items()}
     from ..data.formats import get_format
-    return {canonical: vendor for vendor, canonical, _ in get_format(source.format).fields}
+    fmt = get_format(source.format)
+    names = {canonical: vendor for vendor, canonical, _ in fmt.fields}
+    for canonical, raw in fmt.needs.items():  # columns the README table lists under a rule, not a column
+        if len(raw) == 1:
+            names.setdefault(canonical, raw[0])
+    return names
 
 
-def _unavailable(raw: RawTable, src: Intervals, options: KpiOptions, fmt_name: str) -> dict[str, str]:
-    """Components the report cannot give, with why, in words."""
+def _row(session, raw: RawTable, row: int) -> str:
+    """'row 7', or 'row 7 of day2.csv' in a report of several files."""
+    source, own = raw.locate(session, row)
+    return f"row {own}" + (f" of {source}" if raw.files else "")
+
+
+def _report_threshold(session, raw: RawTable, vendor: dict[str, str]) -> tuple[float | None, str | None]:
+    """The service-level threshold the report says it counts at (``report_service_level_s``, e.g.
+    Avaya's ``servicelevel``), and why no one threshold holds when it does not (rows of different
+    thresholds, or a threshold changed within an interval: ``report_service_level_changed``).
+
+    Raises
+    ------
+    InputError
+        A threshold that is not a number of seconds: the file, the vendor's field and the row.
+    """
+    if not raw.has("report_service_level_s"):
+        return None, None
+    field = vendor.get("report_service_level_s", "report_service_level_s")
+    rows = session.rows(f"SELECT trim(CAST(report_service_level_s AS VARCHAR)) AS t, min(__row) "
+                        f"FROM ({raw.numbered_sql}) WHERE report_service_level_s IS NOT NULL "
+                        f"AND trim(CAST(report_service_level_s AS VARCHAR)) <> '' GROUP BY 1 ORDER BY 2")
+    said = {}
+    for text, row in rows:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0 or value == float("inf"):
+            source, row = raw.locate(session, row)
+            raise InputError(f"is not a number of seconds (got {text!r})", source=source, column=field, row=row)
+        said.setdefault(value, row)
+    if raw.has("report_service_level_changed"):
+        changed = session.rows(f"SELECT min(__row) FROM ({raw.numbered_sql}) WHERE "
+                               f"trim(CAST(report_service_level_changed AS VARCHAR)) IN ('1', '1.0')")[0][0]
+        if changed is not None:
+            flag = vendor.get("report_service_level_changed", "report_service_level_changed")
+            return None, (f"{field} changed during the interval of {_row(session, raw, changed)} ({flag} = 1), "
+                          f"whose counts within the threshold mix two thresholds")
+    if len(said) > 1:
+        listed = ", ".join(f"{t:g} s from {_row(session, raw, r)}" for t, r in said.items())
+        return None, f"the report counts it at several thresholds ({field}: {listed}), which do not pool"
+    return (next(iter(said)) if said else None), None
+
+
+def _unavailable(raw: RawTable, src: Intervals, options: KpiOptions, fmt_name: str,
+                 said_by: str | None = None, mixed: str | None = None) -> dict[str, str]:
+    """Components the report cannot give, with why, in words. ``said_by`` names the report's field
+    holding its threshold; ``mixed`` says why the report has no one threshold."""
     why = {}
     for name in (*COUNTS, *SECONDS):
         if not raw.has(name):
@@ -62,11 +114,14 @@ def _unavailable(raw: RawTable, src: Intervals, options: KpiOptions, fmt_name: s
         elif name in _AT_THRESHOLD:
             own, wanted = _AT_THRESHOLD[name]
             at, threshold = getattr(src, own), getattr(options, wanted)
-            if at is None:
+            if mixed is not None and own == "service_level_s":
+                why[name] = f"{name} at {threshold:g} s; {mixed}: use contact records"
+            elif at is None:
                 why[name] = (f"{name} at {threshold:g} s; the {fmt_name} count it at a threshold they do not "
                              f"say: give it ({own} = ... on the intervals)")
             elif float(at) != float(threshold):
-                why[name] = (f"{name} at {threshold:g} s, but the {fmt_name} count it at {at:g} s ({own}); set "
+                by = said_by if said_by and own == "service_level_s" else own
+                why[name] = (f"{name} at {threshold:g} s, but the {fmt_name} count it at {at:g} s ({by}); set "
                              f"{wanted} = {at:g}, or use contact records")
     return why
 
@@ -84,13 +139,15 @@ def build_interval_panel(session, src: Intervals, surveys_src: Source | None, ex
             named = f" ({vendor[col]})" if col in vendor and vendor[col] != col else ""
             raise InputError(f"is missing{named}; the intervals have {', '.join(map(repr, raw.types))}",
                              source=raw.label, column=col)
-    if raw.has("report_service_level_s"):  # the report says its own threshold
-        said = float(session.rows(f"SELECT max(report_service_level_s) FROM {quote(raw.view)}")[0][0])
+    said, mixed = _report_threshold(session, raw, vendor)  # the report may say its own threshold
+    if said is not None:
         if src.service_level_s is not None and float(src.service_level_s) != said:
             raise InputError(f"counts contacts answered within {said:g} s, not {src.service_level_s:g} s as "
-                             f"service_level_s says", source=raw.label)
+                             f"service_level_s says", source=raw.label,
+                             column=vendor.get("report_service_level_s"))
         src = replace(src, service_level_s=said)
-    why = _unavailable(raw, src, options, fmt_name)
+    why = _unavailable(raw, src, options, fmt_name, said_by=said is not None and vendor.get("report_service_level_s"),
+                       mixed=mixed)
     available = [n for n in (*COUNTS, *SECONDS) if n not in why]
 
     surveys = register(session, surveys_src, "surveys_raw", kind="surveys") if surveys_src is not None else None

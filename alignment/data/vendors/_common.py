@@ -52,8 +52,18 @@ class Record:
     def __init__(self, data: Mapping, label: str, number: int, where: str = "record"):
         self.data, self.label, self.index, self.where = data, label, number, where
 
+    def place(self, seen_from: "Record | None" = None) -> str:
+        """Where this record is, as said from ``seen_from``: 'row 3', or 'row 3 of day1.csv' when
+        that one is in another file of the export."""
+        other = "" if seen_from is None or seen_from.label == self.label else f" of {self.label}"
+        return f"{self.where} {self.index}{other}"
+
+    def name(self, field: str) -> str:
+        """How the file names ``field`` (a reader of another shape of the same export renames it)."""
+        return field
+
     def fail(self, field: str, what: str) -> FormatError:
-        return FormatError(what, source=self.label, field=field, record=self.index, where=self.where)
+        return FormatError(what, source=self.label, field=self.name(field), record=self.index, where=self.where)
 
     def raw(self, field: str):
         """The value at the dotted path ``field``; None when any part is absent or null."""
@@ -149,10 +159,39 @@ def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat()
 
 
+def many(path) -> bool:
+    """Whether ``path`` is several files of one export (a pattern's or a folder's, in name order)."""
+    return isinstance(path, (list, tuple))
+
+
+def is_json(path) -> bool:
+    """Whether the export (every file of it) is JSON by its name, rather than CSV."""
+    return all(Path(p).suffix.lower() in (".json", ".jsonl", ".ndjson") for p in (path if many(path) else [path]))
+
+
+def each_file(read_one):
+    """A reader of one export file made a reader of several, each read on its own and the rows stacked:
+    for exports whose every file stands alone (a survey export repeats its header rows)."""
+    import functools
+
+    @functools.wraps(read_one)
+    def read(path, *, label: str, **kw):
+        if not many(path):
+            return read_one(path, label=label, **kw)
+        import pandas as pd
+        return pd.concat([read_one(p, label=str(p), **kw) for p in path], ignore_index=True)
+    return read
+
+
 def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[Record]:
     """The records of a JSON-lines file (one object a line), or of one JSON document holding a
     list of objects (under ``list_key``, e.g. Genesys' ``{"conversations": [...]}``), or of a
-    Parquet file (its nested columns as nested mappings)."""
+    Parquet file (its nested columns as nested mappings). Several files are read in turn, each
+    record named by its own file."""
+    if many(path):
+        for p in path:
+            yield from json_records(p, str(p), list_key=list_key)
+        return
     path = Path(path)
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         yield from _parquet_records(path, label)
@@ -193,6 +232,21 @@ def json_records(path, label: str, *, list_key: str | None = None) -> Iterator[R
             yield Record(item, label, number)
 
 
+def list_items(path, label: str, list_key: str) -> list[Record]:
+    """The items of the ``list_key`` lists of an API response export: one response (JSON), or one
+    response page a line, each item named by its file and its place in that file's lists; a line
+    that is not a page is an item itself."""
+    items, counted = [], {}
+    for doc in json_records(path, label, list_key=list_key):
+        if isinstance(doc.data.get(list_key), list):
+            for item in doc.data[list_key]:
+                counted[doc.label] = counted.get(doc.label, 0) + 1
+                items.append(Record(item, doc.label, counted[doc.label]))
+        else:
+            items.append(doc)
+    return items
+
+
 def _one_document(head: str, list_key: str) -> bool:
     """Whether the file is one JSON document holding the list (rather than one record a line): its
     first line is not a whole object, or is one holding ``list_key``."""
@@ -210,12 +264,17 @@ def _parquet_records(path: Path, label: str) -> Iterator[Record]:
         table = pq.read_table(path)
     except Exception as error:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
         raise FormatError(f"cannot be read as Parquet ({error})", source=label) from None
-    for i, item in enumerate(table.to_pylist(), start=1):
+    for i, item in enumerate(table.to_pylist(maps_as_pydicts="lossy"), start=1):  # a map column as a mapping
         yield Record(item, label, i)
 
 
 def csv_records(path, label: str, required: tuple[str, ...], vendor: str) -> Iterator[Record]:
-    """The rows of a CSV export with a header, checked to have the ``required`` vendor columns."""
+    """The rows of a CSV export with a header, checked to have the ``required`` vendor columns.
+    Several files are read in turn, each with its header, each row named by its own file."""
+    if many(path):
+        for p in path:
+            yield from csv_records(p, str(p), required, vendor)
+        return
     import io
     with io.StringIO(read_text(path, label), newline="") as f:
         sample = f.read(1 << 16)

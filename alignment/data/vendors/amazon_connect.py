@@ -4,6 +4,15 @@ Amazon Connect streams one JSON object per contact record (Kinesis, then S3 as J
 Parquet when the stream is converted); its fields are those of the *contact records data model*
 in the Amazon Connect Administrator Guide. Times are UTC (ISO 8601); durations are whole seconds.
 
+The analytics data lake holds the same records in its ``contact_record`` table, with other names:
+snake_case and flattened (``Queue.EnqueueTimestamp`` is ``queue_enqueue_timestamp``; a ``queue``
+struct with ``enqueue_timestamp`` is read too), durations in milliseconds (``queue_duration_ms``),
+``attributes`` a map ("Contact data in the Connect Customer data lake", Administrator Guide).
+A Parquet extract of that table is read by the same rules: :data:`DATA_LAKE` names each field's
+column, and errors name the data lake's column. A stream converted to Parquet through a Glue table
+(Kinesis Data Firehose) has the contact-record names in lower case (``contactid``,
+``queue.enqueuetimestamp``): they are read too.
+
 Rules (the README's table "Platform exports" lists them field by field):
 
 - **Duplicates.** Connect delivers some records more than once (and updates a record after the
@@ -34,6 +43,19 @@ from __future__ import annotations
 from ._common import CONTACT_COLUMNS, Record, check_options, contacts_frame, iso_utc, json_records
 
 NAME = "amazon-connect-ctr"
+#: Contact-record field -> its column in the data lake's ``contact_record`` table (``_ms``: milliseconds).
+DATA_LAKE = {
+    "ContactId": "contact_id", "PreviousContactId": "previous_contact_id", "InitiationMethod": "initiation_method",
+    "InitiationTimestamp": "initiation_timestamp", "LastUpdateTimestamp": "last_update_timestamp",
+    "Channel": "channel", "DisconnectReason": "disconnect_reason", "Queue.Name": "queue_name",
+    "Queue.EnqueueTimestamp": "queue_enqueue_timestamp", "Queue.DequeueTimestamp": "queue_dequeue_timestamp",
+    "Queue.Duration": "queue_duration_ms", "Agent.Username": "agent_username", "Agent.ARN": "agent_arn",
+    "Agent.ConnectedToAgentTimestamp": "agent_connected_to_agent_timestamp",
+    "Agent.AgentInteractionDuration": "agent_interaction_duration_ms",
+    "Agent.CustomerHoldDuration": "agent_customer_hold_duration_ms",
+    "Agent.AfterContactWorkDuration": "agent_after_contact_work_duration_ms",
+    "TransferCompletedTimestamp": "transfer_completed_timestamp", "Attributes": "attributes",
+}
 LEG_METHODS = ("TRANSFER", "QUEUE_TRANSFER")
 FIELDS = (
     ("ContactId", "contact_id", "the latest copy of each ContactId (LastUpdateTimestamp, then file order)"),
@@ -56,15 +78,56 @@ FIELDS = (
 )
 
 
+class _LakeRecord(Record):
+    """A row of the data lake's ``contact_record`` table, read by the contact-record field names: each
+    is looked up under its data lake column (flattened, ``queue_name``, or in a struct,
+    ``queue.name``), milliseconds become seconds, and errors name the data lake's column."""
+
+    def raw(self, field: str):
+        column = self.name(field)
+        value = super().raw(column)
+        if value is None and "_" in column:
+            value = super().raw(column.replace("_", ".", 1))
+        if column.endswith("_ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = value / 1000
+        return value
+
+    def name(self, field: str) -> str:
+        return DATA_LAKE.get(field, field)
+
+
+class _LowerCaseRecord(Record):
+    """A contact record whose names a Glue (Hive) schema wrote in lower case, as Kinesis Data Firehose
+    does when it converts the stream to Parquet: ``queue.enqueuetimestamp``; errors name them so."""
+
+    def raw(self, field: str):
+        return super().raw(self.name(field))
+
+    def name(self, field: str) -> str:
+        return field.lower()
+
+
+def _in_connect_names(r: Record) -> Record:
+    """``r`` read by the contact-record field names, whether it has them, the data lake's, or their
+    lower-case spelling."""
+    if "ContactId" in r.data:
+        return r
+    if "contact_id" in r.data:
+        return _LakeRecord(r.data, r.label, r.index, r.where)
+    if "contactid" in r.data:
+        return _LowerCaseRecord(r.data, r.label, r.index, r.where)
+    return r
+
+
 def _wait(r: Record) -> float:
     wait = r.number("Queue.Duration")
     if wait is None:
         enq, deq = r.utc_time("Queue.EnqueueTimestamp"), r.utc_time("Queue.DequeueTimestamp")
         if deq is None:
-            raise r.fail("Queue.Duration", "is missing (and so is Queue.DequeueTimestamp)")
+            raise r.fail("Queue.Duration", f"is missing (and so is {r.name('Queue.DequeueTimestamp')})")
         wait = (deq - enq).total_seconds()
         if wait < 0:
-            raise r.fail("Queue.DequeueTimestamp", "is before Queue.EnqueueTimestamp")
+            raise r.fail("Queue.DequeueTimestamp", f"is before {r.name('Queue.EnqueueTimestamp')}")
     return wait
 
 
@@ -86,11 +149,11 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     """
     check_options(options, (), NAME)
     latest: dict[str, tuple] = {}
-    for r in json_records(path, label):
+    for order, r in enumerate(map(_in_connect_names, json_records(path, label))):  # files in name order
         cid = r.text("ContactId", required=True)
         updated = r.utc_time("LastUpdateTimestamp")
         r.utc_time("InitiationTimestamp")  # checked: a malformed time is an error even where unused
-        key = (updated is not None, updated, r.index)
+        key = (updated is not None, updated, order)
         if cid not in latest or key >= latest[cid][0]:
             latest[cid] = (key, r)
     records = {cid: r for cid, (_, r) in latest.items()}

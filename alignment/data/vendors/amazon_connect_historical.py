@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ...exceptions import FormatError
-from ._common import Record, check_options, json_records
+from ._common import Record, check_options, list_items
 
 NAME = "amazon-connect-historical"
 KIND = "intervals"
@@ -73,12 +73,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     """
     import pandas as pd
     check_options(options, (), NAME)
-    results = []
-    for doc in json_records(path, label, list_key="MetricResults"):
-        if isinstance(doc.data.get("MetricResults"), list):  # one response page a line
-            results += [Record(r, label, len(results) + 1) for r in doc.data["MetricResults"]]
-        else:
-            results.append(doc)
+    results = list_items(path, label, "MetricResults")  # one response, or one response page a line
     rows, seen, thresholds = [], set(), set()
     for res in results:
         begin = _time(res, "MetricInterval.StartTime")

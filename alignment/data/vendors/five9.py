@@ -78,8 +78,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     for r in csv_records(path, label, REQUIRED, "Five9 call log"):
         cid = r.text("CALL ID", required=True)
         if cid in seen:
-            raise r.fail("CALL ID", f"repeats the CALL ID of row {seen[cid]}")
-        seen[cid] = r.index
+            raise r.fail("CALL ID", f"repeats the CALL ID of {seen[cid].place(r)}")
+        seen[cid] = r
         skill = r.text("SKILL")
         kind = r.text("CALL TYPE")
         if skill in _NONE or (kind is not None and not kind.lower().startswith("inbound")):

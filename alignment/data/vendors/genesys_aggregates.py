@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ...exceptions import FormatError
-from ._common import Record, check_options, json_records
+from ._common import check_options, list_items
 
 NAME = "genesys-cloud-aggregates"
 KIND = "intervals"
@@ -63,12 +63,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     import pandas as pd
     check_options(options, (), NAME)
     rows, seen = [], set()
-    results = []
-    for doc in json_records(path, label, list_key="results"):
-        if isinstance(doc.data.get("results"), list):  # one query response a line
-            results += [Record(r, label, len(results) + 1) for r in doc.data["results"]]
-        else:
-            results.append(doc)
+    results = list_items(path, label, "results")  # one response, or one response page a line
     for res in results:
         group = res.raw("group") or {}
         if not isinstance(group, dict):

@@ -75,8 +75,8 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     for conv in json_records(path, label, list_key="conversations"):
         cid = conv.text("conversationId", required=True)
         if cid in seen:
-            raise conv.fail("conversationId", f"repeats the conversation of record {seen[cid]}")
-        seen[cid] = conv.index
+            raise conv.fail("conversationId", f"repeats the conversation of {seen[cid].place(conv)}")
+        seen[cid] = conv
         participants = conv.raw("participants")
         if not isinstance(participants, list):
             raise conv.fail("participants", "is missing" if participants is None else "is not a list")
@@ -102,7 +102,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
                     if not queue:
                         raise conv.fail(f"participants[{p}].participantName", "is missing (and no segment "
                                                                               "has a queueId)")
-                    first = Record(segments[0], label, conv.index).utc_time("segmentStart") if segments else None
+                    first = Record(segments[0], conv.label, conv.index).utc_time("segmentStart") if segments else None
                     arrived = first or start
                     channel = session.get("mediaType")
                     acd = names.get("tAcd")

@@ -15,15 +15,18 @@ the question fields differ between programs, the study names them:
 Rules: **survey_id** = ``a_surveyid``; **responded_at** = ``e_responsedate`` (else ``e_creationdate``):
 a time without an offset is UTC, or the time zone the study names for the source; every other
 field keeps its name. Answers Medallia writes as blank or ``N/A`` are missing.
+
+Medallia's public documentation names no export fields (its Query API reads each program's field
+metadata): ``e_responsedate`` and ``e_creationdate`` are as Fivetran's Medallia connector schema
+lists them, ``a_surveyid`` and ``N/A`` are assumed; the README's table marks each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from ...exceptions import OptionError
-from ._common import check_options, csv_records, json_records
+from ._common import check_options, csv_records, is_json, json_records
 
 NAME = "medallia"
 KIND = "surveys"
@@ -58,8 +61,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
         raise OptionError(f"The {NAME} format needs the likelihood-to-recommend field named, e.g. "
                           f"options = {{ ltr = \"q_ltr_scale11\" }} (Medallia programs name their own questions).")
     zone = ZoneInfo(timezone) if timezone else dt.timezone.utc
-    suffix = Path(path).suffix.lower()
-    records = (json_records(path, label) if suffix in (".json", ".jsonl", ".ndjson")
+    records = (json_records(path, label) if is_json(path)
                else csv_records(path, label, ("a_surveyid",), "Medallia"))
     rows, names = [], {}
     for r in records:
@@ -67,7 +69,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
             names.setdefault(key, None)
         for field in (ltr, contact):
             if field and field not in r.data:
-                raise OptionError(f"The {NAME} options name {field!r}, which {label} does not have.")
+                raise OptionError(f"The {NAME} options name {field!r}, which {r.label} does not have.")
         when_field = "e_responsedate" if r.text("e_responsedate") is not None else "e_creationdate"
         stamp = r.text(when_field, required=True)
         try:

@@ -72,7 +72,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     for r in csv_records(path, label, REQUIRED, "NICE CXone call detail"):
         cid = r.text("Contact_ID", required=True)
         if cid in rows:
-            raise r.fail("Contact_ID", f"repeats the Contact_ID of row {rows[cid].index}")
+            raise r.fail("Contact_ID", f"repeats the Contact_ID of {rows[cid].place(r)}")
         rows[cid] = r
 
     def root(cid):

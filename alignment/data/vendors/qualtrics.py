@@ -36,7 +36,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from ...exceptions import FormatError, OptionError
-from ._common import Record, account_zone, check_options, read_text, recode_table
+from ._common import Record, account_zone, check_options, each_file, read_text, recode_table
 
 NAME = "qualtrics-csv"
 KIND = "surveys"
@@ -68,6 +68,7 @@ def _zone(name: str | None) -> dt.tzinfo | None:
         return None
 
 
+@each_file
 def read(path, *, label: str, timezone: str | None = None, options=None):
     """The survey rows of the Qualtrics export in ``path`` (see the module notes), as a DataFrame.
 

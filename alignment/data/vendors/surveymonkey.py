@@ -25,7 +25,7 @@ import io
 import datetime as dt
 
 from ...exceptions import FormatError, OptionError
-from ._common import Record, account_zone, check_options, read_text, recode_table
+from ._common import Record, account_zone, check_options, each_file, read_text, recode_table
 
 NAME = "surveymonkey-csv"
 KIND = "surveys"
@@ -38,6 +38,7 @@ FIELDS = (
 _FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%Y-%m-%d %H:%M:%S")
 
 
+@each_file
 def read(path, *, label: str, timezone: str | None = None, options=None):
     """The survey rows of the SurveyMonkey export in ``path`` (see the module notes), as a DataFrame.
 

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 
 from ...exceptions import FormatError
-from ._common import Record, check_options, contacts_frame, iso_utc, json_records, read_text
+from ._common import Record, check_options, contacts_frame, each_file, iso_utc, json_records, read_text
 
 NAME = "zendesk-tickets"
 SATISFACTION = "zendesk-satisfaction"
@@ -80,6 +80,7 @@ def _records(path, label: str, key: str):
     return [Record(item, label, i) for i, item in enumerate(items, start=1)], doc
 
 
+@each_file
 def read(path, *, label: str, timezone: str | None = None, options=None):
     """The canonical contacts of the Zendesk tickets in ``path`` (see the module notes).
 
@@ -99,13 +100,13 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     for r in records:
         tid = r.text("id", required=True)
         if tid in seen:
-            raise r.fail("id", f"repeats the ticket of record {seen[tid]}")
-        seen[tid] = r.index
+            raise r.fail("id", f"repeats the ticket of {seen[tid].place(r)}")
+        seen[tid] = r
         status = (r.text("status") or "").lower()
         if status == "deleted":
             continue
         metrics = r.raw("metric_set") or side.get(tid) or {}
-        m = Record({"metric_set": metrics}, label, r.index)
+        m = Record({"metric_set": metrics}, r.label, r.index)
         reply = m.number("metric_set.reply_time_in_minutes.calendar")
         stations = m.number("metric_set.group_stations")
         reopens = m.number("metric_set.reopens") or 0
@@ -120,6 +121,7 @@ def read(path, *, label: str, timezone: str | None = None, options=None):
     return contacts_frame(rows, TICKET_COLUMNS)
 
 
+@each_file
 def read_satisfaction(path, *, label: str, timezone: str | None = None, options=None):
     """The survey rows of the Zendesk satisfaction ratings in ``path`` (see the module notes).
 
