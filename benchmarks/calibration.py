@@ -624,6 +624,8 @@ def _contact_one(args):
         thr = r["threshold"]
         out["threshold_found"] = float(np.isfinite(thr))
         out["threshold_15s"] = float(np.isfinite(thr) and abs(thr - CONTACT_THRESHOLD_S) <= 15)
+        out["threshold_covers"] = (float(r["threshold_ci_low"] <= CONTACT_THRESHOLD_S <= r["threshold_ci_high"])
+                                   if np.isfinite(thr) else math.nan)
         # the prototype of the logit profile, kept for comparison (set CONTACT_PROTOTYPE=1): the module now
         # profiles the breakpoint on the logit scale itself
         tau = _logit_profile_threshold(frame) if os.environ.get("CONTACT_PROTOTYPE") else math.nan
@@ -641,7 +643,8 @@ CONTACT_TARGETS = {"wait_size": ("<=", 6.0), "handle_size": ("<=", 6.0), "power"
 CONTACT_HEAD = {"wait_size": "wait size", "handle_size": "handle size (reason declared)",
                 "handle_undeclared": "handle, reason not declared",
                 "power": "power", "threshold_found": "threshold found",
-                "threshold_15s": "threshold within 15 s", "threshold_15s_logit_profile": "within 15 s, logit profile"}
+                "threshold_15s": "threshold within 15 s", "threshold_covers": "its 95 % interval covers 60 s",
+                "threshold_15s_logit_profile": "within 15 s, logit profile"}
 
 
 def contact_calibration(reps: int, seed: int, jobs: int, families: list[str]) -> tuple[str, dict]:

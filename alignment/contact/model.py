@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -774,19 +775,26 @@ def _irls(y, off, X, b, iters: int = 25):
 def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
     """:func:`_irls` for the hinge designs ``1, (w - tau)+`` and ``1, w, (w - tau)+``, with the rows
     sorted by ``w``: the hinge is zero up to one row and the design is never built, so each
-    Newton step costs one pass of exponentials and a few dot products, in preallocated buffers."""
+    Newton step costs one pass of exponentials and a few dot products, in preallocated buffers.
+
+    Newton stops once the decrement ``g' H^-1 g`` (about the deviance still to gain) is below
+    1e-3 after its step; the deviance at the final coefficients comes from the same pass of
+    exponentials (``2 sum(log(1 + exp(-eta)) + (1 - y) eta)``). Returns the coefficients, the
+    probabilities and the deviance.
+    """
     s = int(np.searchsorted(w, tau, side="right"))
     h = w[s:] - tau
-    p, W, r = np.empty_like(off), np.empty_like(off), np.empty_like(off)
+    lin, e, p, W, r = (np.empty_like(off) for _ in range(5))
 
     def probabilities(b):
-        np.add(off, b[0], out=p)
+        np.add(off, b[0], out=lin)
         if slope_below:
-            np.add(p, b[1] * w, out=p)
-        p[s:] += b[-1] * h
-        np.negative(p, out=p)
-        np.exp(p, out=p)
-        np.add(p, 1.0, out=p)
+            np.add(lin, b[1] * w, out=lin)
+        lin[s:] += b[-1] * h
+        np.clip(lin, -30.0, 30.0, out=lin)
+        np.negative(lin, out=e)
+        np.exp(e, out=e)
+        np.add(e, 1.0, out=p)
         np.reciprocal(p, out=p)
 
     for _ in range(iters):
@@ -805,10 +813,21 @@ def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
             g = np.array([r.sum(), r[s:] @ h])
         step = np.linalg.solve(H, g)
         b = b + step
-        if np.max(np.abs(step)) < 1e-9:
+        if g @ step < 1e-3:
             break
     probabilities(b)
-    return b, p
+    np.log1p(e, out=e)
+    deviance = 2.0 * float(e.sum() + (1.0 - y) @ lin)
+    return b, p, deviance
+
+
+def _in_threads(*calls):
+    """Run zero-argument ``calls`` in threads, one each, and return their results in order. The
+    profiles' numpy passes release the GIL, so two chains use two cores; each chain is a fixed
+    sequence of fits, so the results do not depend on the machine."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [f.result() for f in [pool.submit(c) for c in calls]]
 
 
 def _deviance(y, p):
@@ -851,9 +870,9 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     def profile(shape, taus, b):
         dev, coefs = [], []
         for tau in taus:
-            b, p = _hinge_irls(y, off, w, tau, b, shape == "two slopes")
+            b, _, d = _hinge_irls(y, off, w, tau, b, shape == "two slopes")
             coefs.append(b.copy())
-            dev.append(_deviance(y, p))
+            dev.append(d)
         return np.array(dev), coefs
 
     def at(design, tau, b):
@@ -867,9 +886,9 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
         return p, V, j, (max(V[j, j] / bread[j, j], 1.0) if bread[j, j] > 0 else 1.0)
 
     fits = {}
-    for shape, design in shapes.items():
-        start = np.array([b0[0], b0[1]]) if shape == "flat" else np.array([b0[0], b0[1], 0.0])
-        dev, coefs = profile(shape, grid, start)
+    starts = {"flat": np.array([b0[0], b0[1]]), "two slopes": np.array([b0[0], b0[1], 0.0])}
+    profiles = _in_threads(*(partial(profile, shape, grid, starts[shape]) for shape in shapes))
+    for (shape, design), (dev, coefs) in zip(shapes.items(), profiles):
         k = int(np.argmin(dev))
         fits[shape] = dict(dev=dev, coefs=coefs, k=k, deff=at(design, float(grid[k]), coefs[k])[3])
     crit = stats.chi2.ppf(1 - alpha, 1)
@@ -890,7 +909,12 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     lo, hi = grid[max(inside.min() - 1, 0)], grid[min(inside.max() + 1, len(grid) - 1)]
     fine = np.setdiff1d(np.arange(np.ceil(lo), np.floor(hi) + 1.0), grid)
     if len(fine):
-        dev_f, coefs_f = profile(shape, fine, coefs[k])
+        # two chains warm-started at the grid's best breakpoint, one going down and one going up
+        down, up = fine[fine < grid[k]][::-1], fine[fine > grid[k]]
+        (dev_d, coefs_d), (dev_u, coefs_u) = _in_threads(partial(profile, shape, down, coefs[k]),
+                                                         partial(profile, shape, up, coefs[k]))
+        fine = np.concatenate([down[::-1], up])
+        dev_f, coefs_f = np.concatenate([dev_d[::-1], dev_u]), coefs_d[::-1] + coefs_u
         order = np.argsort(np.concatenate([grid, fine]))
         grid = np.concatenate([grid, fine])[order]
         dev = np.concatenate([dev, dev_f])[order]
