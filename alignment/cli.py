@@ -267,17 +267,14 @@ def _formats(report_format: str) -> tuple[str, ...]:
 
 def cmd_whatif(args) -> int:
     """Check the change and the segment on the contacts first, then run the study and the what-if."""
-    from .staffing.inputs import queue_inputs
-    from .staffing.whatif import check_segment, parse_agents, parse_days, parse_hours, whatif
+    from .staffing.whatif import check_segment, parse_agents, parse_days, parse_hours, study_inputs, whatif
     from .study import load_study
     parse_agents(args.agents), parse_hours(args.hours), parse_days(args.days)
     study = load_study(args.study)
     if args.out:
         check_out_file(args.out, [study.contacts.data if isinstance(study.contacts.data, (str, os.PathLike))
                                   else None])
-    inputs = queue_inputs(study.contacts, interval=args.interval, by=study.by, timezone=study.timezone,
-                          start=study.start, end=study.end, staffing=study.staffing,
-                          threshold_s=study.kpi_options.service_level_threshold_s)
+    inputs = study_inputs(study, interval=args.interval)
     check_segment(inputs, args.segment)
     result = study.run(progress=False if args.quiet else None)
     w = whatif(result, agents=args.agents, segment=args.segment, hours=args.hours, days=args.days,

@@ -315,3 +315,43 @@ def test_on_the_links_own_scale_the_cx_change_is_priced_directly():
     # on different scales the same link gives no chain for ASA: null, with a note
     w = whatif_from_inputs(_inputs(ROWS), agents=2, drivers=_drivers(), business_impact=impact)
     assert w.segments[0]["churn_change"] is None and any("no chain" in n for n in w.notes)
+
+
+def test_a_study_with_a_staffing_source_uses_its_agents(tmp_path):
+    """[data.staffing] gives the what-if's and the Decisions' agents on duty (agents_source
+    "staffing", no warning); without it they are the on-duty estimate, with its named warning."""
+    import dataclasses
+    import warnings
+    from types import SimpleNamespace
+    from conftest import STUDY
+    from alignment.exceptions import AgentsInferredWarning
+    from alignment.simulate import simulate
+    from alignment.staffing.whatif import decisions, whatif
+    from alignment.study import load_study
+    simulate(tmp_path, seed=3, days=14, queues=2, contacts_per_day=300, queue=True, wait_effect="contact")
+    (tmp_path / "staffed.toml").write_text(STUDY.format(outcome="csat") + '\n[data.staffing]\npath = "staffing.csv"\n')
+    (tmp_path / "inferred.toml").write_text(STUDY.format(outcome="csat"))
+    plan = pd.read_csv(tmp_path / "staffing.csv", parse_dates=["time"])
+    chosen = plan[(plan["queue"] == "billing") & (plan["time"].dt.hour == 10) & (plan["time"].dt.day_of_week == 0)]
+
+    def result(toml, **change):
+        return SimpleNamespace(study=dataclasses.replace(load_study(tmp_path / toml), **change), panel=None,
+                               drivers=_drivers(), families=[], business_impact=None)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AgentsInferredWarning)
+        staffed = whatif(result("staffed.toml"), agents=1, segment="billing", hours="10-11", days="mon")
+    agents = staffed.segments[0]["agents"]
+    assert agents["source"] == "staffing" and len(chosen) == 2
+    assert agents["before"] == pytest.approx(chosen["agents"].mean()) and agents["after"] == agents["before"] + 1
+    assert not any("inferred" in n for n in staffed.notes)
+    with pytest.warns(AgentsInferredWarning):
+        inferred = whatif(result("inferred.toml"), agents=1, segment="billing", hours="10-11", days="mon")
+    assert inferred.segments[0]["agents"]["source"] == "inferred"
+    assert inferred.segments[0]["agents"]["before"] != pytest.approx(agents["before"])
+    assert any("inferred from agent_id" in n and "[data.staffing]" in n for n in inferred.notes)
+    # the Decisions table reads its inputs the same way (study_inputs) and says where the agents came from
+    cells = _inputs(ROWS)
+    d = decisions(_fake_result(20.0, _drivers(asa=("validated", -3.0, [-4.0, -2.0], None))), inputs=cells,
+                  max_agents=1, n_draws=200)
+    assert "agents on duty from the staffing source ([data.staffing])" in d.notes

@@ -49,7 +49,7 @@ from ..display import Displayed
 from ..exceptions import OptionError
 from .erlang import _queue, _check
 
-__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
+__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "study_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: KPIs the queue model predicts, and the quantity each is read from.
@@ -480,6 +480,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             if units_v:
                 value_change = {"estimate": value_point, "ci": interval(value_dr), "unit": units_v[0]}
         hours_changed = float((t["interval_h"].to_numpy(float) * sel).sum())
+        on_duty = _agents_changed(t, sel, change)
         n_periods = max(per.index.nunique(), 1)
         cost = cost_per_point = payback = None
         if agent_cost_per_hour is not None:
@@ -515,11 +516,15 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             sentence += (f"; returns {payback['value_per_cost']:.2f} per 1 spent [{payback['ci'][0]:.2f}, "
                          f"{payback['ci'][1]:.2f}]")
         results.append({"segment": seg, "intervals_changed": int(sel.sum()), "agent_hours_changed": hours_changed,
+                        "agents": on_duty,
                         "n_periods": int(n_periods), "kpis": kpis_out, "cx_change": cx_change,
                         "churn_change": churn, "value_change": value_change, "cost": cost,
                         "cost_per_cx_point": cost_per_point, "payback": payback, "sentence": sentence})
     for kpi, reason in silent.items():
         notes.append(f"{kpi}: {reason}")
+    note = agents_note(t)
+    if note:
+        notes.append(note)
     notes.append("aht, fcr and every other KPI are not changed by staffing in this model and contribute nothing")
     change_d = {"agents": change, "segment": segment, "hours": hours if hours is None or isinstance(hours, str)
                 else ",".join(map(str, hours)), "days": days if days is None or isinstance(days, str)
@@ -528,10 +533,46 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     return WhatIf(change=change_d, segments=results, table=pd.DataFrame(rows), notes=tuple(notes))
 
 
+def _agents_changed(t: pd.DataFrame, sel: np.ndarray, change: float) -> dict:
+    """The agents on duty of the changed intervals: time-averages before and after, and their source."""
+    h = t["interval_h"].to_numpy(float)[sel]
+    n0 = t["agents"].to_numpy(float)[sel]
+    before = float((n0 * h).sum() / h.sum()) if h.sum() > 0 else None
+    after = float((np.maximum(n0 + change, 0.0) * h).sum() / h.sum()) if h.sum() > 0 else None
+    sources = sorted(set(t["agents_source"].to_numpy()[sel]))
+    return {"before": before, "after": after, "source": " and ".join(sources) if sources else None}
+
+
+def agents_note(t: pd.DataFrame) -> str | None:
+    """Where the agents on duty came from, for a result's notes: None when all from a staffing source."""
+    inferred = int((t["agents_source"] == "inferred").sum())
+    if not inferred:
+        return None
+    return (f"the agents on duty of {inferred:,} of {len(t):,} intervals are inferred from agent_id (an estimate, "
+            f"AgentsInferredWarning); declare [data.staffing] for the real counts")
+
+
 def _same_scale(study) -> bool:
     """Whether the study's effects are on the business-impact link's CX scale: CSAT as a mean score."""
     options = getattr(study, "kpi_options", None)
     return getattr(study, "outcome", None) == "csat" and getattr(options, "csat_variant", "top2") == "mean"
+
+
+def study_inputs(study, *, panel=None, interval: int = 60):
+    """The queue inputs of a study's contacts, by its segment column, over the window it used (its
+    panel's, when given, else the study's ``start`` and ``end``).
+
+    Agents come from the study's staffing source (``[data.staffing]``, ``agents_source =
+    "staffing"``) when it declares one, else from the on-duty estimate of ``agent_id``
+    (``"inferred"``, with an :class:`~alignment.exceptions.AgentsInferredWarning`).
+    """
+    from .inputs import queue_inputs
+    s = study
+    options = getattr(s, "kpi_options", None)
+    return queue_inputs(s.contacts, interval=interval, by=s.by, timezone=s.timezone,
+                        start=getattr(panel, "start", None) or s.start,
+                        end=getattr(panel, "end", None) or s.end, staffing=s.staffing,
+                        threshold_s=getattr(options, "service_level_threshold_s", 20))
 
 
 def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int = 60, n_draws: int = 2000,
@@ -543,14 +584,9 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
     column, and calls :func:`whatif_from_inputs` with the study's drivers, families,
     business-impact link, ``[study] agent_cost_per_hour`` and seed.
     """
-    from .inputs import queue_inputs
     s = result.study
     options = getattr(s, "kpi_options", None)
-    if inputs is None:
-        inputs = queue_inputs(s.contacts, interval=interval, by=s.by, timezone=s.timezone,
-                              start=getattr(result.panel, "start", None) or s.start,
-                              end=getattr(result.panel, "end", None) or s.end, staffing=s.staffing,
-                              threshold_s=getattr(options, "service_level_threshold_s", 20))
+    inputs = study_inputs(s, panel=result.panel, interval=interval) if inputs is None else inputs
     return whatif_from_inputs(inputs, agents=agents, segment=segment, hours=hours, days=days, grain=s.grain,
                               drivers=result.drivers, families=result.families,
                               business_impact=result.business_impact,
@@ -586,6 +622,8 @@ def _cells(inputs, grain: str):
     sums["interval_h"] = sums["interval_h"] * n_synth / n_real
     sums["mean_handle_s"] = sums["mean_handle_s"].fillna(0.0)
     # 2001-01-01 is a Monday: one synthetic week (a day per weekday, or one month)
+    sums["agents_source"] = t.groupby(keys, sort=True)["agents_source"].agg(
+        lambda x: " and ".join(sorted(set(x)))).to_numpy()
     sums["period_start"] = (pd.Timestamp("2001-01-01") + pd.to_timedelta(sums["weekday"], unit="D")
                             + pd.to_timedelta(sums["hour"], unit="h"))
     return replace(inputs, table=sums.drop(columns=["agent_h"]))
@@ -647,23 +685,16 @@ def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) 
     with the largest gain, and the line says so). Computed on the weekday x hour cells of the
     window (the queue inputs pooled per cell: one Erlang A per cell rather than per interval, so
     that the search takes seconds; ``alignment whatif --hours`` gives the per-interval figure).
+    Agents come from the study's ``[data.staffing]`` when it declares one, else from the on-duty
+    estimate (:func:`study_inputs`, with its warning); a note says which.
     """
-    from .inputs import queue_inputs
     s = result.study
     cost = getattr(s, "agent_cost_per_hour", None)
     levers, _ = _levers(result.drivers, result.families, getattr(s, "units", None))
     if cost is None or not levers:
         return None
     options = getattr(s, "kpi_options", None)
-    if inputs is None:
-        import warnings
-        from ..exceptions import AgentsInferredWarning
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AgentsInferredWarning)  # the study's own run has said so
-            inputs = queue_inputs(s.contacts, interval=60, by=s.by, timezone=s.timezone,
-                                  start=getattr(result.panel, "start", None) or s.start,
-                                  end=getattr(result.panel, "end", None) or s.end, staffing=s.staffing,
-                                  threshold_s=getattr(options, "service_level_threshold_s", 20))
+    inputs = study_inputs(s, panel=result.panel, interval=60) if inputs is None else inputs
     if len(inputs.by) > 1:
         return None
     cells = _cells(inputs, s.grain)
@@ -728,6 +759,7 @@ def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) 
                      "sentence": f"{head} {gain}; {worth}."})
     notes.append("searched on weekday x hour cells of the window (one Erlang A per cell); "
                  "alignment whatif --hours gives the per-interval figure")
+    notes.append(agents_note(inputs.table) or "agents on duty from the staffing source ([data.staffing])")
     return Decisions(table=pd.DataFrame(rows), max_agents=max_agents, grain=s.grain, notes=tuple(notes))
 
 
