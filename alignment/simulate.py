@@ -337,6 +337,16 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
                                           "plan (open hours only; the queue's N)")
         truth["files"]["training.csv"] = "date, queue, training_hours: agent hours in training per day"
         truth["queue"] = _queue_truth(cal, qp, queue_state["plan"])
+        top2 = _expected_top2(contacts, cal, qp, backlog_prev, inc, weekday_mood, mix, switches["wait_effect"])
+        truth["queue"]["weeks"] = [(cal["monday0"] + pd.Timedelta(weeks=w)).strftime("%Y-%m-%d")
+                                   for w in range(cal["n_weeks"])]
+        truth["queue"]["expected_csat_top2_pct"] = {
+            name: [None if np.isnan(v) else round(float(v), 6) for v in top2[q]] for q, name in enumerate(qp["queue"])}
+        truth["queue"]["expected_csat_note"] = (
+            "per queue and week (weeks: their Mondays), the expected CSAT top-two-box percentage of the "
+            "week's responses given its contacts: the mean over its answered contacts of P(csat >= 4) = "
+            "E[expit(eta + u)], u ~ N(0, item_sd^2), eta as outcome_model says; rerun with a changed "
+            "staffing plan, its change is the planted effect of the change on CSAT")
     else:
         _write_csv(training, out / "staffing.csv")
     if churn is not None:
@@ -899,12 +909,7 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     w = c["week"].to_numpy()
     answered = c["answered"].to_numpy()
 
-    # The realized weekly ASA of each queue, exactly as a panel computes it.
-    wait_sum = np.zeros((nq, nw))
-    n_ans = np.zeros((nq, nw))
-    np.add.at(wait_sum, (q[answered], w[answered]), c["wait_s"].to_numpy()[answered])
-    np.add.at(n_ans, (q[answered], w[answered]), 1)
-    asa_w = np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
+    asa_w = _weekly_asa(c, nq, nw)
 
     responds = answered & (rngs["response"].random(len(c)) < qp["response_rate"].to_numpy()[q])
     if experience is not None:
@@ -969,6 +974,39 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     })
     out.insert(0, "survey_id", [f"S{i:07d}" for i in range(1, m + 1)])
     return out
+
+
+def _weekly_asa(c, nq, nw):
+    """The realized weekly ASA of each queue, exactly as a panel computes it."""
+    q, w, answered = c["q"].to_numpy(), c["week"].to_numpy(), c["answered"].to_numpy()
+    wait_sum = np.zeros((nq, nw))
+    n_ans = np.zeros((nq, nw))
+    np.add.at(wait_sum, (q[answered], w[answered]), c["wait_s"].to_numpy()[answered])
+    np.add.at(n_ans, (q[answered], w[answered]), 1)
+    return np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
+
+
+# Gauss-Hermite nodes for the item noise N(0, _ITEM_SD^2) of the expected top-two box
+_GH_X, _GH_W = np.polynomial.hermite.hermgauss(20)
+
+
+def _expected_top2(c, cal, qp, backlog_prev, inc, weekday_mood, mix, wait_effect):
+    """The expected CSAT top-two-box percentage of each queue-week, over its answered contacts.
+
+    A response's top-two box is ``eta + e + u > 0`` with ``e`` logistic and ``u`` the item noise,
+    so its probability is ``E_u[expit(eta + u)]`` (20-node Gauss-Hermite); every answered contact
+    is surveyed with its queue's response rate whatever its experience, so the queue-week's
+    expected share is the mean over its answered contacts. NaN in a week without any.
+    """
+    nq, nw = len(qp), cal["n_weeks"]
+    a = c.loc[c["answered"].to_numpy()].reset_index(drop=True)
+    eta = _survey_eta(a, cal, qp, backlog_prev, _weekly_asa(c, nq, nw), inc, weekday_mood, mix, wait_effect)
+    p = (_GH_W[None, :] * _expit(eta[:, None] + np.sqrt(2) * _ITEM_SD * _GH_X[None, :])).sum(axis=1) / np.sqrt(np.pi)
+    total = np.zeros((nq, nw))
+    count = np.zeros((nq, nw))
+    np.add.at(total, (a["q"].to_numpy(), a["week"].to_numpy()), p)
+    np.add.at(count, (a["q"].to_numpy(), a["week"].to_numpy()), 1)
+    return 100 * np.divide(total, count, out=np.full((nq, nw), np.nan), where=count > 0)
 
 
 def _survey_eta(s, cal, qp, backlog_prev, asa_w, inc, weekday_mood, mix, wait_effect):

@@ -139,6 +139,7 @@ class _Lever:
     se: float
     step: float
     threshold: float | None  # seconds of the customer's own wait (a hinge), or None
+    threshold_ci: tuple[float, float] | None = None  # its 95 % interval, when the study has one
 
 
 def _interval_kpis(agents, rate, handle, patience, threshold_s, beyond):
@@ -232,8 +233,13 @@ def _levers(drivers: pd.DataFrame, families: Sequence[dict], outcome_unit_kpis) 
         se = (float(hi) - float(lo)) / (2 * Z95) if lo is not None and hi is not None else 0.0
         threshold = row.get("threshold")
         threshold = float(threshold) if threshold is not None and np.isfinite(threshold) else None
+        t_ci = row.get("threshold_ci")
+        t_ci = (tuple(float(v) for v in t_ci[:2]) if threshold is not None and isinstance(t_ci, (list, tuple))
+                and len(t_ci) >= 2 and all(v is not None and np.isfinite(v) for v in t_ci[:2])
+                and t_ci[0] <= threshold <= t_ci[1] and t_ci[0] < t_ci[1] else None)
         levers[kpi] = _Lever(kpi, effect, se if math.isfinite(se) else 0.0,
-                             natural_step(kpi, outcome_unit_kpis).step, threshold if kpi == "asa" else None)
+                             natural_step(kpi, outcome_unit_kpis).step, threshold if kpi == "asa" else None,
+                             t_ci if kpi == "asa" else None)
     # a waiting family counted once even without a declared carrier: keep the first validated member
     if len(levers) > 1 and not any(k in carried for k in levers):
         first = next(iter(levers))
@@ -362,6 +368,13 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     if link_draws and all(v[2] is None for v in link_draws.values()):
         notes.append("the customers file has no value column: value_change is null")
     beyond = levers["asa"].threshold if "asa" in levers else None
+    # the hinge's threshold uncertainty: the wait beyond it is also predicted at its interval's ends,
+    # and each draw of the effect acts on the change beyond a drawn threshold (interpolated)
+    t_ci = levers["asa"].threshold_ci if "asa" in levers else None
+    taus = () if t_ci is None else (t_ci[0], t_ci[1])
+    if t_ci is not None:
+        z = rng.standard_normal(n_draws)
+        tau_draws = np.where(z < 0, beyond + z * (beyond - t_ci[0]) / Z95, beyond + z * (t_ci[1] - beyond) / Z95)
     q = alpha / 2
     ts = pd.to_datetime(t["period_start"])
     period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain]).dt.start_time
@@ -377,7 +390,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         sel = in_seg & selected_time & np.isfinite(t["agents"].to_numpy(float))
         seg_t = t[in_seg]
         handle_fb = seg_t["handle_answered_s"].sum() / max(seg_t["answered"].sum(), 1)
-        delta = np.zeros((len(t), 4))
+        delta = np.zeros((len(t), 4 + len(taus)))
         for i in np.flatnonzero(sel):
             r = t.iloc[i]
             h = r["mean_handle_s"] if r["mean_handle_s"] > 0 else handle_fb
@@ -390,6 +403,9 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             _check(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr)
             b = _interval_kpis(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
             a = _interval_kpis(n1, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
+            for tau in taus:   # only the wait beyond another threshold
+                kw = (float(r["arrival_rate_per_h"]), float(h), patience, thr, tau)
+                a, b = np.append(a, _interval_kpis(n1, *kw)[3]), np.append(b, _interval_kpis(n0, *kw)[3])
             d = (a - b) * float(r["offered"])
             delta[i] = np.where(np.isfinite(d), d, 0.0) if np.all(np.isfinite(a)) else np.nan
         comp = pd.DataFrame({"period": period[in_seg].to_numpy(), "offered": seg_t["offered"].to_numpy(float),
@@ -397,7 +413,8 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                              "within": seg_t["answered_within_t"].to_numpy(float),
                              "wait": seg_t["wait_answered_s"].to_numpy(float),
                              "d_abandoned": delta[in_seg, 0], "d_within": delta[in_seg, 1],
-                             "d_wait": delta[in_seg, 2], "d_beyond": delta[in_seg, 3]})
+                             "d_wait": delta[in_seg, 2], "d_beyond": delta[in_seg, 3],
+                             **{f"d_beyond_{k}": delta[in_seg, 4 + k] for k in range(len(taus))}})
         per = comp.groupby("period").sum()
         answered = per["offered"] - per["abandoned"]
         answered_after = (answered - per["d_abandoned"]).clip(lower=0)
@@ -425,13 +442,20 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             unit = "s" if kpi == "asa" else "%"
             lv = levers.get(kpi)
             contributes, reason, cx_k = lv is not None, silent.get(kpi, ""), 0.0
-            acts_on = period_change
+            acts_on = acts_on_draws = period_change
             if lv is not None:
                 if lv.threshold is not None:
-                    beyond_change = float((per["d_beyond"] / answered.where(answered > 0)).mean())
-                    acts_on = beyond_change
+                    def beyond(col):
+                        return float((per[col] / answered.where(answered > 0)).mean())
+                    beyond_change = acts_on = acts_on_draws = beyond("d_beyond")
                     reason = (f"through the contact-level hinge: the answered customers' mean wait beyond "
                               f"{lv.threshold:.0f} s changes by {beyond_change:+.2f} s")
+                    if taus:
+                        ends = [beyond(f"d_beyond_{k}") for k in range(len(taus))]
+                        acts_on_draws = np.interp(tau_draws, [taus[0], lv.threshold, taus[1]],
+                                                  [ends[0], beyond_change, ends[1]])
+                        reason += (f" ({ends[0]:+.2f} to {ends[1]:+.2f} s beyond the ends of its interval, "
+                                   f"{taus[0]:.0f}-{taus[1]:.0f} s, which the CX interval includes)")
                 else:
                     reason = "validated driver: its joint effect per step"
                 cx_k = lv.effect * acts_on / lv.step
@@ -445,7 +469,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                         value_point += steps_better * row["value_kept"]
                         value_dr += steps_better * value_d
                 cx_point += cx_k
-                cx_draws += draws[kpi] * acts_on / lv.step
+                cx_draws += draws[kpi] * acts_on_draws / lv.step
             kpis_out[kpi] = {"before": pooled_before[kpi], "after": pooled_after[kpi],
                              "change_per_period": period_change, "unit": unit, "contributes": contributes,
                              "cx_change": cx_k, "reason": reason}
