@@ -1,6 +1,6 @@
 """A staffing what-if against a rerun of the simulated world with the changed staffing, 20 worlds.
 
-    .venv/bin/python benchmarks/whatif_queue.py [--worlds 20] [--days 28] [--contacts-per-day 400]
+    .venv/bin/python benchmarks/whatif_queue.py [--worlds 20] [--days 56] [--contacts-per-day 400] [--no-reasons]
 
 Each world is ``alignment.simulate(..., queue=True, wait_effect="contact")``: two queues with a
 real queue (M/M/N+M per local hour, first come first served, agents on duty from the staffing plan
@@ -44,9 +44,9 @@ CHANGE = dict(agents=2, segment="billing", hours="10-14", days="mon-fri")
 TIMEZONE = "America/New_York"
 
 
-def _world(folder, seed, days, contacts_per_day, staffing=None):
+def _world(folder, seed, days, contacts_per_day, staffing=None, reasons=True):
     return simulate(folder, seed=seed, days=days, queues=2, contacts_per_day=contacts_per_day, queue=True,
-                    wait_effect="contact", timezone=TIMEZONE, staffing=staffing)
+                    wait_effect="contact", timezone=TIMEZONE, staffing=staffing, reasons=reasons)
 
 
 def changed_plan(plan: pd.DataFrame) -> pd.DataFrame:
@@ -61,13 +61,13 @@ def contacts(folder) -> pd.DataFrame:
     return c.assign(answered=c["answered"] == "true", abandoned=c["abandoned"] == "true")
 
 
-def experiment(seed: int, days: int, folder, *, contacts_per_day: float = 400):
+def experiment(seed: int, days: int, folder, *, contacts_per_day: float = 400, reasons: bool = True):
     """One world run as staffed (``folder/base``) and rerun with the changed plan (``folder/rerun``):
     ``(queue_inputs of the base world, base truth, rerun truth)``, the agents from its staffing.csv."""
     base, rerun = Path(folder) / "base", Path(folder) / "rerun"
-    truth = _world(base, seed, days, contacts_per_day)
+    truth = _world(base, seed, days, contacts_per_day, reasons=reasons)
     plan = pd.read_csv(base / "staffing.csv")
-    truth_rerun = _world(rerun, seed, days, contacts_per_day, staffing=changed_plan(plan))
+    truth_rerun = _world(rerun, seed, days, contacts_per_day, staffing=changed_plan(plan), reasons=reasons)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         q = queue_inputs(base / "contacts.csv", interval=60, by=["queue"], timezone=TIMEZONE,
@@ -103,8 +103,10 @@ def waiting_driver(folder, seed: int) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worlds", type=int, default=20)
-    ap.add_argument("--days", type=int, default=28)
+    ap.add_argument("--days", type=int, default=56)
     ap.add_argument("--contacts-per-day", type=float, default=400)
+    ap.add_argument("--no-reasons", dest="reasons", action="store_false",
+                    help="no contact reasons: every service time exponential with the week's mean (exact M/M/N+M)")
     args = ap.parse_args()
     seeds = np.random.SeedSequence(2026).spawn(args.worlds)
     rows = []
@@ -112,7 +114,8 @@ def main() -> None:
     for k, ss in enumerate(seeds):
         seed = int(ss.generate_state(1)[0])
         with tempfile.TemporaryDirectory() as tmp:
-            q, truth, truth_rerun = experiment(seed, args.days, tmp, contacts_per_day=args.contacts_per_day)
+            q, truth, truth_rerun = experiment(seed, args.days, tmp, contacts_per_day=args.contacts_per_day,
+                                               reasons=args.reasons)
             drivers = waiting_driver(Path(tmp) / "base", seed)
             w = whatif_from_inputs(q, **CHANGE, drivers=drivers, n_draws=4000, seed=k).segments[0]
             asa_b, asa_r = pooled_asa(Path(tmp) / "base"), pooled_asa(Path(tmp) / "rerun")
@@ -128,7 +131,8 @@ def main() -> None:
     print(t.round(2).to_string(index=False))
     d_pred = t["asa_pred"] - t["asa_before"]
     d_true = t["asa_rerun"] - t["asa_before"]
-    print(f"\n{args.worlds} worlds of {args.days} days x 2 queues ({args.contacts_per_day:g} contacts a queue-day) "
+    print(f"\n{args.worlds} worlds of {args.days} days x 2 queues ({args.contacts_per_day:g} contacts a queue-day"
+          f"{'' if args.reasons else ', no reasons'}) "
           f"in {time.perf_counter() - started:.0f} s")
     print(f"ASA change: predicted {d_pred.mean():+.2f} s, rerun {d_true.mean():+.2f} s (mean over worlds); "
           f"mean error {(d_pred - d_true).mean():+.2f} s, sd {(d_pred - d_true).std():.2f} s, "

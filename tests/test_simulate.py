@@ -704,6 +704,12 @@ def test_queue_writes_the_plan_and_records_it(queue_world):
     weekend = hours.dt.day_of_week >= 5
     assert hours[~weekend].dt.hour.between(8, 19).all() and hours[weekend].dt.hour.between(9, 16).all()
     assert (plan["agents"] >= 1).all()
+    # the expected CSAT top-2-box per queue-week against the surveys' share (about 450 a queue)
+    c, sv = _read_contacts(out), pd.read_csv(out / "surveys.csv")
+    sv = sv.merge(c[["contact_id", "queue"]], on="contact_id")
+    assert q["weeks"] == ["2025-01-06"]
+    for queue, share in sv.groupby("queue")["csat"].apply(lambda x: 100 * (x >= 4).mean()).items():
+        assert q["expected_csat_top2_pct"][queue][0] == pytest.approx(share, abs=6)
 
 
 def test_queue_waits_come_from_agents_on_duty(queue_world):
