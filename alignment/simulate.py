@@ -246,6 +246,11 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         the incident ``dates``), ``weekday_mood`` (the shift per weekday) and
         ``reasons`` (each reason's base share, complexity, handle multiplier
         and logit shift, and the product-defect weeks), each with ``enabled``.
+        With ``queue=True`` also ``queue``: the queue's model and parameters, the
+        staffing plan (``agents`` per queue, date and open hour; ``plan`` is
+        ``planned`` or ``given``) and ``expected_csat_top2_pct`` per queue and
+        week (``weeks``), the expected CSAT top-two-box share of the week's
+        responses given its contacts.
 
     Raises
     ------
@@ -336,17 +341,8 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         truth["files"]["staffing.csv"] = ("time, queue, agents: the agents on duty per local hour of the staffing "
                                           "plan (open hours only; the queue's N)")
         truth["files"]["training.csv"] = "date, queue, training_hours: agent hours in training per day"
-        truth["queue"] = _queue_truth(cal, qp, queue_state["plan"])
         top2 = _expected_top2(contacts, cal, qp, backlog_prev, inc, weekday_mood, mix, switches["wait_effect"])
-        truth["queue"]["weeks"] = [(cal["monday0"] + pd.Timedelta(weeks=w)).strftime("%Y-%m-%d")
-                                   for w in range(cal["n_weeks"])]
-        truth["queue"]["expected_csat_top2_pct"] = {
-            name: [None if np.isnan(v) else round(float(v), 6) for v in top2[q]] for q, name in enumerate(qp["queue"])}
-        truth["queue"]["expected_csat_note"] = (
-            "per queue and week (weeks: their Mondays), the expected CSAT top-two-box percentage of the "
-            "week's responses given its contacts: the mean over its answered contacts of P(csat >= 4) = "
-            "E[expit(eta + u)], u ~ N(0, item_sd^2), eta as outcome_model says; rerun with a changed "
-            "staffing plan, its change is the planted effect of the change on CSAT")
+        truth["queue"] = _queue_truth(cal, qp, queue_state["plan"], top2)
     else:
         _write_csv(training, out / "staffing.csv")
     if churn is not None:
@@ -906,9 +902,7 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
              wait_effect="period", experience=None):
     nq, nw = len(qp), cal["n_weeks"]
     q = c["q"].to_numpy()
-    w = c["week"].to_numpy()
     answered = c["answered"].to_numpy()
-
     asa_w = _weekly_asa(c, nq, nw)
 
     responds = answered & (rngs["response"].random(len(c)) < qp["response_rate"].to_numpy()[q])
@@ -921,26 +915,9 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
         exp_csat = np.full(len(c), np.nan)
         exp_csat[answered] = 1 + _cut(lat + r.normal(0, _ITEM_SD, len(everyone)), _CSAT_CUTS)
     s = c.loc[responds].reset_index(drop=True)
-    sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
-    tfrac = cal["tfrac"][s["d"].to_numpy()]
-    if wait_effect == "contact":   # the customer's own wait, same hinge
-        waiting = _CONTACT_WAIT_SLOPE * np.maximum(s["wait_s"].to_numpy() - _ASA_THRESHOLD_S, 0.0)
-    else:
-        waiting = _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
-    eta = (qp["alpha"].to_numpy()[sq]
-           + _DRIFT_LOGIT * (tfrac - 0.5)
-           + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq])
-           + waiting
-           + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
-    # Shifts of their own, none of them a KPI: the day's incident, the weekday's
-    # mood and the contact's reason.
-    sd = s["d"].to_numpy()
-    if inc is not None:
-        eta = eta + inc["logit"][sd]
-    if weekday_mood:
-        eta = eta + _WEEKDAY_MOOD[cal["weekday"][sd]]
-    if mix is not None:
-        eta = eta + mix["logit"][s["reason"].to_numpy()]
+    # the outcome model's latent, with the shifts of their own (none of them a KPI): the day's
+    # incident, the weekday's mood and the contact's reason
+    eta = _survey_eta(s, cal, qp, backlog_prev, asa_w, inc, weekday_mood, mix, wait_effect)
 
     r = rngs["scores"]
     m = len(s)
@@ -1378,8 +1355,9 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
 
 
 
-def _queue_truth(cal, qp, plan):
-    """``truth["queue"]`` of ``queue=True``: the queue's parameters and the staffing plan."""
+def _queue_truth(cal, qp, plan, top2):
+    """``truth["queue"]`` of ``queue=True``: the queue's parameters, the staffing plan and the
+    expected CSAT top-two-box share per queue-week (``top2``, :func:`_expected_top2`)."""
     dates = cal["dates"].strftime("%Y-%m-%d")
     agents = {name: {dates[d]: plan["agents"][q, d, plan["open"][d]].tolist() for d in range(len(dates))}
               for q, name in enumerate(qp["queue"])}
@@ -1410,6 +1388,14 @@ def _queue_truth(cal, qp, plan):
                       "share x aht_s / 3600; given: the table passed as staffing"),
         "agents": agents,
         "agents_note": "per queue and local date, the agents on duty in each open hour, in order",
+        "weeks": [(cal["monday0"] + pd.Timedelta(weeks=w)).strftime("%Y-%m-%d") for w in range(cal["n_weeks"])],
+        "expected_csat_top2_pct": {name: [None if np.isnan(v) else round(float(v), 6) for v in top2[q]]
+                                   for q, name in enumerate(qp["queue"])},
+        "expected_csat_note": (
+            "per queue and week (weeks: their Mondays), the expected CSAT top-two-box percentage of the "
+            "week's responses given its contacts: the mean over its answered contacts of P(csat >= 4) = "
+            "E[expit(eta + u)], u ~ N(0, item_sd^2), eta as outcome_model says; rerun with a changed "
+            "staffing plan, its change is the planted effect of the change on CSAT"),
     }
 
 def _outcome_model_extras(switches):
