@@ -15,7 +15,8 @@ KPI's natural step):
   carries it (``families[].carried_by``); its other members contribute nothing;
 - a driver with a threshold in the customer's own wait (the contact-level hinge: no effect up to
   tau, a slope beyond it) acts on the answered customers' mean wait beyond tau,
-  E[(W - tau)+ | answered], predicted by Erlang A (:func:`~alignment.staffing.answered_wait_beyond`).
+  E[(W - tau)+ | answered], predicted by Erlang A (:func:`~alignment.staffing.answered_wait_beyond`);
+  with the threshold's interval (``threshold_ci``) its uncertainty enters the CX interval.
 
 Churn and value follow the business-impact link when the study declares customers (else they
 are null with a note). The link prices a point of the CX score on its own scale (CSAT 1-5) while
@@ -288,7 +289,8 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     grain : {"day", "week", "month"}
         The study's grain: KPIs are pooled per period of it.
     drivers : DataFrame
-        The study's drivers (``name, verdict, effect, effect_ci, threshold, proxy_of``).
+        The study's drivers (``name, verdict, effect, effect_ci, threshold, proxy_of``; optionally
+        ``threshold_ci``).
     families : list of dict
         The study's families (``members, carried_by``).
     business_impact : BusinessImpactResult or dict, optional
@@ -591,11 +593,10 @@ def study_inputs(study, *, panel=None, interval: int = 60):
     (``"inferred"``, with an :class:`~alignment.exceptions.AgentsInferredWarning`).
     """
     from .inputs import queue_inputs
-    s = study
-    options = getattr(s, "kpi_options", None)
-    return queue_inputs(s.contacts, interval=interval, by=s.by, timezone=s.timezone,
-                        start=getattr(panel, "start", None) or s.start,
-                        end=getattr(panel, "end", None) or s.end, staffing=s.staffing,
+    options = getattr(study, "kpi_options", None)
+    return queue_inputs(study.contacts, interval=interval, by=study.by, timezone=study.timezone,
+                        start=getattr(panel, "start", None) or study.start,
+                        end=getattr(panel, "end", None) or study.end, staffing=study.staffing,
                         threshold_s=getattr(options, "service_level_threshold_s", 20))
 
 
