@@ -5,6 +5,7 @@
 """
 
 from .api import contact_model
-from .model import KPI_OF, MEASURES, Coding, ContactModelResult, coding, fit_contact_model
+from .model import KPI_OF, MEASURES, Coding, ContactModelResult, WaitHinge, coding, fit_contact_model
 
-__all__ = ["contact_model", "KPI_OF", "MEASURES", "Coding", "ContactModelResult", "coding", "fit_contact_model"]
+__all__ = ["contact_model", "KPI_OF", "MEASURES", "Coding", "ContactModelResult", "WaitHinge", "coding",
+           "fit_contact_model"]
