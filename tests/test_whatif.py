@@ -73,6 +73,15 @@ def _by_hand(agents_change, hours=None, beyond=None):
     return asa_before, asa_after, d_beyond / (offered - abandoned)
 
 
+def _answered_wait(r):
+    """Erlang A's wait of the answered of a row, offered x (1 - p_abandon) x ASA, a fractional agent
+    count interpolated on that product (as the what-if does)."""
+    low, w = math.floor(r["agents"]), r["agents"] - math.floor(r["agents"])
+    kw = dict(arrival_rate_per_h=r["offered"], mean_handle_s=r["mean_handle_s"], patience_s=r["patience_s"])
+    return r["offered"] * sum(weight * (1 - k.p_abandon) * k.asa_s for weight, k in
+                              ((1 - w, erlang_a(low, **kw)), (w, erlang_a(low + 1, **kw))) if weight > 0)
+
+
 def test_queue_change_by_hand_and_only_a_validated_driver_contributes():
     w = whatif_from_inputs(_inputs(ROWS), agents="+2", segment="q", hours="10-11", drivers=_drivers(),
                            agent_cost_per_hour=25.0, n_draws=4000, seed=1)
@@ -86,8 +95,17 @@ def test_queue_change_by_hand_and_only_a_validated_driver_contributes():
     assert seg["cx_change"]["estimate"] == pytest.approx(-1.5 * (after - before) / 10, rel=1e-6)
     lo, hi = seg["cx_change"]["ci"]
     assert lo < seg["cx_change"]["estimate"] < hi
-    # interval from the effect's own interval [-2, -1]: about its width times the KPI change
-    assert hi - lo == pytest.approx(1.0 * abs(after - before) / 10, rel=0.1)
+    # interval from the effect's own interval [-2, -1] and Erlang A's misfit of the changed intervals'
+    # observed wait (e ~ N(0, misfit^2) scales the queue's change): about the width of their product
+    fitted = sum(_answered_wait(r) for r in ROWS if r["period_start"][11:13] == "10")
+    misfit = abs(fitted / sum(r["wait_answered_s"] for r in ROWS if r["period_start"][11:13] == "10") - 1)
+    assert seg["queue_misfit"] == pytest.approx(misfit, rel=1e-9) and misfit > 0.1
+    se = 0.5 / 1.959964
+    sd = math.sqrt(se ** 2 + (1.5 * misfit) ** 2 + (se * misfit) ** 2)
+    assert hi - lo == pytest.approx(2 * 1.959964 * sd * abs(after - before) / 10, rel=0.15)
+    c_lo, c_hi = asa["change_ci"]
+    assert c_lo < after - before < c_hi
+    assert c_hi - c_lo == pytest.approx(2 * 1.959964 * misfit * abs(after - before), rel=0.1)
     for kpi in ("service_level", "abandon_rate"):
         k = seg["kpis"][kpi]
         assert k["contributes"] is False and k["cx_change"] == 0 and "contributes nothing" in k["reason"]
@@ -126,7 +144,10 @@ def test_the_contact_level_hinge_acts_on_the_wait_beyond_its_threshold():
     w = whatif_from_inputs(_inputs(ROWS), agents=1, drivers=drivers)
     _, _, d_beyond = _by_hand(1, beyond=30.0)
     assert d_beyond < 0
-    assert w.segments[0]["cx_change"]["estimate"] == pytest.approx(-1.5 * d_beyond / 10, rel=1e-6)
+    # scaled by the observed over Erlang A's wait of the changed intervals (the tail's calibration)
+    calibration = sum(r["wait_answered_s"] for r in ROWS) / sum(_answered_wait(r) for r in ROWS)
+    assert w.segments[0]["queue_calibration"] == pytest.approx(calibration, rel=1e-9)
+    assert w.segments[0]["cx_change"]["estimate"] == pytest.approx(-1.5 * d_beyond / 10 * calibration, rel=1e-6)
 
 
 def test_churn_and_value_follow_the_links_chain_with_its_uncertainty():
@@ -377,3 +398,92 @@ def test_a_study_with_a_staffing_source_uses_its_agents(tmp_path):
     d = decisions(_fake_result(20.0, _drivers(asa=("validated", -3.0, [-4.0, -2.0], None))), inputs=cells,
                   max_agents=1, n_draws=200)
     assert "agents on duty from the staffing source ([data.staffing])" in d.notes
+
+
+def _mmnm_waits(agents, arrivals, service, patience):
+    """Waits of an M/M/N+M queue served first come first served, by event: each customer's virtual
+    wait is the time until the first agent is free; who waits longer than the patience hangs up
+    (NaN) and takes no agent."""
+    import heapq
+    free = [0.0] * agents
+    waits = np.full(len(arrivals), np.nan)
+    for i, (t, s, p) in enumerate(zip(arrivals, service, patience)):
+        v = max(free[0] - t, 0.0)
+        if v <= p:
+            waits[i] = v
+            heapq.heapreplace(free, t + v + s)
+    return waits
+
+
+def _hinge(waits, offset=1.0, slope=-0.01, tau=30.0, cov=1e-12, day="2025-01-06"):
+    from alignment.contact import WaitHinge
+    n = len(waits)
+    return WaitHinge(threshold=tau, threshold_ci=(tau, tau), shape="flat", coef=np.array([0.0, slope]),
+                     cov=np.eye(2) * cov, grid=np.array([tau]), coefs=np.array([[0.0, slope]]), weight=np.array([1.0]),
+                     offset=np.full(n, offset), wait=np.asarray(waits, float), segment=np.full(n, "q", dtype=object),
+                     day=np.full(n, np.datetime64(day), dtype="datetime64[ns]"))
+
+
+def test_the_logit_hinge_integrated_over_erlang_a_waits_against_a_simulated_queue():
+    """Reference: an M/M/N+M queue simulated customer by customer (150,000 arrivals, the same
+    arrivals, service times and patience with 8 and with 10 agents) against the what-if's CX change,
+    P(yes | wait) = expit(1 - 0.01 (w - 30)+) integrated over Erlang A's answered waits."""
+    rate, handle, patience = 120.0, 240.0, 250.0
+    rng = np.random.default_rng(5)
+    n = 150_000
+    arrivals = np.cumsum(rng.exponential(3600 / rate, n))
+    service, pat = rng.exponential(handle, n), rng.exponential(patience, n)
+    before, after = (_mmnm_waits(k, arrivals, service, pat)[n // 10:] for k in (8, 10))   # without the warm-up
+
+    def share(w):
+        w = w[np.isfinite(w)]
+        return float(np.mean(1 / (1 + np.exp(-(1.0 - 0.01 * np.maximum(w - 30, 0))))))
+
+    k = erlang_a(8, arrival_rate_per_h=rate, mean_handle_s=handle, patience_s=patience)
+    row = dict(period_start="2025-01-06 10:00", offered=120, abandoned=120 * k.p_abandon,
+               answered_within_t=60, wait_answered_s=120 * (1 - k.p_abandon) * k.asa_s, mean_handle_s=handle,
+               patience_s=patience, agents=8.0)
+    hinge = _hinge(rng.choice(before[np.isfinite(before)], 20_000))
+    drivers = _drivers(asa=("validated", -1.5, [-2.0, -1.0], 30.0))
+    w = whatif_from_inputs(_inputs([row]), agents=2, drivers=drivers, wait_hinge=hinge, n_draws=200).segments[0]
+    simulated = 100 * (share(after) - share(before))
+    assert simulated > 3
+    assert w["queue_misfit"] == pytest.approx(0.0, abs=1e-9)
+    assert w["cx_change"]["estimate"] == pytest.approx(simulated, rel=0.05)
+    assert "logit hinge" in w["kpis"]["asa"]["reason"]
+    # the KPIs are Erlang A's, as without the hinge
+    plain = whatif_from_inputs(_inputs([row]), agents=2, drivers=drivers, n_draws=200).segments[0]
+    assert w["kpis"]["asa"]["after"] == pytest.approx(plain["kpis"]["asa"]["after"])
+    assert np.nanmean(before) - np.nanmean(after) == pytest.approx(plain["kpis"]["asa"]["before"]
+                                                                  - plain["kpis"]["asa"]["after"], rel=0.05)
+
+
+def test_the_hinges_cx_interval_widens_with_fewer_surveys():
+    """The hinge of the contact model fitted on 12,000 and on 3,000 surveys of one world: with a
+    quarter of the surveys the CX interval is about twice as wide, around about the same change
+    (the interval observed as Erlang A predicts it: no misfit widens it)."""
+    from alignment.contact import fit_contact_model
+    rng = np.random.default_rng(11)
+
+    def hinge(n):
+        f = pd.DataFrame({"period": rng.integers(0, 40, n), "queue": "q", "hour": rng.integers(8, 18, n),
+                          "wait_s": rng.exponential(60, n)})
+        p = 1 / (1 + np.exp(-(1.2 - 0.02 * np.maximum(f["wait_s"] - 60, 0))))
+        f["csat"] = np.where(rng.random(n) < p, 5, 2)
+        return fit_contact_model(f, "csat", logit=False).wait_hinge
+
+    r = ROWS[0]
+    k = erlang_a(r["agents"], arrival_rate_per_h=r["offered"], mean_handle_s=r["mean_handle_s"],
+                 patience_s=r["patience_s"])
+    rows = [dict(r, abandoned=r["offered"] * k.p_abandon, wait_answered_s=r["offered"] * (1 - k.p_abandon) * k.asa_s)]
+    widths, estimates = [], []
+    for n in (12_000, 3_000):
+        h = hinge(n)
+        assert h is not None and 40 <= h.threshold <= 80
+        drivers = _drivers(asa=("validated", -1.5, [-2.0, -1.0], h.threshold))
+        cx = whatif_from_inputs(_inputs(rows), agents=2, drivers=drivers, wait_hinge=h, n_draws=2000,
+                                seed=3).segments[0]["cx_change"]
+        widths.append(cx["ci"][1] - cx["ci"][0])
+        estimates.append(cx["estimate"])
+    assert widths[1] > 1.4 * widths[0]
+    assert estimates[1] == pytest.approx(estimates[0], rel=0.3)

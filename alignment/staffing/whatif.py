@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..display import Displayed
 from ..exceptions import OptionError
-from .erlang import _queue, _check
+from .erlang import WAIT_EDGES, _answered_mass_mixed, _check, _queue
 
 __all__ = ["WhatIf", "whatif", "whatif_from_inputs", "study_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
 
@@ -57,6 +57,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 QUEUE_KPIS = ("asa", "service_level", "abandon_rate")
 Z95 = 1.959963984540054
 PERIODS_PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0}
+_PERIOD = {"day": "D", "week": "W-SUN", "month": "M"}   # pandas' period of each grain
 
 
 def parse_agents(value) -> float:
@@ -169,6 +170,92 @@ def _interval_kpis_cached(agents, rate, handle, patience, threshold_s, beyond):
     return out
 
 
+#: Nodes of the answered customers' waits: 0 (answered at once) and the middle of each bin of WAIT_EDGES.
+WAIT_NODES = np.concatenate([[0.0], 0.5 * (WAIT_EDGES[:-1] + WAIT_EDGES[1:])])
+@functools.lru_cache(maxsize=65536)
+def _answered_nodes(agents, rate, handle, patience):
+    """The answered customers' waits per offered customer on WAIT_NODES (Erlang A; read-only)."""
+    theta = 0.0 if math.isinf(patience) else 1.0 / patience
+    at_once, bins = _answered_mass_mixed(agents, rate / 3600.0, 1.0 / handle, theta)
+    out = np.concatenate([[at_once], bins])
+    out.flags.writeable = False
+    return out
+
+
+#: A day's surveys stand for that day's customers when it has at least this many.
+MIN_DAY_SURVEYS = 10
+#: Spacing of the grid of logit offsets the surveyed customers' offsets are spread over (linearly).
+OFFSET_STEP = 0.2
+
+
+def _offset_weights(off: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Surveyed customers' logit offsets as weights on ``grid`` (each split linearly between its two
+    grid points) and, last, the share at +inf; the surveys of cells all yes (+inf) or all no (-inf)
+    never move, and count with their share."""
+    out = np.zeros(len(grid) + 1)
+    finite = off[np.isfinite(off)]
+    x = np.clip((finite - grid[0]) / OFFSET_STEP, 0, len(grid) - 1)
+    low = np.minimum(np.floor(x).astype(int), len(grid) - 2) if len(grid) > 1 else np.zeros(len(x), int)
+    frac = x - low
+    np.add.at(out, low, 1 - frac)
+    if len(grid) > 1:
+        np.add.at(out, low + 1, frac)
+    out[-1] = np.sum(off == np.inf)
+    return out / len(off)
+
+
+def _hinge_cx(hinge, surveys: np.ndarray, survey_period: np.ndarray, days: dict, periods, answered,
+              d_answered, tau_d, coef_d, chunk: int = 1000) -> tuple[float, np.ndarray, float]:
+    """The CX change (top-box percentage points, mean over periods) from the logit hinge.
+
+    ``days``: ``{(period, day): change of answered customers on WAIT_NODES}`` over the changed
+    intervals; ``periods`` the periods (``answered`` and ``d_answered`` their answered customers
+    and its change). A day's customers are its surveyed customers' offsets (its fixed effect: an
+    incident day's customers are less satisfied), the segment's when the day has fewer than
+    MIN_DAY_SURVEYS; the offsets are spread over a grid (OFFSET_STEP), so that P(yes | wait) is
+    computed once per grid point and draw. A period's top-box share of the answered, weighted as
+    the surveys are (an answered customer is surveyed with the same chance whatever the wait),
+    changes by ``(dS - s dA) / (A + dA)``: dS the change of the summed P(yes | wait), s the
+    period's share before, the mean predicted probability of its surveys at their own waits (the
+    segment's without any). Returns ``(estimate, draws, s)``.
+    """
+    off, day = hinge.offset[surveys], hinge.day[surveys]
+    with np.errstate(over="ignore"):
+        p_own = 1.0 / (1.0 + np.exp(-(off + hinge.linear(hinge.wait[surveys], hinge.coef, hinge.threshold)[0])))
+    share_all = float(np.mean(p_own))
+    share = np.array([float(np.mean(p_own[survey_period == p])) if np.any(survey_period == p) else share_all
+                      for p in periods])
+    used = max((int(np.flatnonzero(m).max()) for m in days.values() if np.any(m)), default=0)
+    nodes = WAIT_NODES[: used + 1]
+    finite = off[np.isfinite(off)]
+    grid = (np.arange(np.floor(finite.min() / OFFSET_STEP), np.ceil(finite.max() / OFFSET_STEP) + 1) * OFFSET_STEP
+            if len(finite) else np.zeros(1))
+    index = {p: i for i, p in enumerate(periods)}
+    # per period, the change of answered customers on (offset grid point, wait node)
+    mass = np.zeros((len(periods), len(grid) + 1, len(nodes)))
+    pooled = _offset_weights(off, grid)
+    for (period, d), m in days.items():
+        on_day = day == d
+        wts = _offset_weights(off[on_day], grid) if on_day.sum() >= MIN_DAY_SURVEYS else pooled
+        mass[index[period]] += wts[:, None] * m[None, : len(nodes)]
+    after = answered + d_answered
+    ok = after > 0
+    if not ok.any():
+        return 0.0, np.zeros(len(coef_d)), share_all
+
+    def change(coef, tau):   # -> (draws,): the mean over periods of the share's change
+        coef, tau = np.atleast_2d(coef), np.atleast_1d(tau)
+        d_s = np.empty((len(coef), len(periods)))
+        for i in range(0, len(coef), chunk):
+            lin = hinge.linear(nodes, coef[i:i + chunk], tau[i:i + chunk])
+            acc = mass[:, -1, :].sum(axis=1)[None, :].repeat(len(lin), 0)   # +inf: P = 1 at any wait
+            for g, a in enumerate(grid):
+                acc += (1.0 / (1.0 + np.exp(-(a + lin)))) @ mass[:, g, :].T
+            d_s[i:i + chunk] = acc
+        return 100 * np.mean((d_s[:, ok] - share[ok] * d_answered[ok]) / after[ok], axis=1)
+
+    return float(change(hinge.coef, hinge.threshold)[0]), change(coef_d, tau_d), share_all
+
 @dataclass(frozen=True, repr=False)
 class WhatIf(Displayed):
     """A staffing change, through the queue and the validated effects, to CX, churn, value and cost.
@@ -273,7 +360,7 @@ def check_segment(inputs, segment) -> tuple[pd.Series, list[str]]:
 def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, grain: str = "week",
                        drivers=None, families=(), business_impact=None, agent_cost_per_hour=None,
                        units=None, service_level_variant: str = "offered", same_scale: bool = False,
-                       n_draws: int = 2000, seed: int = 0, alpha: float = 0.05) -> WhatIf:
+                       n_draws: int = 2000, seed: int = 0, alpha: float = 0.05, wait_hinge=None) -> WhatIf:
     """The what-if on given queue inputs and study findings (pure; :func:`whatif` reads them from a study).
 
     Parameters
@@ -309,6 +396,12 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         link's chain of the driver's contact measure.
     n_draws, seed, alpha
         Normal draws of the coefficients for the intervals, their seed, 1 - the interval's level.
+    wait_hinge : WaitHinge, optional
+        The contact-level model's logit hinge in the customer's own wait
+        (``ContactModelResult.wait_hinge``). With it, a validated ASA driver with a threshold acts
+        through P(top box | own wait) integrated over each interval's answered waits under Erlang A,
+        before and after, averaged over the surveyed customers' offsets; its interval draws the
+        threshold from the profile likelihood and the coefficients from their clustered covariance.
 
     Returns
     -------
@@ -330,7 +423,14 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         del levers["service_level"]
         silent["service_level"] = (f"the study's service level is the {service_level_variant!r} variant; the queue "
                                    f"model predicts the 'offered' one: left out (contributes nothing)")
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    # the first as before; the second for the hinge, the third for the queue model's misfit
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    rng, rng_queue = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[2])
+    hinge = wait_hinge if "asa" in levers and levers["asa"].threshold is not None else None
+    if hinge is not None:
+        tau_hinge, coef_hinge = hinge.draws(n_draws, np.random.default_rng(seeds[1]))
+        hinge_period = (pd.Series(pd.to_datetime(hinge.day)).dt.to_period(_PERIOD[grain]).dt.start_time.to_numpy()
+                        if pd.notna(hinge.day).any() else np.full(len(hinge.day), np.datetime64("NaT")))
     draws = {k: rng.normal(lv.effect, lv.se, n_draws) for k, lv in levers.items()}
     impact = business_impact.to_dict() if hasattr(business_impact, "to_dict") else business_impact
     notes = []
@@ -379,7 +479,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         tau_draws = np.where(z < 0, beyond + z * (beyond - t_ci[0]) / Z95, beyond + z * (t_ci[1] - beyond) / Z95)
     q = alpha / 2
     ts = pd.to_datetime(t["period_start"])
-    period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain]).dt.start_time
+    period = ts.dt.to_period(_PERIOD[grain]).dt.start_time
     selected_time = np.ones(len(t), bool)
     if hour_set is not None:
         selected_time &= ts.dt.hour.isin(hour_set).to_numpy()
@@ -393,6 +493,8 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         seg_t = t[in_seg]
         handle_fb = seg_t["handle_answered_s"].sum() / max(seg_t["answered"].sum(), 1)
         delta = np.zeros((len(t), 4 + len(taus)))
+        mass = {}   # the logit hinge: each changed interval's change of answered customers on WAIT_NODES
+        wait_fit = np.zeros(2)   # the answered customers' wait of the changed intervals: Erlang A's, observed
         for i in np.flatnonzero(sel):
             r = t.iloc[i]
             h = r["mean_handle_s"] if r["mean_handle_s"] > 0 else handle_fb
@@ -410,6 +512,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                 a, b = np.append(a, _interval_kpis(n1, *kw)[3]), np.append(b, _interval_kpis(n0, *kw)[3])
             d = (a - b) * float(r["offered"])
             delta[i] = np.where(np.isfinite(d), d, 0.0) if np.all(np.isfinite(a)) else np.nan
+            if np.isfinite(b[2]):
+                wait_fit += (b[2] * float(r["offered"]), float(r["wait_answered_s"]))
+            if hinge is not None:
+                kw = (float(r["arrival_rate_per_h"]), float(h), patience)
+                mass[i] = (_answered_nodes(n1, *kw) - _answered_nodes(n0, *kw)) * float(r["offered"])
         comp = pd.DataFrame({"period": period[in_seg].to_numpy(), "offered": seg_t["offered"].to_numpy(float),
                              "abandoned": seg_t["abandoned"].to_numpy(float),
                              "within": seg_t["answered_within_t"].to_numpy(float),
@@ -418,6 +525,12 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                              "d_wait": delta[in_seg, 2], "d_beyond": delta[in_seg, 3],
                              **{f"d_beyond_{k}": delta[in_seg, 4 + k] for k in range(len(taus))}})
         per = comp.groupby("period").sum()
+        if hinge is not None:   # each changed day's change of answered customers on WAIT_NODES
+            days = {}
+            day = ts.dt.normalize().to_numpy()
+            for i, m in mass.items():
+                key = (period.to_numpy()[i], day[i])
+                days[key] = days.get(key, 0.0) + np.nan_to_num(m)
         answered = per["offered"] - per["abandoned"]
         answered_after = (answered - per["d_abandoned"]).clip(lower=0)
         kpi_before = {"abandon_rate": 100 * per["abandoned"] / per["offered"],
@@ -435,6 +548,19 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         pooled_after = {"abandon_rate": 100 * max(tot["abandoned"] + tot["d_abandoned"], 0) / tot["offered"],
                         "service_level": 100 * max(tot["within"] + tot["d_within"], 0) / tot["offered"],
                         "asa": max(tot["wait"] + tot["d_wait"], 0) / tot_after if tot_after > 0 else math.nan}
+        # Erlang A's misfit where the change acts (its wait of the answered against the observed, before
+        # the change): the predicted change of the queue is taken as uncertain by that share, each
+        # draw scaled by (1 + e), e ~ N(0, misfit^2); it gives the KPI changes their interval
+        misfit = abs(wait_fit[0] / wait_fit[1] - 1.0) if wait_fit[1] > 0 else 0.0
+        scale = 1.0 + rng_queue.normal(0.0, misfit, n_draws)
+        # the tail of the wait beyond a threshold is where Erlang A's misfit shows most: a change that acts
+        # there (a hinge) is scaled by the observed over Erlang A's wait of the changed intervals (a ratio
+        # estimator; the mean wait's own change is left as Erlang A predicts it)
+        calibration = wait_fit[1] / wait_fit[0] if wait_fit[0] > 0 and wait_fit[1] > 0 else 1.0
+
+        def interval(x):
+            return [float(np.quantile(x, q)), float(np.quantile(x, 1 - q))]
+
         cx_draws = np.zeros(n_draws)
         cx_point = 0.0
         churn_point, churn_dr, value_point, value_dr = 0.0, np.zeros(n_draws), 0.0, np.zeros(n_draws)
@@ -445,7 +571,17 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             lv = levers.get(kpi)
             contributes, reason, cx_k = lv is not None, silent.get(kpi, ""), 0.0
             acts_on = acts_on_draws = period_change
-            if lv is not None:
+            if lv is not None and kpi == "asa" and hinge is not None:
+                surveys = hinge.segment == seg if np.any(hinge.segment == seg) else np.ones(len(hinge.offset), bool)
+                cx_k, cx_k_draws, base = _hinge_cx(hinge, surveys, hinge_period[surveys], days, per.index.to_numpy(),
+                                                   answered.to_numpy(float), -per["d_abandoned"].to_numpy(float),
+                                                   tau_hinge, coef_hinge)
+                reason = (f"through the contact-level logit hinge: P(top box | own wait) integrated over the "
+                          f"answered customers' waits under Erlang A, before and after (threshold "
+                          f"{hinge.threshold:.0f} s, {hinge.threshold_ci[0]:.0f}-{hinge.threshold_ci[1]:.0f} s, "
+                          f"drawn from its profile; base {100 * base:.1f} % top box)")
+                cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
+            elif lv is not None:
                 if lv.threshold is not None:
                     def beyond(col):
                         return float((per[col] / answered.where(answered > 0)).mean())
@@ -461,6 +597,10 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                 else:
                     reason = "validated driver: its joint effect per step"
                 cx_k = lv.effect * acts_on / lv.step
+                cx_k_draws = draws[kpi] * acts_on_draws / lv.step
+                if lv.threshold is not None:
+                    cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
+            if lv is not None:
                 if kpi in link_draws:
                     row, churn_d, value_d = link_draws[kpi]
                     # the chain is for one step better (10 s shorter): x s longer is -x/10 of it
@@ -471,17 +611,18 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                         value_point += steps_better * row["value_kept"]
                         value_dr += steps_better * value_d
                 cx_point += cx_k
-                cx_draws += draws[kpi] * acts_on_draws / lv.step
+                cx_draws += cx_k_draws
+            change_ci = interval(period_change * scale) if np.isfinite(period_change) else [math.nan, math.nan]
             kpis_out[kpi] = {"before": pooled_before[kpi], "after": pooled_after[kpi],
-                             "change_per_period": period_change, "unit": unit, "contributes": contributes,
+                             "change_per_period": period_change, "change_ci": change_ci, "unit": unit,
+                             "contributes": contributes,
                              "cx_change": cx_k, "reason": reason}
             rows.append({"segment": seg, "kpi": kpi, "before": pooled_before[kpi], "after": pooled_after[kpi],
-                         "change": period_change, "unit": unit, "contributes": contributes, "cx_change": cx_k,
+                         "change": period_change, "ci_low": change_ci[0], "ci_high": change_ci[1], "unit": unit,
+                         "contributes": contributes, "cx_change": cx_k,
                          "reason": reason})
         any_lever = bool(levers)
-
-        def interval(x):
-            return [float(np.quantile(x, q)), float(np.quantile(x, 1 - q))]
+        cx_draws, churn_dr, value_dr = cx_draws * scale, churn_dr * scale, value_dr * scale
 
         cx_change = {"estimate": cx_point, "ci": interval(cx_draws) if any_lever else [0.0, 0.0],
                      "unit": "points of the study's outcome (as its effects: e.g. CSAT top-2-box percentage points)"}
@@ -542,6 +683,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             sentence += (f"; returns {payback['value_per_cost']:.2f} per 1 spent [{payback['ci'][0]:.2f}, "
                          f"{payback['ci'][1]:.2f}]")
         results.append({"segment": seg, "intervals_changed": int(sel.sum()), "agent_hours_changed": hours_changed,
+                        "queue_misfit": misfit, "queue_calibration": calibration,
                         "agents": on_duty,
                         "n_periods": int(n_periods), "kpis": kpis_out, "cx_change": cx_change,
                         "churn_change": churn, "value_change": value_change, "cost": cost,
@@ -607,7 +749,8 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
     Reads the study's contacts into queue inputs (agents from ``[data.staffing]`` when given, else
     the on-duty estimate, with its warning), over the window the study used, by its segment
     column, and calls :func:`whatif_from_inputs` with the study's drivers, families,
-    business-impact link, ``[study] agent_cost_per_hour`` and seed.
+    business-impact link, ``[study] agent_cost_per_hour``, seed and the contact-level model's
+    logit hinge in the customer's own wait (when it found a threshold).
     """
     s = result.study
     options = getattr(s, "kpi_options", None)
@@ -618,7 +761,12 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
                               agent_cost_per_hour=getattr(s, "agent_cost_per_hour", None),
                               units=getattr(s, "units", None), n_draws=n_draws, seed=s.seed,
                               service_level_variant=getattr(options, "service_level_variant", "offered"),
-                              same_scale=_same_scale(s))
+                              same_scale=_same_scale(s), wait_hinge=_wait_hinge(result))
+
+
+def _wait_hinge(result):
+    """The study's contact-level logit hinge in the customer's own wait, if its contact model has one."""
+    return getattr(getattr(result, "contact_model", None), "wait_hinge", None)
 
 
 def _cells(inputs, grain: str):
@@ -637,7 +785,7 @@ def _cells(inputs, grain: str):
     keys = [*by, "weekday", "hour"]
     sums = t.groupby(keys, sort=True)[["offered", "abandoned", "answered", "answered_within_t", "wait_answered_s",
                                         "wait_queued_s", "handle_answered_s", "interval_h", "agent_h"]].sum().reset_index()
-    period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
+    period = ts.dt.to_period(_PERIOD[grain])
     n_real = max(period.nunique(), 1)
     n_synth = 7 if grain == "day" else 1
     sums["arrival_rate_per_h"] = sums["offered"] / sums["interval_h"]
