@@ -445,7 +445,9 @@ def test_the_logit_hinge_integrated_over_erlang_a_waits_against_a_simulated_queu
                patience_s=patience, agents=8.0)
     hinge = _hinge(rng.choice(before[np.isfinite(before)], 20_000))
     drivers = _drivers(asa=("validated", -1.5, [-2.0, -1.0], 30.0))
-    w = whatif_from_inputs(_inputs([row]), agents=2, drivers=drivers, wait_hinge=hinge, n_draws=200).segments[0]
+    result = whatif_from_inputs(_inputs([row]), agents=2, days="mon", drivers=drivers, wait_hinge=hinge, n_draws=200)
+    assert result.change["days"] == "mon"
+    w = result.segments[0]
     simulated = 100 * (share(after) - share(before))
     assert simulated > 3
     assert w["queue_misfit"] == pytest.approx(0.0, abs=1e-9)

@@ -14,9 +14,16 @@ KPI's natural step):
 - a family (waiting: ASA, service level, abandon rate) acts once, through the member that
   carries it (``families[].carried_by``); its other members contribute nothing;
 - a driver with a threshold in the customer's own wait (the contact-level hinge: no effect up to
-  tau, a slope beyond it) acts on the answered customers' mean wait beyond tau,
-  E[(W - tau)+ | answered], predicted by Erlang A (:func:`~alignment.staffing.answered_wait_beyond`);
-  with the threshold's interval (``threshold_ci``) its uncertainty enters the CX interval.
+  tau, a slope beyond it) acts, with the contact model's logit hinge (``wait_hinge``), through
+  P(top box | own wait) integrated over each changed interval's answered waits under Erlang A
+  (:func:`~alignment.staffing.answered_wait_mass`) before and after, averaged over the surveyed
+  customers' offsets; without it, its slope acts on the answered customers' mean wait beyond tau,
+  E[(W - tau)+ | answered] (:func:`~alignment.staffing.answered_wait_beyond`). Either way the
+  threshold's uncertainty enters the CX interval, and the change is scaled by the observed over
+  Erlang A's wait of the answered in the changed intervals (``queue_calibration``);
+- Erlang A's misfit there (``queue_misfit``, |Erlang A's / observed wait - 1|) scales each draw
+  of the queue's change by 1 + e, e ~ N(0, misfit^2): the KPI changes' interval (``change_ci``),
+  and a wider CX one.
 
 Churn and value follow the business-impact link when the study declares customers (else they
 are null with a note). The link prices a point of the CX score on its own scale (CSAT 1-5) while
@@ -172,6 +179,8 @@ def _interval_kpis_cached(agents, rate, handle, patience, threshold_s, beyond):
 
 #: Nodes of the answered customers' waits: 0 (answered at once) and the middle of each bin of WAIT_EDGES.
 WAIT_NODES = np.concatenate([[0.0], 0.5 * (WAIT_EDGES[:-1] + WAIT_EDGES[1:])])
+
+
 @functools.lru_cache(maxsize=65536)
 def _answered_nodes(agents, rate, handle, patience):
     """The answered customers' waits per offered customer on WAIT_NODES (Erlang A; read-only)."""
@@ -256,12 +265,13 @@ def _hinge_cx(hinge, surveys: np.ndarray, survey_period: np.ndarray, days: dict,
 
     return float(change(hinge.coef, hinge.threshold)[0]), change(coef_d, tau_d), share_all
 
+
 @dataclass(frozen=True, repr=False)
 class WhatIf(Displayed):
     """A staffing change, through the queue and the validated effects, to CX, churn, value and cost.
 
-    ``table``: one row per segment x KPI: ``segment, kpi, before, after, change, unit,
-    contributes, cx_change, reason`` (``contributes``: whether the KPI's change reaches CX; the
+    ``table``: one row per segment x KPI: ``segment, kpi, before, after, change, ci_low, ci_high,
+    unit, contributes, cx_change, reason`` (``contributes``: whether the KPI's change reaches CX; the
     reason says why not). ``segments``: per segment the ``cx_change``, ``churn_change`` and
     ``value_change`` (each ``estimate`` and ``ci``), ``cost`` and ``cost_per_cx_point``.
     :meth:`to_dict` is whatif.json.
@@ -526,11 +536,11 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                              **{f"d_beyond_{k}": delta[in_seg, 4 + k] for k in range(len(taus))}})
         per = comp.groupby("period").sum()
         if hinge is not None:   # each changed day's change of answered customers on WAIT_NODES
-            days = {}
+            hinge_days = {}
             day = ts.dt.normalize().to_numpy()
             for i, m in mass.items():
                 key = (period.to_numpy()[i], day[i])
-                days[key] = days.get(key, 0.0) + np.nan_to_num(m)
+                hinge_days[key] = hinge_days.get(key, 0.0) + np.nan_to_num(m)
         answered = per["offered"] - per["abandoned"]
         answered_after = (answered - per["d_abandoned"]).clip(lower=0)
         kpi_before = {"abandon_rate": 100 * per["abandoned"] / per["offered"],
@@ -573,14 +583,14 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             acts_on = acts_on_draws = period_change
             if lv is not None and kpi == "asa" and hinge is not None:
                 surveys = hinge.segment == seg if np.any(hinge.segment == seg) else np.ones(len(hinge.offset), bool)
-                cx_k, cx_k_draws, base = _hinge_cx(hinge, surveys, hinge_period[surveys], days, per.index.to_numpy(),
+                cx_k, cx_k_draws, base = _hinge_cx(hinge, surveys, hinge_period[surveys], hinge_days,
+                                                   per.index.to_numpy(),
                                                    answered.to_numpy(float), -per["d_abandoned"].to_numpy(float),
                                                    tau_hinge, coef_hinge)
                 reason = (f"through the contact-level logit hinge: P(top box | own wait) integrated over the "
                           f"answered customers' waits under Erlang A, before and after (threshold "
                           f"{hinge.threshold:.0f} s, {hinge.threshold_ci[0]:.0f}-{hinge.threshold_ci[1]:.0f} s, "
                           f"drawn from its profile; base {100 * base:.1f} % top box)")
-                cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
             elif lv is not None:
                 if lv.threshold is not None:
                     def beyond(col):
@@ -598,9 +608,9 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                     reason = "validated driver: its joint effect per step"
                 cx_k = lv.effect * acts_on / lv.step
                 cx_k_draws = draws[kpi] * acts_on_draws / lv.step
-                if lv.threshold is not None:
-                    cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
             if lv is not None:
+                if lv.threshold is not None:   # acts through the wait beyond the threshold
+                    cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
                 if kpi in link_draws:
                     row, churn_d, value_d = link_draws[kpi]
                     # the chain is for one step better (10 s shorter): x s longer is -x/10 of it
