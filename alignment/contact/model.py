@@ -361,12 +361,11 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     # time (finer than the period at week or month grain, so that an incident day or a weekday mood,
     # which move waits and satisfaction within a week, are absorbed too), nested in the clusters
     data["cluster"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
-    data["day"] = (pd.to_datetime(frame["contact_ts"]).dt.normalize().to_numpy() if "contact_ts" in frame
-                   else np.datetime64("NaT"))
+    day = pd.to_datetime(frame["contact_ts"]).dt.normalize() if "contact_ts" in frame else None
+    data["day"] = day.to_numpy() if day is not None else np.datetime64("NaT")
     data["segment"] = (frame[by[0]].astype(str).to_numpy() if len(by) == 1 else
                        frame[by].astype(str).agg(" / ".join, axis=1).to_numpy() if by else "all")
-    if by_day and "contact_ts" in frame:
-        day = pd.to_datetime(frame["contact_ts"]).dt.normalize()
+    if by_day and day is not None:
         data["cell"] = pd.DataFrame({"c": data["cluster"].to_numpy(), "d": day.to_numpy()}).groupby(
             ["c", "d"], sort=False, dropna=False).ngroup().to_numpy()
     else:
@@ -450,7 +449,6 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         if found is None:
             found = _threshold(data, "wait_s", others, absorbed, steps["wait_s"], n_boot, seed, alpha)
         found.pop("shape", None)
-        # the logit hinge is on the outcome's scale only for a yes/no outcome (not a reading of it)
         hinge = found.pop("hinge", None)
         if fe_logit is None:   # located on a yes/no reading of a wider score: not the outcome's scale
             hinge = None
