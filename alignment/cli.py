@@ -151,7 +151,8 @@ def cmd_simulate(args) -> int:
     rate = {} if args.incident_rate is None else {"incident_rate": args.incident_rate}
     truth = simulate(args.out, seed=args.seed, days=args.days, queues=args.queues,
                      incidents=args.incidents, weekday_mood=args.weekday_mood,
-                     reasons=args.reasons, wait_effect=args.wait_effect, **rate)
+                     reasons=args.reasons, wait_effect=args.wait_effect, contacts_per_day=args.contacts_per_day,
+                     queue=args.queue or args.staffing is not None, staffing=args.staffing, **rate)
     if not args.quiet:
         drivers = ", ".join(f"{d['name']} ({d['role']})" for d in truth.get("drivers", []))
         print(f"simulated world written to {args.out} (seed {args.seed}); planted: {drivers}")
@@ -278,17 +279,14 @@ def _formats(report_format: str) -> tuple[str, ...]:
 
 def cmd_whatif(args) -> int:
     """Check the change and the segment on the contacts first, then run the study and the what-if."""
-    from .staffing.inputs import queue_inputs
-    from .staffing.whatif import check_segment, parse_agents, parse_days, parse_hours, whatif
+    from .staffing.whatif import check_segment, parse_agents, parse_days, parse_hours, study_inputs, whatif
     from .study import load_study
     parse_agents(args.agents), parse_hours(args.hours), parse_days(args.days)
     study = load_study(args.study)
     if args.out:
         check_out_file(args.out, [study.contacts.data if isinstance(study.contacts.data, (str, os.PathLike))
                                   else None])
-    inputs = queue_inputs(study.contacts, interval=args.interval, by=study.by, timezone=study.timezone,
-                          start=study.start, end=study.end, staffing=study.staffing,
-                          threshold_s=study.kpi_options.service_level_threshold_s)
+    inputs = study_inputs(study, interval=args.interval)
     check_segment(inputs, args.segment)
     result = study.run(progress=False if args.quiet else None)
     w = whatif(result, agents=args.agents, segment=args.segment, hours=args.hours, days=args.days,
@@ -492,6 +490,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--wait-effect", choices=("period", "contact"), default="period",
                    help="where waiting acts: the queue-week's ASA (period, the default) or each customer's "
                         "own wait (contact)")
+    s.add_argument("--contacts-per-day", type=float, default=60,
+                   help="mean contacts offered per queue and day (60; a real queue wants several hundred)")
+    s.add_argument("--queue", action="store_true",
+                   help="a real queue (M/M/N+M per hour, FCFS): waits, abandons and handle times from agents "
+                        "on duty per hour, whose plan is written to staffing.csv (training hours to training.csv)")
+    s.add_argument("--staffing", metavar="PATH", default=None,
+                   help="with --queue (implied): rerun the world with this staffing plan (time, queue, agents; "
+                        "a world's staffing.csv, changed)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_simulate)
     return p

@@ -84,6 +84,7 @@ _ASA_SLOPE = -0.02            # logit per second of weekly ASA above the thresho
 # (most customers wait less than 60 s): modest at the panel grain, real for the customer.
 _CONTACT_WAIT_SLOPE = -0.01   # logit per second of the customer's own wait above the threshold
 _WAIT_EFFECTS = ("period", "contact")
+_QUEUE_PATIENCE_S = 300.0     # queue=True: mean of the exponential patience
 _BACKLOG_SLOPE = -0.003       # logit per e-mail of last week's mean daily backlog
 _ITEM_SD = 0.4                # per-item noise added to the shared response latent
 _FCR_WEEK_SD = 0.5            # sd of the weekly FCR logit around the queue's typical level
@@ -139,7 +140,7 @@ _WEEKDAY_MARKETING = np.array([1.1, 1.1, 1.1, 1.1, 1.0, 0.6, 0.5])
 def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
              timezone="America/New_York", contacts_per_day=60, incidents=True,
              incident_rate=_INCIDENT_RATE, weekday_mood=True, reasons=True,
-             wait_effect="period", churn=None):
+             wait_effect="period", churn=None, queue=False, staffing=None):
     """Write a simulated contact-center world and return its planted truth.
 
     Parameters
@@ -205,6 +206,29 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         the last contact is not yet seen (blank). ``truth["business_impact"]``
         holds the planted slope and the effect a churn link should find (see
         :func:`_churn_truth`). No other file changes.
+    queue : bool, default False
+        A real queue instead of the reduced-form waits: per queue and local hour,
+        N agents on duty from a staffing plan, exponential service (mean: the
+        queue's handle time, times the week's and the reason's factors) and
+        exponential patience (mean 300 s), first come first served (M/M/N+M per
+        hour; an agent going off duty finishes the call). ``wait_s``,
+        ``abandoned``, ``handle_s`` and ``agent_id`` come out of the queue, and
+        satisfaction depends on the waits as ``wait_effect`` says (``"contact"``:
+        the customer's own wait). The plan staffs the load it expects (without
+        the day's surprise and incidents) at the queue's planned occupancy, less
+        the shortfall episodes; it is written to ``staffing.csv`` (``time, queue,
+        agents``, the local start of each open hour, readable as
+        ``[data.staffing]``) and recorded in ``truth["queue"]`` with the queue's
+        parameters; training hours go to ``training.csv``. Other streams are
+        unchanged, so the arrivals, reasons, resolution, customers and surveys'
+        draws are those of ``queue=False``. Give ``contacts_per_day`` of a few
+        hundred or more: at 60 a queue has one or two agents.
+    staffing : DataFrame or path, optional
+        With ``queue=True``: the staffing plan to use instead (``time, queue,
+        agents``, one row per open hour and queue, such as a world's
+        ``staffing.csv`` with changed agents). The same seed with a changed plan
+        reruns the same customers (arrivals, service times, patience) through the
+        changed queue: the planted truth of a staffing what-if.
 
     Returns
     -------
@@ -222,6 +246,11 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
         the incident ``dates``), ``weekday_mood`` (the shift per weekday) and
         ``reasons`` (each reason's base share, complexity, handle multiplier
         and logit shift, and the product-defect weeks), each with ``enabled``.
+        With ``queue=True`` also ``queue``: the queue's model and parameters, the
+        staffing plan (``agents`` per queue, date and open hour; ``plan`` is
+        ``planned`` or ``given``) and ``expected_csat_top2_pct`` per queue and
+        week (``weeks``), the expected CSAT top-two-box share of the week's
+        responses given its contacts.
 
     Raises
     ------
@@ -245,7 +274,9 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     ``marketing.csv``
         date, marketing_spend (center-wide daily spend).
     ``staffing.csv``
-        date, queue, training_hours (agent hours spent in training).
+        date, queue, training_hours (agent hours spent in training); with
+        ``queue=True`` instead time, queue, agents (the staffing plan) and the
+        training hours in ``training.csv``.
     ``truth.json``
         The returned dictionary.
 
@@ -275,6 +306,11 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     switches = _validate_switches(incidents, incident_rate, weekday_mood, reasons, wait_effect)
     if churn not in (None, "cx", "none"):
         raise _option("churn", "None, 'cx' or 'none'", churn)
+    if not isinstance(queue, (bool, np.bool_)):
+        raise _option("queue", "True or False", queue)
+    if staffing is not None and not queue:
+        raise OptionError("The 'staffing' parameter of simulate needs queue=True (a staffing plan of the real "
+                          "queue). Got a staffing table with queue=False instead.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rngs = dict(zip(_COMPONENTS, (np.random.default_rng(s) for s in
@@ -284,10 +320,11 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     qp = _queue_parameters(queues, cpd, rngs["queues"])
     inc = _incidents(cal, switches["incident_rate"], rngs["incidents"]) if incidents else None
     mix = _reason_mix(cal, qp, inc, rngs["reasons"]) if reasons else None
-    contacts = _contacts(cal, qp, cpd, tz, rngs, inc, mix)
+    queue_state = {"staffing": staffing} if queue else None
+    contacts = _contacts(cal, qp, cpd, tz, rngs, inc, mix, queue=queue_state)
     backlog, backlog_prev = _backlog(cal, qp, rngs["backlog"])
     marketing = _marketing(cal, rngs["marketing"])
-    staffing = _training(cal, qp, rngs["training"])
+    training = _training(cal, qp, rngs["training"])
     experience = {} if churn is not None else None
     surveys = _surveys(contacts, cal, qp, backlog_prev, tz, rngs, inc, weekday_mood, mix,
                        switches["wait_effect"], experience=experience)
@@ -296,9 +333,18 @@ def simulate(out_dir, *, seed, days=364, queues=4, start="2025-01-06",
     _write_csv(surveys, out / "surveys.csv")
     _write_csv(backlog, out / "backlog.csv")
     _write_csv(marketing, out / "marketing.csv")
-    _write_csv(staffing, out / "staffing.csv")
-
     truth = _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix)
+    if queue:
+        # the staffing plan is the staffing source; training hours move to training.csv
+        _write_csv(_plan_table(cal, qp, queue_state["plan"]), out / "staffing.csv")
+        _write_csv(training, out / "training.csv")
+        truth["files"]["staffing.csv"] = ("time, queue, agents: the agents on duty per local hour of the staffing "
+                                          "plan (open hours only; the queue's N)")
+        truth["files"]["training.csv"] = "date, queue, training_hours: agent hours in training per day"
+        top2 = _expected_top2(contacts, cal, qp, backlog_prev, inc, weekday_mood, mix, switches["wait_effect"])
+        truth["queue"] = _queue_truth(cal, qp, queue_state["plan"], top2)
+    else:
+        _write_csv(training, out / "staffing.csv")
     if churn is not None:
         # the data's end: local midnight after the last day
         data_end = int(_to_utc_seconds([start_ts + pd.Timedelta(days=days)], tz)[0])
@@ -498,7 +544,7 @@ def _ar1(rng, shape, phi):
     return x
 
 
-def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None):
+def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None, queue=None):
     nq, nd, nw = len(qp), len(cal["dates"]), cal["n_weeks"]
 
     # Daily volume: weekday and yearly patterns, a day-level surprise the
@@ -547,19 +593,6 @@ def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None):
         rho = rho * inc["volume"][d_idx]
     rho = np.clip(rho, 0.3, 0.975)
 
-    # Waiting: the chance of queueing and the mean wait grow with occupancy
-    # (Erlang-C-like); callers hang up when their patience runs out first, so
-    # abandonment grows with the wait.
-    r = rngs["waits"]
-    waits = r.random(n) < rho ** 3
-    potential = np.where(waits, r.exponential(1.0, n) * 10.0 / (1 - rho), 0.0)
-    quick = r.random(n) < 0.08
-    patience = np.where(quick, r.exponential(4.0, n), r.exponential(480.0, n))
-    abandoned = waits & (patience < potential)
-    disconnected = ~abandoned & waits & (r.random(n) < 0.002)   # dropped by the system
-    answered = ~abandoned & ~disconnected
-    wait_s = np.round(np.where(abandoned, patience, potential)).astype(np.int64)
-
     # Contact reasons, drawn from the day's mix of the queue (inverse CDF); the
     # stream already drew the mix in _reason_mix.
     if mix is None:
@@ -568,16 +601,50 @@ def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None):
         u = rngs["reasons"].random(n)
         reason = (u[:, None] > mix["cdf"][q_idx, d_idx, :-1]).sum(axis=1).astype(np.int64)
 
-    # Handle time: lognormal around the queue's mean, scaled by a weekly factor
-    # and by the reason's complexity (no effect on satisfaction).
+    # Handle time around the queue's mean, scaled by a weekly factor and by the
+    # reason's complexity (no effect on satisfaction).
     r = rngs["handle"]
     week_factor = np.exp(0.07 * _ar1(r, (nq, nw), 0.5))
     mean_h = qp["aht_s"].to_numpy()[q_idx] * week_factor[q_idx, cal["week"][d_idx]]
     if mix is not None:
         mean_h = mean_h * mix["handle"][reason]
-    sd_log = 0.55
-    handle = np.exp(np.log(mean_h) - sd_log ** 2 / 2 + sd_log * r.standard_normal(n))
-    handle_s = np.where(answered, np.maximum(np.round(handle), 10), 0).astype(np.int64)
+
+    served_by = None
+    if queue is None:
+        # Waiting: the chance of queueing and the mean wait grow with occupancy
+        # (Erlang-C-like); callers hang up when their patience runs out first, so
+        # abandonment grows with the wait. Handle times are lognormal.
+        r = rngs["waits"]
+        waits = r.random(n) < rho ** 3
+        potential = np.where(waits, r.exponential(1.0, n) * 10.0 / (1 - rho), 0.0)
+        quick = r.random(n) < 0.08
+        patience = np.where(quick, r.exponential(4.0, n), r.exponential(480.0, n))
+        abandoned = waits & (patience < potential)
+        disconnected = ~abandoned & waits & (r.random(n) < 0.002)   # dropped by the system
+        answered = ~abandoned & ~disconnected
+        wait_s = np.round(np.where(abandoned, patience, potential)).astype(np.int64)
+        sd_log = 0.55
+        handle = np.exp(np.log(mean_h) - sd_log ** 2 / 2 + sd_log * rngs["handle"].standard_normal(n))
+        handle_s = np.where(answered, np.maximum(np.round(handle), 10), 0).astype(np.int64)
+    else:
+        # A real queue, M/M/N+M per local hour: the staffing plan's agents, exponential
+        # service and patience, first come first served (see _serve).
+        plan = _staffing_plan(cal, qp, lam, staff_d, mismatch, queue.get("staffing"))
+        queue["plan"] = plan
+        service = np.maximum(np.round(mean_h * rngs["handle"].exponential(1.0, n)), 1).astype(np.int64)
+        patience = rngs["waits"].exponential(_QUEUE_PATIENCE_S, n)
+        arrive = d_idx.astype(np.int64) * 86400 + hour.astype(np.int64) * 3600 + second
+        answered = np.zeros(n, dtype=bool)
+        wait_s = np.zeros(n, dtype=np.int64)
+        served_by = np.zeros(n, dtype=np.int64)
+        for qi in range(nq):
+            rows = np.flatnonzero(q_idx == qi)
+            rows = rows[np.argsort(arrive[rows], kind="stable")]
+            ans, wait, served_by[rows] = _serve(arrive[rows], service[rows], patience[rows],
+                                                plan["agents"][qi].ravel())
+            answered[rows], wait_s[rows] = ans, np.round(wait).astype(np.int64)
+        abandoned = ~answered
+        handle_s = np.where(answered, service, 0).astype(np.int64)
 
     # First-contact resolution and transfers: weekly rates wander (AR(1) on the
     # logit scale) independently of each other and of staffing.
@@ -600,6 +667,8 @@ def _contacts(cal, qp, cpd, tz, rngs, inc=None, mix=None):
     r = rngs["agents"]
     n_agents = qp["n_agents"].to_numpy()
     agent = np.floor(r.random(n) * n_agents[q_idx]).astype(int)
+    if served_by is not None:   # the agent of the queue who served the contact
+        agent = served_by
 
     r = rngs["quality"]
     scored = answered & (r.random(n) < 0.10)
@@ -623,6 +692,120 @@ def _hour_of(u, hours, profile):
     """Inverse-CDF draw of an hour from an intraday profile, given uniforms ``u``."""
     cdf = np.cumsum(profile) / profile.sum()
     return hours[np.minimum(np.searchsorted(cdf, u, side="right"), len(hours) - 1)]
+
+
+# ---------------------------------------------------------------------- the queue
+
+def _open_hours(weekday):
+    """The open local hours of a weekday (0 = Monday) and their arrival profile."""
+    return (_WEEKEND_HOURS, _WEEKEND_PROFILE) if weekday >= 5 else (_WEEKDAY_HOURS, _WEEKDAY_PROFILE)
+
+
+def _staffing_plan(cal, qp, lam, staff_d, mismatch, given=None):
+    """Agents on duty per queue, local day and hour (``queue=True``).
+
+    The plan staffs the load it expects (the day's expected volume, without the surprise or the
+    incident it cannot foresee, times the hour's share of the profile, times the queue's mean
+    handle time) at the queue's planned occupancy ``rho0``; the day's shortfall (absence
+    episodes, as ``staff_d``) and the hour's mismatch take agents away, at least one agent in an
+    open hour. A ``given`` table (``time, queue, agents``, one row per open hour and queue, as
+    staffing.csv) replaces it.
+    """
+    nq, nd = lam.shape
+    is_open = np.zeros((nd, 24), dtype=bool)
+    share = np.zeros((nd, 24))
+    for d in range(nd):
+        hours, profile = _open_hours(cal["weekday"][d])
+        is_open[d, hours] = True
+        share[d, hours] = profile / profile.sum()
+    load = lam[:, :, None] * share[None] * qp["aht_s"].to_numpy()[:, None, None] / 3600.0
+    planned = load / qp["rho0"].to_numpy()[:, None, None] * staff_d[:, :, None] / (1 + mismatch)
+    agents = np.where(is_open[None], np.maximum(np.round(planned), 1), 0).astype(np.int64)
+    if given is not None:
+        agents = _given_staffing(given, cal, qp, is_open)
+    return {"agents": agents, "open": is_open, "source": "planned" if given is None else "given"}
+
+
+def _given_staffing(given, cal, qp, is_open):
+    """The agents of a given staffing table (a DataFrame or a CSV path), checked against the open hours."""
+    def bad(what):
+        return OptionError(f"The 'staffing' parameter of simulate must be a table time, queue, agents with one "
+                           f"row per open hour and queue of the world (as its staffing.csv); {what}.")
+    if isinstance(given, (str, Path)):
+        given = pd.read_csv(given)
+    if not isinstance(given, pd.DataFrame):
+        raise bad(f"got {type(given).__name__}")
+    missing = [c for c in ("time", "queue", "agents") if c not in given.columns]
+    if missing:
+        raise bad(f"it has no column {missing[0]!r}")
+    names = list(qp["queue"])
+    times = pd.to_datetime(given["time"], errors="coerce")
+    agents = pd.to_numeric(given["agents"], errors="coerce").to_numpy(float)
+    q = given["queue"].astype(str).map({n: i for i, n in enumerate(names)}).to_numpy(float)
+    d = ((times.dt.normalize() - cal["dates"][0]).dt.days).to_numpy(float)
+    h = times.dt.hour.to_numpy(float)
+    ok = (np.isfinite(q) & np.isfinite(d) & (d >= 0) & (d < len(cal["dates"])) & np.isfinite(agents)
+          & (agents >= 0) & (agents == np.round(agents)))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise bad(f"row {i + 1} (time {given['time'].iloc[i]!r}, queue {given['queue'].iloc[i]!r}, agents "
+                  f"{given['agents'].iloc[i]!r}) has an unknown queue, a time outside the world's days or an "
+                  f"agents value that is not a whole number >= 0")
+    qi, di, hi = q.astype(int), d.astype(int), h.astype(int)
+    out = np.full((len(names), len(cal["dates"]), 24), -1, dtype=np.int64)
+    if not is_open[di, hi].all() or len(set(zip(qi, di, hi))) != len(given):
+        raise bad("a row is outside the open hours or repeats an hour")
+    out[qi, di, hi] = agents.astype(np.int64)
+    if (out[:, is_open] < 0).any():
+        raise bad(f"{int((out[:, is_open] < 0).sum())} open hours have no row")
+    return np.maximum(out, 0)
+
+
+def _plan_table(cal, qp, plan):
+    """staffing.csv of ``queue=True``: time (local start of the hour), queue, agents; open hours only."""
+    q, d, h = np.nonzero(np.broadcast_to(plan["open"][None], plan["agents"].shape))
+    order = np.lexsort((q, h, d))
+    q, d, h = q[order], d[order], h[order]
+    time = (cal["dates"].to_numpy()[d].astype("datetime64[s]") + (h * 3600).astype("timedelta64[s]"))
+    return pd.DataFrame({"time": np.datetime_as_string(time, unit="s"), "queue": qp["queue"].to_numpy()[q],
+                         "agents": plan["agents"][q, d, h]}).assign(time=lambda t: t["time"].str.replace("T", " "))
+
+
+def _serve(arrive, service, patience, agents):
+    """One queue, first come first served, with ``agents[j]`` agents on duty in hour ``j``.
+
+    ``arrive``: whole seconds from the first local midnight, ascending; ``agents``: per hour of
+    that timeline. Agent k (0, 1, ...) is on duty in the hours with more than k agents; it starts
+    a call only while on duty and finishes a call it started (going off duty after). Each
+    customer takes the agent who can start soonest; a customer whose patience runs out first
+    hangs up (wait = patience) and takes no agent. Within an hour of constant N this is exactly
+    M/M/N+M's FCFS dynamics. Returns ``(answered, wait_s, agent)`` per customer (agent -1 if
+    none; the waits as floats, whole seconds when the times are).
+    """
+    n, slots = len(arrive), len(agents)
+    answered = np.zeros(n, dtype=bool)
+    wait = np.asarray(patience, dtype=float).copy()
+    served_by = np.full(n, -1, dtype=np.int64)
+    k_max = int(agents.max()) if slots else 0
+    if k_max == 0 or n == 0:
+        return answered, wait, served_by
+    # next_on[k, j]: the first hour from j on in which agent k is on duty (slots: never)
+    on = np.zeros((k_max, slots + 1), dtype=bool)
+    on[:, :slots] = agents[None, :] > np.arange(k_max)[:, None]
+    next_on = np.where(on, np.arange(slots + 1)[None, :], slots)
+    next_on = np.minimum.accumulate(next_on[:, ::-1], axis=1)[:, ::-1]
+    free = np.zeros(k_max, dtype=np.result_type(arrive.dtype, service.dtype))
+    rows = np.arange(k_max)
+    for i in range(n):
+        t = np.maximum(free, arrive[i])
+        j = np.minimum(t // 3600, slots).astype(np.int64)
+        j_on = next_on[rows, j]
+        start = np.where(j_on == j, t, j_on * 3600)
+        k = int(start.argmin())
+        if j_on[k] < slots and start[k] - arrive[i] <= patience[i]:
+            answered[i], wait[i], served_by[i] = True, start[k] - arrive[i], k
+            free[k] = start[k] + service[i]
+    return answered, wait, served_by
 
 
 def _logit(p):
@@ -719,15 +902,8 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
              wait_effect="period", experience=None):
     nq, nw = len(qp), cal["n_weeks"]
     q = c["q"].to_numpy()
-    w = c["week"].to_numpy()
     answered = c["answered"].to_numpy()
-
-    # The realized weekly ASA of each queue, exactly as a panel computes it.
-    wait_sum = np.zeros((nq, nw))
-    n_ans = np.zeros((nq, nw))
-    np.add.at(wait_sum, (q[answered], w[answered]), c["wait_s"].to_numpy()[answered])
-    np.add.at(n_ans, (q[answered], w[answered]), 1)
-    asa_w = np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
+    asa_w = _weekly_asa(c, nq, nw)
 
     responds = answered & (rngs["response"].random(len(c)) < qp["response_rate"].to_numpy()[q])
     if experience is not None:
@@ -739,26 +915,9 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
         exp_csat = np.full(len(c), np.nan)
         exp_csat[answered] = 1 + _cut(lat + r.normal(0, _ITEM_SD, len(everyone)), _CSAT_CUTS)
     s = c.loc[responds].reset_index(drop=True)
-    sq, sw = s["q"].to_numpy(), s["week"].to_numpy()
-    tfrac = cal["tfrac"][s["d"].to_numpy()]
-    if wait_effect == "contact":   # the customer's own wait, same hinge
-        waiting = _CONTACT_WAIT_SLOPE * np.maximum(s["wait_s"].to_numpy() - _ASA_THRESHOLD_S, 0.0)
-    else:
-        waiting = _ASA_SLOPE * np.maximum(asa_w[sq, sw] - _ASA_THRESHOLD_S, 0.0)
-    eta = (qp["alpha"].to_numpy()[sq]
-           + _DRIFT_LOGIT * (tfrac - 0.5)
-           + _FCR_LOGIT * (s["resolved"].to_numpy() - qp["fcr0"].to_numpy()[sq])
-           + waiting
-           + _BACKLOG_SLOPE * (backlog_prev[sq, sw] - qp["backlog0"].to_numpy()[sq]))
-    # Shifts of their own, none of them a KPI: the day's incident, the weekday's
-    # mood and the contact's reason.
-    sd = s["d"].to_numpy()
-    if inc is not None:
-        eta = eta + inc["logit"][sd]
-    if weekday_mood:
-        eta = eta + _WEEKDAY_MOOD[cal["weekday"][sd]]
-    if mix is not None:
-        eta = eta + mix["logit"][s["reason"].to_numpy()]
+    # the outcome model's latent, with the shifts of their own (none of them a KPI): the day's
+    # incident, the weekday's mood and the contact's reason
+    eta = _survey_eta(s, cal, qp, backlog_prev, asa_w, inc, weekday_mood, mix, wait_effect)
 
     r = rngs["scores"]
     m = len(s)
@@ -792,6 +951,39 @@ def _surveys(c, cal, qp, backlog_prev, tz, rngs, inc=None, weekday_mood=False, m
     })
     out.insert(0, "survey_id", [f"S{i:07d}" for i in range(1, m + 1)])
     return out
+
+
+def _weekly_asa(c, nq, nw):
+    """The realized weekly ASA of each queue, exactly as a panel computes it."""
+    q, w, answered = c["q"].to_numpy(), c["week"].to_numpy(), c["answered"].to_numpy()
+    wait_sum = np.zeros((nq, nw))
+    n_ans = np.zeros((nq, nw))
+    np.add.at(wait_sum, (q[answered], w[answered]), c["wait_s"].to_numpy()[answered])
+    np.add.at(n_ans, (q[answered], w[answered]), 1)
+    return np.divide(wait_sum, n_ans, out=np.zeros_like(wait_sum), where=n_ans > 0)
+
+
+# Gauss-Hermite nodes for the item noise N(0, _ITEM_SD^2) of the expected top-two box
+_GH_X, _GH_W = np.polynomial.hermite.hermgauss(20)
+
+
+def _expected_top2(c, cal, qp, backlog_prev, inc, weekday_mood, mix, wait_effect):
+    """The expected CSAT top-two-box percentage of each queue-week, over its answered contacts.
+
+    A response's top-two box is ``eta + e + u > 0`` with ``e`` logistic and ``u`` the item noise,
+    so its probability is ``E_u[expit(eta + u)]`` (20-node Gauss-Hermite); every answered contact
+    is surveyed with its queue's response rate whatever its experience, so the queue-week's
+    expected share is the mean over its answered contacts. NaN in a week without any.
+    """
+    nq, nw = len(qp), cal["n_weeks"]
+    a = c.loc[c["answered"].to_numpy()].reset_index(drop=True)
+    eta = _survey_eta(a, cal, qp, backlog_prev, _weekly_asa(c, nq, nw), inc, weekday_mood, mix, wait_effect)
+    p = (_GH_W[None, :] * _expit(eta[:, None] + np.sqrt(2) * _ITEM_SD * _GH_X[None, :])).sum(axis=1) / np.sqrt(np.pi)
+    total = np.zeros((nq, nw))
+    count = np.zeros((nq, nw))
+    np.add.at(total, (a["q"].to_numpy(), a["week"].to_numpy()), p)
+    np.add.at(count, (a["q"].to_numpy(), a["week"].to_numpy()), 1)
+    return 100 * np.divide(total, count, out=np.full((nq, nw), np.nan), where=count > 0)
 
 
 def _survey_eta(s, cal, qp, backlog_prev, asa_w, inc, weekday_mood, mix, wait_effect):
@@ -1161,6 +1353,50 @@ def _truth(seed, days, queues, start, timezone, cpd, qp, cal, switches, inc, mix
         **({"wait_effect": switches["wait_effect"]} if switches["wait_effect"] != "period" else {}),
     }
 
+
+
+def _queue_truth(cal, qp, plan, top2):
+    """``truth["queue"]`` of ``queue=True``: the queue's parameters, the staffing plan and the
+    expected CSAT top-two-box share per queue-week (``top2``, :func:`_expected_top2`)."""
+    dates = cal["dates"].strftime("%Y-%m-%d")
+    agents = {name: {dates[d]: plan["agents"][q, d, plan["open"][d]].tolist() for d in range(len(dates))}
+              for q, name in enumerate(qp["queue"])}
+    return {
+        "enabled": True,
+        "model": ("M/M/N+M per local hour, first come first served, per queue: the contacts arrive as "
+                  "before (Poisson per queue and day, hour from the intraday profile, second uniform); "
+                  "each has an exponential service time (mean: the queue's aht_s times the week's "
+                  "handle factor and, with reasons, the reason's handle_multiplier; whole seconds, at "
+                  "least 1) and an exponential patience (mean patience_mean_s). N agents are on duty "
+                  "per local hour from the staffing plan (staffing.csv); an agent coming on duty takes "
+                  "the next waiting customer, one going off duty finishes the call. A customer whose "
+                  "patience runs out before an agent takes the call hangs up: abandoned, wait_s = the "
+                  "patience; customers still waiting at closing time hang up too. wait_s, abandoned, "
+                  "handle_s and agent_id (the agent who served) come out of the queue; no contact is "
+                  "dropped by the system. Satisfaction depends on waiting as wait_effect says (with "
+                  "'contact', on the customer's own wait_s)."),
+        "interval_minutes": 60,
+        "service": "exponential",
+        "patience": "exponential",
+        "patience_mean_s": _QUEUE_PATIENCE_S,
+        "open_hours": {"weekday": [int(_WEEKDAY_HOURS[0]), int(_WEEKDAY_HOURS[-1]) + 1],
+                       "weekend": [int(_WEEKEND_HOURS[0]), int(_WEEKEND_HOURS[-1]) + 1]},
+        "plan": plan["source"],
+        "plan_rule": ("planned: N = max(1, round(expected load / planned_occupancy x the day's staffing "
+                      "factor / (1 + the hour's mismatch))), the expected load = the day's expected "
+                      "volume (without the unforeseen surprise and incidents) x the hour's profile "
+                      "share x aht_s / 3600; given: the table passed as staffing"),
+        "agents": agents,
+        "agents_note": "per queue and local date, the agents on duty in each open hour, in order",
+        "weeks": [(cal["monday0"] + pd.Timedelta(weeks=w)).strftime("%Y-%m-%d") for w in range(cal["n_weeks"])],
+        "expected_csat_top2_pct": {name: [None if np.isnan(v) else round(float(v), 6) for v in top2[q]]
+                                   for q, name in enumerate(qp["queue"])},
+        "expected_csat_note": (
+            "per queue and week (weeks: their Mondays), the expected CSAT top-two-box percentage of the "
+            "week's responses given its contacts: the mean over its answered contacts of P(csat >= 4) = "
+            "E[expit(eta + u)], u ~ N(0, item_sd^2), eta as outcome_model says; rerun with a changed "
+            "staffing plan, its change is the planted effect of the change on CSAT"),
+    }
 
 def _outcome_model_extras(switches):
     """The outcome model's extra terms for the switches that are on ('' when off)."""

@@ -668,3 +668,135 @@ def test_common_shock_traps_fool_within_queue_but_not_two_way(world_dir, world):
     assert _two_way(week, "asa_excess") < -0.2 and _two_way(day, "asa", period="date") < -0.05
     assert _two_way(week, "fcr") > 0.2
     assert _two_way(week, "email_backlog_lag1") < -0.2
+
+
+# ------------------------------------------------------------------ the real queue (queue=True)
+
+QUEUE = dict(days=7, queues=2, contacts_per_day=300, wait_effect="contact")
+
+
+@pytest.fixture(scope="module")
+def queue_world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("queue")
+    return out, simulate(out, seed=4, queue=True, **QUEUE)
+
+
+def _starts(c):
+    """Local seconds of each contact's arrival and of its service start (answered only)."""
+    local = pd.to_datetime(c["arrived_at"].str[:19])
+    arrived = (local - local.dt.normalize().min()).dt.total_seconds()
+    return arrived, arrived + c["wait_s"]
+
+
+def test_queue_writes_the_plan_and_records_it(queue_world):
+    out, truth = queue_world
+    plan = pd.read_csv(out / "staffing.csv")
+    assert list(plan.columns) == ["time", "queue", "agents"]
+    assert list(pd.read_csv(out / "training.csv", nrows=1).columns) == ["date", "queue", "training_hours"]
+    q = truth["queue"]
+    assert q["enabled"] and q["plan"] == "planned" and q["patience_mean_s"] == 300.0
+    assert json.loads((out / "truth.json").read_text()) == truth
+    # truth["queue"]["agents"] is staffing.csv, per queue and date in hour order
+    hours = pd.to_datetime(plan["time"])
+    for (queue, date), g in plan.groupby([plan["queue"], hours.dt.strftime("%Y-%m-%d")]):
+        assert q["agents"][queue][date] == g.sort_values("time")["agents"].tolist()
+    # open hours only: 8-20 h on weekdays, 9-17 h at weekends
+    weekend = hours.dt.day_of_week >= 5
+    assert hours[~weekend].dt.hour.between(8, 19).all() and hours[weekend].dt.hour.between(9, 16).all()
+    assert (plan["agents"] >= 1).all()
+    # the expected CSAT top-2-box per queue-week against the surveys' share (about 450 a queue)
+    c, sv = _read_contacts(out), pd.read_csv(out / "surveys.csv")
+    sv = sv.merge(c[["contact_id", "queue"]], on="contact_id")
+    assert q["weeks"] == ["2025-01-06"]
+    for queue, share in sv.groupby("queue")["csat"].apply(lambda x: 100 * (x >= 4).mean()).items():
+        assert q["expected_csat_top2_pct"][queue][0] == pytest.approx(share, abs=6)
+
+
+def test_queue_waits_come_from_agents_on_duty(queue_world):
+    """Every answered contact starts while its agent is on duty, no agent serves two at once, and
+    within a queue service starts in arrival order (first come, first served)."""
+    out, _ = queue_world
+    c = _read_contacts(out)
+    plan = pd.read_csv(out / "staffing.csv")
+    assert (c["abandoned"] == ~c["answered"]).all()
+    assert ((c["handle_s"] > 0) == c["answered"]).all() and (c["agent_id"].isna() == ~c["answered"]).all()
+    arrived, start = _starts(c)
+    c = c.assign(arrived=arrived, start=start, hour=pd.to_datetime(c["arrived_at"].str[:13]))
+    ans = c[c["answered"]]
+    on_duty = plan.assign(hour=pd.to_datetime(plan["time"])).set_index(["queue", "hour"])["agents"]
+    begin_hour = (pd.to_datetime(c["arrived_at"].str[:19]) + pd.to_timedelta(c["wait_s"], unit="s")).dt.floor("h")
+    slot = ans["agent_id"].str[3:].astype(int)                  # A{queue}{agent}: agent 1, 2, ...
+    n = on_duty.reindex(pd.MultiIndex.from_arrays([ans["queue"], begin_hour[ans.index]])).to_numpy()
+    assert (slot.to_numpy() <= n).all()
+    for _, g in ans.sort_values("start").groupby("agent_id"):
+        assert (g["start"].to_numpy()[1:] >= (g["start"] + g["handle_s"]).to_numpy()[:-1]).all()
+    for _, g in ans.groupby("queue"):
+        g = g.sort_values(["arrived", "start"], kind="stable")
+        assert (np.diff(g["start"].to_numpy()) >= 0).all()
+    assert 0 < (~c["answered"]).mean() < 0.3 and c.loc[c["answered"], "wait_s"].max() > 60
+
+
+def test_queue_rerun_with_more_agents_keeps_the_customers(tmp_path, queue_world):
+    """The same seed with two more billing agents everywhere: the same arrivals, handle times of
+    the customers served in both, orders unchanged, and billing waits shorter."""
+    out, _ = queue_world
+    plan = pd.read_csv(out / "staffing.csv")
+    plan.loc[plan["queue"] == "billing", "agents"] += 2
+    truth = simulate(tmp_path, seed=4, queue=True, staffing=plan, **QUEUE)
+    assert truth["queue"]["plan"] == "given"
+    assert (pd.read_csv(tmp_path / "staffing.csv") == plan).all().all()
+    base, rerun = _read_contacts(out), _read_contacts(tmp_path)
+    assert (base[["contact_id", "queue", "arrived_at", "reason"]] == rerun[["contact_id", "queue", "arrived_at",
+                                                                              "reason"]]).all().all()
+    both = base["answered"] & rerun["answered"]
+    assert (base.loc[both, "handle_s"] == rerun.loc[both, "handle_s"]).all()
+    orders = base["queue"] == "orders"
+    assert base[orders].equals(rerun[orders])
+    billing = ~orders
+    asa = [d.loc[billing & d["answered"], "wait_s"].mean() for d in (base, rerun)]
+    assert asa[1] < 0.7 * asa[0]
+    assert rerun.loc[billing, "abandoned"].mean() < base.loc[billing, "abandoned"].mean()
+
+
+def test_queue_matches_erlang_a_in_a_steady_hour():
+    """A long steady stretch of the queue against Erlang A (M/M/N+M): lambda 360/h, N 11, mean
+    service 100 s, patience 120 s (alignment.staffing.erlang_a, itself tested against Erlang C)."""
+    from alignment.simulate import _serve
+    from alignment.staffing import erlang_a
+    rng = np.random.default_rng(0)
+    hours = 40
+    arrive = np.cumsum(rng.exponential(10.0, 360 * hours + 400))
+    arrive = arrive[arrive < hours * 3600]
+    answered, wait, _ = _serve(arrive, rng.exponential(100.0, len(arrive)), rng.exponential(120.0, len(arrive)),
+                               np.full(hours, 11))
+    a = erlang_a(11, arrival_rate_per_h=360, mean_handle_s=100, patience_s=120)
+    assert (~answered).mean() == pytest.approx(a.p_abandon, rel=0.2)
+    assert wait[answered].mean() == pytest.approx(a.asa_s, rel=0.2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(queue="yes"), "'queue'"),
+    (dict(staffing=pd.DataFrame({"time": [], "queue": [], "agents": []})), "needs queue=True"),
+    (dict(queue=True, staffing=pd.DataFrame({"time": ["2025-01-06 08:00:00"], "queue": ["billing"]})),
+     "no column 'agents'"),
+    (dict(queue=True, staffing=pd.DataFrame({"time": ["2025-01-06 08:00:00"], "queue": ["billing"], "agents": [3]})),
+     "open hours have no row"),
+    (dict(queue=True, staffing=pd.DataFrame({"time": ["2025-01-06 03:00:00"], "queue": ["billing"], "agents": [3]})),
+     "outside the open hours"),
+    (dict(queue=True, staffing=pd.DataFrame({"time": ["2025-01-06 08:00:00"], "queue": ["billing"],
+                                             "agents": [2.5]})), "whole number"),
+])
+def test_queue_options_are_checked(tmp_path, kwargs, message):
+    with pytest.raises(OptionError, match=message):
+        simulate(tmp_path, seed=1, days=2, queues=1, contacts_per_day=50, **kwargs)
+
+
+def test_cli_simulate_queue(tmp_path):
+    assert cli_main(["simulate", "--out", str(tmp_path / "w"), "--seed", "3", "--days", "3", "--queues", "1",
+                     "--contacts-per-day", "200", "--queue", "--quiet"]) == 0
+    plan = pd.read_csv(tmp_path / "w" / "staffing.csv")
+    plan["agents"] += 1
+    plan.to_csv(tmp_path / "more.csv", index=False)
+    assert cli_main(["simulate", "--out", str(tmp_path / "r"), "--seed", "3", "--days", "3", "--queues", "1",
+                     "--contacts-per-day", "200", "--staffing", str(tmp_path / "more.csv"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "r" / "truth.json").read_text())["queue"]["plan"] == "given"

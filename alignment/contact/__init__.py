@@ -5,7 +5,8 @@
 """
 
 from .api import contact_model
-from .model import KPI_OF, MEASURES, Coding, ContactModelResult, ContactSlopes, coding, contact_slopes, fit_contact_model
+from .model import (KPI_OF, MEASURES, Coding, ContactModelResult, ContactSlopes, WaitHinge, coding, contact_slopes,
+                    fit_contact_model)
 
-__all__ = ["contact_model", "KPI_OF", "MEASURES", "Coding", "ContactModelResult", "coding", "fit_contact_model", "ContactSlopes",
-           "contact_slopes"]
+__all__ = ["contact_model", "KPI_OF", "MEASURES", "Coding", "ContactModelResult", "ContactSlopes", "WaitHinge",
+           "coding", "contact_slopes", "fit_contact_model"]

@@ -140,6 +140,56 @@ def coding(outcome: str, metric=None, kind: str = "auto") -> Coding:
     return Coding(kind, unit, False, tuple(box) if box is not None else None, higher)
 
 
+@dataclass(frozen=True, repr=False)
+class WaitHinge:
+    """The contact-level logit hinge in the customer's own wait, on the logit scale.
+
+    ``logit P(yes | wait w) = offset + c0 [+ c_below w] + c_hinge (w - tau)+`` for a surveyed
+    customer with ``offset`` (its fixed effects and other contact measures, from the fixed-effects
+    logit; +inf or -inf for the surveys of cells all yes or all no, whose probability does not
+    move). ``coef`` are the coefficients (intercept, [slope below,] hinge; per second) at the
+    threshold ``threshold``, ``cov`` their covariance clustered by segment x period; the profile
+    over candidate thresholds (``grid``) keeps each one's coefficients (``coefs``) and weight
+    (``weight``, the profile likelihood exp(-(D - D_min) / (2 deff)) times the grid's spacing,
+    summing to 1). ``offset``, ``wait``, ``segment`` and ``day`` (the contact's local day, NaT
+    without contact times) are per survey.
+    """
+
+    threshold: float
+    threshold_ci: tuple[float, float]
+    shape: str
+    coef: np.ndarray
+    cov: np.ndarray
+    grid: np.ndarray
+    coefs: np.ndarray
+    weight: np.ndarray
+    offset: np.ndarray
+    wait: np.ndarray
+    segment: np.ndarray
+    day: np.ndarray
+
+    def linear(self, w, coef, tau):
+        """The hinge's part of the logit at waits ``w`` for coefficients ``coef`` (rows: draws) and
+        thresholds ``tau``: shape (draws, len(w))."""
+        coef, tau, w = np.atleast_2d(coef), np.atleast_1d(tau)[:, None], np.asarray(w, float)[None, :]
+        out = coef[:, :1] + coef[:, -1:] * np.maximum(w - tau, 0.0)
+        return out + coef[:, 1:2] * w if self.shape == "two slopes" else out
+
+    def draws(self, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        """``(tau, coef)``: ``n`` thresholds from the profile likelihood, and for each the coefficients
+        drawn normal around that threshold's fit with the clustered covariance."""
+        k = rng.choice(len(self.grid), size=n, p=self.weight)
+        noise = rng.multivariate_normal(np.zeros(len(self.coef)), self.cov, size=n, method="cholesky")
+        return self.grid[k], self.coefs[k] + noise
+
+    def to_dict(self) -> dict:
+        names = ["intercept", *(["slope_below"] if self.shape == "two slopes" else []), "hinge"]
+        return {"threshold": self.threshold, "threshold_ci": list(self.threshold_ci), "shape": self.shape,
+                "coef": dict(zip(names, map(float, self.coef))),
+                "se": dict(zip(names, map(float, np.sqrt(np.diag(self.cov))))), "unit": "logit per second",
+                "n_surveys": int(len(self.offset))}
+
+
 @dataclass
 class ContactModelResult:
     """The contact-level model's estimates: one row per contact measure (``table``).
@@ -161,6 +211,10 @@ class ContactModelResult:
     wait_curve : pandas.DataFrame or None
         With ``spline_df``: ``wait_s, effect, ci_low, ci_high``, the outcome against the
         customer's own wait relative to no wait (natural cubic spline).
+    wait_hinge : WaitHinge or None
+        The threshold's logit hinge on the logit scale, with its clustered covariance, profile
+        and each survey's offset (a yes/no outcome with a threshold found), for the staffing
+        what-if's CX change.
     """
 
     table: pd.DataFrame
@@ -175,6 +229,7 @@ class ContactModelResult:
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
     wait_curve: pd.DataFrame | None = None
+    wait_hinge: WaitHinge | None = None
 
     def row(self, kpi: str) -> pd.Series | None:
         """The table row of a KPI (None when no contact measure speaks for it)."""
@@ -203,7 +258,8 @@ class ContactModelResult:
                       "clustering": self.clustering, "n_surveys": self.n_surveys, "n_clusters": self.n_clusters,
                       "alpha": self.alpha, "seed": self.seed, "notes": list(self.notes),
                       "rows": self.table.to_dict(orient="records"),
-                      "wait_curve": None if self.wait_curve is None else self.wait_curve.to_dict(orient="records")})
+                      "wait_curve": None if self.wait_curve is None else self.wait_curve.to_dict(orient="records"),
+                      "wait_hinge": None if self.wait_hinge is None else self.wait_hinge.to_dict()})
 
     def _repr_html_(self) -> str:
         cols = ["kpi", "variable", "effect", "ci_low", "ci_high", "p_value", "threshold", "n_surveys"]
@@ -291,6 +347,7 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     if "answered_within_t" in variables:   # a second measure of waiting: fitted in place of wait_s
         fits.append(["answered_within_t", *others])
     rows = {}
+    hinge = None
     fe_logit = None     # one fixed-effects logit serves the logit reading and the threshold search
     if code.binary and waits and (logit or (threshold and "wait_s" in waits)):
         fe_logit, why = _fe_logit(data, waits, flist, n_fixef)
@@ -319,13 +376,14 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     if threshold and "wait_s" in variables:
         found = None
         if fe_logit is not None:
-            found = _threshold_logit(data, "wait_s", fe_logit, steps["wait_s"], alpha)
+            found = _threshold_logit(data, "wait_s", fe_logit, steps["wait_s"], alpha, segments=d.segments)
         elif reading is not None:
             # a score on a wider scale: locate the breakpoint on its yes/no reading (promoters of an
             # NPS, the top box), where a logit hinge fits; the slope beyond it in the score's own unit
             yes = data.assign(y=data["y_yes"])
             fit_yes, _ = _fe_logit(yes, waits, flist, n_fixef)
-            found = _threshold_logit(yes, "wait_s", fit_yes, steps["wait_s"], alpha) if fit_yes is not None else None
+            found = (_threshold_logit(yes, "wait_s", fit_yes, steps["wait_s"], alpha, segments=d.segments)
+                     if fit_yes is not None else None)
             if found is not None and np.isfinite(found["threshold"]):
                 found |= _slope_beyond(data, found, others, flist, n_fixef, steps["wait_s"], alpha)
                 notes.append(f"the wait threshold is located on the {reading.kind.replace('_', ' ')} share (a logit "
@@ -333,6 +391,9 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
         if found is None:
             found = _threshold(data, "wait_s", others, absorbed, steps["wait_s"], n_boot, seed, alpha)
         found.pop("shape", None)
+        hinge = found.pop("hinge", None)
+        if fe_logit is None:   # located on a yes/no reading of a wider score: not the outcome's scale
+            hinge = None
         rows["wait_s"].update(found)
         if not np.isfinite(rows["wait_s"].get("threshold", np.nan)):
             notes.append("no threshold in the customer's own wait: the change of slope is not significant "
@@ -357,7 +418,8 @@ def fit_contact_model(frame: pd.DataFrame, outcome: str, *, by: Sequence[str] = 
     return ContactModelResult(table=table, outcome=outcome, coding=code,
                               fixed_effects=[cells, *controls, *contact_controls],
                               controls=list(contact_controls), clustering=" x ".join([*by, "period"]),
-                              n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes, wait_curve=curve)
+                              n_surveys=n, n_clusters=G, alpha=alpha, seed=seed, notes=notes, wait_curve=curve,
+                              wait_hinge=hinge)
 
 
 @dataclass(frozen=True)
@@ -439,6 +501,7 @@ class _Design:
     cells: str
     reading: Coding | None
     notes: tuple
+    segments: tuple = ("all",)
 
 
 def _design(frame: pd.DataFrame, outcome: str, code: Coding, *, by, period: str = "period", variables=None,
@@ -474,8 +537,17 @@ def _design(frame: pd.DataFrame, outcome: str, code: Coding, *, by, period: str 
     # time (finer than the period at week or month grain, so that an incident day or a weekday mood,
     # which move waits and satisfaction within a week, are absorbed too), nested in the clusters
     data["cluster"] = frame.groupby([period, *by], sort=False, dropna=False).ngroup().to_numpy()
-    if by_day and "contact_ts" in frame:
-        day = pd.to_datetime(frame["contact_ts"]).dt.normalize()
+    day = pd.to_datetime(frame["contact_ts"]).dt.normalize() if "contact_ts" in frame else None
+    data["day"] = day.to_numpy() if day is not None else np.datetime64("NaT")
+    # each survey's segment as a code into ``segments`` (labels joined by " / " for several columns)
+    if by:
+        groups = frame.groupby(by, sort=True, dropna=False)
+        data["segment"] = groups.ngroup().to_numpy()
+        segments = tuple(str(k) if len(by) == 1 else " / ".join(map(str, k))
+                         for k in groups.size().index)
+    else:
+        data["segment"], segments = 0, ("all",)
+    if by_day and day is not None:
         data["cell"] = pd.DataFrame({"c": data["cluster"].to_numpy(), "d": day.to_numpy()}).groupby(
             ["c", "d"], sort=False, dropna=False).ngroup().to_numpy()
     else:
@@ -511,7 +583,7 @@ def _design(frame: pd.DataFrame, outcome: str, code: Coding, *, by, period: str 
     n_fixef = 1 + sum(int(data[a].nunique()) - 1 for a in absorbed[1:])
     return _Design(data=data.drop(columns="row"), rows=data["row"].to_numpy(), variables=variables,
                    absorbed=absorbed, flist=flist, n_fixef=n_fixef, n_clusters=G, cells=cells, reading=reading,
-                   notes=tuple(notes))
+                   notes=tuple(notes), segments=segments)
 
 
 @dataclass(frozen=True)
@@ -835,7 +907,8 @@ def _deviance(y, p):
     return float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float) -> dict | None:
+def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float,
+                     segments: Sequence[str] = ("all",)) -> dict | None:
     """Continuous hinge in ``x`` on the logit scale, for a yes/no outcome (None when too few waits).
 
     The fixed-effects logit with ``x`` linear (``fit``, from :func:`_fe_logit`) gives each
@@ -930,9 +1003,19 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float)
     slope = above * scale
     se = math.sqrt(max(var, 0.0)) * scale
     z = stats.norm.ppf(1 - alpha / 2)
+    # the hinge on the logit scale, for the what-if: each survey's offset in the data's order (the
+    # surveys of cells all yes or all no at +-inf), and the profile as weights over the thresholds
+    w_all = data[x].to_numpy(dtype=float)
+    offset = np.where(ok, eta - bw * w_all, np.where(data["y"].to_numpy() > 0, np.inf, -np.inf))
+    weight = np.exp(-(dev - dev[k]) / (2 * deff)) * np.gradient(grid)
+    hinge = WaitHinge(threshold=tau, threshold_ci=(float(inside.min()), float(inside.max())), shape=shape,
+                      coef=np.asarray(b, float), cov=V, grid=np.asarray(grid, float),
+                      coefs=np.array(coefs, float), weight=weight / weight.sum(), offset=offset, wait=w_all,
+                      segment=np.asarray(segments, dtype=object)[data["segment"].to_numpy()],
+                      day=data["day"].to_numpy())
     return dict(threshold=tau, threshold_ci_low=float(inside.min()), threshold_ci_high=float(inside.max()),
                 effect_above=slope, effect_above_ci_low=slope - z * se, effect_above_ci_high=slope + z * se,
-                p_kink=p_kink, shape=shape)
+                p_kink=p_kink, shape=shape, hinge=hinge)
 
 
 def _slope_beyond(data, found: dict, others, flist, n_fixef: int, step: float, alpha: float) -> dict:

@@ -9,7 +9,7 @@
 
 from .._lazy import lazy
 
-from .erlang import QueueKPIs, answered_wait_beyond, erlang_a, erlang_c, required_agents
+from .erlang import QueueKPIs, answered_wait_beyond, answered_wait_mass, erlang_a, erlang_c, required_agents
 
 _LAZY = {"queue_inputs": "inputs", "QueueInputs": "inputs", "StaffingSource": "inputs",
          "queueing": "fit", "QueueingFit": "fit",
@@ -18,4 +18,4 @@ _LAZY = {"queue_inputs": "inputs", "QueueInputs": "inputs", "StaffingSource": "i
 __getattr__, __dir__ = lazy(__name__, _LAZY, globals())
 
 __all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "queue_inputs", "QueueInputs", "StaffingSource",
-           "queueing", "QueueingFit", "answered_wait_beyond", "whatif", "WhatIf"]
+           "queueing", "QueueingFit", "answered_wait_beyond", "answered_wait_mass", "whatif", "WhatIf"]

@@ -48,9 +48,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from ..exceptions import OptionError
 
-__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "answered_wait_beyond"]
+__all__ = ["QueueKPIs", "erlang_a", "erlang_c", "required_agents", "answered_wait_beyond", "answered_wait_mass",
+           "WAIT_EDGES"]
 
 #: The integrals stop where the integrand has fallen below exp(-TAIL) of its peak.
 TAIL = 60.0
@@ -126,45 +129,59 @@ def _phi(z: float) -> float:
     return z + math.expm1(-z)
 
 
+def _phi_array(z):
+    """:func:`_phi` on a numpy array."""
+    z = np.asarray(z, dtype=float)
+    small = np.abs(z) < 1e-3
+    zs = np.where(small, z, 0.0)
+    return np.where(small, zs * zs * (0.5 - zs * (1 / 6 - zs * (1 / 24 - zs / 120))), z + np.expm1(-z))
+
+
 def _whole(n: int, lam: float, mu: float, theta: float, t: float) -> tuple[float, ...]:
     """(p_wait, p_abandon, p_within_t, asa_s, mean_wait_s, occupancy) for a whole number n of agents."""
     return _queue(n, lam, mu, theta, t, None)[:6]
 
 
-def _queue(n: int, lam: float, mu: float, theta: float, t: float, beyond: float | None) -> tuple[float, ...]:
-    """:func:`_whole`'s six KPIs and a seventh: E[(W - beyond)+ ; answered], the wait of answered
-    customers beyond ``beyond`` seconds per offered customer (NaN when ``beyond`` is None)."""
-    nan = math.nan
-    if lam == 0:
-        return 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0
-    if n == 0:  # nobody is answered: each customer waits until patience runs out
-        return 1.0, (1.0 if theta > 0 else 0.0), 0.0, nan, (1 / theta if theta > 0 else math.inf), 0.0, 0.0
-    load = lam / mu
-    log_inv_b = _log_inv_erlang_b(n, load)
-    a = n * mu
-    if theta == 0:  # Erlang C
-        if lam >= a:
-            return 1.0, 0.0, 0.0, math.inf, math.inf, 1.0, math.inf
-        rho = lam / a
-        # 1 / C = 1 + (1 - rho) (1 / B - 1)
-        log_inv_c = _softplus(math.log1p(-rho) + _log_expm1(log_inv_b)) if log_inv_b > 0 else 0.0
-        c = math.exp(-log_inv_c)
-        p_late = c * math.exp(-(a - lam) * t)
-        asa = c / (a - lam)
-        # the wait beyond b of an exponential wait is again exponential (memoryless)
-        excess = c * math.exp(-(a - lam) * beyond) / (a - lam) if beyond is not None else nan
-        return c, 0.0, 1.0 - p_late, asa, asa, rho, excess
+@dataclass(frozen=True)
+class _VirtualWait:
+    """The continuous part of the virtual wait V of an Erlang A queue with whole ``n`` agents.
+
+    ``p_wait`` = P(V > 0); on v > 0 the density of V is ``p_wait * exp(dh(v)) / whole``, exp(dh)
+    the integrand scaled by its peak, negligible (below exp(-TAIL)) outside [lo, hi];
+    ``integral(f, upper)`` is the scaled integral of f(v) exp(dh(v)) up to ``upper``.
+    """
+
+    p_wait: float
+    theta: float
+    dh: object
+    lo: float
+    hi: float
+    integral: object
+    whole: float
+
+    def density(self, v):
+        """The density of V at the points ``v > 0`` (numpy), per customer offered."""
+        v = np.asarray(v, dtype=float)
+        inside = (v >= self.lo) & (v <= self.hi)
+        out = np.zeros_like(v)
+        out[inside] = self.p_wait * np.exp(self.dh(v[inside])) / self.whole
+        return out
+
+
+def _virtual_wait(n: int, lam: float, mu: float, theta: float, log_inv_b: float) -> _VirtualWait:
+    """:class:`_VirtualWait` of Erlang A (theta > 0, lam > 0, n >= 1); ``log_inv_b`` = log 1/B(n, lam/mu)."""
     from scipy.integrate import quad
 
+    a = n * mu
     peak = math.log(lam / a) / theta if lam > a else 0.0
     # h(v) - h(peak), written without subtracting large numbers: with d = v - peak and
     # phi(z) = z + expm1(-z), it is -slope d - (rate / theta) phi(theta d), where rate = lambda e^(-theta peak)
     rate = min(lam, a)
     slope = a - rate
 
-    def dh(v: float) -> float:
+    def dh(v):
         d = v - peak
-        return -slope * d - rate / theta * _phi(theta * d)
+        return -slope * d - rate / theta * (_phi(theta * d) if np.ndim(d) == 0 else _phi_array(theta * d))
 
     h_max = -a * peak + (lam / theta) * -math.expm1(-theta * peak)
     # where the integrand exp(dh) is above exp(-TAIL): dh is concave, with slope tending to -a on the
@@ -197,6 +214,35 @@ def _queue(n: int, lam: float, mu: float, theta: float, t: float, beyond: float 
     # the scale a exp(h_max) cancels exactly
     p_wait = math.exp(-_softplus(_log_expm1(log_inv_b) - log_j)) if log_inv_b > 0 else 1.0
 
+    return _VirtualWait(p_wait, theta, dh, lo, hi, integral, whole)
+
+
+def _queue(n: int, lam: float, mu: float, theta: float, t: float, beyond: float | None) -> tuple[float, ...]:
+    """:func:`_whole`'s six KPIs and a seventh: E[(W - beyond)+ ; answered], the wait of answered
+    customers beyond ``beyond`` seconds per offered customer (NaN when ``beyond`` is None)."""
+    nan = math.nan
+    if lam == 0:
+        return 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0
+    if n == 0:  # nobody is answered: each customer waits until patience runs out
+        return 1.0, (1.0 if theta > 0 else 0.0), 0.0, nan, (1 / theta if theta > 0 else math.inf), 0.0, 0.0
+    load = lam / mu
+    log_inv_b = _log_inv_erlang_b(n, load)
+    a = n * mu
+    if theta == 0:  # Erlang C
+        if lam >= a:
+            return 1.0, 0.0, 0.0, math.inf, math.inf, 1.0, math.inf
+        rho = lam / a
+        # 1 / C = 1 + (1 - rho) (1 / B - 1)
+        log_inv_c = _softplus(math.log1p(-rho) + _log_expm1(log_inv_b)) if log_inv_b > 0 else 0.0
+        c = math.exp(-log_inv_c)
+        p_late = c * math.exp(-(a - lam) * t)
+        asa = c / (a - lam)
+        # the wait beyond b of an exponential wait is again exponential (memoryless)
+        excess = c * math.exp(-(a - lam) * beyond) / (a - lam) if beyond is not None else nan
+        return c, 0.0, 1.0 - p_late, asa, asa, rho, excess
+    vw = _virtual_wait(n, lam, mu, theta, log_inv_b)
+    p_wait, integral, whole = vw.p_wait, vw.integral, vw.whole
+
     def share(f, upper: float = math.inf) -> float:
         return p_wait * integral(f, upper) / whole
 
@@ -212,6 +258,74 @@ def _queue(n: int, lam: float, mu: float, theta: float, t: float, beyond: float 
         excess = share(lambda v: (v - beyond) * math.exp(-theta * v)) - share(
             lambda v: (v - beyond) * math.exp(-theta * v), beyond) if beyond > 0 else wait_served
     return p_wait, p_abandon, min(p_within, 1.0), asa, p_abandon / theta, occupancy, excess
+
+
+#: Bin edges (seconds) of the answered customers' waits (:func:`answered_wait_mass`): 2 s bins up to
+#: 10 minutes, where a hinge in the customer's own wait sits, then 10 s to an hour and 1 min to 4 h.
+WAIT_EDGES = np.concatenate([np.arange(0.0, 600.0, 2.0), np.arange(600.0, 3600.0, 10.0),
+                             np.arange(3600.0, 14400.0 + 1.0, 60.0)])
+
+
+def _answered_mass(n: int, lam: float, mu: float, theta: float) -> tuple[float, np.ndarray]:
+    """(answered at once, answered after a wait in each bin of WAIT_EDGES), per customer offered, for
+    whole ``n``; NaN for an unstable Erlang C queue (its waits grow without bound)."""
+    bins = np.zeros(len(WAIT_EDGES) - 1)
+    if lam == 0:
+        return 1.0, bins
+    if n == 0:
+        return 0.0, bins
+    log_inv_b = _log_inv_erlang_b(n, lam / mu)
+    a = n * mu
+    if theta == 0:   # Erlang C: the wait of those who wait is exponential with rate a - lam
+        if lam >= a:
+            return math.nan, bins + math.nan
+        rho = lam / a
+        c = math.exp(-_softplus(math.log1p(-rho) + _log_expm1(log_inv_b))) if log_inv_b > 0 else 1.0
+        tail = np.exp(-(a - lam) * WAIT_EDGES)
+        bins = c * (tail[:-1] - tail[1:])
+        bins[-1] += c * tail[-1]     # beyond the last edge: counted in the last bin
+        return 1.0 - c, bins
+    vw = _virtual_wait(n, lam, mu, theta, log_inv_b)
+    mid = 0.5 * (WAIT_EDGES[:-1] + WAIT_EDGES[1:])
+    bins = vw.density(mid) * np.exp(-theta * mid) * np.diff(WAIT_EDGES)
+    # the midpoint rule's mass, scaled to the exact share answered after a wait (P(V > 0, V <= patience))
+    exact = vw.p_wait * vw.integral(lambda v: math.exp(-theta * v)) / vw.whole
+    total = bins.sum()
+    return 1.0 - vw.p_wait, (bins * (exact / total) if total > 0 else bins)
+
+
+def answered_wait_mass(agents: float, *, arrival_rate_per_h: float, mean_handle_s: float,
+                       patience_s: float = math.inf) -> tuple[float, np.ndarray]:
+    """The distribution of the answered customers' waits under Erlang A, per customer offered.
+
+    Returns ``(at_once, bins)``: the share answered without waiting (P(V = 0), the point mass at 0)
+    and the share answered after a wait in each bin of :data:`WAIT_EDGES` (the density of the
+    virtual wait times P(patience > V), integrated by the midpoint rule and scaled to the exact
+    share). Their sum is 1 - ``p_abandon``. A fractional agent count is interpolated linearly, as
+    in :func:`erlang_a`. What a model of the customer's own wait (a logit hinge) is integrated over.
+
+    Examples
+    --------
+    >>> at_once, bins = answered_wait_mass(11, arrival_rate_per_h=360, mean_handle_s=100, patience_s=300)
+    >>> k = erlang_a(11, arrival_rate_per_h=360, mean_handle_s=100, patience_s=300)
+    >>> round(at_once + bins.sum(), 6) == round(1 - k.p_abandon, 6)
+    True
+    """
+    _check(agents, arrival_rate_per_h, mean_handle_s, patience_s, 0.0)
+    lam = arrival_rate_per_h / 3600.0
+    mu = 1.0 / mean_handle_s
+    theta = 0.0 if math.isinf(patience_s) else 1.0 / patience_s
+    return _answered_mass_mixed(agents, lam, mu, theta)
+
+
+def _answered_mass_mixed(agents: float, lam: float, mu: float, theta: float) -> tuple[float, np.ndarray]:
+    low = math.floor(agents)
+    w = agents - low
+    at_once, bins = _answered_mass(low, lam, mu, theta)
+    if w > 0:
+        up_once, up_bins = _answered_mass(low + 1, lam, mu, theta)
+        at_once, bins = (1 - w) * at_once + w * up_once, (1 - w) * bins + w * up_bins
+    return at_once, bins
 
 
 def erlang_a(agents: float, *, arrival_rate_per_h: float, mean_handle_s: float, patience_s: float = math.inf,

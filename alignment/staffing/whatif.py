@@ -14,8 +14,16 @@ KPI's natural step):
 - a family (waiting: ASA, service level, abandon rate) acts once, through the member that
   carries it (``families[].carried_by``); its other members contribute nothing;
 - a driver with a threshold in the customer's own wait (the contact-level hinge: no effect up to
-  tau, a slope beyond it) acts on the answered customers' mean wait beyond tau,
-  E[(W - tau)+ | answered], predicted by Erlang A (:func:`~alignment.staffing.answered_wait_beyond`).
+  tau, a slope beyond it) acts, with the contact model's logit hinge (``wait_hinge``), through
+  P(top box | own wait) integrated over each changed interval's answered waits under Erlang A
+  (:func:`~alignment.staffing.answered_wait_mass`) before and after, averaged over the surveyed
+  customers' offsets; without it, its slope acts on the answered customers' mean wait beyond tau,
+  E[(W - tau)+ | answered] (:func:`~alignment.staffing.answered_wait_beyond`). Either way the
+  threshold's uncertainty enters the CX interval, and the change is scaled by the observed over
+  Erlang A's wait of the answered in the changed intervals (``queue_calibration``);
+- Erlang A's misfit there (``queue_misfit``, |Erlang A's / observed wait - 1|) scales each draw
+  of the queue's change by 1 + e, e ~ N(0, misfit^2): the KPI changes' interval (``change_ci``),
+  and a wider CX one.
 
 Churn and value follow the business-impact link when the study declares customers (else they
 are null with a note). The link prices a point of the CX score on its own scale (CSAT 1-5) while
@@ -47,15 +55,16 @@ import pandas as pd
 
 from ..display import Displayed
 from ..exceptions import OptionError
-from .erlang import _queue, _check
+from .erlang import WAIT_EDGES, _answered_mass_mixed, _check, _queue
 
-__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
+__all__ = ["WhatIf", "whatif", "whatif_from_inputs", "study_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: KPIs the queue model predicts, and the quantity each is read from.
 QUEUE_KPIS = ("asa", "service_level", "abandon_rate")
 Z95 = 1.959963984540054
 PERIODS_PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0}
+_PERIOD = {"day": "D", "week": "W-SUN", "month": "M"}   # pandas' period of each grain
 
 
 def parse_agents(value) -> float:
@@ -139,6 +148,7 @@ class _Lever:
     se: float
     step: float
     threshold: float | None  # seconds of the customer's own wait (a hinge), or None
+    threshold_ci: tuple[float, float] | None = None  # its 95 % interval, when the study has one
 
 
 def _interval_kpis(agents, rate, handle, patience, threshold_s, beyond):
@@ -167,12 +177,101 @@ def _interval_kpis_cached(agents, rate, handle, patience, threshold_s, beyond):
     return out
 
 
+#: Nodes of the answered customers' waits: 0 (answered at once) and the middle of each bin of WAIT_EDGES.
+WAIT_NODES = np.concatenate([[0.0], 0.5 * (WAIT_EDGES[:-1] + WAIT_EDGES[1:])])
+
+
+@functools.lru_cache(maxsize=65536)
+def _answered_nodes(agents, rate, handle, patience):
+    """The answered customers' waits per offered customer on WAIT_NODES (Erlang A; read-only)."""
+    theta = 0.0 if math.isinf(patience) else 1.0 / patience
+    at_once, bins = _answered_mass_mixed(agents, rate / 3600.0, 1.0 / handle, theta)
+    out = np.concatenate([[at_once], bins])
+    out.flags.writeable = False
+    return out
+
+
+#: A day's surveys stand for that day's customers when it has at least this many.
+MIN_DAY_SURVEYS = 10
+#: Spacing of the grid of logit offsets the surveyed customers' offsets are spread over (linearly).
+OFFSET_STEP = 0.2
+
+
+def _offset_weights(off: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Surveyed customers' logit offsets as weights on ``grid`` (each split linearly between its two
+    grid points) and, last, the share at +inf; the surveys of cells all yes (+inf) or all no (-inf)
+    never move, and count with their share."""
+    out = np.zeros(len(grid) + 1)
+    finite = off[np.isfinite(off)]
+    x = np.clip((finite - grid[0]) / OFFSET_STEP, 0, len(grid) - 1)
+    low = np.minimum(np.floor(x).astype(int), len(grid) - 2) if len(grid) > 1 else np.zeros(len(x), int)
+    frac = x - low
+    np.add.at(out, low, 1 - frac)
+    if len(grid) > 1:
+        np.add.at(out, low + 1, frac)
+    out[-1] = np.sum(off == np.inf)
+    return out / len(off)
+
+
+def _hinge_cx(hinge, surveys: np.ndarray, survey_period: np.ndarray, days: dict, periods, answered,
+              d_answered, tau_d, coef_d, chunk: int = 1000) -> tuple[float, np.ndarray, float]:
+    """The CX change (top-box percentage points, mean over periods) from the logit hinge.
+
+    ``days``: ``{(period, day): change of answered customers on WAIT_NODES}`` over the changed
+    intervals; ``periods`` the periods (``answered`` and ``d_answered`` their answered customers
+    and its change). A day's customers are its surveyed customers' offsets (its fixed effect: an
+    incident day's customers are less satisfied), the segment's when the day has fewer than
+    MIN_DAY_SURVEYS; the offsets are spread over a grid (OFFSET_STEP), so that P(yes | wait) is
+    computed once per grid point and draw. A period's top-box share of the answered, weighted as
+    the surveys are (an answered customer is surveyed with the same chance whatever the wait),
+    changes by ``(dS - s dA) / (A + dA)``: dS the change of the summed P(yes | wait), s the
+    period's share before, the mean predicted probability of its surveys at their own waits (the
+    segment's without any). Returns ``(estimate, draws, s)``.
+    """
+    off, day = hinge.offset[surveys], hinge.day[surveys]
+    with np.errstate(over="ignore"):
+        p_own = 1.0 / (1.0 + np.exp(-(off + hinge.linear(hinge.wait[surveys], hinge.coef, hinge.threshold)[0])))
+    share_all = float(np.mean(p_own))
+    share = np.array([float(np.mean(p_own[survey_period == p])) if np.any(survey_period == p) else share_all
+                      for p in periods])
+    used = max((int(np.flatnonzero(m).max()) for m in days.values() if np.any(m)), default=0)
+    nodes = WAIT_NODES[: used + 1]
+    finite = off[np.isfinite(off)]
+    grid = (np.arange(np.floor(finite.min() / OFFSET_STEP), np.ceil(finite.max() / OFFSET_STEP) + 1) * OFFSET_STEP
+            if len(finite) else np.zeros(1))
+    index = {p: i for i, p in enumerate(periods)}
+    # per period, the change of answered customers on (offset grid point, wait node)
+    mass = np.zeros((len(periods), len(grid) + 1, len(nodes)))
+    pooled = _offset_weights(off, grid)
+    for (period, d), m in days.items():
+        on_day = day == d
+        wts = _offset_weights(off[on_day], grid) if on_day.sum() >= MIN_DAY_SURVEYS else pooled
+        mass[index[period]] += wts[:, None] * m[None, : len(nodes)]
+    after = answered + d_answered
+    ok = after > 0
+    if not ok.any():
+        return 0.0, np.zeros(len(coef_d)), share_all
+
+    def change(coef, tau):   # -> (draws,): the mean over periods of the share's change
+        coef, tau = np.atleast_2d(coef), np.atleast_1d(tau)
+        d_s = np.empty((len(coef), len(periods)))
+        for i in range(0, len(coef), chunk):
+            lin = hinge.linear(nodes, coef[i:i + chunk], tau[i:i + chunk])
+            acc = mass[:, -1, :].sum(axis=1)[None, :].repeat(len(lin), 0)   # +inf: P = 1 at any wait
+            for g, a in enumerate(grid):
+                acc += (1.0 / (1.0 + np.exp(-(a + lin)))) @ mass[:, g, :].T
+            d_s[i:i + chunk] = acc
+        return 100 * np.mean((d_s[:, ok] - share[ok] * d_answered[ok]) / after[ok], axis=1)
+
+    return float(change(hinge.coef, hinge.threshold)[0]), change(coef_d, tau_d), share_all
+
+
 @dataclass(frozen=True, repr=False)
 class WhatIf(Displayed):
     """A staffing change, through the queue and the validated effects, to CX, churn, value and cost.
 
-    ``table``: one row per segment x KPI: ``segment, kpi, before, after, change, unit,
-    contributes, cx_change, reason`` (``contributes``: whether the KPI's change reaches CX; the
+    ``table``: one row per segment x KPI: ``segment, kpi, before, after, change, ci_low, ci_high,
+    unit, contributes, cx_change, reason`` (``contributes``: whether the KPI's change reaches CX; the
     reason says why not). ``segments``: per segment the ``cx_change``, ``churn_change`` and
     ``value_change`` (each ``estimate`` and ``ci``), ``cost`` and ``cost_per_cx_point``.
     :meth:`to_dict` is whatif.json.
@@ -232,8 +331,13 @@ def _levers(drivers: pd.DataFrame, families: Sequence[dict], outcome_unit_kpis) 
         se = (float(hi) - float(lo)) / (2 * Z95) if lo is not None and hi is not None else 0.0
         threshold = row.get("threshold")
         threshold = float(threshold) if threshold is not None and np.isfinite(threshold) else None
+        t_ci = row.get("threshold_ci")
+        t_ci = (tuple(float(v) for v in t_ci[:2]) if threshold is not None and isinstance(t_ci, (list, tuple))
+                and len(t_ci) >= 2 and all(v is not None and np.isfinite(v) for v in t_ci[:2])
+                and t_ci[0] <= threshold <= t_ci[1] and t_ci[0] < t_ci[1] else None)
         levers[kpi] = _Lever(kpi, effect, se if math.isfinite(se) else 0.0,
-                             natural_step(kpi, outcome_unit_kpis).step, threshold if kpi == "asa" else None)
+                             natural_step(kpi, outcome_unit_kpis).step, threshold if kpi == "asa" else None,
+                             t_ci if kpi == "asa" else None)
     # a waiting family counted once even without a declared carrier: keep the first validated member
     if len(levers) > 1 and not any(k in carried for k in levers):
         first = next(iter(levers))
@@ -266,7 +370,7 @@ def check_segment(inputs, segment) -> tuple[pd.Series, list[str]]:
 def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, grain: str = "week",
                        drivers=None, families=(), business_impact=None, agent_cost_per_hour=None,
                        units=None, service_level_variant: str = "offered", same_scale: bool = False,
-                       n_draws: int = 2000, seed: int = 0, alpha: float = 0.05) -> WhatIf:
+                       n_draws: int = 2000, seed: int = 0, alpha: float = 0.05, wait_hinge=None) -> WhatIf:
     """The what-if on given queue inputs and study findings (pure; :func:`whatif` reads them from a study).
 
     Parameters
@@ -282,7 +386,8 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     grain : {"day", "week", "month"}
         The study's grain: KPIs are pooled per period of it.
     drivers : DataFrame
-        The study's drivers (``name, verdict, effect, effect_ci, threshold, proxy_of``).
+        The study's drivers (``name, verdict, effect, effect_ci, threshold, proxy_of``; optionally
+        ``threshold_ci``).
     families : list of dict
         The study's families (``members, carried_by``).
     business_impact : BusinessImpactResult or dict, optional
@@ -301,6 +406,12 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         link's chain of the driver's contact measure.
     n_draws, seed, alpha
         Normal draws of the coefficients for the intervals, their seed, 1 - the interval's level.
+    wait_hinge : WaitHinge, optional
+        The contact-level model's logit hinge in the customer's own wait
+        (``ContactModelResult.wait_hinge``). With it, a validated ASA driver with a threshold acts
+        through P(top box | own wait) integrated over each interval's answered waits under Erlang A,
+        before and after, averaged over the surveyed customers' offsets; its interval draws the
+        threshold from the profile likelihood and the coefficients from their clustered covariance.
 
     Returns
     -------
@@ -322,7 +433,14 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         del levers["service_level"]
         silent["service_level"] = (f"the study's service level is the {service_level_variant!r} variant; the queue "
                                    f"model predicts the 'offered' one: left out (contributes nothing)")
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    # the first as before; the second for the hinge, the third for the queue model's misfit
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    rng, rng_queue = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[2])
+    hinge = wait_hinge if "asa" in levers and levers["asa"].threshold is not None else None
+    if hinge is not None:
+        tau_hinge, coef_hinge = hinge.draws(n_draws, np.random.default_rng(seeds[1]))
+        hinge_period = (pd.Series(pd.to_datetime(hinge.day)).dt.to_period(_PERIOD[grain]).dt.start_time.to_numpy()
+                        if pd.notna(hinge.day).any() else np.full(len(hinge.day), np.datetime64("NaT")))
     draws = {k: rng.normal(lv.effect, lv.se, n_draws) for k, lv in levers.items()}
     impact = business_impact.to_dict() if hasattr(business_impact, "to_dict") else business_impact
     notes = []
@@ -362,9 +480,16 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     if link_draws and all(v[2] is None for v in link_draws.values()):
         notes.append("the customers file has no value column: value_change is null")
     beyond = levers["asa"].threshold if "asa" in levers else None
+    # the hinge's threshold uncertainty: the wait beyond it is also predicted at its interval's ends,
+    # and each draw of the effect acts on the change beyond a drawn threshold (interpolated)
+    t_ci = levers["asa"].threshold_ci if "asa" in levers else None
+    taus = () if t_ci is None else (t_ci[0], t_ci[1])
+    if t_ci is not None:
+        z = rng.standard_normal(n_draws)
+        tau_draws = np.where(z < 0, beyond + z * (beyond - t_ci[0]) / Z95, beyond + z * (t_ci[1] - beyond) / Z95)
     q = alpha / 2
     ts = pd.to_datetime(t["period_start"])
-    period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain]).dt.start_time
+    period = ts.dt.to_period(_PERIOD[grain]).dt.start_time
     selected_time = np.ones(len(t), bool)
     if hour_set is not None:
         selected_time &= ts.dt.hour.isin(hour_set).to_numpy()
@@ -377,7 +502,9 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         sel = in_seg & selected_time & np.isfinite(t["agents"].to_numpy(float))
         seg_t = t[in_seg]
         handle_fb = seg_t["handle_answered_s"].sum() / max(seg_t["answered"].sum(), 1)
-        delta = np.zeros((len(t), 4))
+        delta = np.zeros((len(t), 4 + len(taus)))
+        mass = {}   # the logit hinge: each changed interval's change of answered customers on WAIT_NODES
+        wait_fit = np.zeros(2)   # the answered customers' wait of the changed intervals: Erlang A's, observed
         for i in np.flatnonzero(sel):
             r = t.iloc[i]
             h = r["mean_handle_s"] if r["mean_handle_s"] > 0 else handle_fb
@@ -390,15 +517,30 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             _check(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr)
             b = _interval_kpis(n0, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
             a = _interval_kpis(n1, float(r["arrival_rate_per_h"]), float(h), patience, thr, beyond)
+            for tau in taus:   # only the wait beyond another threshold
+                kw = (float(r["arrival_rate_per_h"]), float(h), patience, thr, tau)
+                a, b = np.append(a, _interval_kpis(n1, *kw)[3]), np.append(b, _interval_kpis(n0, *kw)[3])
             d = (a - b) * float(r["offered"])
             delta[i] = np.where(np.isfinite(d), d, 0.0) if np.all(np.isfinite(a)) else np.nan
+            if np.isfinite(b[2]):
+                wait_fit += (b[2] * float(r["offered"]), float(r["wait_answered_s"]))
+            if hinge is not None:
+                kw = (float(r["arrival_rate_per_h"]), float(h), patience)
+                mass[i] = (_answered_nodes(n1, *kw) - _answered_nodes(n0, *kw)) * float(r["offered"])
         comp = pd.DataFrame({"period": period[in_seg].to_numpy(), "offered": seg_t["offered"].to_numpy(float),
                              "abandoned": seg_t["abandoned"].to_numpy(float),
                              "within": seg_t["answered_within_t"].to_numpy(float),
                              "wait": seg_t["wait_answered_s"].to_numpy(float),
                              "d_abandoned": delta[in_seg, 0], "d_within": delta[in_seg, 1],
-                             "d_wait": delta[in_seg, 2], "d_beyond": delta[in_seg, 3]})
+                             "d_wait": delta[in_seg, 2], "d_beyond": delta[in_seg, 3],
+                             **{f"d_beyond_{k}": delta[in_seg, 4 + k] for k in range(len(taus))}})
         per = comp.groupby("period").sum()
+        if hinge is not None:   # each changed day's change of answered customers on WAIT_NODES
+            hinge_days = {}
+            day = ts.dt.normalize().to_numpy()
+            for i, m in mass.items():
+                key = (period.to_numpy()[i], day[i])
+                hinge_days[key] = hinge_days.get(key, 0.0) + np.nan_to_num(m)
         answered = per["offered"] - per["abandoned"]
         answered_after = (answered - per["d_abandoned"]).clip(lower=0)
         kpi_before = {"abandon_rate": 100 * per["abandoned"] / per["offered"],
@@ -416,6 +558,19 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
         pooled_after = {"abandon_rate": 100 * max(tot["abandoned"] + tot["d_abandoned"], 0) / tot["offered"],
                         "service_level": 100 * max(tot["within"] + tot["d_within"], 0) / tot["offered"],
                         "asa": max(tot["wait"] + tot["d_wait"], 0) / tot_after if tot_after > 0 else math.nan}
+        # Erlang A's misfit where the change acts (its wait of the answered against the observed, before
+        # the change): the predicted change of the queue is taken as uncertain by that share, each
+        # draw scaled by (1 + e), e ~ N(0, misfit^2); it gives the KPI changes their interval
+        misfit = abs(wait_fit[0] / wait_fit[1] - 1.0) if wait_fit[1] > 0 else 0.0
+        scale = 1.0 + rng_queue.normal(0.0, misfit, n_draws)
+        # the tail of the wait beyond a threshold is where Erlang A's misfit shows most: a change that acts
+        # there (a hinge) is scaled by the observed over Erlang A's wait of the changed intervals (a ratio
+        # estimator; the mean wait's own change is left as Erlang A predicts it)
+        calibration = wait_fit[1] / wait_fit[0] if wait_fit[0] > 0 and wait_fit[1] > 0 else 1.0
+
+        def interval(x):
+            return [float(np.quantile(x, q)), float(np.quantile(x, 1 - q))]
+
         cx_draws = np.zeros(n_draws)
         cx_point = 0.0
         churn_point, churn_dr, value_point, value_dr = 0.0, np.zeros(n_draws), 0.0, np.zeros(n_draws)
@@ -425,16 +580,37 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             unit = "s" if kpi == "asa" else "%"
             lv = levers.get(kpi)
             contributes, reason, cx_k = lv is not None, silent.get(kpi, ""), 0.0
-            acts_on = period_change
-            if lv is not None:
+            acts_on = acts_on_draws = period_change
+            if lv is not None and kpi == "asa" and hinge is not None:
+                surveys = hinge.segment == seg if np.any(hinge.segment == seg) else np.ones(len(hinge.offset), bool)
+                cx_k, cx_k_draws, base = _hinge_cx(hinge, surveys, hinge_period[surveys], hinge_days,
+                                                   per.index.to_numpy(),
+                                                   answered.to_numpy(float), -per["d_abandoned"].to_numpy(float),
+                                                   tau_hinge, coef_hinge)
+                reason = (f"through the contact-level logit hinge: P(top box | own wait) integrated over the "
+                          f"answered customers' waits under Erlang A, before and after (threshold "
+                          f"{hinge.threshold:.0f} s, {hinge.threshold_ci[0]:.0f}-{hinge.threshold_ci[1]:.0f} s, "
+                          f"drawn from its profile; base {100 * base:.1f} % top box)")
+            elif lv is not None:
                 if lv.threshold is not None:
-                    beyond_change = float((per["d_beyond"] / answered.where(answered > 0)).mean())
-                    acts_on = beyond_change
+                    def beyond(col):
+                        return float((per[col] / answered.where(answered > 0)).mean())
+                    beyond_change = acts_on = acts_on_draws = beyond("d_beyond")
                     reason = (f"through the contact-level hinge: the answered customers' mean wait beyond "
                               f"{lv.threshold:.0f} s changes by {beyond_change:+.2f} s")
+                    if taus:
+                        ends = [beyond(f"d_beyond_{k}") for k in range(len(taus))]
+                        acts_on_draws = np.interp(tau_draws, [taus[0], lv.threshold, taus[1]],
+                                                  [ends[0], beyond_change, ends[1]])
+                        reason += (f" ({ends[0]:+.2f} to {ends[1]:+.2f} s beyond the ends of its interval, "
+                                   f"{taus[0]:.0f}-{taus[1]:.0f} s, which the CX interval includes)")
                 else:
                     reason = "validated driver: its joint effect per step"
                 cx_k = lv.effect * acts_on / lv.step
+                cx_k_draws = draws[kpi] * acts_on_draws / lv.step
+            if lv is not None:
+                if lv.threshold is not None:   # acts through the wait beyond the threshold
+                    cx_k, cx_k_draws = cx_k * calibration, cx_k_draws * calibration
                 if kpi in link_draws:
                     row, churn_d, value_d = link_draws[kpi]
                     # the chain is for one step better (10 s shorter): x s longer is -x/10 of it
@@ -445,17 +621,18 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
                         value_point += steps_better * row["value_kept"]
                         value_dr += steps_better * value_d
                 cx_point += cx_k
-                cx_draws += draws[kpi] * acts_on / lv.step
+                cx_draws += cx_k_draws
+            change_ci = interval(period_change * scale) if np.isfinite(period_change) else [math.nan, math.nan]
             kpis_out[kpi] = {"before": pooled_before[kpi], "after": pooled_after[kpi],
-                             "change_per_period": period_change, "unit": unit, "contributes": contributes,
+                             "change_per_period": period_change, "change_ci": change_ci, "unit": unit,
+                             "contributes": contributes,
                              "cx_change": cx_k, "reason": reason}
             rows.append({"segment": seg, "kpi": kpi, "before": pooled_before[kpi], "after": pooled_after[kpi],
-                         "change": period_change, "unit": unit, "contributes": contributes, "cx_change": cx_k,
+                         "change": period_change, "ci_low": change_ci[0], "ci_high": change_ci[1], "unit": unit,
+                         "contributes": contributes, "cx_change": cx_k,
                          "reason": reason})
         any_lever = bool(levers)
-
-        def interval(x):
-            return [float(np.quantile(x, q)), float(np.quantile(x, 1 - q))]
+        cx_draws, churn_dr, value_dr = cx_draws * scale, churn_dr * scale, value_dr * scale
 
         cx_change = {"estimate": cx_point, "ci": interval(cx_draws) if any_lever else [0.0, 0.0],
                      "unit": "points of the study's outcome (as its effects: e.g. CSAT top-2-box percentage points)"}
@@ -480,6 +657,7 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             if units_v:
                 value_change = {"estimate": value_point, "ci": interval(value_dr), "unit": units_v[0]}
         hours_changed = float((t["interval_h"].to_numpy(float) * sel).sum())
+        on_duty = _agents_changed(t, sel, change)
         n_periods = max(per.index.nunique(), 1)
         cost = cost_per_point = payback = None
         if agent_cost_per_hour is not None:
@@ -515,11 +693,16 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
             sentence += (f"; returns {payback['value_per_cost']:.2f} per 1 spent [{payback['ci'][0]:.2f}, "
                          f"{payback['ci'][1]:.2f}]")
         results.append({"segment": seg, "intervals_changed": int(sel.sum()), "agent_hours_changed": hours_changed,
+                        "queue_misfit": misfit, "queue_calibration": calibration,
+                        "agents": on_duty,
                         "n_periods": int(n_periods), "kpis": kpis_out, "cx_change": cx_change,
                         "churn_change": churn, "value_change": value_change, "cost": cost,
                         "cost_per_cx_point": cost_per_point, "payback": payback, "sentence": sentence})
     for kpi, reason in silent.items():
         notes.append(f"{kpi}: {reason}")
+    note = agents_note(t)
+    if note:
+        notes.append(note)
     notes.append("aht, fcr and every other KPI are not changed by staffing in this model and contribute nothing")
     change_d = {"agents": change, "segment": segment, "hours": hours if hours is None or isinstance(hours, str)
                 else ",".join(map(str, hours)), "days": days if days is None or isinstance(days, str)
@@ -528,10 +711,45 @@ def whatif_from_inputs(inputs, *, agents, segment=None, hours=None, days=None, g
     return WhatIf(change=change_d, segments=results, table=pd.DataFrame(rows), notes=tuple(notes))
 
 
+def _agents_changed(t: pd.DataFrame, sel: np.ndarray, change: float) -> dict:
+    """The agents on duty of the changed intervals: time-averages before and after, and their source."""
+    h = t["interval_h"].to_numpy(float)[sel]
+    n0 = t["agents"].to_numpy(float)[sel]
+    before = float((n0 * h).sum() / h.sum()) if h.sum() > 0 else None
+    after = float((np.maximum(n0 + change, 0.0) * h).sum() / h.sum()) if h.sum() > 0 else None
+    sources = sorted(set(t["agents_source"].to_numpy()[sel]))
+    return {"before": before, "after": after, "source": " and ".join(sources) if sources else None}
+
+
+def agents_note(t: pd.DataFrame) -> str | None:
+    """Where the agents on duty came from, for a result's notes: None when all from a staffing source."""
+    inferred = int((t["agents_source"] == "inferred").sum())
+    if not inferred:
+        return None
+    return (f"the agents on duty of {inferred:,} of {len(t):,} intervals are inferred from agent_id (an estimate, "
+            f"AgentsInferredWarning); declare [data.staffing] for the real counts")
+
+
 def _same_scale(study) -> bool:
     """Whether the study's effects are on the business-impact link's CX scale: CSAT as a mean score."""
     options = getattr(study, "kpi_options", None)
     return getattr(study, "outcome", None) == "csat" and getattr(options, "csat_variant", "top2") == "mean"
+
+
+def study_inputs(study, *, panel=None, interval: int = 60):
+    """The queue inputs of a study's contacts, by its segment column, over the window it used (its
+    panel's, when given, else the study's ``start`` and ``end``).
+
+    Agents come from the study's staffing source (``[data.staffing]``, ``agents_source =
+    "staffing"``) when it declares one, else from the on-duty estimate of ``agent_id``
+    (``"inferred"``, with an :class:`~alignment.exceptions.AgentsInferredWarning`).
+    """
+    from .inputs import queue_inputs
+    options = getattr(study, "kpi_options", None)
+    return queue_inputs(study.contacts, interval=interval, by=study.by, timezone=study.timezone,
+                        start=getattr(panel, "start", None) or study.start,
+                        end=getattr(panel, "end", None) or study.end, staffing=study.staffing,
+                        threshold_s=getattr(options, "service_level_threshold_s", 20))
 
 
 def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int = 60, n_draws: int = 2000,
@@ -541,23 +759,24 @@ def whatif(result, *, agents, segment=None, hours=None, days=None, interval: int
     Reads the study's contacts into queue inputs (agents from ``[data.staffing]`` when given, else
     the on-duty estimate, with its warning), over the window the study used, by its segment
     column, and calls :func:`whatif_from_inputs` with the study's drivers, families,
-    business-impact link, ``[study] agent_cost_per_hour`` and seed.
+    business-impact link, ``[study] agent_cost_per_hour``, seed and the contact-level model's
+    logit hinge in the customer's own wait (when it found a threshold).
     """
-    from .inputs import queue_inputs
     s = result.study
     options = getattr(s, "kpi_options", None)
-    if inputs is None:
-        inputs = queue_inputs(s.contacts, interval=interval, by=s.by, timezone=s.timezone,
-                              start=getattr(result.panel, "start", None) or s.start,
-                              end=getattr(result.panel, "end", None) or s.end, staffing=s.staffing,
-                              threshold_s=getattr(options, "service_level_threshold_s", 20))
+    inputs = study_inputs(s, panel=result.panel, interval=interval) if inputs is None else inputs
     return whatif_from_inputs(inputs, agents=agents, segment=segment, hours=hours, days=days, grain=s.grain,
                               drivers=result.drivers, families=result.families,
                               business_impact=result.business_impact,
                               agent_cost_per_hour=getattr(s, "agent_cost_per_hour", None),
                               units=getattr(s, "units", None), n_draws=n_draws, seed=s.seed,
                               service_level_variant=getattr(options, "service_level_variant", "offered"),
-                              same_scale=_same_scale(s))
+                              same_scale=_same_scale(s), wait_hinge=_wait_hinge(result))
+
+
+def _wait_hinge(result):
+    """The study's contact-level logit hinge in the customer's own wait, if its contact model has one."""
+    return getattr(getattr(result, "contact_model", None), "wait_hinge", None)
 
 
 def _cells(inputs, grain: str):
@@ -576,7 +795,7 @@ def _cells(inputs, grain: str):
     keys = [*by, "weekday", "hour"]
     sums = t.groupby(keys, sort=True)[["offered", "abandoned", "answered", "answered_within_t", "wait_answered_s",
                                         "wait_queued_s", "handle_answered_s", "interval_h", "agent_h"]].sum().reset_index()
-    period = ts.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[grain])
+    period = ts.dt.to_period(_PERIOD[grain])
     n_real = max(period.nunique(), 1)
     n_synth = 7 if grain == "day" else 1
     sums["arrival_rate_per_h"] = sums["offered"] / sums["interval_h"]
@@ -586,6 +805,8 @@ def _cells(inputs, grain: str):
     sums["interval_h"] = sums["interval_h"] * n_synth / n_real
     sums["mean_handle_s"] = sums["mean_handle_s"].fillna(0.0)
     # 2001-01-01 is a Monday: one synthetic week (a day per weekday, or one month)
+    sums["agents_source"] = t.groupby(keys, sort=True)["agents_source"].agg(
+        lambda x: " and ".join(sorted(set(x)))).to_numpy()
     sums["period_start"] = (pd.Timestamp("2001-01-01") + pd.to_timedelta(sums["weekday"], unit="D")
                             + pd.to_timedelta(sums["hour"], unit="h"))
     return replace(inputs, table=sums.drop(columns=["agent_h"]))
@@ -647,23 +868,16 @@ def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) 
     with the largest gain, and the line says so). Computed on the weekday x hour cells of the
     window (the queue inputs pooled per cell: one Erlang A per cell rather than per interval, so
     that the search takes seconds; ``alignment whatif --hours`` gives the per-interval figure).
+    Agents come from the study's ``[data.staffing]`` when it declares one, else from the on-duty
+    estimate (:func:`study_inputs`, with its warning); a note says which.
     """
-    from .inputs import queue_inputs
     s = result.study
     cost = getattr(s, "agent_cost_per_hour", None)
     levers, _ = _levers(result.drivers, result.families, getattr(s, "units", None))
     if cost is None or not levers:
         return None
     options = getattr(s, "kpi_options", None)
-    if inputs is None:
-        import warnings
-        from ..exceptions import AgentsInferredWarning
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AgentsInferredWarning)  # the study's own run has said so
-            inputs = queue_inputs(s.contacts, interval=60, by=s.by, timezone=s.timezone,
-                                  start=getattr(result.panel, "start", None) or s.start,
-                                  end=getattr(result.panel, "end", None) or s.end, staffing=s.staffing,
-                                  threshold_s=getattr(options, "service_level_threshold_s", 20))
+    inputs = study_inputs(s, panel=result.panel, interval=60) if inputs is None else inputs
     if len(inputs.by) > 1:
         return None
     cells = _cells(inputs, s.grain)
@@ -728,6 +942,7 @@ def decisions(result, *, max_agents: int = 5, n_draws: int = 1000, inputs=None) 
                      "sentence": f"{head} {gain}; {worth}."})
     notes.append("searched on weekday x hour cells of the window (one Erlang A per cell); "
                  "alignment whatif --hours gives the per-interval figure")
+    notes.append(agents_note(inputs.table) or "agents on duty from the staffing source ([data.staffing])")
     return Decisions(table=pd.DataFrame(rows), max_agents=max_agents, grain=s.grain, notes=tuple(notes))
 
 
