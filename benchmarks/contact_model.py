@@ -20,8 +20,9 @@ own wait, handle time and resolution as the regressors):
   (``--ols-sizes``); its cost is O(n k^2) at fixed k, so the 1M figure is the largest subsample's
   time scaled linearly in n (the two sizes show how close to linear it is).
 
-Wall time is ``time.perf_counter``; peak memory is tracemalloc's peak of the allocations made
-during the call (numpy and pandas buffers included), and the process's peak RSS is printed at the end.
+Wall time is ``time.perf_counter`` of an untraced call; peak memory is tracemalloc's peak of the
+allocations made during a second, traced call (numpy and pandas buffers included; tracing slows the
+call, so it is not timed), and the process's peak RSS is printed at the end.
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def survey_frame(n: int, queues: int = 8, days: int = 364, seed: int = 0) -> pd.
 
 
 def measure(fn):
-    """(wall seconds, tracemalloc peak MB, result) of one call."""
-    tracemalloc.start()
+    """(wall seconds, tracemalloc peak MB, result): the call timed untraced, then called again under
+    tracemalloc for its peak (tracing every allocation slows numpy's large ones down)."""
     t0 = time.perf_counter()
     out = fn()
     wall = time.perf_counter() - t0
+    tracemalloc.start()
+    fn()
     peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
     tracemalloc.stop()
     return wall, peak, out

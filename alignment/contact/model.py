@@ -844,28 +844,36 @@ def _irls(y, off, X, b, iters: int = 25):
     return b, p
 
 
-def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
+def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25, exp_off=None, buffers=None):
     """:func:`_irls` for the hinge designs ``1, (w - tau)+`` and ``1, w, (w - tau)+``, with the rows
-    sorted by ``w``: the hinge is zero up to one row and the design is never built, so each
-    Newton step costs one pass of exponentials and a few dot products, in preallocated buffers.
+    sorted by ``w``: the hinge is zero up to one row and the design is never built.
 
-    Newton stops once the decrement ``g' H^-1 g`` (about the deviance still to gain) is below
-    1e-3 after its step; the deviance at the final coefficients comes from the same pass of
-    exponentials (``2 sum(log(1 + exp(-eta)) + (1 - y) eta)``). Returns the coefficients, the
-    probabilities and the deviance.
+    ``exp(-eta)`` is ``exp(-off)`` (``exp_off``, computed once for a whole profile) times
+    ``exp(-b0)``, times ``exp(-b1 w)`` where the wait is positive and ``exp(-bh (w - tau))``
+    beyond the breakpoint: a Newton step evaluates exponentials only for the customers who
+    waited (beyond the breakpoint for the flat shape), in preallocated buffers. ``eta`` is
+    clipped to [-30, 30]. Newton stops once the decrement ``g' H^-1 g`` (about the deviance
+    still to gain) is below 1e-3 after its step. ``buffers`` (five arrays shaped like ``off``) are
+    reused from one fit of a profile to the next. Returns the coefficients, the probabilities and
+    the deviance ``2 sum(log(1 + exp(-eta)) + (1 - y) eta)`` (the probabilities live in a buffer).
     """
+    if exp_off is None:
+        exp_off = np.exp(-off)
     s = int(np.searchsorted(w, tau, side="right"))
+    z = int(np.searchsorted(w, 0.0, side="right"))   # the first customer who waited
     h = w[s:] - tau
-    lin, e, p, W, r = (np.empty_like(off) for _ in range(5))
+    e, p, W, r, tmp = buffers if buffers is not None else (np.empty_like(off) for _ in range(5))
 
     def probabilities(b):
-        np.add(off, b[0], out=lin)
+        np.multiply(exp_off, math.exp(-b[0]), out=e)
         if slope_below:
-            np.add(lin, b[1] * w, out=lin)
-        lin[s:] += b[-1] * h
-        np.clip(lin, -30.0, 30.0, out=lin)
-        np.negative(lin, out=e)
-        np.exp(e, out=e)
+            np.multiply(w[z:], -b[1], out=tmp[z:])
+            np.exp(tmp[z:], out=tmp[z:])
+            e[z:] *= tmp[z:]
+        np.multiply(h, -b[-1], out=tmp[s:])
+        np.exp(tmp[s:], out=tmp[s:])
+        e[s:] *= tmp[s:]
+        np.clip(e, _EXP_LOW, _EXP_HIGH, out=e)
         np.add(e, 1.0, out=p)
         np.reciprocal(p, out=p)
 
@@ -875,9 +883,12 @@ def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
         W *= p
         np.subtract(y, p, out=r)
         Wh = W[s:] @ h
-        Whh = (W[s:] * h) @ h
         if slope_below:
-            Ww, Www, Wwh = W @ w, (W * w) @ w, (W[s:] * w[s:]) @ h
+            np.multiply(W, w, out=tmp)
+            Ww, Www, Wwh = tmp.sum(), tmp @ w, tmp[s:] @ h
+        np.multiply(W[s:], h, out=tmp[s:])
+        Whh = tmp[s:] @ h
+        if slope_below:
             H = np.array([[W.sum(), Ww, Wh], [Ww, Www, Wwh], [Wh, Wwh, Whh]])
             g = np.array([r.sum(), r @ w, r[s:] @ h])
         else:
@@ -888,9 +899,19 @@ def _hinge_irls(y, off, w, tau, b, slope_below: bool, iters: int = 25):
         if g @ step < 1e-3:
             break
     probabilities(b)
+    # the linear predictor, clipped as e was
+    lin = tmp
+    np.add(off, b[0], out=lin)
+    if slope_below:
+        lin += b[1] * w
+    lin[s:] += b[-1] * h
+    np.clip(lin, -30.0, 30.0, out=lin)
     np.log1p(e, out=e)
-    deviance = 2.0 * float(e.sum() + (1.0 - y) @ lin)
+    deviance = 2.0 * float(e.sum() + lin.sum() - y @ lin)
     return b, p, deviance
+
+
+_EXP_LOW, _EXP_HIGH = math.exp(-30.0), math.exp(30.0)
 
 
 def _in_threads(*calls):
@@ -934,6 +955,7 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float,
     y, w, off, cl = (a[ok][order] for a in (y, w, eta - bw * w, data["cluster"].to_numpy()))
     G = int(cl.max()) + 1
     ones = np.ones(len(y))
+    exp_off = np.exp(-np.clip(off, -700.0, 700.0))     # shared by every fit of the profile
     b0, p0 = _irls(y, off, np.column_stack([ones, w]), np.array([0.0, bw]))
     d_lin = _deviance(y, p0)
     # two shapes at each breakpoint: flat below (the classic tipping point, the default) or a slope
@@ -942,8 +964,11 @@ def _threshold_logit(data: pd.DataFrame, x: str, fit, step: float, alpha: float,
               "two slopes": lambda tau: np.column_stack([ones, w, np.maximum(w - tau, 0.0)])}
     def profile(shape, taus, b):
         dev, coefs = [], []
-        for tau in taus:
-            b, _, d = _hinge_irls(y, off, w, tau, b, shape == "two slopes")
+        buffers = tuple(np.empty_like(off) for _ in range(5)) if len(taus) else None
+        for i, tau in enumerate(taus):
+            # warm start: the previous breakpoint's fit, extrapolated along the profile once there are two
+            start = b if i < 2 else coefs[-1] + (coefs[-1] - coefs[-2]) * (tau - taus[i - 1]) / (taus[i - 1] - taus[i - 2])
+            b, _, d = _hinge_irls(y, off, w, tau, start, shape == "two slopes", exp_off=exp_off, buffers=buffers)
             coefs.append(b.copy())
             dev.append(d)
         return np.array(dev), coefs
