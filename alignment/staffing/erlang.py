@@ -308,7 +308,7 @@ def answered_wait_mass(agents: float, *, arrival_rate_per_h: float, mean_handle_
     --------
     >>> at_once, bins = answered_wait_mass(11, arrival_rate_per_h=360, mean_handle_s=100, patience_s=300)
     >>> k = erlang_a(11, arrival_rate_per_h=360, mean_handle_s=100, patience_s=300)
-    >>> round(at_once + bins.sum(), 6) == round(1 - k.p_abandon, 6)
+    >>> bool(round(at_once + bins.sum(), 6) == round(1 - k.p_abandon, 6))
     True
     """
     _check(agents, arrival_rate_per_h, mean_handle_s, patience_s, 0.0)
