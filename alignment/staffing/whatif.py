@@ -55,7 +55,7 @@ import pandas as pd
 
 from ..display import Displayed
 from ..exceptions import OptionError
-from .erlang import WAIT_EDGES, _answered_mass_mixed, _check, _queue
+from .erlang import WAIT_EDGES, _check, _queue, answered_wait_mass
 
 __all__ = ["WhatIf", "whatif", "whatif_from_inputs", "study_inputs", "check_segment", "Decisions", "decisions", "decision_rows", "parse_agents", "parse_hours", "parse_days", "QUEUE_KPIS"]
 
@@ -184,8 +184,7 @@ WAIT_NODES = np.concatenate([[0.0], 0.5 * (WAIT_EDGES[:-1] + WAIT_EDGES[1:])])
 @functools.lru_cache(maxsize=65536)
 def _answered_nodes(agents, rate, handle, patience):
     """The answered customers' waits per offered customer on WAIT_NODES (Erlang A; read-only)."""
-    theta = 0.0 if math.isinf(patience) else 1.0 / patience
-    at_once, bins = _answered_mass_mixed(agents, rate / 3600.0, 1.0 / handle, theta)
+    at_once, bins = answered_wait_mass(agents, arrival_rate_per_h=rate, mean_handle_s=handle, patience_s=patience)
     out = np.concatenate([[at_once], bins])
     out.flags.writeable = False
     return out
